@@ -1,0 +1,312 @@
+//! The sequential API client used for provisioning and for the checks that
+//! follow a run: bulk users, sale creation, sale state, leaderboard and hold
+//! listings. Only the fields the bench needs are parsed.
+//!
+//! Requests that are safe to repeat (connection refused, `503`, a `GET` whose
+//! connection broke) are retried with backoff for up to [`RETRY_BUDGET`], so
+//! that the checks after a run survive a server restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::error::BenchError;
+use crate::http::{self, Attempt, Link, Target};
+
+/// How long a retriable request keeps being retried.
+pub(crate) const RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// The time limit of one attempt (bulk user creation hashes many tokens).
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(120);
+/// The largest `count` of `POST /api/admin/users/bulk`.
+pub(crate) const BULK_MAX: u32 = 10_000;
+/// The largest page of `GET /api/sales/{id}/leaderboard`.
+pub(crate) const LEADERBOARD_PAGE: u64 = 1000;
+/// The largest page of `GET /api/sales/{id}/holds`.
+pub(crate) const HOLDS_PAGE: u64 = 10_000;
+
+/// A virtual user: server id and ready-made `authorization` header.
+#[derive(Debug, Clone)]
+pub(crate) struct VUser {
+    pub id: u64,
+    pub auth: HeaderValue,
+}
+
+/// The part of a `Sale` the bench reads.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Sale {
+    pub id: u64,
+    #[serde(default)]
+    pub stock: Option<StockState>,
+    #[serde(default)]
+    pub drop: Option<DropState>,
+}
+
+/// `Sale.stock`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct StockState {
+    pub total: u64,
+    pub available: u64,
+    pub held: u64,
+    pub sold: u64,
+}
+
+/// `Sale.drop`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct DropState {
+    pub winners: u64,
+    pub clicks: u64,
+    pub won: u64,
+}
+
+/// One leaderboard page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LeaderboardPage {
+    pub total: u64,
+    pub entries: Vec<LeaderboardEntry>,
+}
+
+/// One leaderboard entry (name and times as text are ignored).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct LeaderboardEntry {
+    pub rank: u64,
+    pub won: bool,
+    pub clicked_at_us: i64,
+}
+
+/// One page of `GET /api/sales/{id}/holds`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HoldsPage {
+    pub holds: Vec<HoldRow>,
+    pub next_after: Option<u64>,
+}
+
+/// `HoldRow`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HoldRow {
+    pub id: u64,
+    pub user_id: u64,
+    pub quantity: u64,
+    pub status: String,
+}
+
+#[derive(Deserialize)]
+struct BulkUsers {
+    users: Vec<BulkUser>,
+}
+
+#[derive(Deserialize)]
+struct BulkUser {
+    id: u64,
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct Problem<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    detail: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The `type` of a problem document, if the body is one.
+pub(crate) fn problem_type(body: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    serde_json::from_slice::<Problem<'_>>(body).ok()?.kind
+}
+
+/// Formats a problem body for an error message: ` (type: detail)`.
+fn problem_suffix(body: &[u8]) -> String {
+    match serde_json::from_slice::<Problem<'_>>(body) {
+        Ok(Problem { kind: Some(kind), detail }) => match detail {
+            Some(detail) => format!(" ({kind}: {detail})"),
+            None => format!(" ({kind})"),
+        },
+        _ => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            if text.is_empty() { String::new() } else { format!(" ({text})") }
+        }
+    }
+}
+
+/// `Bearer <token>` as a header value.
+pub(crate) fn bearer(token: &str) -> Result<HeaderValue, BenchError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| BenchError::InvalidArgs("a token contains characters not allowed in a header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Sequential client for provisioning and checks.
+pub(crate) struct Api {
+    link: Link,
+    admin: Option<HeaderValue>,
+}
+
+/// Who a request is sent as.
+#[derive(Clone, Copy)]
+pub(crate) enum As {
+    Anyone,
+    Admin,
+}
+
+impl Api {
+    pub fn new(target: Arc<Target>, admin_token: Option<&str>) -> Result<Api, BenchError> {
+        let admin = admin_token.map(bearer).transpose()?;
+        Ok(Api { link: Link::new(target), admin })
+    }
+
+    /// Sends a request and returns the body of a 2xx answer.
+    async fn call(
+        &mut self,
+        method: Method,
+        api_path: &str,
+        who: As,
+        body: Option<Bytes>,
+    ) -> Result<Bytes, BenchError> {
+        let target = self.link.target();
+        let uri = target.uri(api_path)?;
+        let path = target.path(api_path);
+        let auth = match who {
+            As::Anyone => None,
+            As::Admin => Some(self.admin.clone().ok_or(BenchError::MissingAdminToken("provisioning"))?),
+        };
+        let give_up = Instant::now() + RETRY_BUDGET;
+        let mut backoff = http::Backoff::new();
+        loop {
+            let req = http::request(self.link.target(), method.clone(), uri.clone(), auth.as_ref(), None, body.clone());
+            let attempt = self.link.send(req, Instant::now() + ATTEMPT_LIMIT).await;
+            let retriable = match &attempt {
+                Attempt::Response { status, body, .. } => {
+                    if status.is_success() {
+                        return Ok(body.clone());
+                    }
+                    *status == StatusCode::SERVICE_UNAVAILABLE
+                }
+                Attempt::Connect(_) => true,
+                Attempt::Transport(_) | Attempt::Timeout => method == Method::GET,
+            };
+            if !retriable || Instant::now() >= give_up {
+                return Err(match attempt {
+                    Attempt::Response { status, body, .. } => BenchError::Api {
+                        method: method.to_string(),
+                        path,
+                        status: status.as_u16(),
+                        problem: problem_suffix(&body),
+                    },
+                    other => BenchError::Unreachable { method: method.to_string(), path, reason: other.describe() },
+                });
+            }
+            backoff.wait(give_up).await;
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &mut self,
+        method: Method,
+        api_path: &str,
+        who: As,
+        body: Option<Bytes>,
+    ) -> Result<T, BenchError> {
+        let bytes = self.call(method.clone(), api_path, who, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| BenchError::Protocol {
+            method: method.to_string(),
+            path: self.link.target().path(api_path),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Creates `count` bulk users (in chunks of at most [`BULK_MAX`]).
+    pub async fn bulk_users(&mut self, count: u32, mut progress: impl FnMut(usize)) -> Result<Vec<VUser>, BenchError> {
+        let mut users = Vec::with_capacity(count as usize);
+        let mut left = count;
+        while left > 0 {
+            let chunk = left.min(BULK_MAX);
+            let body = serde_json::json!({"count": chunk, "name_prefix": "bench"});
+            let page: BulkUsers = self
+                .json(Method::POST, "/api/admin/users/bulk", As::Admin, Some(Bytes::from(body.to_string())))
+                .await?;
+            if page.users.len() != chunk as usize {
+                return Err(BenchError::Protocol {
+                    method: "POST".into(),
+                    path: self.link.target().path("/api/admin/users/bulk"),
+                    reason: format!("asked for {chunk} users, got {}", page.users.len()),
+                });
+            }
+            for user in page.users {
+                users.push(VUser { id: user.id, auth: bearer(&user.token)? });
+            }
+            left -= chunk;
+            progress(users.len());
+        }
+        Ok(users)
+    }
+
+    /// `POST /api/sales` then `POST /api/sales/{id}/open`.
+    pub async fn create_open_sale(&mut self, spec: serde_json::Value) -> Result<Sale, BenchError> {
+        let sale: Sale = self.json(Method::POST, "/api/sales", As::Admin, Some(Bytes::from(spec.to_string()))).await?;
+        let path = format!("/api/sales/{}/open", sale.id);
+        let opened: Sale = self.json(Method::POST, &path, As::Admin, None).await?;
+        Ok(opened)
+    }
+
+    /// `GET /api/sales/{id}`.
+    pub async fn sale(&mut self, id: u64) -> Result<Sale, BenchError> {
+        self.json(Method::GET, &format!("/api/sales/{id}"), As::Anyone, None).await
+    }
+
+    /// One leaderboard page.
+    pub async fn leaderboard(&mut self, sale: u64, offset: u64) -> Result<LeaderboardPage, BenchError> {
+        let path = format!("/api/sales/{sale}/leaderboard?offset={offset}&limit={LEADERBOARD_PAGE}");
+        self.json(Method::GET, &path, As::Anyone, None).await
+    }
+
+    /// The whole leaderboard, or up to the page holding rank `up_to`.
+    pub async fn leaderboard_all(
+        &mut self,
+        sale: u64,
+        up_to: Option<u64>,
+    ) -> Result<(u64, Vec<LeaderboardEntry>), BenchError> {
+        let mut entries = Vec::new();
+        let mut total = 0;
+        loop {
+            let offset = entries.len() as u64;
+            let page = self.leaderboard(sale, offset).await?;
+            total = total.max(page.total);
+            let got = page.entries.len() as u64;
+            entries.extend(page.entries);
+            let end = up_to.map_or(total, |r| r.min(total));
+            if got == 0 || entries.len() as u64 >= end {
+                return Ok((total, entries));
+            }
+        }
+    }
+
+    /// One page of the sale's hold rows (admin).
+    pub async fn holds(&mut self, sale: u64, after: Option<u64>) -> Result<HoldsPage, BenchError> {
+        let path = match after {
+            Some(after) => format!("/api/sales/{sale}/holds?after={after}&limit={HOLDS_PAGE}"),
+            None => format!("/api/sales/{sale}/holds?limit={HOLDS_PAGE}"),
+        };
+        self.json(Method::GET, &path, As::Admin, None).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_parsing() {
+        let body = br#"{"type": "/problems/sold-out", "title": "Sold out", "status": 409}"#;
+        assert_eq!(problem_type(body).as_deref(), Some("/problems/sold-out"));
+        assert_eq!(problem_type(b"not json"), None);
+        assert_eq!(problem_suffix(br#"{"type":"/problems/forbidden","detail":"no"}"#), " (/problems/forbidden: no)");
+        assert_eq!(problem_suffix(b""), "");
+    }
+}

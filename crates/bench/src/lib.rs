@@ -1,0 +1,246 @@
+//! `stampede bench`: the built-in load generator and correctness checker.
+//!
+//! Three scenarios drive a running server over its HTTP API (docs/API.md):
+//!
+//! - **ping**: `GET /api/ping` in a closed loop, the raw request rate.
+//! - **stock**: bulk-created users hammer `POST /holds` on a fresh stock sale
+//!   (optionally confirming every hold); afterwards the sale's counters and the
+//!   acknowledged quantities are checked for overselling.
+//! - **drop**: every user clicks a fresh first-come drop exactly once;
+//!   afterwards the acknowledged ranks and the leaderboard are checked for
+//!   duplicates, gaps, time inversions and wrong winners.
+//!
+//! Each connection is one tokio task on one keep-alive HTTP/1.1 connection,
+//! issuing requests back to back; a broken connection is re-established with a
+//! bounded backoff until the deadline. With `--acked-out` every acknowledged
+//! outcome is written as a JSON line, which `--verify-acked` later checks
+//! against the server (for example after a crash and restart).
+//!
+//! The `stampede` binary flattens [`BenchArgs`] into its `bench` subcommand,
+//! calls [`execute`] (or [`run`] / [`verify_acked`]), prints the `report()` and
+//! then the `line()` as the last line of stdout.
+
+mod acked;
+mod api;
+mod check;
+mod error;
+mod http;
+mod progress;
+mod scenario;
+mod stats;
+mod summary;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+pub use acked::{Ack, AckRecord, read_acked};
+pub use error::BenchError;
+pub use summary::{Summary, VerifyReport};
+
+/// Command-line arguments of `stampede bench`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Server base URL (plain HTTP)
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+
+    /// What to measure
+    #[arg(long, value_enum, default_value = "ping")]
+    pub scenario: Scenario,
+
+    /// Load duration in seconds (drop: upper bound; it ends when every user clicked)
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+
+    /// Concurrent keep-alive connections, each issuing requests back to back
+    #[arg(long, default_value_t = 256)]
+    pub connections: usize,
+
+    /// Virtual users to create (stock, drop)
+    #[arg(long, default_value_t = 1000)]
+    pub users: u32,
+
+    /// Units in the stock sale
+    #[arg(long, default_value_t = 100_000_000)]
+    pub stock: u64,
+
+    /// Per-person limit of the stock sale
+    #[arg(long, default_value_t = 1_000_000)]
+    pub limit: u32,
+
+    /// Units per hold (stock)
+    #[arg(long, default_value_t = 1)]
+    pub quantity: u32,
+
+    /// Winners of the drop
+    #[arg(long, default_value_t = 100)]
+    pub winners: u32,
+
+    /// Stock: confirm each hold right after it is granted
+    #[arg(long)]
+    pub confirm: bool,
+
+    /// Admin bearer token used to create users and the sale
+    #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Write every acknowledged outcome to this file (JSON lines)
+    #[arg(long)]
+    pub acked_out: Option<PathBuf>,
+
+    /// Instead of a load, check that every outcome in this file is on the server
+    #[arg(long)]
+    pub verify_acked: Option<PathBuf>,
+
+    /// No progress bar
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Default for BenchArgs {
+    /// The command-line defaults (handy for tests: override what matters).
+    fn default() -> BenchArgs {
+        BenchArgs {
+            target: "http://127.0.0.1:8080".into(),
+            scenario: Scenario::Ping,
+            duration: 10,
+            connections: 256,
+            users: 1000,
+            stock: 100_000_000,
+            limit: 1_000_000,
+            quantity: 1,
+            winners: 100,
+            confirm: false,
+            admin_token: None,
+            acked_out: None,
+            verify_acked: None,
+            quiet: false,
+        }
+    }
+}
+
+/// The load scenarios.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scenario {
+    /// `GET /api/ping`, no auth
+    #[default]
+    Ping,
+    /// Holds on a stock sale, checked for overselling
+    Stock,
+    /// One click per user on a drop, checked for ranking errors
+    Drop,
+}
+
+impl Scenario {
+    /// The command-line name: `ping`, `stock` or `drop`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Ping => "ping",
+            Scenario::Stock => "stock",
+            Scenario::Drop => "drop",
+        }
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A load run.
+    Load(Summary),
+    /// A `--verify-acked` check.
+    Verify(VerifyReport),
+}
+
+impl Outcome {
+    /// The human-readable report (print before [`Outcome::line`]).
+    pub fn report(&self) -> String {
+        match self {
+            Outcome::Load(s) => s.report(),
+            Outcome::Verify(v) => v.report(),
+        }
+    }
+
+    /// The machine-readable last line of stdout.
+    pub fn line(&self) -> String {
+        match self {
+            Outcome::Load(s) => s.line(),
+            Outcome::Verify(v) => v.line(),
+        }
+    }
+
+    /// True when no correctness check failed (a non-zero exit code otherwise
+    /// is the caller's choice).
+    pub fn is_clean(&self) -> bool {
+        match self {
+            Outcome::Load(s) => s.is_clean(),
+            Outcome::Verify(v) => v.is_clean(),
+        }
+    }
+}
+
+/// Runs what the arguments ask for: [`verify_acked`] when `--verify-acked` is
+/// given, else a load [`run`].
+pub async fn execute(args: &BenchArgs) -> Result<Outcome, BenchError> {
+    match &args.verify_acked {
+        Some(file) => Ok(Outcome::Verify(verify_acked(args, file).await?)),
+        None => Ok(Outcome::Load(run(args).await?)),
+    }
+}
+
+/// Runs one load scenario against `args.target` and checks its outcome.
+///
+/// Provisioning messages (user creation, the sale id) go to stderr, and so
+/// does the progress bar unless `args.quiet`. `args.verify_acked` is ignored
+/// here (see [`execute`]).
+pub async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
+    scenario::run(args).await
+}
+
+/// Checks every outcome recorded in an `--acked-out` file against the server
+/// at `args.target` (the hold listing needs `args.admin_token`).
+pub async fn verify_acked(args: &BenchArgs, file: &Path) -> Result<VerifyReport, BenchError> {
+    verify::verify_acked(args, file).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    #[test]
+    fn defaults_match_the_command_line() {
+        let cli = Cli::try_parse_from(["stampede"]).unwrap();
+        let d = BenchArgs::default();
+        let a = cli.bench;
+        assert_eq!(a.target, d.target);
+        assert_eq!(a.scenario, d.scenario);
+        assert_eq!(
+            (a.duration, a.connections, a.users, a.stock, a.limit),
+            (d.duration, d.connections, d.users, d.stock, d.limit)
+        );
+        assert_eq!((a.quantity, a.winners, a.confirm), (d.quantity, d.winners, d.confirm));
+    }
+
+    #[test]
+    fn parses_scenarios() {
+        let cli =
+            Cli::try_parse_from(["stampede", "--scenario", "drop", "--users", "5", "--admin-token", "t"]).unwrap();
+        assert_eq!(cli.bench.scenario, Scenario::Drop);
+        assert_eq!(cli.bench.admin_token.as_deref(), Some("t"));
+        assert!(Cli::try_parse_from(["stampede", "--scenario", "nope"]).is_err());
+        assert_eq!(Scenario::Stock.to_string(), "stock");
+    }
+}

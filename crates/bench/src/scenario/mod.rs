@@ -1,0 +1,206 @@
+//! The load runs: argument checks, provisioning, the connection tasks and the
+//! merge of their statistics. Each scenario lives in its own module and only
+//! supplies the per-connection loop and the checks after the run.
+
+mod drop;
+mod ping;
+mod stock;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::acked::{AckSender, AckWriter};
+use crate::api::{Api, Sale, VUser};
+use crate::error::BenchError;
+use crate::http::Target;
+use crate::progress::Progress;
+use crate::stats::{ConnStats, Live, Totals};
+use crate::{BenchArgs, Scenario, Summary};
+
+/// How long a request in flight at the deadline may still take to answer
+/// (its acknowledgement still counts).
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
+
+/// Largest accepted `--connections`.
+const MAX_CONNECTIONS: usize = 100_000;
+
+pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
+    validate(args)?;
+    let target = Arc::new(Target::resolve(&args.target).await?);
+    match args.scenario {
+        Scenario::Ping => ping::run(args, target).await,
+        Scenario::Stock => stock::run(args, target).await,
+        Scenario::Drop => drop::run(args, target).await,
+    }
+}
+
+fn validate(args: &BenchArgs) -> Result<(), BenchError> {
+    let bad = |msg: String| Err(BenchError::InvalidArgs(msg));
+    if args.duration == 0 {
+        return bad("--duration must be at least 1 second".into());
+    }
+    if args.connections == 0 || args.connections > MAX_CONNECTIONS {
+        return bad(format!("--connections must be 1..={MAX_CONNECTIONS}"));
+    }
+    if args.scenario == Scenario::Ping {
+        return Ok(());
+    }
+    if args.users == 0 {
+        return bad("--users must be at least 1".into());
+    }
+    if args.scenario == Scenario::Stock {
+        if !(1..=100_000_000).contains(&args.stock) {
+            return bad("--stock must be 1..=100000000".into());
+        }
+        if !(1..=1_000_000).contains(&args.limit) {
+            return bad("--limit must be 1..=1000000".into());
+        }
+        if !(1..=1_000_000).contains(&args.quantity) {
+            return bad("--quantity must be 1..=1000000".into());
+        }
+    }
+    if args.scenario == Scenario::Drop && !(1..=1_000_000).contains(&args.winners) {
+        return bad("--winners must be 1..=1000000".into());
+    }
+    if args.admin_token.as_deref().is_none_or(str::is_empty) {
+        return Err(BenchError::MissingAdminToken(match args.scenario {
+            Scenario::Stock => "stock scenario",
+            _ => "drop scenario",
+        }));
+    }
+    Ok(())
+}
+
+/// The users served by connection `conn`: `conn, conn + connections, ...`.
+pub(crate) fn user_indices(conn: usize, connections: usize, users: usize) -> impl Iterator<Item = usize> {
+    (conn..users).step_by(connections.max(1))
+}
+
+/// Creates the users and the sale, opens it and reports it on stderr.
+pub(crate) async fn provision(
+    args: &BenchArgs,
+    target: Arc<Target>,
+    spec: serde_json::Value,
+) -> Result<(Api, Vec<VUser>, Sale), BenchError> {
+    let mut api = Api::new(target, args.admin_token.as_deref())?;
+    let started = Instant::now();
+    let total = args.users;
+    let users = api
+        .bulk_users(total, |done| {
+            if !args.quiet && total > crate::api::BULK_MAX {
+                eprintln!("bench: created {done}/{total} users");
+            }
+        })
+        .await?;
+    eprintln!("bench: created {} users in {:.1} s", users.len(), started.elapsed().as_secs_f64());
+    let sale = api.create_open_sale(spec).await?;
+    eprintln!("bench: sale {} created and open", sale.id);
+    Ok((api, users, sale))
+}
+
+/// Opens the acknowledgement file if asked for.
+pub(crate) fn ack_writer(args: &BenchArgs) -> Result<Option<AckWriter>, BenchError> {
+    args.acked_out.as_deref().map(AckWriter::create).transpose()
+}
+
+pub(crate) fn ack_sender(writer: &Option<AckWriter>) -> Option<AckSender> {
+    writer.as_ref().and_then(AckWriter::sender)
+}
+
+/// What the connection tasks produced.
+pub(crate) struct Driven<T> {
+    pub totals: Totals,
+    pub per_conn: Vec<T>,
+    pub elapsed_s: f64,
+}
+
+/// Runs `connections` tasks made by `make(conn, deadline)` to completion and
+/// merges their statistics. The progress bar runs meanwhile.
+pub(crate) async fn drive<T, F, Fut>(
+    args: &BenchArgs,
+    connections: usize,
+    live: Arc<Live>,
+    mut make: F,
+) -> Result<Driven<T>, BenchError>
+where
+    T: Send + 'static,
+    F: FnMut(usize, Instant) -> Fut,
+    Fut: Future<Output = Result<(ConnStats, T), BenchError>> + Send + 'static,
+{
+    let duration = Duration::from_secs(args.duration);
+    let progress = Progress::start(live, duration, args.quiet, args.scenario.name());
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for conn in 0..connections {
+        tasks.spawn(make(conn, deadline));
+    }
+    let mut totals = Totals::new()?;
+    let mut per_conn = Vec::with_capacity(connections);
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok((stats, out))) => {
+                totals.add(stats)?;
+                per_conn.push(out);
+            }
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(e) => {
+                failure.get_or_insert(BenchError::Internal(format!("connection task: {e}")));
+            }
+        }
+    }
+    let elapsed_s = start.elapsed().as_secs_f64();
+    progress.finish();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Driven { totals, per_conn, elapsed_s })
+}
+
+/// The summary skeleton shared by all scenarios.
+pub(crate) fn summary(scenario: Scenario, totals: Totals, elapsed_s: f64, connections: usize) -> Summary {
+    let mut s = Summary::from_totals(scenario, totals, elapsed_s);
+    s.connections = connections;
+    s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_each_user_once() {
+        for (connections, users) in [(1, 1), (3, 10), (10, 3), (256, 1000), (7, 7), (4, 0)] {
+            let mut seen = vec![0u32; users];
+            for conn in 0..connections {
+                for u in user_indices(conn, connections, users) {
+                    assert_eq!(u % connections, conn);
+                    seen[u] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1), "{connections} {users}");
+        }
+    }
+
+    #[test]
+    fn validation() {
+        let ok = BenchArgs { quiet: true, ..BenchArgs::default() };
+        assert!(validate(&ok).is_ok());
+        let stock = BenchArgs { scenario: Scenario::Stock, admin_token: None, ..ok.clone() };
+        assert!(matches!(validate(&stock), Err(BenchError::MissingAdminToken(_))));
+        let stock = BenchArgs { admin_token: Some("x".into()), ..stock };
+        assert!(validate(&stock).is_ok());
+        assert!(validate(&BenchArgs { quantity: 0, ..stock.clone() }).is_err());
+        assert!(validate(&BenchArgs { quantity: 1_000_001, ..stock.clone() }).is_err());
+        assert!(validate(&BenchArgs { duration: 0, ..stock.clone() }).is_err());
+        let drop = BenchArgs { scenario: Scenario::Drop, winners: 0, ..stock };
+        assert!(validate(&drop).is_err());
+    }
+}

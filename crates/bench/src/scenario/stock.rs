@@ -1,0 +1,291 @@
+//! The stock scenario: every connection cycles through its share of the users
+//! sending `POST /api/sales/{id}/holds`, optionally confirming each granted
+//! hold. `201` is ok; `409` sold-out or limit-reached is a correct rejection;
+//! anything else is an error. A command that got no answer (or `503`) is
+//! retried with the same idempotency key, so it cannot take effect twice.
+//!
+//! Afterwards, oversold is the sum of: `held + sold - total` from the server
+//! (if positive), the acknowledged quantity beyond the stock, and the number of
+//! users acknowledged beyond the per-person limit.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use hyper::{Method, StatusCode, Uri};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::{GRACE, ack_sender, ack_writer, drive, provision, summary, user_indices};
+use crate::acked::{Ack, AckRecord, AckSender};
+use crate::api::{VUser, problem_type};
+use crate::error::BenchError;
+use crate::http::{self, Attempt, Backoff, Link, Target};
+use crate::stats::{Class, ConnStats, Live};
+use crate::{BenchArgs, Scenario, Summary};
+
+/// Everything the connection tasks share.
+struct Plan {
+    target: Arc<Target>,
+    live: Arc<Live>,
+    users: Vec<VUser>,
+    connections: usize,
+    sale: u64,
+    holds_uri: Uri,
+    /// `<base>/api/sales/{id}/holds/`, to which `{hold}/confirm` is appended.
+    confirm_prefix: String,
+    body: Bytes,
+    quantity: u64,
+    limit: u64,
+    confirm: bool,
+    acks: Option<AckSender>,
+}
+
+/// What one connection acknowledged.
+#[derive(Debug, Default)]
+struct Acked {
+    quantity: u64,
+    holds: u64,
+    orders: u64,
+    over_limit_users: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Job {
+    Hold { slot: usize, key: u64 },
+    Confirm { slot: usize, hold: u64, key: u64 },
+}
+
+#[derive(Deserialize)]
+struct HoldAnswer {
+    id: u64,
+}
+
+pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary, BenchError> {
+    let spec = serde_json::json!({
+        "kind": "stock",
+        "title": "stampede bench (stock)",
+        "description": "",
+        "stock": args.stock,
+        "price": 1000,
+        "currency": "KRW",
+        "per_person_limit": args.limit,
+        "order_quantity_max": args.quantity.max(1),
+        "hold_seconds": 3600,
+        "opens_at": null,
+        "closes_at": null,
+    });
+    let writer = ack_writer(args)?;
+    let (mut api, users, sale) = provision(args, target.clone(), spec).await?;
+    let connections = args.connections.min(users.len());
+    let live = Arc::new(Live::default());
+    let plan = Arc::new(Plan {
+        holds_uri: target.uri(&format!("/api/sales/{}/holds", sale.id))?,
+        confirm_prefix: target.path(&format!("/api/sales/{}/holds/", sale.id)),
+        target,
+        live: live.clone(),
+        users,
+        connections,
+        sale: sale.id,
+        body: Bytes::from(format!("{{\"quantity\":{}}}", args.quantity)),
+        quantity: u64::from(args.quantity),
+        limit: u64::from(args.limit),
+        confirm: args.confirm,
+        acks: ack_sender(&writer),
+    });
+    let driven = drive(args, connections, live, |conn, deadline| conn_task(plan.clone(), conn, deadline)).await;
+    // The tasks are done: the last sender goes with the plan, then flush.
+    drop(plan);
+    if let Some(writer) = writer {
+        writer.finish()?;
+    }
+    let driven = driven?;
+
+    let mut acked = Acked::default();
+    for a in &driven.per_conn {
+        acked.quantity += a.quantity;
+        acked.holds += a.holds;
+        acked.orders += a.orders;
+        acked.over_limit_users += a.over_limit_users;
+    }
+    let state = api.sale(sale.id).await?;
+    let stock = state.stock.ok_or_else(|| BenchError::Protocol {
+        method: "GET".into(),
+        path: format!("/api/sales/{}", sale.id),
+        reason: "a stock sale without `stock`".into(),
+    })?;
+
+    let mut s = summary(Scenario::Stock, driven.totals, driven.elapsed_s, connections);
+    s.sale_id = Some(sale.id);
+    let server_over = (stock.held + stock.sold).saturating_sub(stock.total);
+    let acked_over = acked.quantity.saturating_sub(args.stock);
+    s.oversold = server_over + acked_over + acked.over_limit_users;
+    if server_over > 0 {
+        s.notes.push(format!("server counts held {} + sold {} > total {}", stock.held, stock.sold, stock.total));
+    }
+    if acked_over > 0 {
+        s.notes.push(format!("acknowledged {} units of a stock of {}", acked.quantity, args.stock));
+    }
+    if acked.over_limit_users > 0 {
+        s.notes
+            .push(format!("{} users were acknowledged more than the limit of {}", acked.over_limit_users, args.limit));
+    }
+    if stock.held + stock.sold + stock.available != stock.total {
+        s.notes.push(format!(
+            "server counts do not add up: held {} + sold {} + available {} != total {}",
+            stock.held, stock.sold, stock.available, stock.total
+        ));
+    }
+    if acked.quantity > stock.held + stock.sold {
+        s.notes.push(format!(
+            "acknowledged {} units but the server counts only {} held or sold \
+             (expired or lost holds?)",
+            acked.quantity,
+            stock.held + stock.sold
+        ));
+    }
+    s.notes.push(format!("acknowledged {} holds and {} orders", acked.holds, acked.orders));
+    s.extra = vec![
+        ("stock".into(), stock.total.to_string()),
+        ("held".into(), stock.held.to_string()),
+        ("sold".into(), stock.sold.to_string()),
+        ("available".into(), stock.available.to_string()),
+        ("acked_qty".into(), acked.quantity.to_string()),
+        ("sale".into(), sale.id.to_string()),
+    ];
+    Ok(s)
+}
+
+/// Whether an answer to a command should be retried with the same key.
+fn retriable(attempt: &Attempt) -> bool {
+    match attempt {
+        Attempt::Response { status, .. } => *status == StatusCode::SERVICE_UNAVAILABLE,
+        _ => true,
+    }
+}
+
+async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(ConnStats, Acked), BenchError> {
+    let mut stats = ConnStats::new()?;
+    let mine: Vec<usize> = user_indices(conn, plan.connections, plan.users.len()).collect();
+    let mut acked_qty = vec![0u64; mine.len()];
+    let mut out = Acked::default();
+    if mine.is_empty() {
+        return Ok((stats, out));
+    }
+    let live = &*plan.live;
+    let mut link = Link::new(plan.target.clone());
+    let mut backoff = Backoff::new();
+    let limit = deadline + GRACE;
+    // Keys are unique per connection, hence per user (a user has one connection).
+    let key_base = (conn as u64) << 40;
+    let mut seq = 0u64;
+    let mut next_slot = 0usize;
+    let mut pending: Option<Job> = None;
+
+    while Instant::now() < deadline {
+        let job = pending.take().unwrap_or_else(|| {
+            let slot = next_slot;
+            next_slot = (next_slot + 1) % mine.len();
+            seq += 1;
+            Job::Hold { slot, key: key_base | seq }
+        });
+        let (slot, req) = match job {
+            Job::Hold { slot, key } => {
+                let user = &plan.users[mine[slot]];
+                let req = http::request(
+                    &plan.target,
+                    Method::POST,
+                    plan.holds_uri.clone(),
+                    Some(&user.auth),
+                    Some(HeaderValue::from(key)),
+                    Some(plan.body.clone()),
+                );
+                (slot, req)
+            }
+            Job::Confirm { slot, hold, key } => {
+                let user = &plan.users[mine[slot]];
+                let uri: Uri = format!("{}{hold}/confirm", plan.confirm_prefix)
+                    .parse()
+                    .map_err(|e| BenchError::Internal(format!("confirm uri: {e}")))?;
+                let req = http::request(
+                    &plan.target,
+                    Method::POST,
+                    uri,
+                    Some(&user.auth),
+                    Some(HeaderValue::from(key)),
+                    None,
+                );
+                (slot, req)
+            }
+        };
+        let user_id = plan.users[mine[slot]].id;
+        let attempt = link.send(req, limit).await;
+        let Attempt::Response { status, body, micros } = &attempt else {
+            stats.failure(live, &attempt);
+            pending = Some(job);
+            backoff.wait(deadline).await;
+            continue;
+        };
+        let (status, micros) = (*status, *micros);
+        match job {
+            Job::Hold { .. } if status == StatusCode::CREATED => {
+                backoff.reset();
+                acked_qty[slot] += plan.quantity;
+                out.quantity += plan.quantity;
+                out.holds += 1;
+                match serde_json::from_slice::<HoldAnswer>(body) {
+                    Ok(hold) => {
+                        stats.response(live, status, micros, None, Class::Ok);
+                        if let Some(acks) = &plan.acks {
+                            acks.send(AckRecord {
+                                sale: plan.sale,
+                                user: user_id,
+                                what: Ack::Hold { hold: hold.id, quantity: plan.quantity },
+                            });
+                        }
+                        if plan.confirm {
+                            seq += 1;
+                            pending = Some(Job::Confirm { slot, hold: hold.id, key: key_base | seq });
+                        }
+                    }
+                    Err(_) => {
+                        // Granted (counted in the quantity) but unusable.
+                        stats.response(live, status, micros, Some("(unparsable 201)"), Class::Error);
+                    }
+                }
+            }
+            Job::Confirm { hold, .. } if status == StatusCode::OK => {
+                backoff.reset();
+                out.orders += 1;
+                stats.response(live, status, micros, None, Class::Ok);
+                if let Some(acks) = &plan.acks {
+                    acks.send(AckRecord {
+                        sale: plan.sale,
+                        user: user_id,
+                        what: Ack::Order { hold, quantity: plan.quantity },
+                    });
+                }
+            }
+            _ => {
+                let problem = problem_type(body);
+                let class = match (job, problem.as_deref()) {
+                    (Job::Hold { .. }, Some("/problems/sold-out" | "/problems/limit-reached"))
+                        if status == StatusCode::CONFLICT =>
+                    {
+                        Class::Rejected
+                    }
+                    _ => Class::Error,
+                };
+                stats.response(live, status, micros, problem.as_deref(), class);
+                if class == Class::Rejected {
+                    backoff.reset();
+                } else if retriable(&attempt) {
+                    pending = Some(job);
+                    backoff.wait(deadline).await;
+                }
+            }
+        }
+    }
+    out.over_limit_users = acked_qty.iter().filter(|&&q| q > plan.limit).count() as u64;
+    Ok((stats, out))
+}

@@ -1,0 +1,226 @@
+//! The results of a run and of a verification, with their two renderings: a
+//! human-readable [`Summary::report`] and the single machine-readable
+//! [`Summary::line`] that the CLI prints as the last line of stdout.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::Scenario;
+use crate::stats::Totals;
+
+/// The outcome of one load run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub scenario: Scenario,
+    /// The sale created for the run (stock and drop).
+    pub sale_id: Option<u64>,
+    /// Connections actually used.
+    pub connections: usize,
+    /// Measured seconds of load (start of the first request to end of the last).
+    pub elapsed_s: f64,
+    /// Request attempts: `ok + rejected + errors`.
+    pub requests: u64,
+    pub ok: u64,
+    /// Refusals that are a correct answer under load (sold out, limit reached).
+    pub rejected: u64,
+    /// Any other status, transport failures, timeouts, failed connects.
+    pub errors: u64,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    /// Units sold or won beyond what exists (must be 0).
+    pub oversold: u64,
+    /// Drop: acknowledged clicks whose rank is inconsistent (must be 0).
+    pub misranked: u64,
+    /// Status code (or `connect`, `transport`, `timeout`) to count.
+    pub statuses: BTreeMap<String, u64>,
+    /// Problem `type` to count.
+    pub problems: BTreeMap<String, u64>,
+    /// Scenario-specific `key=value` pairs appended to [`Summary::line`].
+    pub extra: Vec<(String, String)>,
+    /// Human-readable remarks (details of anomalies) for [`Summary::report`].
+    pub notes: Vec<String>,
+}
+
+fn ms(micros: u64) -> f64 {
+    // Three decimals of a millisecond is exactly the microsecond resolution.
+    micros as f64 / 1000.0
+}
+
+impl Summary {
+    /// Fills the counters and latency figures from merged statistics.
+    pub(crate) fn from_totals(scenario: Scenario, totals: Totals, elapsed_s: f64) -> Summary {
+        let h = &totals.hist;
+        let q = |quantile: f64| {
+            if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(quantile)) }
+        };
+        Summary {
+            scenario,
+            elapsed_s,
+            requests: totals.requests,
+            ok: totals.ok,
+            rejected: totals.rejected,
+            errors: totals.errors,
+            rps: if elapsed_s > 0.0 { totals.requests as f64 / elapsed_s } else { 0.0 },
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
+            statuses: totals.statuses,
+            problems: totals.problems,
+            ..Summary::default()
+        }
+    }
+
+    /// The machine-readable result line:
+    /// `bench scenario=stock requests=.. ok=.. rejected=.. errors=.. rps=.. p50_ms=.. p99_ms=.. oversold=..`
+    /// followed by the scenario's extras.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "bench scenario={} requests={} ok={} rejected={} errors={} rps={:.1} p50_ms={:.3} p99_ms={:.3} oversold={}",
+            self.scenario.name(),
+            self.requests,
+            self.ok,
+            self.rejected,
+            self.errors,
+            self.rps,
+            self.p50_ms,
+            self.p99_ms,
+            self.oversold,
+        );
+        for (key, value) in &self.extra {
+            let _ = write!(line, " {key}={value}");
+        }
+        line
+    }
+
+    /// The human-readable report printed before [`Summary::line`].
+    pub fn report(&self) -> String {
+        let mut r = String::new();
+        let _ = write!(r, "scenario     {}", self.scenario.name());
+        if let Some(sale) = self.sale_id {
+            let _ = write!(r, " (sale {sale})");
+        }
+        let _ = writeln!(r, "\nload         {:.2} s over {} connections", self.elapsed_s, self.connections);
+        let _ = writeln!(
+            r,
+            "requests     {} ({:.1}/s): ok {}, rejected {}, errors {}",
+            self.requests, self.rps, self.ok, self.rejected, self.errors
+        );
+        let _ = writeln!(
+            r,
+            "latency ms   p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms
+        );
+        if !self.statuses.is_empty() {
+            let list: Vec<String> = self.statuses.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let _ = writeln!(r, "status       {}", list.join(", "));
+        }
+        for (problem, n) in &self.problems {
+            let _ = writeln!(r, "problem      {problem}: {n}");
+        }
+        if !self.extra.is_empty() {
+            let list: Vec<String> = self.extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(r, "checks       {}", list.join(" "));
+        }
+        let _ = writeln!(r, "oversold     {}{}", self.oversold, if self.oversold == 0 { "" } else { "  <-- BUG" });
+        if self.scenario == Scenario::Drop {
+            let _ =
+                writeln!(r, "misranked    {}{}", self.misranked, if self.misranked == 0 { "" } else { "  <-- BUG" });
+        }
+        for note in &self.notes {
+            let _ = writeln!(r, "note         {note}");
+        }
+        r
+    }
+
+    /// True when no correctness check failed (`oversold` and `misranked` are 0).
+    pub fn is_clean(&self) -> bool {
+        self.oversold == 0 && self.misranked == 0
+    }
+}
+
+/// The outcome of `--verify-acked`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Acknowledgement records checked.
+    pub checked: u64,
+    /// Records the server does not have, or has differently.
+    pub missing: u64,
+    /// Units held or sold beyond the total, summed over the sales in the file.
+    pub oversold: u64,
+    /// Human-readable details (first anomalies, per-sale counts).
+    pub notes: Vec<String>,
+}
+
+impl VerifyReport {
+    /// `verify-acked checked=<n> missing=<n> oversold=<n>`
+    pub fn line(&self) -> String {
+        format!("verify-acked checked={} missing={} oversold={}", self.checked, self.missing, self.oversold)
+    }
+
+    /// The human-readable report printed before [`VerifyReport::line`].
+    pub fn report(&self) -> String {
+        let mut r = String::new();
+        let _ = writeln!(
+            r,
+            "verified {} acknowledgements: {} missing or different, {} oversold",
+            self.checked, self.missing, self.oversold
+        );
+        for note in &self.notes {
+            let _ = writeln!(r, "note     {note}");
+        }
+        r
+    }
+
+    /// True when every acknowledgement was found and nothing is oversold.
+    pub fn is_clean(&self) -> bool {
+        self.missing == 0 && self.oversold == 0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_format() {
+        let s = Summary {
+            scenario: Scenario::Stock,
+            requests: 1000,
+            ok: 900,
+            rejected: 90,
+            errors: 10,
+            rps: 100.04,
+            p50_ms: 1.2345,
+            p99_ms: 10.0,
+            oversold: 0,
+            extra: vec![("stock".into(), "100".into()), ("held".into(), "90".into())],
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.line(),
+            "bench scenario=stock requests=1000 ok=900 rejected=90 errors=10 rps=100.0 \
+             p50_ms=1.234 p99_ms=10.000 oversold=0 stock=100 held=90"
+        );
+        assert!(s.report().contains("p99.9"));
+        assert!(s.is_clean());
+        let ping = Summary::default();
+        assert_eq!(
+            ping.line(),
+            "bench scenario=ping requests=0 ok=0 rejected=0 errors=0 rps=0.0 p50_ms=0.000 p99_ms=0.000 oversold=0"
+        );
+    }
+
+    #[test]
+    fn verify_line_format() {
+        let v = VerifyReport { checked: 5, missing: 1, oversold: 0, notes: vec![] };
+        assert_eq!(v.line(), "verify-acked checked=5 missing=1 oversold=0");
+        assert!(!v.is_clean());
+    }
+}

@@ -1,0 +1,214 @@
+//! The `stampede` binary: command-line parsing and glue, nothing else.
+//! `serve` runs the server, `bench` the load generator, `verify` audits a
+//! data directory's log, `admin` manages accounts offline.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use stampede_engine::EngineConfig;
+use stampede_log::CommandLog;
+use stampede_server::{App, CONNECTIONS_MAX_DEFAULT, ServerConfig};
+
+#[derive(Parser)]
+#[command(name = "stampede", version, about = "Fast, fair ticketing and flash sales")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (embedded SQLite, no other service needed).
+    Serve(ServeArgs),
+    /// Load-test a running server and check its answers.
+    Bench(stampede_bench::BenchArgs),
+    /// Replay a data directory's log from the start and check every hash link,
+    /// every recorded outcome and every invariant.
+    Verify {
+        #[arg(long, default_value = "stampede-data")]
+        data: PathBuf,
+    },
+    /// Account administration on a data directory (run it while the server is stopped).
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Directory for the log and the account store.
+    #[arg(long, default_value = "stampede-data")]
+    data: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seed demo accounts and sales (only into an empty data directory) and print how to log in.
+    #[arg(long)]
+    demo: bool,
+    /// Most connections open at once.
+    #[arg(long, default_value_t = CONNECTIONS_MAX_DEFAULT)]
+    max_connections: usize,
+    /// Operator token accepted as an admin bearer token.
+    #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create an account with a role (participant, organizer, admin).
+    CreateUser {
+        #[arg(long, default_value = "stampede-data")]
+        data: PathBuf,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// The password (or set STAMPEDE_NEW_PASSWORD to keep it out of the process list).
+        #[arg(long, env = "STAMPEDE_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "participant")]
+        role: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    match cli.cmd {
+        Cmd::Serve(args) => runtime.block_on(serve(args)),
+        Cmd::Bench(args) => runtime.block_on(bench(args)),
+        Cmd::Verify { data } => verify(&data),
+        Cmd::Admin { cmd: AdminCmd::CreateUser { data, email, name, password, role } } => {
+            std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+            let store = stampede_store::Store::open(&data.join("store.sqlite"))?;
+            let role: stampede_store::Role = role.parse()?;
+            let user = store.sign_up(&email, &password, &name, role)?;
+            println!("created user id={} email={} role={}", user.id.0, user.email, user.role.as_str());
+            Ok(())
+        }
+    }
+}
+
+/// Raises the open-file soft limit to the hard limit: every connection is a descriptor.
+fn raise_nofile_limit() {
+    match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((soft, hard)) => match rlimit::increase_nofile_limit(hard) {
+            Ok(now) => tracing::info!(soft_before = soft, hard, soft_now = now, "open-file limit"),
+            Err(e) => tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit"),
+        },
+        Err(e) => tracing::warn!(error = %e, "could not read the open-file limit"),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    raise_nofile_limit();
+    let config = ServerConfig {
+        data_dir: args.data.clone(),
+        admin_token: args.admin_token.clone(),
+        connections_max: args.max_connections,
+        engine: EngineConfig::default(),
+    };
+    let app = App::open(&config)?;
+    tracing::info!(
+        sales = app.report.sales,
+        entries_replayed = app.report.entries_replayed,
+        from_snapshots = app.report.from_snapshots,
+        data = %args.data.display(),
+        "log replayed"
+    );
+    if args.demo {
+        demo::seed(&app.state).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("stampede listening on http://{addr}");
+    if args.demo {
+        demo::print_welcome(addr);
+    }
+    stampede_server::serve(listener, app.state, config.connections_max, shutdown_signal()).await?;
+    tracing::info!("stopped; everything acknowledged is on disk");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn bench(args: stampede_bench::BenchArgs) -> anyhow::Result<()> {
+    if let Some(file) = args.verify_acked.clone() {
+        let report = stampede_bench::verify_acked(&args, &file).await?;
+        println!("{}", report.line());
+        if report.missing > 0 || report.oversold > 0 {
+            bail!("verification failed");
+        }
+        return Ok(());
+    }
+    let summary = stampede_bench::run(&args).await?;
+    println!("{}", summary.report());
+    println!("{}", summary.line());
+    Ok(())
+}
+
+fn verify(data: &Path) -> anyhow::Result<()> {
+    let path = data.join("log.sqlite");
+    if !path.exists() {
+        bail!("no log at {}", path.display());
+    }
+    let mut log = stampede_log::SqliteLog::open(&path)?;
+    let (mut sales, mut entries, mut failed) = (0u64, 0u64, 0u64);
+    for id in log.sales()? {
+        sales += 1;
+        match stampede_engine::replay::audit(&mut log, id) {
+            Ok(a) => {
+                entries += a.entries;
+                let view = a.final_state.view();
+                println!(
+                    "sale {id}: {} entries, chain intact, outcomes reproduced, invariants hold{}; status {}{}",
+                    a.entries,
+                    a.snapshot_checked.map(|s| format!(", snapshot at seq {s} matches")).unwrap_or_default(),
+                    view.status.as_str(),
+                    view.stock
+                        .map(|s| format!(", stock {} = available {} + held {} + sold {}", s.total, s.available, s.held, s.sold))
+                        .unwrap_or_default(),
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                println!("sale {id}: FAILED: {e}");
+            }
+        }
+    }
+    println!("verify sales={sales} entries={entries} failed={failed}");
+    if failed > 0 {
+        bail!("{failed} sale(s) failed verification");
+    }
+    Ok(())
+}

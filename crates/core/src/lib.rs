@@ -1,0 +1,39 @@
+//! The pure heart of Stampede: every sale kind as a deterministic state machine.
+//!
+//! This crate owns the rules of selling: who may hold how much, when a hold
+//! expires, who ranks where in a drop, what a repeated command returns. It does
+//! no I/O, reads no clock and draws no randomness: time arrives inside every
+//! input (`at_us`), so the same inputs give the same outcomes on every machine,
+//! which is what makes replay, audit and cluster mode possible.
+//!
+//! The entry point is [`Sale::apply`]: `(state, input) -> (outcome, events)`,
+//! plus [`Sale::next_deadline_us`] telling the runtime when to send a tick.
+//! Rejections (sold out, limit reached, hold expired...) are ordinary
+//! [`Outcome::Rejected`] values, never `Err`.
+//!
+//! The serde derives exist for snapshots, which are disposable caches tagged
+//! with [`SNAPSHOT_FORMAT`]; the durable log format is the engine's own
+//! versioned record type, not these structs.
+
+mod drop_sale;
+mod idempotency;
+mod sale;
+mod schedule;
+mod stock;
+
+pub use drop_sale::{Click, DropBook, DropConfig, DropView};
+pub use idempotency::{IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey};
+pub use sale::{
+    Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig, SaleView,
+};
+pub use schedule::{SaleStatus, Schedule};
+pub use stock::{Hold, HoldId, HoldStatus, StockBook, StockConfig, StockView};
+
+use serde::{Deserialize, Serialize};
+
+/// A person, as the accounts store numbers them. The core only compares ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UserId(pub u64);
+
+/// Microseconds in one second, for readable durations.
+pub const US_PER_S: i64 = 1_000_000;

@@ -1,0 +1,168 @@
+//! One task per sale: the sale's single writer.
+//!
+//! The task takes messages from its bounded mailbox, stamps each command with
+//! the time (never earlier than the previous one, so log order, time order and
+//! rank order agree), applies it to the in-memory sale at once, appends the
+//! entry to the sale's hash chain, and hands the batch to the log writer. The
+//! answer leaves only when the writer reports the batch durable. When idle it
+//! sleeps until the sale's next deadline and then applies a tick.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SNAPSHOT_FORMAT, Sale, UserId};
+use stampede_log::{ChainTip, Snapshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::record::Record;
+use crate::replay::encode_snapshot;
+use crate::writer::{Job, OnDurable, WriterHandle};
+use crate::{Clock, EngineError};
+
+/// Most messages taken from the mailbox before handing a batch to the writer.
+const DRAIN_MAX: usize = 1024;
+/// Longest sleep between deadline checks, so a clock step is noticed.
+const IDLE_WAKE_MAX: Duration = Duration::from_secs(60);
+
+pub(crate) type CommandReply = oneshot::Sender<Result<Outcome, EngineError>>;
+
+pub(crate) enum SaleMsg {
+    Command {
+        by: UserId,
+        key: IdempotencyKey,
+        action: Action,
+        reply: CommandReply,
+    },
+    /// Runs against the current state; its continuation runs once everything
+    /// the state reflects is durable, so a read never shows an undurable effect.
+    Read(Box<dyn FnOnce(&Sale) -> OnDurable + Send>),
+}
+
+pub(crate) struct SaleTask {
+    pub id: u64,
+    pub sale: Sale,
+    pub tip: ChainTip,
+    pub rx: mpsc::Receiver<SaleMsg>,
+    pub writer: WriterHandle,
+    pub clock: Arc<dyn Clock>,
+    pub snapshot_every: u64,
+    pub entries_since_snapshot: u64,
+    /// Next seq not yet known durable; reads skip the writer when it equals the tip.
+    pub durable_next_seq: Arc<AtomicU64>,
+    pub last_at_us: i64,
+}
+
+impl SaleTask {
+    pub(crate) async fn run(mut self, first: Option<Job>) {
+        if let Some(job) = first {
+            self.submit(job).await;
+        }
+        loop {
+            let wait = self.sleep_for();
+            let msg = tokio::select! {
+                m = self.rx.recv() => match m {
+                    Some(m) => Some(m),
+                    None => break,
+                },
+                () = tokio::time::sleep(wait) => None,
+            };
+            let mut job = Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() };
+            match msg {
+                Some(m) => self.handle(m, &mut job),
+                None => self.tick(&mut job),
+            }
+            for _ in 0..DRAIN_MAX {
+                match self.rx.try_recv() {
+                    Ok(m) => self.handle(m, &mut job),
+                    Err(_) => break,
+                }
+            }
+            self.submit(job).await;
+        }
+    }
+
+    fn sleep_for(&self) -> Duration {
+        match self.sale.next_deadline_us() {
+            None => IDLE_WAKE_MAX,
+            Some(deadline) => {
+                let us = deadline.saturating_sub(self.clock.now_us()).max(0);
+                Duration::from_micros(u64::try_from(us).unwrap_or(0)).min(IDLE_WAKE_MAX)
+            }
+        }
+    }
+
+    /// The time stamped on the next input: never earlier than the previous one.
+    fn now(&mut self) -> i64 {
+        self.last_at_us = self.clock.now_us().max(self.last_at_us);
+        self.last_at_us
+    }
+
+    fn tick(&mut self, job: &mut Job) {
+        let input = Input::Tick { at_us: self.now() };
+        let applied = self.sale.apply(&input);
+        if applied.changed {
+            self.log(&input, &applied.outcome, job);
+        }
+    }
+
+    fn handle(&mut self, msg: SaleMsg, job: &mut Job) {
+        match msg {
+            SaleMsg::Command { by, key, action, reply } => {
+                if !self.writer.healthy() {
+                    let _ = reply.send(Err(EngineError::Unavailable));
+                    return;
+                }
+                let input = Input::Command(Command { at_us: self.now(), by, key, action });
+                let applied = self.sale.apply(&input);
+                self.log(&input, &applied.outcome, job);
+                let outcome = applied.outcome;
+                job.on_durable.push(Box::new(move |ok| {
+                    let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
+                }));
+            }
+            SaleMsg::Read(f) => {
+                let answer = f(&self.sale);
+                if job.entries.is_empty() && self.durable_next_seq.load(Ordering::Acquire) == self.tip.next_seq {
+                    answer(true);
+                } else {
+                    job.on_durable.push(answer);
+                }
+            }
+        }
+    }
+
+    fn log(&mut self, input: &Input, outcome: &Outcome, job: &mut Job) {
+        let payload = Record::from_input(input, outcome).encode();
+        job.entries.push(self.tip.append(input.at_us(), payload));
+        self.entries_since_snapshot += 1;
+    }
+
+    async fn submit(&mut self, mut job: Job) {
+        if job.entries.is_empty() && job.on_durable.is_empty() {
+            return;
+        }
+        if !job.entries.is_empty() {
+            if self.entries_since_snapshot >= self.snapshot_every
+                && let Some(state) = encode_snapshot(&self.sale)
+            {
+                job.snapshot = Some(Snapshot {
+                    sale: self.id,
+                    seq: self.tip.next_seq - 1,
+                    hash: self.tip.last_hash,
+                    format: SNAPSHOT_FORMAT,
+                    state,
+                });
+                self.entries_since_snapshot = 0;
+            }
+            let durable = self.durable_next_seq.clone();
+            let next = self.tip.next_seq;
+            job.on_durable.push(Box::new(move |ok| {
+                if ok {
+                    durable.fetch_max(next, Ordering::AcqRel);
+                }
+            }));
+        }
+        self.writer.submit(job).await;
+    }
+}

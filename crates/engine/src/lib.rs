@@ -1,0 +1,280 @@
+//! The runtime that runs sales: one task per sale, group commit to the command
+//! log, timers, replay at start-up.
+//!
+//! This crate owns the path from "a request wants to do X to sale S" to "X is
+//! decided and durable": [`Engine::command`] puts the command in the sale's
+//! bounded mailbox ([`actor`]), the sale task applies it with the pure core and
+//! chains it into the log, and the [`writer`] thread commits batches with one
+//! fsync each before the answer is released. [`replay`] rebuilds every sale
+//! from the log on start and powers `stampede verify`; [`record`] is the
+//! versioned format of log entries.
+
+mod actor;
+pub mod record;
+pub mod replay;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use stampede_core::{Action, IdempotencyKey, Outcome, Sale, SaleConfig, UserId};
+use stampede_log::{ChainTip, CommandLog, SaleId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::actor::{SaleMsg, SaleTask};
+use crate::record::Record;
+use crate::writer::{Job, WriterHandle};
+
+/// Where "now" comes from. The engine stamps it on commands; the core never reads it.
+pub trait Clock: Send + Sync {
+    /// Microseconds since the Unix epoch.
+    fn now_us(&self) -> i64;
+}
+
+/// The machine's wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_us(&self) -> i64 {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    #[error("no such sale")]
+    UnknownSale,
+    /// The sale's mailbox is full: answer 503 with Retry-After.
+    #[error("the sale is busy; retry shortly")]
+    Overloaded,
+    /// The log cannot be written (or the engine is stopping): nothing more is accepted.
+    #[error("the command log is unavailable")]
+    Unavailable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("replaying sale {sale} failed: {source}")]
+    Replay { sale: SaleId, source: replay::ReplayError },
+    #[error(transparent)]
+    Log(#[from] stampede_log::LogError),
+    #[error("cannot start the log writer thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// Tunables, each a named bound.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Commands waiting per sale; beyond it the API answers 503.
+    pub mailbox_len_max: usize,
+    /// Entries between snapshots of a sale.
+    pub snapshot_every: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { mailbox_len_max: 4096, snapshot_every: 50_000 }
+    }
+}
+
+/// A running sale as the server sees it: its immutable configuration and its mailbox.
+#[derive(Clone)]
+pub struct SaleHandle {
+    pub id: SaleId,
+    pub config: Arc<SaleConfig>,
+    tx: mpsc::Sender<SaleMsg>,
+}
+
+/// Facts about start-up, for the log line that says what was recovered.
+#[derive(Debug, Default, Clone)]
+pub struct StartReport {
+    pub sales: usize,
+    pub entries_replayed: u64,
+    pub from_snapshots: usize,
+}
+
+struct Inner {
+    sales: RwLock<BTreeMap<SaleId, SaleHandle>>,
+    writer: Mutex<Option<WriterHandle>>,
+    healthy_probe: WriterHandle,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    next_sale: AtomicU64,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// The running engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Replays every sale in `log` (blocking; call before serving), then
+    /// starts the writer thread and one task per sale. Needs a tokio runtime.
+    pub fn start(
+        mut log: Box<dyn CommandLog>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<(Engine, StartReport), StartError> {
+        let mut recovered = Vec::new();
+        let mut report = StartReport::default();
+        for id in log.sales()? {
+            let r = replay::recover(log.as_mut(), id).map_err(|source| StartError::Replay { sale: id, source })?;
+            report.sales += 1;
+            report.entries_replayed += r.replayed;
+            report.from_snapshots += usize::from(r.from_snapshot_seq.is_some());
+            recovered.push((id, r));
+        }
+        let next_sale = recovered.last().map_or(1, |(id, _)| id + 1);
+        let (writer, thread) = writer::spawn(log)?;
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                sales: RwLock::new(BTreeMap::new()),
+                healthy_probe: writer.clone(),
+                writer: Mutex::new(Some(writer)),
+                writer_thread: Mutex::new(Some(thread)),
+                clock,
+                config,
+                next_sale: AtomicU64::new(next_sale),
+                tasks: Mutex::new(Vec::new()),
+            }),
+        };
+        for (id, r) in recovered {
+            engine.spawn_sale(id, r.sale, r.tip, None);
+        }
+        Ok((engine, report))
+    }
+
+    fn spawn_sale(&self, id: SaleId, sale: Sale, tip: ChainTip, first: Option<Job>) -> Option<SaleHandle> {
+        let writer = self.inner.writer.lock().clone()?;
+        let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
+        let handle = SaleHandle { id, config: Arc::new(sale.config().clone()), tx };
+        let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
+        let task = SaleTask {
+            id,
+            sale,
+            tip,
+            rx,
+            writer,
+            clock: self.inner.clock.clone(),
+            snapshot_every: self.inner.config.snapshot_every,
+            entries_since_snapshot: 0,
+            durable_next_seq,
+            last_at_us: i64::MIN,
+        };
+        self.inner.sales.write().insert(id, handle.clone());
+        self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
+        Some(handle)
+    }
+
+    /// Creates a sale; answers once its `create` entry is durable.
+    pub async fn create_sale(&self, config: SaleConfig) -> Result<SaleHandle, EngineError> {
+        if !self.healthy() {
+            return Err(EngineError::Unavailable);
+        }
+        let id = self.inner.next_sale.fetch_add(1, Ordering::AcqRel);
+        let mut tip = ChainTip::genesis(id);
+        let entry = tip.append(self.inner.clock.now_us(), Record::create(&config).encode());
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            entries: vec![entry],
+            snapshot: None,
+            on_durable: vec![Box::new(move |ok| {
+                let _ = tx.send(ok);
+            })],
+        };
+        let handle = self.spawn_sale(id, Sale::new(config), tip, Some(job)).ok_or(EngineError::Unavailable)?;
+        match rx.await {
+            Ok(true) => Ok(handle),
+            _ => Err(EngineError::Unavailable),
+        }
+    }
+
+    pub fn sale(&self, id: SaleId) -> Option<SaleHandle> {
+        self.inner.sales.read().get(&id).cloned()
+    }
+
+    /// Every sale, in id order.
+    pub fn sales(&self) -> Vec<SaleHandle> {
+        self.inner.sales.read().values().cloned().collect()
+    }
+
+    /// Sends a command to a sale and waits for its durable outcome.
+    /// Never waits for mailbox space: a full mailbox is `Overloaded` at once.
+    pub async fn command(
+        &self,
+        sale: SaleId,
+        by: UserId,
+        key: IdempotencyKey,
+        action: Action,
+    ) -> Result<Outcome, EngineError> {
+        let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
+        let (reply, rx) = oneshot::channel();
+        handle.tx.try_send(SaleMsg::Command { by, key, action, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
+        })?;
+        rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// Reads a sale's state; the answer reflects only durable commands.
+    pub async fn read<T, F>(&self, sale: SaleId, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Sale) -> T + Send + 'static,
+    {
+        let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
+        let (reply, rx) = oneshot::channel();
+        let msg = SaleMsg::Read(Box::new(move |s: &Sale| {
+            let value = f(s);
+            Box::new(move |ok: bool| {
+                let _ = reply.send(if ok { Ok(value) } else { Err(EngineError::Unavailable) });
+            })
+        }));
+        handle.tx.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
+        })?;
+        rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// False once the log could not be written; the server then reports unready.
+    pub fn healthy(&self) -> bool {
+        self.inner.healthy_probe.healthy()
+    }
+
+    /// Stops accepting work, lets every sale task finish what it holds, and
+    /// waits until the writer has committed everything queued.
+    pub async fn shutdown(&self) {
+        self.inner.sales.write().clear();
+        self.inner.writer.lock().take();
+        let tasks: Vec<_> = std::mem::take(&mut *self.inner.tasks.lock());
+        for t in tasks {
+            let _ = t.await;
+        }
+        let thread = self.inner.writer_thread.lock().take();
+        if let Some(thread) = thread {
+            // The probe handle keeps the channel open; the writer exits when
+            // the engine itself is dropped. Joining here would wait forever, so
+            // wait only until the queue is drained.
+            let probe = self.inner.healthy_probe.clone();
+            let (tx, rx) = oneshot::channel();
+            probe
+                .submit(Job {
+                    entries: Vec::new(),
+                    snapshot: None,
+                    on_durable: vec![Box::new(move |_| {
+                        let _ = tx.send(());
+                    })],
+                })
+                .await;
+            let _ = rx.await;
+            drop(thread);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Rebuilding a sale from its log, and checking a log end to end.
+//!
+//! Recovery starts from the newest usable snapshot and replays the entries
+//! after it; verification ignores snapshots, replays every entry from the
+//! start, checks each link of the hash chain, checks that every recorded
+//! outcome is the one the rules give, and compares the result with the
+//! snapshots it passes.
+
+use stampede_core::{Input, SNAPSHOT_FORMAT, Sale};
+use stampede_log::{ChainTip, CommandLog, Entry, LogError, SaleId};
+
+use crate::record::{OutcomeV1, Record, RecordError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("sale {sale} seq {seq}: {source}")]
+    Record { sale: SaleId, seq: u64, source: RecordError },
+    #[error("sale {sale} seq {seq}: the rules give `{replayed}` but the log recorded `{recorded}`")]
+    Diverged { sale: SaleId, seq: u64, recorded: String, replayed: String },
+    #[error("sale {sale} seq {seq}: {problem}")]
+    Invariant { sale: SaleId, seq: u64, problem: String },
+    #[error("sale {sale} has no entries")]
+    Empty { sale: SaleId },
+    #[error("sale {sale}: snapshot at seq {seq} differs from the replayed state")]
+    SnapshotMismatch { sale: SaleId, seq: u64 },
+}
+
+/// A sale rebuilt from the log, ready to take new inputs.
+pub struct Recovered {
+    pub sale: Sale,
+    pub tip: ChainTip,
+    pub replayed: u64,
+    pub from_snapshot_seq: Option<u64>,
+}
+
+/// Feeds entries one by one into a sale, checking the chain and the outcomes.
+struct Replayer {
+    id: SaleId,
+    sale: Option<Sale>,
+    tip: ChainTip,
+    replayed: u64,
+    check_invariants: bool,
+}
+
+impl Replayer {
+    fn feed(&mut self, entry: &Entry) -> Result<(), ReplayError> {
+        self.tip.accept(entry)?;
+        let seq = entry.seq;
+        let record_err = |source| ReplayError::Record { sale: self.id, seq, source };
+        let record = Record::decode(&entry.payload).map_err(record_err)?;
+        match (&mut self.sale, &record) {
+            (None, Record::Create { config, .. }) => {
+                self.sale = Some(Sale::new(config.clone().into()));
+            }
+            (Some(sale), _) => {
+                let Some((input, recorded)) = record.to_input(entry.at_us).map_err(|source| ReplayError::Record {
+                    sale: self.id,
+                    seq,
+                    source,
+                })?
+                else {
+                    return Err(ReplayError::Record { sale: self.id, seq, source: RecordError::Misplaced });
+                };
+                let applied = sale.apply(&input);
+                if let Some(recorded) = recorded {
+                    let replayed = OutcomeV1::from(&applied.outcome);
+                    if &replayed != recorded {
+                        return Err(ReplayError::Diverged {
+                            sale: self.id,
+                            seq,
+                            recorded: format!("{recorded:?}"),
+                            replayed: format!("{replayed:?}"),
+                        });
+                    }
+                }
+                if matches!(input, Input::Tick { .. }) && !applied.changed {
+                    tracing::debug!(sale = self.id, seq, "logged tick changed nothing");
+                }
+                if self.check_invariants {
+                    sale.check_invariants().map_err(|problem| ReplayError::Invariant {
+                        sale: self.id,
+                        seq,
+                        problem,
+                    })?;
+                }
+            }
+            (None, _) => return Err(ReplayError::Record { sale: self.id, seq, source: RecordError::Misplaced }),
+        }
+        self.replayed += 1;
+        Ok(())
+    }
+}
+
+fn run(log: &mut dyn CommandLog, replayer: &mut Replayer, from_seq: u64) -> Result<(), ReplayError> {
+    let mut failure: Option<ReplayError> = None;
+    let result = log.replay(replayer.id, from_seq, &mut |entry| match replayer.feed(&entry) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let message = e.to_string();
+            failure = Some(e);
+            Err(LogError::Visitor(message.into()))
+        }
+    });
+    match (failure, result) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(e.into()),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// Rebuilds one sale for serving: newest snapshot, then the entries after it.
+/// A snapshot that is unreadable or from another format is skipped (full replay).
+pub fn recover(log: &mut dyn CommandLog, id: SaleId) -> Result<Recovered, ReplayError> {
+    if let Some(snap) = log.latest_snapshot(id)?
+        && snap.format == SNAPSHOT_FORMAT
+    {
+        match postcard::from_bytes::<Sale>(&snap.state) {
+            Ok(sale) => {
+                let tip = ChainTip { sale: id, next_seq: snap.seq + 1, last_hash: snap.hash };
+                let mut r = Replayer { id, sale: Some(sale), tip, replayed: 0, check_invariants: false };
+                run(log, &mut r, snap.seq + 1)?;
+                let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
+                return Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: Some(snap.seq) });
+            }
+            Err(e) => tracing::warn!(sale = id, error = %e, "snapshot unreadable; replaying the whole log"),
+        }
+    }
+    let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: false };
+    run(log, &mut r, 0)?;
+    let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
+    Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: None })
+}
+
+/// What `verify` found for one sale.
+#[derive(Debug)]
+pub struct SaleAudit {
+    pub sale: SaleId,
+    pub entries: u64,
+    pub snapshot_checked: Option<u64>,
+    pub final_state: Sale,
+}
+
+/// Replays a sale from its first entry with every check on: chain links,
+/// recorded outcomes, invariants after every entry, and the newest snapshot
+/// compared with the replayed state at its seq.
+pub fn audit(log: &mut dyn CommandLog, id: SaleId) -> Result<SaleAudit, ReplayError> {
+    log.verify_chain(id)?;
+    let snapshot = log.latest_snapshot(id)?.filter(|s| s.format == SNAPSHOT_FORMAT);
+    let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: true };
+    let mut snapshot_checked = None;
+    if let Some(snap) = &snapshot {
+        run_until(log, &mut r, snap.seq)?;
+        let replayed = r.sale.as_ref().ok_or(ReplayError::Empty { sale: id })?;
+        let stored: Sale =
+            postcard::from_bytes(&snap.state).map_err(|_| ReplayError::SnapshotMismatch { sale: id, seq: snap.seq })?;
+        if &stored != replayed || snap.hash != r.tip.last_hash {
+            return Err(ReplayError::SnapshotMismatch { sale: id, seq: snap.seq });
+        }
+        snapshot_checked = Some(snap.seq);
+    }
+    let from = r.tip.next_seq;
+    run(log, &mut r, from)?;
+    let final_state = r.sale.ok_or(ReplayError::Empty { sale: id })?;
+    Ok(SaleAudit { sale: id, entries: r.replayed, snapshot_checked, final_state })
+}
+
+/// Replays entries 0..=last only.
+fn run_until(log: &mut dyn CommandLog, r: &mut Replayer, last: u64) -> Result<(), ReplayError> {
+    let mut failure: Option<ReplayError> = None;
+    let result = log.replay(r.id, 0, &mut |entry| {
+        if entry.seq > last {
+            return Err(LogError::Visitor("stop".into()));
+        }
+        r.feed(&entry).map_err(|e| {
+            let message = e.to_string();
+            failure = Some(e);
+            LogError::Visitor(message.into())
+        })
+    });
+    match (failure, result) {
+        (Some(e), _) => Err(e),
+        (None, Err(LogError::Visitor(_))) | (None, Ok(())) => Ok(()),
+        (None, Err(e)) => Err(e.into()),
+    }
+}
+
+/// Encodes a sale's state for a snapshot.
+pub fn encode_snapshot(sale: &Sale) -> Option<Vec<u8>> {
+    postcard::to_allocvec(sale).ok()
+}

@@ -1,0 +1,55 @@
+//! The backend-neutral command log trait.
+
+use crate::chain::{ChainTip, Entry, SaleId, Snapshot};
+use crate::error::LogError;
+
+/// The result of a successful [`CommandLog::verify_chain`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    /// The verified sale.
+    pub sale: SaleId,
+    /// How many entries the chain has (= `tip.next_seq`).
+    pub entries: u64,
+    /// The tip after the last entry (`ChainTip::genesis` for an empty chain).
+    pub tip: ChainTip,
+}
+
+/// A durable, totally ordered, per-sale hash-chained command log.
+///
+/// One writer per log: implementations may cache each sale's tip in memory, so the
+/// log must not be appended to by anything else while it is open.
+pub trait CommandLog: Send {
+    /// Appends entries (of any number of sales, in the given order) and snapshots in ONE
+    /// atomic durable transaction: when it returns Ok, everything is on disk (fsynced);
+    /// on Err, nothing of it is.
+    ///
+    /// Rejects (`Err(LogError::ChainBroken{..})`, nothing written) an entry that is not
+    /// exactly the next link of its sale: wrong seq (gap or duplicate) or wrong hash.
+    /// Rejects (`Err(LogError::InvalidSnapshot{..})`) a snapshot whose (seq, hash) is
+    /// not an entry of the log once this call's entries are in. Snapshots are checked
+    /// after all entries of the call, so a batch may snapshot its own last entry.
+    fn append(&mut self, entries: &[Entry], snapshots: &[Snapshot]) -> Result<(), LogError>;
+
+    /// Every sale that has at least one entry, ascending.
+    fn sales(&mut self) -> Result<Vec<SaleId>, LogError>;
+
+    /// The snapshot with the highest seq for the sale, if any.
+    fn latest_snapshot(&mut self, sale: SaleId) -> Result<Option<Snapshot>, LogError>;
+
+    /// Calls `visit` for each entry of `sale` with seq >= from_seq, in seq order, streaming
+    /// (never loads the whole sale into memory). Stops early and returns the visitor's error.
+    fn replay(
+        &mut self,
+        sale: SaleId,
+        from_seq: u64,
+        visit: &mut dyn FnMut(Entry) -> Result<(), LogError>,
+    ) -> Result<(), LogError>;
+
+    /// Recomputes the whole chain of `sale` from `GENESIS_HASH` and checks every stored hash
+    /// and that seqs are 0..n with no gap; `Err(ChainBroken)` at the first bad link.
+    fn verify_chain(&mut self, sale: SaleId) -> Result<ChainReport, LogError> {
+        let mut tip = ChainTip::genesis(sale);
+        self.replay(sale, 0, &mut |entry| tip.accept(&entry))?;
+        Ok(ChainReport { sale, entries: tip.next_seq, tip })
+    }
+}

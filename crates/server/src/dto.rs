@@ -1,0 +1,347 @@
+//! The JSON shapes of the API: what requests carry and what answers say.
+//! Kept apart from the core's types so the wire format changes only on purpose.
+
+use serde::{Deserialize, Serialize};
+use stampede_core::{Click, Hold, HoldStatus, KindConfig, Sale, SaleView, US_PER_S};
+use stampede_store::User;
+use utoipa::ToSchema;
+
+/// RFC 3339 in UTC with microseconds.
+pub fn fmt_us(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us).map(|t| t.to_string()).unwrap_or_default()
+}
+
+pub fn parse_time(raw: &str, field: &str) -> Result<i64, crate::problem::ApiError> {
+    raw.parse::<jiff::Timestamp>().map(|t| t.as_microsecond()).map_err(|_| {
+        crate::problem::ApiError::invalid_field(format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"))
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SignUpRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LogInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub label: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AdminCreateUser {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BulkUsersRequest {
+    pub count: i64,
+    pub name_prefix: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RoleRequest {
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: u64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        UserOut { id: u.id.0, email: u.email.clone(), name: u.name.clone(), role: u.role.as_str().to_owned() }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionOut {
+    pub user: UserOut,
+    pub csrf_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenOut {
+    pub token: String,
+    pub user: UserOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkUserOut {
+    pub id: u64,
+    pub name: String,
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkUsersOut {
+    pub users: Vec<BulkUserOut>,
+}
+
+/// Body of `POST /api/sales`; `kind` chooses the sale style.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CreateSaleRequest {
+    Stock {
+        title: String,
+        #[serde(default)]
+        description: String,
+        stock: i64,
+        price: i64,
+        #[serde(default = "default_currency")]
+        currency: String,
+        per_person_limit: i64,
+        order_quantity_max: i64,
+        hold_seconds: i64,
+        #[serde(default)]
+        opens_at: Option<String>,
+        #[serde(default)]
+        closes_at: Option<String>,
+    },
+    Drop {
+        title: String,
+        #[serde(default)]
+        description: String,
+        winners: i64,
+        #[serde(default)]
+        opens_at: Option<String>,
+        #[serde(default)]
+        closes_at: Option<String>,
+    },
+}
+
+fn default_currency() -> String {
+    "KRW".to_owned()
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReserveRequest {
+    pub quantity: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StockOut {
+    pub total: u64,
+    pub available: u64,
+    pub held: u64,
+    pub sold: u64,
+    pub price: u64,
+    pub currency: String,
+    pub per_person_limit: u32,
+    pub order_quantity_max: u32,
+    pub hold_seconds: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DropOut {
+    pub winners: u32,
+    pub clicks: u32,
+    pub won: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SaleOut {
+    pub id: u64,
+    pub kind: &'static str,
+    pub title: String,
+    pub description: String,
+    pub owner_id: u64,
+    pub status: &'static str,
+    pub opens_at: Option<String>,
+    pub closes_at: Option<String>,
+    pub opened_at: Option<String>,
+    pub stock: Option<StockOut>,
+    pub drop: Option<DropOut>,
+}
+
+impl SaleOut {
+    pub fn from_sale(id: u64, sale: &Sale) -> Self {
+        let c = sale.config();
+        let schedule = sale.schedule();
+        let SaleView { status, stock, drop } = sale.view();
+        let (kind, stock) = match (&c.kind, stock) {
+            (KindConfig::Stock(sc), Some(v)) => (
+                "stock",
+                Some(StockOut {
+                    total: v.total,
+                    available: v.available,
+                    held: v.held,
+                    sold: v.sold,
+                    price: sc.price,
+                    currency: c.currency.clone(),
+                    per_person_limit: sc.per_person_limit,
+                    order_quantity_max: sc.order_quantity_max,
+                    hold_seconds: sc.hold_ttl_us / US_PER_S,
+                }),
+            ),
+            (KindConfig::Stock(_), None) => ("stock", None),
+            (KindConfig::Drop(_), _) => ("drop", None),
+        };
+        SaleOut {
+            id,
+            kind,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            owner_id: c.owner.0,
+            status: status.as_str(),
+            opens_at: schedule.opens_at_us.map(fmt_us),
+            closes_at: schedule.closes_at_us.map(fmt_us),
+            opened_at: schedule.opened_at_us.map(fmt_us),
+            stock,
+            drop: drop.map(|d| DropOut { winners: d.winners, clicks: d.clicks, won: d.won }),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SalesOut {
+    pub sales: Vec<SaleOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HoldOut {
+    pub id: u64,
+    pub sale_id: u64,
+    pub quantity: u32,
+    pub status: &'static str,
+    pub expires_at: String,
+    pub amount: u64,
+}
+
+impl HoldOut {
+    pub fn new(sale_id: u64, h: &Hold) -> Self {
+        HoldOut {
+            id: h.id.0,
+            sale_id,
+            quantity: h.quantity,
+            status: h.status.as_str(),
+            expires_at: fmt_us(h.expires_at_us),
+            amount: h.amount(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderOut {
+    pub id: u64,
+    pub sale_id: u64,
+    pub quantity: u32,
+    pub status: &'static str,
+    pub amount: u64,
+}
+
+impl OrderOut {
+    pub fn new(sale_id: u64, h: &Hold) -> Self {
+        OrderOut { id: h.id.0, sale_id, quantity: h.quantity, status: h.status.as_str(), amount: h.amount() }
+    }
+
+    pub fn is_order(h: &Hold) -> bool {
+        matches!(h.status, HoldStatus::Confirmed | HoldStatus::Refunded)
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HoldsOut {
+    pub holds: Vec<HoldOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrdersOut {
+    pub orders: Vec<OrderOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClickOut {
+    pub sale_id: u64,
+    pub rank: u32,
+    pub won: bool,
+    pub winners: u32,
+    pub clicked_at: String,
+    pub clicked_at_us: i64,
+    pub after_open_ms: f64,
+}
+
+impl ClickOut {
+    pub fn new(sale_id: u64, winners: u32, c: &Click) -> Self {
+        ClickOut {
+            sale_id,
+            rank: c.rank,
+            won: c.won,
+            winners,
+            clicked_at: fmt_us(c.at_us),
+            clicked_at_us: c.at_us,
+            after_open_ms: c.after_open_us as f64 / 1000.0,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LeaderEntry {
+    pub rank: u32,
+    /// Masked display name (`K*m`).
+    pub name: String,
+    pub won: bool,
+    pub clicked_at: String,
+    pub clicked_at_us: i64,
+    pub after_open_ms: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LeaderboardOut {
+    pub total: u32,
+    pub winners: u32,
+    pub entries: Vec<LeaderEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HoldRow {
+    pub id: u64,
+    pub user_id: u64,
+    pub quantity: u32,
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HoldPage {
+    pub holds: Vec<HoldRow>,
+    pub next_after: Option<u64>,
+}
+
+/// A buyer or winner with the contact data needed to deliver (MISSION A4).
+#[derive(Serialize, ToSchema)]
+pub struct Recipient {
+    pub user_id: u64,
+    pub name: String,
+    pub email: String,
+    /// The order id (stock) or the rank (drop).
+    pub reference: u64,
+    pub quantity: u32,
+    pub amount: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResultsOut {
+    pub sale: SaleOut,
+    /// Confirmed orders' total, refunds excluded.
+    pub revenue: u64,
+    pub recipients: Vec<Recipient>,
+    /// True when `recipients` was cut at the listing limit.
+    pub truncated: bool,
+}

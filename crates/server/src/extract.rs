@@ -1,0 +1,142 @@
+//! Request extractors that turn bad input into problem answers: JSON bodies,
+//! authentication (bearer token, session cookie + CSRF, the operator's admin
+//! token), idempotency keys and ids in paths.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use stampede_core::IdempotencyKey;
+use stampede_store::{AuthUser, Role, UserId};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "stampede_session";
+/// Header carrying the CSRF token for cookie-authenticated changes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The user id the operator's `STAMPEDE_ADMIN_TOKEN` acts as. Accounts start at 1.
+pub const OPERATOR_ID: UserId = UserId(0);
+
+/// A JSON body whose rejections are problem answers.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::malformed("send the body as JSON with content-type: application/json"))
+            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::body_too_large()),
+            Err(e) => Err(ApiError::malformed(e.body_text())),
+        }
+    }
+}
+
+/// Who is asking. Extracting it fails with 401 when nobody is signed in, and
+/// with 403 when a session cookie makes a change without its CSRF token.
+#[derive(Clone, Copy, Debug)]
+pub struct Auth {
+    pub user: AuthUser,
+}
+
+impl Auth {
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+
+    pub fn can_organize(&self) -> bool {
+        matches!(self.user.role, Role::Organizer | Role::Admin)
+    }
+
+    pub fn core_id(&self) -> stampede_core::UserId {
+        stampede_core::UserId(self.user.id.0)
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Hashes the operator token once at start; requests compare hashes, so the
+/// comparison time says nothing about the token.
+pub fn admin_token_hash(token: &str) -> [u8; 32] {
+    sha256(token.as_bytes())
+}
+
+pub fn cookie_from_headers<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        },
+    )
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(ApiError::unauthenticated)?;
+            if let Some(admin) = &state.admin_token_hash
+                && sha256(token.as_bytes()) == *admin
+            {
+                return Ok(Auth { user: AuthUser { id: OPERATOR_ID, role: Role::Admin } });
+            }
+            return state.store.bearer(token).map(|user| Auth { user }).ok_or_else(ApiError::unauthenticated);
+        }
+        let cookie_value = cookie_from_headers(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthenticated)?;
+        let (user, csrf) = state.store.session(cookie_value).ok_or_else(ApiError::unauthenticated)?;
+        if !is_safe(&parts.method) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if sha256(sent.as_bytes()) != sha256(csrf.as_bytes()) {
+                return Err(ApiError::csrf());
+            }
+        }
+        Ok(Auth { user })
+    }
+}
+
+/// The `idempotency-key` header, or a fresh key when the client sent none.
+pub struct IdemKey(pub IdempotencyKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdemKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let invalid = || {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid idempotency key",
+                "idempotency-key must be 1-64 printable ASCII characters",
+            )
+        };
+        match parts.headers.get("idempotency-key") {
+            None => {
+                let fresh = uuid::Uuid::new_v4().simple().to_string();
+                IdempotencyKey::parse(&fresh).map(IdemKey).map_err(|_| invalid())
+            }
+            Some(v) => {
+                let raw = v.to_str().map_err(|_| invalid())?;
+                IdempotencyKey::parse(raw).map(IdemKey).map_err(|_| invalid())
+            }
+        }
+    }
+}
+
+/// Parses an id from a path segment; anything else is simply "not found".
+pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>().map_err(|_| ApiError::not_found(format!("no such {what}")))
+}

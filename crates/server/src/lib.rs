@@ -1,0 +1,172 @@
+//! Stampede's HTTP face: the JSON API over axum, authentication, limits,
+//! problem answers and the OpenAPI document.
+//!
+//! This crate owns the edge: it turns requests into engine commands and
+//! store calls and their results into JSON. It decides nothing about sales
+//! itself. [`App::open`] wires a data directory into a running engine and
+//! store; [`serve`] runs the router on any listener until shutdown, so tests
+//! start the real server on port 0.
+
+pub mod dto;
+pub mod extract;
+pub mod listener;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
+use stampede_engine::{Engine, EngineConfig, StartReport, SystemClock};
+use stampede_log::SqliteLog;
+use stampede_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::problem::ApiError;
+use crate::routes::{accounts, sales, system};
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LEN_MAX: usize = 16 * 1024;
+/// Password hashes computed at once; argon2 is deliberately slow and must not
+/// take every core during a log-in rush.
+pub const HASHING_CONCURRENCY_MAX: usize = 2;
+/// Longest wait for a hashing slot before answering 503.
+pub const HASHING_WAIT_MAX: Duration = Duration::from_secs(5);
+/// Default bound on open connections.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 16_000;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub store: Store,
+    /// sha256 of `STAMPEDE_ADMIN_TOKEN`, when the operator set one.
+    pub admin_token_hash: Option<[u8; 32]>,
+    hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, store: Store, admin_token: Option<&str>) -> Self {
+        AppState {
+            engine,
+            store,
+            admin_token_hash: admin_token.filter(|t| !t.is_empty()).map(extract::admin_token_hash),
+            hashing: Arc::new(Semaphore::new(HASHING_CONCURRENCY_MAX)),
+        }
+    }
+}
+
+/// Runs password hashing off the async threads, a bounded number at a time.
+pub async fn blocking_hash_work<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let permit = tokio::time::timeout(HASHING_WAIT_MAX, state.hashing.clone().acquire_owned())
+        .await
+        .map_err(|_| ApiError::overloaded("too many sign-ins at once; retry shortly"))?
+        .map_err(|e| ApiError::internal(&e))?;
+    let out = tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(out)
+}
+
+/// Where the server keeps its data and how it behaves.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub admin_token: Option<String>,
+    pub connections_max: usize,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("cannot open the account store: {0}")]
+    Store(#[from] stampede_store::StoreError),
+    #[error("cannot open the command log: {0}")]
+    Log(#[from] stampede_log::LogError),
+    #[error("cannot start the engine: {0}")]
+    Engine(#[from] stampede_engine::StartError),
+}
+
+/// A ready application: store opened, log replayed, engine running.
+pub struct App {
+    pub state: AppState,
+    pub report: StartReport,
+}
+
+impl App {
+    /// Opens (or creates) `data_dir/store.sqlite` and `data_dir/log.sqlite` and
+    /// replays the log. Blocking; needs a tokio runtime for the sale tasks.
+    pub fn open(config: &ServerConfig) -> Result<App, OpenError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::DataDir(config.data_dir.clone(), e))?;
+        let store = Store::open(&config.data_dir.join("store.sqlite"))?;
+        let log = SqliteLog::open(&config.data_dir.join("log.sqlite"))?;
+        let (engine, report) = Engine::start(Box::new(log), Arc::new(SystemClock), config.engine.clone())?;
+        Ok(App { state: AppState::new(engine, store, config.admin_token.as_deref()), report })
+    }
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/api/ping", get(system::ping))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/auth/signup", post(accounts::signup))
+        .route("/api/auth/login", post(accounts::login))
+        .route("/api/auth/logout", post(accounts::logout))
+        .route("/api/auth/tokens", post(accounts::create_token))
+        .route("/api/me", get(accounts::me))
+        .route("/api/me/holds", get(sales::my_holds))
+        .route("/api/me/orders", get(sales::my_orders))
+        .route("/api/admin/users", post(accounts::admin_create_user))
+        .route("/api/admin/users/bulk", post(accounts::admin_bulk_users))
+        .route("/api/admin/users/{id}/role", put(accounts::admin_set_role))
+        .route("/api/sales", post(sales::create_sale).get(sales::list_sales))
+        .route("/api/sales/{id}", get(sales::get_sale))
+        .route("/api/sales/{id}/open", post(sales::open_sale))
+        .route("/api/sales/{id}/close", post(sales::close_sale))
+        .route("/api/sales/{id}/holds", post(sales::reserve).get(sales::sale_holds))
+        .route("/api/sales/{id}/holds/{hold}", delete(sales::cancel))
+        .route("/api/sales/{id}/holds/{hold}/confirm", post(sales::confirm))
+        .route("/api/sales/{id}/orders/{order}/refund", post(sales::refund))
+        .route("/api/sales/{id}/clicks", post(sales::click))
+        .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))
+        .route("/api/sales/{id}/results", get(sales::results))
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish and
+/// waits until the log writer has committed everything queued.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    connections_max: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let engine = state.engine.clone();
+    let app = router(state);
+    let listener = listener::LimitedListener::new(listener, connections_max);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    engine.shutdown().await;
+    Ok(())
+}

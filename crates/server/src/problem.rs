@@ -1,0 +1,202 @@
+//! Every API error as an RFC 9457 `application/problem+json` answer with a
+//! stable `type`. Handlers return `Result<_, ApiError>`; internal failures are
+//! logged here and leave the server as a bare 500 with no detail.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use stampede_core::Rejection;
+use stampede_engine::EngineError;
+use stampede_store::StoreError;
+
+/// The JSON body of a problem answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable identifier, e.g. `/problems/sold-out`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub retry_after_s: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        ApiError { status, slug, title, detail: detail.into(), retry_after_s: None }
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed request body", detail)
+    }
+
+    pub fn body_too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Request body too large", "the body is over 16 KiB")
+    }
+
+    pub fn invalid_field(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field", detail)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first", "no valid bearer token or session")
+    }
+
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Missing CSRF token",
+            "a change made with a session cookie needs the x-csrf-token header",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn overloaded(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Busy, retry shortly", detail);
+        e.retry_after_s = Some(1);
+        e
+    }
+
+    pub fn unavailable() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Temporarily unavailable",
+            "the command log cannot be written; nothing was done",
+        );
+        e.retry_after_s = Some(5);
+        e
+    }
+
+    /// A bug or an I/O failure: logged with its cause, answered without it.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log")
+    }
+
+    pub fn kind(&self) -> String {
+        format!("/problems/{}", self.slug)
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        use StatusCode as S;
+        let conflict = |slug, title, detail: String| ApiError::new(S::CONFLICT, slug, title, detail);
+        match r {
+            Rejection::NotOpenYet => conflict("not-open-yet", "Not open yet", "the sale has not opened".into()),
+            Rejection::Closed => conflict("sale-closed", "Sale closed", "the sale has closed".into()),
+            Rejection::SoldOut { available } => {
+                conflict("sold-out", "Sold out", format!("not enough stock left: {available} available"))
+            }
+            Rejection::LimitReached { remaining } => conflict(
+                "limit-reached",
+                "Per-person limit reached",
+                format!("you may take {remaining} more in this sale"),
+            ),
+            Rejection::BadQuantity { max } => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "bad-quantity",
+                "Bad quantity",
+                format!("quantity must be between 1 and {max}"),
+            ),
+            Rejection::UnknownHold => ApiError::not_found("no such hold in this sale"),
+            Rejection::UnknownOrder => ApiError::not_found("no such order in this sale"),
+            Rejection::NotYourHold => {
+                ApiError::new(S::FORBIDDEN, "not-your-hold", "Not yours", "that hold or order belongs to someone else")
+            }
+            Rejection::HoldExpired => conflict("hold-expired", "Hold expired", "the hold's lifetime is over".into()),
+            Rejection::HoldNotActive => {
+                conflict("hold-not-active", "Hold not active", "the hold is already confirmed or cancelled".into())
+            }
+            Rejection::AlreadyRefunded => {
+                conflict("already-refunded", "Already refunded", "the order was refunded before".into())
+            }
+            Rejection::AlreadyOpen => conflict("already-open", "Already open", "the sale is open".into()),
+            Rejection::AlreadyClosed => conflict("already-closed", "Already closed", "the sale has closed".into()),
+            Rejection::WrongSaleKind => {
+                conflict("wrong-sale-kind", "Wrong sale kind", "this sale does not take that command".into())
+            }
+            Rejection::IdempotencyKeyReused => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "that idempotency key was used for a different command",
+            ),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::UnknownSale => ApiError::not_found("no such sale"),
+            EngineError::Overloaded => ApiError::overloaded("the sale's mailbox is full; retry with the same key"),
+            EngineError::Unavailable => ApiError::unavailable(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        use StatusCode as S;
+        match e {
+            StoreError::InvalidEmail => ApiError::invalid_field("email must look like name@example.com, 3-254 characters"),
+            StoreError::InvalidPassword => ApiError::invalid_field("password must be 8-128 characters"),
+            StoreError::InvalidName => ApiError::invalid_field("name must be 1-64 characters, no control characters"),
+            StoreError::EmailTaken => {
+                ApiError::new(S::CONFLICT, "email-taken", "Email taken", "an account with that email exists")
+            }
+            StoreError::UnknownAccount => ApiError::new(
+                S::NOT_FOUND,
+                "unknown-account",
+                "No such account",
+                "there is no account with that email; sign up first",
+            ),
+            StoreError::WrongPassword => {
+                ApiError::new(S::UNAUTHORIZED, "wrong-password", "Wrong password", "the password does not match")
+            }
+            StoreError::UnknownUser => ApiError::not_found("no such user"),
+            StoreError::InvalidCount => ApiError::invalid_field("count must be 1..=10000"),
+            StoreError::InvalidLabel => ApiError::invalid_field("label must be at most 64 characters"),
+            StoreError::InvalidPrefix => ApiError::invalid_field("name_prefix must be 1-32 characters of A-Z a-z 0-9 - _"),
+            StoreError::InvalidRole => ApiError::invalid_field("role must be participant, organizer or admin"),
+            StoreError::TooManyTokens { .. } => ApiError::new(
+                S::CONFLICT,
+                "too-many-tokens",
+                "Too many tokens",
+                "this account has the most tokens allowed; revoke one",
+            ),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem { kind: self.kind(), title: self.title, status: self.status.as_u16(), detail: self.detail };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut res = (self.status, bytes).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(s) = self.retry_after_s {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res
+    }
+}

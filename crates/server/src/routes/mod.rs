@@ -1,0 +1,5 @@
+//! The HTTP routes, grouped by who uses them.
+
+pub mod accounts;
+pub mod sales;
+pub mod system;

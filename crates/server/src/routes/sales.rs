@@ -1,0 +1,480 @@
+//! Sales: creating and running them (organizers), buying and clicking
+//! (participants), and what anyone may read.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use stampede_core::{
+    Action, DropConfig, HoldId, HoldStatus, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId,
+};
+use stampede_engine::SaleHandle;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::dto::*;
+use crate::extract::{ApiJson, Auth, IdemKey, parse_id};
+use crate::problem::{ApiError, Problem};
+
+/// Bounds on what an organizer may ask for, each named.
+pub const TITLE_LEN_MAX: usize = 200;
+pub const DESCRIPTION_LEN_MAX: usize = 4000;
+pub const STOCK_MAX: i64 = 100_000_000;
+pub const WINNERS_MAX: i64 = 1_000_000;
+pub const PER_PERSON_MAX: i64 = 1_000_000;
+pub const HOLD_SECONDS_MIN: i64 = 10;
+pub const HOLD_SECONDS_MAX: i64 = 86_400;
+pub const PRICE_MAX: i64 = 1_000_000_000_000;
+/// Most rows in one listing page.
+pub const PAGE_LEN_MAX: usize = 10_000;
+pub const LEADERBOARD_PAGE_MAX: usize = 1000;
+
+fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid_field(format!("{field} must be between {lo} and {hi}")))
+    }
+}
+
+fn check_text(v: &str, max: usize, field: &str, required: bool) -> Result<String, ApiError> {
+    let v = v.trim();
+    if (required && v.is_empty()) || v.chars().count() > max {
+        let least = if required { 1 } else { 0 };
+        return Err(ApiError::invalid_field(format!("{field} must be {least}-{max} characters")));
+    }
+    Ok(v.to_owned())
+}
+
+fn window(opens: Option<String>, closes: Option<String>) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let opens = opens.as_deref().map(|s| parse_time(s, "opens_at")).transpose()?;
+    let closes = closes.as_deref().map(|s| parse_time(s, "closes_at")).transpose()?;
+    if let (Some(o), Some(c)) = (opens, closes)
+        && c <= o
+    {
+        return Err(ApiError::invalid_field("closes_at must be after opens_at"));
+    }
+    Ok((opens, closes))
+}
+
+fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiError> {
+    let as_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+    match req {
+        CreateSaleRequest::Stock {
+            title,
+            description,
+            stock,
+            price,
+            currency,
+            per_person_limit,
+            order_quantity_max,
+            hold_seconds,
+            opens_at,
+            closes_at,
+        } => {
+            let currency = currency.trim().to_ascii_uppercase();
+            if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ApiError::invalid_field("currency must be a 3-letter ISO 4217 code"));
+            }
+            let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
+            Ok(SaleConfig {
+                title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
+                description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
+                owner,
+                currency,
+                opens_at_us,
+                closes_at_us,
+                kind: KindConfig::Stock(StockConfig {
+                    stock: as_u64(in_range(stock, 1, STOCK_MAX, "stock")?),
+                    price: as_u64(in_range(price, 0, PRICE_MAX, "price")?),
+                    per_person_limit: as_u32(in_range(per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?),
+                    order_quantity_max: as_u32(in_range(order_quantity_max, 1, PER_PERSON_MAX, "order_quantity_max")?),
+                    hold_ttl_us: in_range(hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")? * US_PER_S,
+                }),
+            })
+        }
+        CreateSaleRequest::Drop { title, description, winners, opens_at, closes_at } => {
+            let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
+            Ok(SaleConfig {
+                title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
+                description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
+                owner,
+                currency: "KRW".into(),
+                opens_at_us,
+                closes_at_us,
+                kind: KindConfig::Drop(DropConfig { winners: as_u32(in_range(winners, 1, WINNERS_MAX, "winners")?) }),
+            })
+        }
+    }
+}
+
+fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
+    let id = parse_id(raw, "sale")?;
+    state.engine.sale(id).ok_or_else(|| ApiError::not_found("no such sale"))
+}
+
+/// Owner or admin, else 403.
+fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
+    if auth.is_admin() || sale.config.owner == auth.core_id() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only the sale's organizer may do this"))
+    }
+}
+
+async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiError> {
+    Ok(state.engine.read(id, move |s| SaleOut::from_sale(id, s)).await?)
+}
+
+/// Create a sale (organizers and admins).
+#[utoipa::path(post, path = "/api/sales", tag = "sales", request_body = CreateSaleRequest,
+    responses((status = 201, body = SaleOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_sale(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateSaleRequest>,
+) -> Result<(StatusCode, Json<SaleOut>), ApiError> {
+    if !auth.can_organize() {
+        return Err(ApiError::forbidden("only organizers may create sales"));
+    }
+    let config = sale_config(req, auth.core_id())?;
+    let sale = state.engine.create_sale(config).await?;
+    Ok((StatusCode::CREATED, Json(sale_out(&state, sale.id).await?)))
+}
+
+/// Every sale.
+#[utoipa::path(get, path = "/api/sales", tag = "sales", responses((status = 200, body = SalesOut)))]
+pub async fn list_sales(State(state): State<AppState>) -> Result<Json<SalesOut>, ApiError> {
+    let mut sales = Vec::new();
+    for h in state.engine.sales() {
+        sales.push(sale_out(&state, h.id).await?);
+    }
+    Ok(Json(SalesOut { sales }))
+}
+
+/// One sale's public state.
+#[utoipa::path(get, path = "/api/sales/{id}", tag = "sales", params(("id" = u64, Path)),
+    responses((status = 200, body = SaleOut), (status = 404, body = Problem)))]
+pub async fn get_sale(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<SaleOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    Ok(Json(sale_out(&state, sale.id).await?))
+}
+
+async fn organizer_command(state: AppState, auth: Auth, id: String, key: IdemKey, action: Action) -> Result<Json<SaleOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    require_owner(&auth, &sale)?;
+    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
+        Outcome::Rejected(r) => Err(r.into()),
+        _ => Ok(Json(sale_out(&state, sale.id).await?)),
+    }
+}
+
+/// Open the sale now (its organizer or an admin).
+#[utoipa::path(post, path = "/api/sales/{id}/open", tag = "sales", params(("id" = u64, Path)),
+    responses((status = 200, body = SaleOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn open_sale(State(state): State<AppState>, auth: Auth, key: IdemKey, Path(id): Path<String>) -> Result<Json<SaleOut>, ApiError> {
+    organizer_command(state, auth, id, key, Action::Open).await
+}
+
+/// Close the sale now (its organizer or an admin).
+#[utoipa::path(post, path = "/api/sales/{id}/close", tag = "sales", params(("id" = u64, Path)),
+    responses((status = 200, body = SaleOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn close_sale(State(state): State<AppState>, auth: Auth, key: IdemKey, Path(id): Path<String>) -> Result<Json<SaleOut>, ApiError> {
+    organizer_command(state, auth, id, key, Action::Close).await
+}
+
+async fn hold_command(state: &AppState, auth: &Auth, sale: &SaleHandle, key: IdemKey, action: Action) -> Result<Outcome, ApiError> {
+    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
+        Outcome::Rejected(r) => Err(r.into()),
+        other => Ok(other),
+    }
+}
+
+/// Hold stock: it is yours until the hold expires or you confirm it.
+#[utoipa::path(post, path = "/api/sales/{id}/holds", tag = "buying", params(("id" = u64, Path)), request_body = ReserveRequest,
+    responses((status = 201, body = HoldOut), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+pub async fn reserve(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ReserveRequest>,
+) -> Result<(StatusCode, Json<HoldOut>), ApiError> {
+    let sale = handle(&state, &id)?;
+    let quantity = match u32::try_from(req.quantity) {
+        Ok(q) if q > 0 => q,
+        _ => {
+            let max = match &sale.config.kind {
+                KindConfig::Stock(c) => c.order_quantity_max,
+                _ => return Err(stampede_core::Rejection::WrongSaleKind.into()),
+            };
+            return Err(stampede_core::Rejection::BadQuantity { max }.into());
+        }
+    };
+    match hold_command(&state, &auth, &sale, key, Action::Reserve { quantity }).await? {
+        Outcome::Held(h) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn unexpected(o: &Outcome) -> ApiError {
+    ApiError::internal(&format!("unexpected outcome {o:?}"))
+}
+
+fn ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, HoldId), ApiError> {
+    let sale = handle(state, sale)?;
+    Ok((sale, HoldId(parse_id(hold, "hold")?)))
+}
+
+/// Confirm (pay for) a hold; it becomes an order with the same id.
+#[utoipa::path(post, path = "/api/sales/{id}/holds/{hold}/confirm", tag = "buying", params(("id" = u64, Path), ("hold" = u64, Path)),
+    responses((status = 200, body = OrderOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    Path((sale, hold)): Path<(String, String)>,
+) -> Result<Json<OrderOut>, ApiError> {
+    let (sale, hold) = ids(&state, &sale, &hold)?;
+    match hold_command(&state, &auth, &sale, key, Action::Confirm { hold }).await? {
+        Outcome::Confirmed(h) => Ok(Json(OrderOut::new(sale.id, &h))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Give a hold back before it expires.
+#[utoipa::path(delete, path = "/api/sales/{id}/holds/{hold}", tag = "buying", params(("id" = u64, Path), ("hold" = u64, Path)),
+    responses((status = 200, body = HoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    Path((sale, hold)): Path<(String, String)>,
+) -> Result<Json<HoldOut>, ApiError> {
+    let (sale, hold) = ids(&state, &sale, &hold)?;
+    match hold_command(&state, &auth, &sale, key, Action::Cancel { hold }).await? {
+        Outcome::Cancelled(h) => Ok(Json(HoldOut::new(sale.id, &h))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Refund a confirmed order; its stock returns to the sale.
+#[utoipa::path(post, path = "/api/sales/{id}/orders/{order}/refund", tag = "buying", params(("id" = u64, Path), ("order" = u64, Path)),
+    responses((status = 200, body = OrderOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn refund(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    Path((sale, order)): Path<(String, String)>,
+) -> Result<Json<OrderOut>, ApiError> {
+    let (sale, order) = ids(&state, &sale, &order)?;
+    match hold_command(&state, &auth, &sale, key, Action::Refund { order }).await? {
+        Outcome::Refunded(h) => Ok(Json(OrderOut::new(sale.id, &h))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Click a first-come drop. A repeated click returns the first one.
+#[utoipa::path(post, path = "/api/sales/{id}/clicks", tag = "buying", params(("id" = u64, Path)),
+    responses((status = 200, body = ClickOut), (status = 409, body = Problem)))]
+pub async fn click(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    Path(id): Path<String>,
+) -> Result<Json<ClickOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    let winners = match &sale.config.kind {
+        KindConfig::Drop(d) => d.winners,
+        _ => return Err(stampede_core::Rejection::WrongSaleKind.into()),
+    };
+    match hold_command(&state, &auth, &sale, key, Action::Click).await? {
+        Outcome::Clicked(c) => Ok(Json(ClickOut::new(sale.id, winners, &c))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub offset: usize,
+    #[serde(default = "default_leaderboard_limit")]
+    pub limit: usize,
+}
+
+fn default_leaderboard_limit() -> usize {
+    100
+}
+
+/// The drop's ranking with masked names.
+#[utoipa::path(get, path = "/api/sales/{id}/leaderboard", tag = "sales", params(("id" = u64, Path), PageQuery),
+    responses((status = 200, body = LeaderboardOut), (status = 404, body = Problem)))]
+pub async fn leaderboard(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<LeaderboardOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    if !(1..=LEADERBOARD_PAGE_MAX).contains(&q.limit) {
+        return Err(ApiError::invalid_field(format!("limit must be 1..={LEADERBOARD_PAGE_MAX}")));
+    }
+    let (total, winners, clicks) = state
+        .engine
+        .read(sale.id, move |s| match s.drop_book() {
+            Some(b) => {
+                let clicks: Vec<_> = b.clicks().iter().skip(q.offset).take(q.limit).cloned().collect();
+                Ok((b.view().clicks, b.config.winners, clicks))
+            }
+            None => Err(stampede_core::Rejection::WrongSaleKind),
+        })
+        .await??;
+    let entries = clicks
+        .iter()
+        .map(|c| {
+            let name = state.store.user(stampede_store::UserId(c.by.0)).map(|u| u.name).unwrap_or_default();
+            LeaderEntry {
+                rank: c.rank,
+                name: stampede_store::mask_name(&name),
+                won: c.won,
+                clicked_at: fmt_us(c.at_us),
+                clicked_at_us: c.at_us,
+                after_open_ms: c.after_open_us as f64 / 1000.0,
+            }
+        })
+        .collect();
+    Ok(Json(LeaderboardOut { total, winners, entries }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct HoldPageQuery {
+    #[serde(default)]
+    pub after: u64,
+    #[serde(default = "default_hold_page")]
+    pub limit: usize,
+}
+
+fn default_hold_page() -> usize {
+    1000
+}
+
+/// Every hold of a stock sale, paged by id (its organizer and admins).
+#[utoipa::path(get, path = "/api/sales/{id}/holds", tag = "sales", params(("id" = u64, Path), HoldPageQuery),
+    responses((status = 200, body = HoldPage), (status = 403, body = Problem)))]
+pub async fn sale_holds(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<HoldPageQuery>,
+) -> Result<Json<HoldPage>, ApiError> {
+    let sale = handle(&state, &id)?;
+    require_owner(&auth, &sale)?;
+    if !(1..=PAGE_LEN_MAX).contains(&q.limit) {
+        return Err(ApiError::invalid_field(format!("limit must be 1..={PAGE_LEN_MAX}")));
+    }
+    let holds = state
+        .engine
+        .read(sale.id, move |s| {
+            s.stock().map(|b| {
+                b.holds_after(HoldId(q.after), q.limit)
+                    .map(|h| HoldRow { id: h.id.0, user_id: h.by.0, quantity: h.quantity, status: h.status.as_str() })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await?
+        .ok_or(ApiError::from(stampede_core::Rejection::WrongSaleKind))?;
+    let next_after = if holds.len() == q.limit { holds.last().map(|h| h.id) } else { None };
+    Ok(Json(HoldPage { holds, next_after }))
+}
+
+/// Totals and the buyers or winners with the contact data needed to deliver
+/// (MISSION A4: organizers see personal data only of buyers and winners).
+#[utoipa::path(get, path = "/api/sales/{id}/results", tag = "sales", params(("id" = u64, Path)),
+    responses((status = 200, body = ResultsOut), (status = 403, body = Problem)))]
+pub async fn results(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<ResultsOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    require_owner(&auth, &sale)?;
+    let sale_id = sale.id;
+    let (out, revenue, rows, truncated) = state
+        .engine
+        .read(sale_id, move |s| {
+            let out = SaleOut::from_sale(sale_id, s);
+            let mut rows: Vec<(UserId, u64, u32, u64)> = Vec::new();
+            let mut revenue = 0u64;
+            let mut truncated = false;
+            if let Some(b) = s.stock() {
+                for h in b.holds_after(HoldId(0), usize::MAX).filter(|h| h.status == HoldStatus::Confirmed) {
+                    revenue = revenue.saturating_add(h.amount());
+                    if rows.len() < PAGE_LEN_MAX {
+                        rows.push((h.by, h.id.0, h.quantity, h.amount()));
+                    } else {
+                        truncated = true;
+                    }
+                }
+            }
+            if let Some(b) = s.drop_book() {
+                for c in b.clicks().iter().filter(|c| c.won) {
+                    rows.push((c.by, u64::from(c.rank), 1, 0));
+                }
+            }
+            (out, revenue, rows, truncated)
+        })
+        .await?;
+    let recipients = rows
+        .into_iter()
+        .map(|(by, reference, quantity, amount)| {
+            let user = state.store.user(stampede_store::UserId(by.0));
+            Recipient {
+                user_id: by.0,
+                name: user.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
+                email: user.map(|u| u.email).unwrap_or_default(),
+                reference,
+                quantity,
+                amount,
+            }
+        })
+        .collect();
+    Ok(Json(ResultsOut { sale: out, revenue, recipients, truncated }))
+}
+
+/// Your active holds in every sale.
+#[utoipa::path(get, path = "/api/me/holds", tag = "buying", responses((status = 200, body = HoldsOut)))]
+pub async fn my_holds(State(state): State<AppState>, auth: Auth) -> Result<Json<HoldsOut>, ApiError> {
+    let me = auth.core_id();
+    let mut holds = Vec::new();
+    for sale in state.engine.sales().into_iter().filter(|s| matches!(s.config.kind, KindConfig::Stock(_))) {
+        let id = sale.id;
+        let mine = state
+            .engine
+            .read(id, move |s| {
+                s.stock()
+                    .map(|b| {
+                        b.holds_of(me).filter(|h| h.status == HoldStatus::Held).map(|h| HoldOut::new(id, h)).collect()
+                    })
+                    .unwrap_or_else(Vec::new)
+            })
+            .await?;
+        holds.extend(mine);
+    }
+    Ok(Json(HoldsOut { holds }))
+}
+
+/// Your orders in every sale, refunded ones included.
+#[utoipa::path(get, path = "/api/me/orders", tag = "buying", responses((status = 200, body = OrdersOut)))]
+pub async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<Json<OrdersOut>, ApiError> {
+    let me = auth.core_id();
+    let mut orders = Vec::new();
+    for sale in state.engine.sales().into_iter().filter(|s| matches!(s.config.kind, KindConfig::Stock(_))) {
+        let id = sale.id;
+        let mine = state
+            .engine
+            .read(id, move |s| {
+                s.stock()
+                    .map(|b| b.holds_of(me).filter(|h| OrderOut::is_order(h)).map(|h| OrderOut::new(id, h)).collect())
+                    .unwrap_or_else(Vec::new)
+            })
+            .await?;
+        orders.extend(mine);
+    }
+    Ok(Json(OrdersOut { orders }))
+}

@@ -1,0 +1,41 @@
+//! Liveness, readiness, the ping endpoint and the OpenAPI document.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa::OpenApi;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// 200 once the log is replayed and the writer is healthy.
+#[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200, body = String), (status = 503, body = String)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.engine.healthy() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unready") }
+}
+
+/// The trivial endpoint `stampede bench --scenario ping` measures.
+#[utoipa::path(get, path = "/api/ping", tag = "system", responses((status = 200, body = String)))]
+pub async fn ping() -> &'static str {
+    "pong"
+}
+
+/// This API's OpenAPI document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "system", responses((status = 200)))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::ApiDoc::openapi())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not take that method")
+}

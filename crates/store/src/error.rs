@@ -1,0 +1,67 @@
+//! The crate's error type, [`StoreError`].
+//!
+//! Messages are written to be shown to the person at the keyboard (for the
+//! validation and log-in variants) and never contain a password, token or
+//! session id.
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The e-mail address is malformed (3-254 characters, one `@`, a `.` after it).
+    #[error("invalid e-mail address (3-254 characters, one '@' and a '.' after it)")]
+    InvalidEmail,
+    /// The password is too short or too long.
+    #[error("invalid password (8-128 characters)")]
+    InvalidPassword,
+    /// The display name is empty, too long or has control characters.
+    #[error("invalid name (1-64 characters, no control characters)")]
+    InvalidName,
+    /// A token label is too long or has control characters.
+    #[error("invalid token label (at most 64 characters, no control characters)")]
+    InvalidLabel,
+    /// A bulk name prefix is not 1-32 characters of `A-Z a-z 0-9 - _`.
+    #[error("invalid name prefix (1-32 characters of A-Z, a-z, 0-9, '-', '_')")]
+    InvalidPrefix,
+    /// A bulk count outside `1..=10_000`.
+    #[error("invalid count (1-10000)")]
+    InvalidCount,
+    /// A role name that is not `participant`, `organizer` or `admin`.
+    #[error("unknown role (participant, organizer or admin)")]
+    InvalidRole,
+    /// Someone already signed up with this e-mail address (compared case-insensitively).
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    /// No account has this e-mail address (MISSION A1: say so clearly).
+    #[error("no account exists with this e-mail address")]
+    UnknownAccount,
+    /// The account exists but the password does not match (or the account has no password).
+    #[error("wrong password")]
+    WrongPassword,
+    /// No user has this id.
+    #[error("no such user")]
+    UnknownUser,
+    /// The user already has the maximum number of API tokens.
+    #[error("too many API tokens for this user (at most {max})")]
+    TooManyTokens {
+        /// The limit.
+        max: usize,
+    },
+    /// The database file was written by a newer build.
+    #[error("database schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew {
+        /// `PRAGMA user_version` in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A row in the database does not make sense (for example an unknown role).
+    #[error("corrupt database row: {0}")]
+    Corrupt(String),
+    /// Password hashing failed (not a wrong password: an internal error).
+    #[error("password hashing failed: {0}")]
+    Hash(argon2::password_hash::Error),
+    /// SQLite said no.
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+}

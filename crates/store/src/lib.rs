@@ -1,0 +1,27 @@
+//! `stampede-store` owns people and their credentials (MISSION A1, A2):
+//! accounts and roles, argon2id password hashing, browser sessions with CSRF
+//! tokens, API bearer tokens, and an in-memory index that authenticates a
+//! request in O(1) without touching the database.
+//!
+//! Storage is one SQLite file (WAL, schema versioned with
+//! `PRAGMA user_version`). Tokens and session cookies are stored only as
+//! SHA-256 digests; passwords only as argon2id PHC strings. No secret is
+//! ever logged or `Debug`-printed.
+//!
+//! Every write goes to SQLite first, then to the index. All methods are
+//! synchronous; the two that run argon2 ([`Store::sign_up`],
+//! [`Store::log_in`]) are slow and belong in `spawn_blocking`.
+
+mod crypto;
+mod error;
+mod index;
+mod model;
+mod schema;
+mod store;
+mod validate;
+
+pub use crypto::TOKEN_PREFIX;
+pub use error::StoreError;
+pub use model::{AuthUser, NewSession, Role, User, UserId};
+pub use store::{MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, now_us};
+pub use validate::{check_password, mask_name, normalize_email, normalize_name};

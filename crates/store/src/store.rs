@@ -1,0 +1,434 @@
+//! [`Store`]: the SQLite-backed account store with its in-memory
+//! authentication index.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::crypto::{self, Digest32, TOKEN_PREFIX};
+use crate::index::{Index, Redacted, SessionEntry};
+use crate::validate::{BULK_DOMAIN, check_password, check_prefix, normalize_email, normalize_label, normalize_name};
+use crate::{AuthUser, NewSession, Role, StoreError, User, UserId, schema};
+
+/// How long a browser session lives: 30 days, in microseconds.
+pub const SESSION_TTL_US: i64 = 30 * 24 * 60 * 60 * 1_000_000;
+/// Live sessions kept per user; creating one more ends the oldest.
+pub const MAX_SESSIONS_PER_USER: usize = 100;
+/// API tokens allowed per user; creating one more fails with [`StoreError::TooManyTokens`].
+pub const MAX_TOKENS_PER_USER: usize = 100;
+/// The most accounts one [`Store::bulk_create`] call makes.
+pub const MAX_BULK: u32 = 10_000;
+
+/// Anything longer than this cannot be one of our tokens or cookies; refused
+/// before hashing.
+const MAX_SECRET_LEN: usize = 128;
+
+/// Microseconds since the Unix epoch, from the system clock.
+pub fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The account store. Cheap to clone (one `Arc`), `Send + Sync`.
+///
+/// Every method is synchronous. [`Store::sign_up`] and [`Store::log_in`]
+/// run argon2id, which takes tens of milliseconds: call them from
+/// `spawn_blocking`. [`Store::bearer`], [`Store::session`] and
+/// [`Store::user`] touch only memory and are fast.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The only connection. Writes are rare; argon2 never runs under this lock.
+    /// Lock order: `conn`, then `index`.
+    conn: Mutex<Connection>,
+    index: RwLock<Index>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let index = self.inner.index.read();
+        f.debug_struct("Store")
+            .field("users", &index.users.len())
+            .field("tokens", &index.tokens.len())
+            .field("sessions", &index.sessions.len())
+            .finish()
+    }
+}
+
+fn db_id(id: UserId) -> Result<i64, StoreError> {
+    i64::try_from(id.0).map_err(|_| StoreError::UnknownUser)
+}
+
+fn user_id(id: i64) -> Result<UserId, StoreError> {
+    u64::try_from(id).map(UserId).map_err(|_| StoreError::Corrupt(format!("negative user id {id}")))
+}
+
+fn parse_role(s: &str) -> Result<Role, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("unknown role {s:?}")))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+impl Store {
+    /// Opens (or creates) the database file: migrates the schema, turns on
+    /// WAL, drops expired sessions and loads the in-memory index.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::from_connection(Connection::open(path)?)
+    }
+
+    /// A store that lives only in memory (tests, throwaway servers).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Store::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(mut conn: Connection) -> Result<Store, StoreError> {
+        schema::prepare(&mut conn)?;
+        let index = load_index(&conn, now_us())?;
+        Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), index: RwLock::new(index) }) })
+    }
+
+    /// Creates an account with a password. The e-mail is trimmed and
+    /// lowercased, the name trimmed; see [`StoreError`] for the rules.
+    /// Runs argon2id (slow) outside every lock.
+    pub fn sign_up(&self, email: &str, password: &str, name: &str, role: Role) -> Result<User, StoreError> {
+        let email = normalize_email(email)?;
+        check_password(password)?;
+        let name = normalize_name(name)?;
+        // Cheap early answer, so a taken address costs no argon2 work; the
+        // UNIQUE constraint below settles races.
+        if self.email_exists(&email)? {
+            return Err(StoreError::EmailTaken);
+        }
+        let phc = crypto::hash_password(password)?;
+        let now = now_us();
+        let conn = self.inner.conn.lock();
+        let inserted = conn.execute(
+            "INSERT INTO users (email, name, role, password_hash, created_us)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![email, name, role.as_str(), phc, now],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        let user = User { id: user_id(conn.last_insert_rowid())?, email, name, role };
+        self.inner.index.write().users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    fn email_exists(&self, email: &str) -> Result<bool, StoreError> {
+        let conn = self.inner.conn.lock();
+        let found = conn.query_row("SELECT 1 FROM users WHERE email = ?1", [email], |_| Ok(())).optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Checks an e-mail and password. [`StoreError::UnknownAccount`] when no
+    /// account has this address, [`StoreError::WrongPassword`] when the
+    /// password does not match or the account has none (bulk users).
+    /// Runs argon2id (slow) outside every lock.
+    pub fn log_in(&self, email: &str, password: &str) -> Result<User, StoreError> {
+        let email = email.trim().to_lowercase();
+        let row = {
+            let conn = self.inner.conn.lock();
+            conn.query_row("SELECT id, name, role, password_hash FROM users WHERE email = ?1", [&email], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .optional()?
+        };
+        let Some((id, name, role, phc)) = row else {
+            return Err(StoreError::UnknownAccount);
+        };
+        let Some(phc) = phc else {
+            return Err(StoreError::WrongPassword);
+        };
+        // A password outside the sign-up rules cannot match; skip the hashing.
+        if check_password(password).is_err() || !crypto::verify_password(password, &phc)? {
+            return Err(StoreError::WrongPassword);
+        }
+        Ok(User { id: user_id(id)?, email, name, role: parse_role(&role)? })
+    }
+
+    /// Starts a browser session for `user`, valid for 30 days from now.
+    pub fn create_session(&self, user: UserId) -> Result<NewSession, StoreError> {
+        self.create_session_at(user, now_us())
+    }
+
+    /// [`Store::create_session`] with the current time given (microseconds
+    /// since the Unix epoch). Stores only sha256(cookie). If the user then
+    /// has more than [`MAX_SESSIONS_PER_USER`] live sessions, the oldest end;
+    /// the user's expired sessions are deleted too.
+    pub fn create_session_at(&self, user: UserId, now_us: i64) -> Result<NewSession, StoreError> {
+        let uid = db_id(user)?;
+        let cookie_value = crypto::random_secret();
+        let csrf_token = crypto::random_secret();
+        let hash = crypto::sha256(&cookie_value);
+        let expires_us = now_us.saturating_add(SESSION_TTL_US);
+
+        let mut conn = self.inner.conn.lock();
+        if !self.inner.index.read().users.contains_key(&user) {
+            return Err(StoreError::UnknownUser);
+        }
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sessions (hash, user_id, csrf_token, created_us, expires_us)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, uid, csrf_token, now_us, expires_us],
+        )?;
+        const DOOMED: &str = "user_id = ?1 AND (expires_us <= ?2 OR id NOT IN (
+                SELECT id FROM sessions WHERE user_id = ?1 AND expires_us > ?2
+                ORDER BY id DESC LIMIT ?3))";
+        let keep = i64::try_from(MAX_SESSIONS_PER_USER).unwrap_or(i64::MAX);
+        let doomed: Vec<Digest32> = tx
+            .prepare(&format!("SELECT hash FROM sessions WHERE {DOOMED}"))?
+            .query_map(params![uid, now_us, keep], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if !doomed.is_empty() {
+            tx.execute(&format!("DELETE FROM sessions WHERE {DOOMED}"), params![uid, now_us, keep])?;
+        }
+        tx.commit()?;
+
+        let mut index = self.inner.index.write();
+        for h in &doomed {
+            index.sessions.remove(h);
+        }
+        index.sessions.insert(hash, SessionEntry { user, csrf_token: Redacted(csrf_token.clone()), expires_us });
+        Ok(NewSession { cookie_value, csrf_token })
+    }
+
+    /// Ends the session with this cookie value (log out). Unknown or already
+    /// ended sessions are not an error.
+    pub fn end_session(&self, cookie_value: &str) -> Result<(), StoreError> {
+        if cookie_value.len() > MAX_SECRET_LEN {
+            return Ok(());
+        }
+        let hash = crypto::sha256(cookie_value);
+        let conn = self.inner.conn.lock();
+        conn.execute("DELETE FROM sessions WHERE hash = ?1", [hash])?;
+        self.inner.index.write().sessions.remove(&hash);
+        Ok(())
+    }
+
+    /// Ends every session of `user` (log out everywhere); returns how many.
+    pub fn end_all_sessions(&self, user: UserId) -> Result<usize, StoreError> {
+        let uid = db_id(user)?;
+        let conn = self.inner.conn.lock();
+        let n = conn.execute("DELETE FROM sessions WHERE user_id = ?1", [uid])?;
+        self.inner.index.write().sessions.retain(|_, s| s.user != user);
+        Ok(n)
+    }
+
+    /// Deletes every expired session from the database and the index;
+    /// returns how many. Call now and then to bound memory.
+    pub fn prune_expired_sessions(&self, now_us: i64) -> Result<usize, StoreError> {
+        let conn = self.inner.conn.lock();
+        let n = conn.execute("DELETE FROM sessions WHERE expires_us <= ?1", [now_us])?;
+        self.inner.index.write().sessions.retain(|_, s| s.expires_us > now_us);
+        Ok(n)
+    }
+
+    /// Who this session cookie belongs to and its CSRF token; `None` if
+    /// unknown or expired. Memory only.
+    pub fn session(&self, cookie_value: &str) -> Option<(AuthUser, String)> {
+        self.session_at(cookie_value, now_us())
+    }
+
+    /// [`Store::session`] at a given time (microseconds since the Unix epoch).
+    pub fn session_at(&self, cookie_value: &str, now_us: i64) -> Option<(AuthUser, String)> {
+        if cookie_value.len() > MAX_SECRET_LEN {
+            return None;
+        }
+        let hash = crypto::sha256(cookie_value);
+        let index = self.inner.index.read();
+        let entry = index.sessions.get(&hash)?;
+        if entry.expires_us <= now_us {
+            return None;
+        }
+        let user = index.users.get(&entry.user)?;
+        Some((user.auth(), entry.csrf_token.0.clone()))
+    }
+
+    /// Issues an API bearer token for `user`: `"stp_"` + base64url(32 random
+    /// bytes). Only its SHA-256 is stored; the caller must hand the token
+    /// over now, it cannot be recovered. The label (trimmed, at most 64
+    /// characters) may be empty.
+    pub fn create_token(&self, user: UserId, label: &str) -> Result<String, StoreError> {
+        let uid = db_id(user)?;
+        let label = normalize_label(label)?;
+        let token = crypto::new_token();
+        let hash = crypto::sha256(&token);
+        let conn = self.inner.conn.lock();
+        {
+            let index = self.inner.index.read();
+            if !index.users.contains_key(&user) {
+                return Err(StoreError::UnknownUser);
+            }
+            if index.token_count(user) >= MAX_TOKENS_PER_USER {
+                return Err(StoreError::TooManyTokens { max: MAX_TOKENS_PER_USER });
+            }
+        }
+        conn.execute(
+            "INSERT INTO tokens (hash, user_id, label, created_us) VALUES (?1, ?2, ?3, ?4)",
+            params![hash, uid, label, now_us()],
+        )?;
+        self.inner.index.write().add_token(hash, user);
+        Ok(token)
+    }
+
+    /// Revokes an API token; returns whether it existed.
+    pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
+        if token.len() > MAX_SECRET_LEN {
+            return Ok(false);
+        }
+        let hash = crypto::sha256(token);
+        let conn = self.inner.conn.lock();
+        let n = conn.execute("DELETE FROM tokens WHERE hash = ?1", [hash])?;
+        self.inner.index.write().remove_token(&hash);
+        Ok(n > 0)
+    }
+
+    /// Who this API token belongs to, with their current role. Memory only, O(1).
+    pub fn bearer(&self, token: &str) -> Option<AuthUser> {
+        if token.len() > MAX_SECRET_LEN || !token.starts_with(TOKEN_PREFIX) {
+            return None;
+        }
+        let hash = crypto::sha256(token);
+        let index = self.inner.index.read();
+        let id = index.tokens.get(&hash)?;
+        index.users.get(id).map(User::auth)
+    }
+
+    /// Creates `count` (1..=10,000) password-less participants with one API
+    /// token each, in one transaction, for load tests. Emails are
+    /// `"{prefix}-{id}@bulk.invalid"` (prefix lowercased), names
+    /// `"{prefix} {id}"`. No argon2: these accounts can never log in with a
+    /// password and act only through their token.
+    pub fn bulk_create(&self, count: u32, name_prefix: &str) -> Result<Vec<(User, String)>, StoreError> {
+        if !(1..=MAX_BULK).contains(&count) {
+            return Err(StoreError::InvalidCount);
+        }
+        check_prefix(name_prefix)?;
+        let email_prefix = name_prefix.to_ascii_lowercase();
+        let n = count as usize;
+        let tokens: Vec<(String, Digest32)> = (0..n)
+            .map(|_| {
+                let t = crypto::new_token();
+                let h = crypto::sha256(&t);
+                (t, h)
+            })
+            .collect();
+        let now = now_us();
+
+        let mut conn = self.inner.conn.lock();
+        // IMMEDIATE: take the write lock before reading MAX(id), so the ids
+        // chosen below stay free until commit.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let max_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM users", [], |r| r.get(0))?;
+        let mut out = Vec::with_capacity(n);
+        {
+            let mut add_user = tx.prepare(
+                "INSERT INTO users (id, email, name, role, password_hash, created_us)
+                 VALUES (?1, ?2, ?3, 'participant', NULL, ?4)",
+            )?;
+            let mut add_token =
+                tx.prepare("INSERT INTO tokens (hash, user_id, label, created_us) VALUES (?1, ?2, 'bulk', ?3)")?;
+            for (i, (token, hash)) in (1_i64..).zip(tokens) {
+                let id = max_id.checked_add(i).ok_or_else(|| StoreError::Corrupt("user id overflow".to_owned()))?;
+                let email = format!("{email_prefix}-{id}@{BULK_DOMAIN}");
+                let name = format!("{name_prefix} {id}");
+                add_user.execute(params![id, email, name, now])?;
+                add_token.execute(params![hash, id, now])?;
+                let user = User { id: user_id(id)?, email, name, role: Role::Participant };
+                out.push((user, token, hash));
+            }
+        }
+        tx.commit()?;
+
+        let mut index = self.inner.index.write();
+        index.users.reserve(n);
+        index.tokens.reserve(n);
+        Ok(out
+            .into_iter()
+            .map(|(user, token, hash)| {
+                index.add_token(hash, user.id);
+                index.users.insert(user.id, user.clone());
+                (user, token)
+            })
+            .collect())
+    }
+
+    /// Changes a user's role; takes effect at once for their sessions and tokens.
+    pub fn set_role(&self, user: UserId, role: Role) -> Result<User, StoreError> {
+        let uid = db_id(user)?;
+        let conn = self.inner.conn.lock();
+        let n = conn.execute("UPDATE users SET role = ?1 WHERE id = ?2", params![role.as_str(), uid])?;
+        if n == 0 {
+            return Err(StoreError::UnknownUser);
+        }
+        let mut index = self.inner.index.write();
+        let entry = index.users.get_mut(&user).ok_or(StoreError::UnknownUser)?;
+        entry.role = role;
+        Ok(entry.clone())
+    }
+
+    /// The user with this id, from memory.
+    pub fn user(&self, id: UserId) -> Option<User> {
+        self.inner.index.read().users.get(&id).cloned()
+    }
+
+    /// How many accounts exist.
+    pub fn user_count(&self) -> usize {
+        self.inner.index.read().users.len()
+    }
+}
+
+/// Reads users, token digests and live session digests into a fresh index,
+/// deleting expired sessions on the way.
+fn load_index(conn: &Connection, now_us: i64) -> Result<Index, StoreError> {
+    conn.execute("DELETE FROM sessions WHERE expires_us <= ?1", [now_us])?;
+    let mut index = Index::default();
+
+    let mut stmt = conn.prepare("SELECT id, email, name, role FROM users")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let user = User {
+            id: user_id(r.get(0)?)?,
+            email: r.get(1)?,
+            name: r.get(2)?,
+            role: parse_role(&r.get::<_, String>(3)?)?,
+        };
+        index.users.insert(user.id, user);
+    }
+
+    let mut stmt = conn.prepare("SELECT hash, user_id FROM tokens")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let hash: Digest32 = r.get(0)?;
+        index.add_token(hash, user_id(r.get(1)?)?);
+    }
+
+    let mut stmt = conn.prepare("SELECT hash, user_id, csrf_token, expires_us FROM sessions")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let hash: Digest32 = r.get(0)?;
+        index.sessions.insert(
+            hash,
+            SessionEntry { user: user_id(r.get(1)?)?, csrf_token: Redacted(r.get(2)?), expires_us: r.get(3)? },
+        );
+    }
+    Ok(index)
+}
