@@ -131,7 +131,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         demo::seed(&app.state).await?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("stampede listening on http://{addr}");
@@ -196,7 +197,10 @@ fn verify(data: &Path) -> anyhow::Result<()> {
                     a.snapshot_checked.map(|s| format!(", snapshot at seq {s} matches")).unwrap_or_default(),
                     view.status.as_str(),
                     view.stock
-                        .map(|s| format!(", stock {} = available {} + held {} + sold {}", s.total, s.available, s.held, s.sold))
+                        .map(|s| format!(
+                            ", stock {} = available {} + held {} + sold {}",
+                            s.total, s.available, s.held, s.sold
+                        ))
                         .unwrap_or_default(),
                 );
             }

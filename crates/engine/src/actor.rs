@@ -122,6 +122,11 @@ impl SaleTask {
                 }));
             }
             SaleMsg::Read(f) => {
+                // A due opening, closing or expiry shows up in the read at once
+                // rather than when the timer fires a moment later.
+                if self.sale.next_deadline_us().is_some_and(|d| d <= self.clock.now_us()) {
+                    self.tick(job);
+                }
                 let answer = f(&self.sale);
                 if job.entries.is_empty() && self.durable_next_seq.load(Ordering::Acquire) == self.tip.next_seq {
                     answer(true);

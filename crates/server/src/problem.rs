@@ -157,7 +157,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         use StatusCode as S;
         match e {
-            StoreError::InvalidEmail => ApiError::invalid_field("email must look like name@example.com, 3-254 characters"),
+            StoreError::InvalidEmail => {
+                ApiError::invalid_field("email must look like name@example.com, 3-254 characters")
+            }
             StoreError::InvalidPassword => ApiError::invalid_field("password must be 8-128 characters"),
             StoreError::InvalidName => ApiError::invalid_field("name must be 1-64 characters, no control characters"),
             StoreError::EmailTaken => {
@@ -175,7 +177,9 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownUser => ApiError::not_found("no such user"),
             StoreError::InvalidCount => ApiError::invalid_field("count must be 1..=10000"),
             StoreError::InvalidLabel => ApiError::invalid_field("label must be at most 64 characters"),
-            StoreError::InvalidPrefix => ApiError::invalid_field("name_prefix must be 1-32 characters of A-Z a-z 0-9 - _"),
+            StoreError::InvalidPrefix => {
+                ApiError::invalid_field("name_prefix must be 1-32 characters of A-Z a-z 0-9 - _")
+            }
             StoreError::InvalidRole => ApiError::invalid_field("role must be participant, organizer or admin"),
             StoreError::TooManyTokens { .. } => ApiError::new(
                 S::CONFLICT,

@@ -1,13 +1,13 @@
 //! Sign-up, log-in, sessions, tokens, and the admin's account tools.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_store::{Role, StoreError, UserId};
 
 use crate::dto::*;
-use crate::extract::{ApiJson, Auth, SESSION_COOKIE, cookie_from_headers, parse_id};
+use crate::extract::{ApiJson, ApiPath, Auth, SESSION_COOKIE, cookie_from_headers, parse_id};
 use crate::problem::{ApiError, Problem};
 use crate::{AppState, blocking_hash_work};
 
@@ -30,8 +30,9 @@ fn with_session(state: &AppState, status: StatusCode, user: &stampede_store::Use
     responses((status = 201, body = SessionOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn signup(State(state): State<AppState>, ApiJson(req): ApiJson<SignUpRequest>) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let user = blocking_hash_work(&state, move || store.sign_up(&req.email, &req.password, &req.name, Role::Participant))
-        .await??;
+    let user =
+        blocking_hash_work(&state, move || store.sign_up(&req.email, &req.password, &req.name, Role::Participant))
+            .await??;
     with_session(&state, StatusCode::CREATED, &user)
 }
 
@@ -126,7 +127,7 @@ pub async fn admin_bulk_users(
 pub async fn admin_set_role(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<Json<UserOut>, ApiError> {
     require_admin(&auth)?;

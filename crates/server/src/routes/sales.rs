@@ -2,7 +2,7 @@
 //! (participants), and what anyone may read.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use stampede_core::{
@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::dto::*;
-use crate::extract::{ApiJson, Auth, IdemKey, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, parse_id};
 use crate::problem::{ApiError, Problem};
 
 /// Bounds on what an organizer may ask for, each named.
@@ -156,12 +156,18 @@ pub async fn list_sales(State(state): State<AppState>) -> Result<Json<SalesOut>,
 /// One sale's public state.
 #[utoipa::path(get, path = "/api/sales/{id}", tag = "sales", params(("id" = u64, Path)),
     responses((status = 200, body = SaleOut), (status = 404, body = Problem)))]
-pub async fn get_sale(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<SaleOut>, ApiError> {
+pub async fn get_sale(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<SaleOut>, ApiError> {
     let sale = handle(&state, &id)?;
     Ok(Json(sale_out(&state, sale.id).await?))
 }
 
-async fn organizer_command(state: AppState, auth: Auth, id: String, key: IdemKey, action: Action) -> Result<Json<SaleOut>, ApiError> {
+async fn organizer_command(
+    state: AppState,
+    auth: Auth,
+    id: String,
+    key: IdemKey,
+    action: Action,
+) -> Result<Json<SaleOut>, ApiError> {
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
     match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
@@ -173,18 +179,34 @@ async fn organizer_command(state: AppState, auth: Auth, id: String, key: IdemKey
 /// Open the sale now (its organizer or an admin).
 #[utoipa::path(post, path = "/api/sales/{id}/open", tag = "sales", params(("id" = u64, Path)),
     responses((status = 200, body = SaleOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn open_sale(State(state): State<AppState>, auth: Auth, key: IdemKey, Path(id): Path<String>) -> Result<Json<SaleOut>, ApiError> {
+pub async fn open_sale(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SaleOut>, ApiError> {
     organizer_command(state, auth, id, key, Action::Open).await
 }
 
 /// Close the sale now (its organizer or an admin).
 #[utoipa::path(post, path = "/api/sales/{id}/close", tag = "sales", params(("id" = u64, Path)),
     responses((status = 200, body = SaleOut), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn close_sale(State(state): State<AppState>, auth: Auth, key: IdemKey, Path(id): Path<String>) -> Result<Json<SaleOut>, ApiError> {
+pub async fn close_sale(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SaleOut>, ApiError> {
     organizer_command(state, auth, id, key, Action::Close).await
 }
 
-async fn hold_command(state: &AppState, auth: &Auth, sale: &SaleHandle, key: IdemKey, action: Action) -> Result<Outcome, ApiError> {
+async fn hold_command(
+    state: &AppState,
+    auth: &Auth,
+    sale: &SaleHandle,
+    key: IdemKey,
+    action: Action,
+) -> Result<Outcome, ApiError> {
     match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
         Outcome::Rejected(r) => Err(r.into()),
         other => Ok(other),
@@ -198,7 +220,7 @@ pub async fn reserve(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ReserveRequest>,
 ) -> Result<(StatusCode, Json<HoldOut>), ApiError> {
     let sale = handle(&state, &id)?;
@@ -234,7 +256,7 @@ pub async fn confirm(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
-    Path((sale, hold)): Path<(String, String)>,
+    ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<OrderOut>, ApiError> {
     let (sale, hold) = ids(&state, &sale, &hold)?;
     match hold_command(&state, &auth, &sale, key, Action::Confirm { hold }).await? {
@@ -250,7 +272,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
-    Path((sale, hold)): Path<(String, String)>,
+    ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<HoldOut>, ApiError> {
     let (sale, hold) = ids(&state, &sale, &hold)?;
     match hold_command(&state, &auth, &sale, key, Action::Cancel { hold }).await? {
@@ -266,7 +288,7 @@ pub async fn refund(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
-    Path((sale, order)): Path<(String, String)>,
+    ApiPath((sale, order)): ApiPath<(String, String)>,
 ) -> Result<Json<OrderOut>, ApiError> {
     let (sale, order) = ids(&state, &sale, &order)?;
     match hold_command(&state, &auth, &sale, key, Action::Refund { order }).await? {
@@ -282,7 +304,7 @@ pub async fn click(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClickOut>, ApiError> {
     let sale = handle(&state, &id)?;
     let winners = match &sale.config.kind {
@@ -296,6 +318,7 @@ pub async fn click(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default)]
     pub offset: usize,
@@ -312,8 +335,8 @@ fn default_leaderboard_limit() -> usize {
     responses((status = 200, body = LeaderboardOut), (status = 404, body = Problem)))]
 pub async fn leaderboard(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<LeaderboardOut>, ApiError> {
     let sale = handle(&state, &id)?;
     if !(1..=LEADERBOARD_PAGE_MAX).contains(&q.limit) {
@@ -347,6 +370,7 @@ pub async fn leaderboard(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HoldPageQuery {
     #[serde(default)]
     pub after: u64,
@@ -364,8 +388,8 @@ fn default_hold_page() -> usize {
 pub async fn sale_holds(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
-    Query(q): Query<HoldPageQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HoldPageQuery>,
 ) -> Result<Json<HoldPage>, ApiError> {
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
@@ -391,7 +415,11 @@ pub async fn sale_holds(
 /// (MISSION A4: organizers see personal data only of buyers and winners).
 #[utoipa::path(get, path = "/api/sales/{id}/results", tag = "sales", params(("id" = u64, Path)),
     responses((status = 200, body = ResultsOut), (status = 403, body = Problem)))]
-pub async fn results(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<ResultsOut>, ApiError> {
+pub async fn results(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ResultsOut>, ApiError> {
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
     let sale_id = sale.id;

@@ -1,0 +1,205 @@
+//! The engine against a real SQLite log: durability across restarts,
+//! snapshots, backpressure, and the audit of what was written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use stampede_core::{
+    Action, DropConfig, HoldId, HoldStatus, IdempotencyKey, KindConfig, Outcome, Rejection, SaleConfig, StockConfig,
+    US_PER_S, UserId,
+};
+use stampede_engine::{Clock, Engine, EngineConfig, EngineError, replay};
+use stampede_log::{CommandLog, SqliteLog};
+
+struct ManualClock(AtomicI64);
+
+impl Clock for ManualClock {
+    fn now_us(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const T0: i64 = 1_800_000_000 * US_PER_S;
+
+fn stock_config(stock: u64) -> SaleConfig {
+    SaleConfig {
+        title: "t".into(),
+        description: String::new(),
+        owner: UserId(1),
+        currency: "KRW".into(),
+        opens_at_us: Some(T0),
+        closes_at_us: None,
+        kind: KindConfig::Stock(StockConfig {
+            stock,
+            price: 10,
+            per_person_limit: 100,
+            order_quantity_max: 10,
+            hold_ttl_us: 60 * US_PER_S,
+        }),
+    }
+}
+
+fn key(s: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(s).unwrap()
+}
+
+fn start(
+    dir: &std::path::Path,
+    clock: Arc<ManualClock>,
+    config: EngineConfig,
+) -> (Engine, stampede_engine::StartReport) {
+    let log = SqliteLog::open(&dir.join("log.sqlite")).unwrap();
+    Engine::start(Box::new(log), clock, config).unwrap()
+}
+
+async fn reserve(engine: &Engine, sale: u64, user: u64, k: &str, quantity: u32) -> Outcome {
+    engine.command(sale, UserId(user), key(k), Action::Reserve { quantity }).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 10 };
+    let (engine, _) = start(dir.path(), clock.clone(), config.clone());
+    // Opened by command, not by schedule, so no timer tick races into the log.
+    let mut sale_config = stock_config(100);
+    sale_config.opens_at_us = None;
+    let sale = engine.create_sale(sale_config).await.unwrap().id;
+    assert_eq!(engine.command(sale, UserId(1), key("open"), Action::Open).await.unwrap(), Outcome::Opened);
+    let mut held = Vec::new();
+    for i in 0..25u64 {
+        match reserve(&engine, sale, 10 + i % 3, &format!("k{i}"), 2).await {
+            Outcome::Held(h) => held.push(h.id),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let confirmed = engine.command(sale, UserId(10), key("c"), Action::Confirm { hold: held[0] }).await.unwrap();
+    assert!(matches!(confirmed, Outcome::Confirmed(_)));
+    let before = engine.read(sale, |s| s.clone()).await.unwrap();
+    engine.shutdown().await;
+    drop(engine);
+
+    let (engine, report) = start(dir.path(), clock.clone(), config);
+    assert_eq!(report.sales, 1);
+    assert_eq!(report.from_snapshots, 1, "a snapshot was written every 10 entries and used on restart");
+    assert!(report.entries_replayed < 27, "replay started from the snapshot, replayed {}", report.entries_replayed);
+    let after = engine.read(sale, |s| s.clone()).await.unwrap();
+    assert_eq!(before, after);
+    let view = after.stock().unwrap().view();
+    assert_eq!((view.available, view.held, view.sold), (50, 48, 2));
+
+    // A repeat of an acknowledged command after the restart returns its first outcome.
+    match reserve(&engine, sale, 10, "k0", 2).await {
+        Outcome::Held(h) => assert_eq!(h.id, held[0]),
+        other => panic!("unexpected {other:?}"),
+    }
+    engine.shutdown().await;
+    drop(engine);
+
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    let audit = replay::audit(&mut log, sale).unwrap();
+    assert!(audit.snapshot_checked.is_some());
+    assert_eq!(audit.entries, 1 + 1 + 25 + 1 + 1, "create, open, 25 holds, confirm, repeat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mailbox_is_refused_at_once_and_nothing_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let (engine, _) = start(dir.path(), clock, EngineConfig { mailbox_len_max: 1, snapshot_every: 1000 });
+    let sale = engine.create_sale(stock_config(10)).await.unwrap().id;
+
+    // Park the sale task inside a read so its mailbox cannot drain.
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let parked = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .read(sale, move |_| {
+                    let _ = entered_tx.send(());
+                    let _ = release_rx.recv();
+                })
+                .await
+        })
+    };
+    entered_rx.await.unwrap();
+    let queued = {
+        let engine = engine.clone();
+        tokio::spawn(async move { reserve(&engine, sale, 1, "a", 1).await })
+    };
+    // The queued command occupies the only slot; wait until it is in the mailbox.
+    let mut refused = None;
+    for attempt in 0..10_000 {
+        match engine.command(sale, UserId(2), key(&format!("b{attempt}")), Action::Reserve { quantity: 1 }).await {
+            Err(EngineError::Overloaded) => {
+                refused = Some(attempt);
+                break;
+            }
+            other => panic!("the parked sale answered {other:?}"),
+        }
+    }
+    assert!(refused.is_some());
+    release_tx.send(()).unwrap();
+    parked.await.unwrap().unwrap();
+    assert!(matches!(queued.await.unwrap(), Outcome::Held(_)));
+    let view = engine.read(sale, |s| s.stock().unwrap().view()).await.unwrap();
+    assert_eq!(view.held, 1, "only the queued command was applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_comes_from_the_clock_and_expired_holds_return_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 - US_PER_S)));
+    let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
+    let sale = engine.create_sale(stock_config(5)).await.unwrap().id;
+    assert_eq!(reserve(&engine, sale, 1, "early", 1).await, Outcome::Rejected(Rejection::NotOpenYet));
+    clock.0.store(T0 + 1, Ordering::SeqCst);
+    let hold = match reserve(&engine, sale, 1, "x", 5).await {
+        Outcome::Held(h) => h,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(hold.expires_at_us, T0 + 1 + 60 * US_PER_S);
+    assert!(matches!(reserve(&engine, sale, 2, "y", 1).await, Outcome::Rejected(Rejection::SoldOut { .. })));
+    clock.0.store(hold.expires_at_us, Ordering::SeqCst);
+    assert!(matches!(reserve(&engine, sale, 2, "z", 1).await, Outcome::Held(_)));
+    let status = engine.read(sale, move |s| s.stock().unwrap().hold(hold.id).unwrap().status).await.unwrap();
+    assert_eq!(status, HoldStatus::Expired);
+    let confirm = engine.command(sale, UserId(1), key("c"), Action::Confirm { hold: HoldId(1) }).await.unwrap();
+    assert_eq!(confirm, Outcome::Rejected(Rejection::HoldExpired));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_ranks_follow_log_order_and_the_log_replays_to_the_same_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 5)));
+    let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
+    let mut config = stock_config(1);
+    config.kind = KindConfig::Drop(DropConfig { winners: 3 });
+    let sale = engine.create_sale(config).await.unwrap().id;
+    let mut tasks = Vec::new();
+    for u in 0..50u64 {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(
+            async move { engine.command(sale, UserId(u), key("click"), Action::Click).await.unwrap() },
+        ));
+    }
+    let mut ranks = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Outcome::Clicked(c) => ranks.push(c.rank),
+            other => panic!("{other:?}"),
+        }
+    }
+    ranks.sort_unstable();
+    assert_eq!(ranks, (1..=50).collect::<Vec<_>>());
+    let live = engine.read(sale, |s| s.drop_book().unwrap().clicks().to_vec()).await.unwrap();
+    engine.shutdown().await;
+    drop(engine);
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    assert_eq!(log.sales().unwrap(), vec![sale]);
+    let audit = replay::audit(&mut log, sale).unwrap();
+    assert_eq!(audit.final_state.drop_book().unwrap().clicks(), &live[..]);
+}

@@ -1,0 +1,27 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests of the HTTP API against the real server: each test
+//! starts `stampede_server::serve` on 127.0.0.1:0 over a fresh data directory
+//! and talks to it with reqwest. One binary, to keep link time down.
+//!
+//! Users are made with the admin bulk endpoint (no argon2); only `accounts`
+//! signs up and logs in for real.
+
+#[path = "api/common.rs"]
+mod common;
+
+#[path = "api/accounts.rs"]
+mod accounts;
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/drops.rs"]
+mod drops;
+#[path = "api/idempotency.rs"]
+mod idempotency;
+#[path = "api/owner.rs"]
+mod owner;
+#[path = "api/restart.rs"]
+mod restart;
+#[path = "api/stock.rs"]
+mod stock;
+#[path = "api/system.rs"]
+mod system;
