@@ -53,6 +53,9 @@ struct ServeArgs {
     /// Most connections open at once.
     #[arg(long, default_value_t = CONNECTIONS_MAX_DEFAULT)]
     max_connections: usize,
+    /// Fewest log entries between two snapshots of a sale (the gap also grows with the log).
+    #[arg(long, default_value_t = EngineConfig::default().snapshot_every)]
+    snapshot_every: u64,
     /// Operator token accepted as an admin bearer token.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -118,7 +121,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data.clone(),
         admin_token: args.admin_token.clone(),
         connections_max: args.max_connections,
-        engine: EngineConfig::default(),
+        engine: EngineConfig { snapshot_every: args.snapshot_every.max(1), ..EngineConfig::default() },
     };
     let app = App::open(&config)?;
     tracing::info!(

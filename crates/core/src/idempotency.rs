@@ -39,11 +39,14 @@ struct Remembered {
 }
 
 /// First outcomes by (person, key), forgotten after [`IDEMPOTENCY_TTL_US`].
+/// Nested by person so a lookup compares a few of one person's keys and
+/// needs no owned copy of the key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct IdempotencyTable {
-    by_key: BTreeMap<(UserId, IdempotencyKey), Remembered>,
+    by_person: BTreeMap<UserId, BTreeMap<IdempotencyKey, Remembered>>,
     /// Insertion order equals time order because inputs arrive in time order.
     order: VecDeque<(i64, UserId, IdempotencyKey)>,
+    len: usize,
 }
 
 pub(crate) enum Recall {
@@ -54,7 +57,7 @@ pub(crate) enum Recall {
 
 impl IdempotencyTable {
     pub(crate) fn recall(&self, by: UserId, key: &IdempotencyKey, action: &Action) -> Recall {
-        match self.by_key.get(&(by, key.clone())) {
+        match self.by_person.get(&by).and_then(|keys| keys.get(key)) {
             None => Recall::New,
             Some(r) if &r.action == action => Recall::Repeat(r.outcome.clone()),
             Some(_) => Recall::Conflict,
@@ -63,7 +66,9 @@ impl IdempotencyTable {
 
     pub(crate) fn remember(&mut self, by: UserId, key: IdempotencyKey, action: Action, outcome: Outcome, at_us: i64) {
         self.order.push_back((at_us, by, key.clone()));
-        self.by_key.insert((by, key), Remembered { action, outcome, at_us });
+        if self.by_person.entry(by).or_default().insert(key, Remembered { action, outcome, at_us }).is_none() {
+            self.len += 1;
+        }
     }
 
     /// Forgets keys older than the TTL. Deterministic because it depends only on `now_us`.
@@ -73,16 +78,19 @@ impl IdempotencyTable {
             if *at > horizon {
                 break;
             }
-            if let Some((at, by, key)) = self.order.pop_front() {
-                let k = (by, key);
-                if self.by_key.get(&k).is_some_and(|r| r.at_us == at) {
-                    self.by_key.remove(&k);
+            let Some((at, by, key)) = self.order.pop_front() else { break };
+            let Some(keys) = self.by_person.get_mut(&by) else { continue };
+            if keys.get(&key).is_some_and(|r| r.at_us == at) {
+                keys.remove(&key);
+                self.len -= 1;
+                if keys.is_empty() {
+                    self.by_person.remove(&by);
                 }
             }
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.by_key.len()
+        self.len
     }
 }

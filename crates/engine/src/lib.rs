@@ -70,7 +70,8 @@ pub enum StartError {
 pub struct EngineConfig {
     /// Commands waiting per sale; beyond it the API answers 503.
     pub mailbox_len_max: usize,
-    /// Entries between snapshots of a sale.
+    /// Fewest entries between snapshots of a sale; the gap also grows to half
+    /// the sale's log, so snapshot work stays linear in the log's length.
     pub snapshot_every: u64,
 }
 
@@ -86,6 +87,13 @@ pub struct SaleHandle {
     pub id: SaleId,
     pub config: Arc<SaleConfig>,
     tx: mpsc::Sender<SaleMsg>,
+}
+
+impl SaleHandle {
+    /// Messages waiting in the sale's mailbox now (for dashboards and tests).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
 }
 
 /// Facts about start-up, for the log line that says what was recovered.
