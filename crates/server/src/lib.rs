@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
-use stampede_engine::{Engine, EngineConfig, StartReport, SystemClock};
+use stampede_engine::{Clock, Engine, EngineConfig, StartReport, SystemClock};
 use stampede_log::SqliteLog;
 use stampede_store::Store;
 use tokio::net::TcpListener;
@@ -113,10 +113,16 @@ impl App {
     /// Opens (or creates) `data_dir/store.sqlite` and `data_dir/log.sqlite` and
     /// replays the log. Blocking; needs a tokio runtime for the sale tasks.
     pub fn open(config: &ServerConfig) -> Result<App, OpenError> {
+        Self::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Like [`App::open`] with the engine reading time from `clock` (tests
+    /// move time forward instead of waiting for it).
+    pub fn open_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<App, OpenError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::DataDir(config.data_dir.clone(), e))?;
         let store = Store::open(&config.data_dir.join("store.sqlite"))?;
         let log = SqliteLog::open(&config.data_dir.join("log.sqlite"))?;
-        let (engine, report) = Engine::start(Box::new(log), Arc::new(SystemClock), config.engine.clone())?;
+        let (engine, report) = Engine::start(Box::new(log), clock, config.engine.clone())?;
         Ok(App { state: AppState::new(engine, store, config.admin_token.as_deref()), report })
     }
 }

@@ -83,13 +83,18 @@ impl Server {
 
     /// Opens (or reopens) the data in `dir` and serves it on a fresh port.
     pub async fn start_in(dir: TempDir) -> Server {
+        Server::start_with(dir, std::sync::Arc::new(stampede_engine::SystemClock)).await
+    }
+
+    /// A server whose sales read time from `clock`.
+    pub async fn start_with(dir: TempDir, clock: std::sync::Arc<dyn stampede_engine::Clock>) -> Server {
         let config = ServerConfig {
             data_dir: dir.path().to_path_buf(),
             admin_token: Some(ADMIN.into()),
             connections_max: 1000,
             engine: Default::default(),
         };
-        let app = App::open(&config).expect("App::open");
+        let app = App::open_with_clock(&config, clock).expect("App::open");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -297,4 +302,13 @@ pub fn us(rfc3339: &Value) -> i64 {
 
 pub fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
+}
+
+/// Wall time plus an offset the test can move forward.
+pub struct ShiftedClock(pub std::sync::atomic::AtomicI64);
+
+impl stampede_engine::Clock for ShiftedClock {
+    fn now_us(&self) -> i64 {
+        stampede_engine::SystemClock.now_us() + self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN, Server, now_us, us};
+use crate::common::{ADMIN, Server, ShiftedClock, now_us, us};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reserve_confirm_refund_and_cancel() {
@@ -419,4 +419,33 @@ async fn opens_at_in_the_past_opens_by_itself_and_holds_last_hold_seconds() {
     assert!(sale["opened_at"].is_string());
     assert_eq!(sale["stock"]["hold_seconds"], 10);
     assert_eq!(s.numbers(id).await, (9, 1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_hold_cannot_be_confirmed_or_cancelled_and_its_stock_is_back() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    let clock = Arc::new(ShiftedClock(AtomicI64::new(0)));
+    let s = Server::start_with(tempfile::tempdir().expect("tempdir"), clock.clone()).await;
+    let u = s.users(1, "late").await.remove(0);
+    let id = s.stock_sale_by(ADMIN, json!({"hold_seconds": 10})).await["id"].as_u64().expect("id");
+    s.open(id).await;
+    let hold = s.hold(id, &u.token, 2).await;
+    let hold_id = hold["id"].as_u64().expect("hold id");
+    assert_eq!(s.numbers(id).await, (8, 2, 0));
+
+    // Eleven seconds pass for the sale; the next read or command expires the hold.
+    clock.0.store(11_000_000, Ordering::SeqCst);
+    let before = s.get(&format!("/api/sales/{id}"), None).await.ok(200);
+    assert_eq!(before["stock"]["available"], 10, "expiry returned the stock: {before}");
+    s.post_empty(&format!("/api/sales/{id}/holds/{hold_id}/confirm"), Some(&u.token))
+        .await
+        .problem(409, "/problems/hold-expired");
+    s.delete(&format!("/api/sales/{id}/holds/{hold_id}"), Some(&u.token)).await.problem(409, "/problems/hold-expired");
+    let after = s.get(&format!("/api/sales/{id}"), None).await.ok(200);
+    assert_eq!(before, after, "refused commands changed nothing");
+    let rows = s.get(&format!("/api/sales/{id}/holds"), Some(ADMIN)).await.ok(200);
+    assert_eq!(rows["holds"][0]["status"], "expired");
+    assert_eq!(s.mine(&u.token).await["holds"], json!([]));
 }
