@@ -38,6 +38,8 @@ pub const BODY_LEN_MAX: usize = 16 * 1024;
 pub const HASHING_CONCURRENCY_MAX: usize = 2;
 /// Longest wait for a hashing slot before answering 503.
 pub const HASHING_WAIT_MAX: Duration = Duration::from_secs(5);
+/// How often expired sessions are dropped from the store and its memory index.
+pub const SESSION_PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Default bound on open connections.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 16_000;
 
@@ -170,9 +172,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
+    let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     let app = router(state);
     let listener = listener::LimitedListener::new(listener, connections_max);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    pruner.abort();
     engine.shutdown().await;
     Ok(())
+}
+
+/// Sessions expire after 30 days; without pruning a long-running server would
+/// keep every expired one in memory until restart.
+async fn prune_sessions(store: Store) {
+    let mut every = tokio::time::interval(SESSION_PRUNE_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.prune_expired_sessions(stampede_store::now_us())).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(sessions = n, "pruned expired sessions"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning sessions failed"),
+            _ => {}
+        }
+    }
 }
