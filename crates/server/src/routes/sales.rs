@@ -442,7 +442,12 @@ pub async fn results(
             }
             if let Some(b) = s.drop_book() {
                 for c in b.clicks().iter().filter(|c| c.won) {
-                    rows.push((c.by, u64::from(c.rank), 1, 0));
+                    if rows.len() < PAGE_LEN_MAX {
+                        rows.push((c.by, u64::from(c.rank), 1, 0));
+                    } else {
+                        truncated = true;
+                        break;
+                    }
                 }
             }
             (out, revenue, rows, truncated)
