@@ -38,15 +38,36 @@ struct Remembered {
     at_us: i64,
 }
 
-/// First outcomes by (person, key), forgotten after [`IDEMPOTENCY_TTL_US`].
-/// Nested by person so a lookup compares a few of one person's keys and
-/// needs no owned copy of the key.
+/// Most keys remembered per person per sale: a client cannot grow the table
+/// without bound by sending fresh keys. Beyond it the person's oldest key is
+/// forgotten (deterministically, so replay forgets the same one).
+pub const IDEMPOTENCY_KEYS_PER_PERSON_MAX: usize = 1024;
+
+/// One person's remembered keys, oldest first in `order`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct PersonKeys {
+    keys: BTreeMap<IdempotencyKey, Remembered>,
+    order: VecDeque<(i64, IdempotencyKey)>,
+}
+
+impl PersonKeys {
+    /// Drops keys past the TTL; inputs arrive in time order, so they are at the front.
+    fn forget_before(&mut self, horizon_us: i64) {
+        while self.order.front().is_some_and(|(at, _)| *at <= horizon_us) {
+            if let Some((_, key)) = self.order.pop_front() {
+                self.keys.remove(&key);
+            }
+        }
+    }
+}
+
+/// First outcomes by (person, key), forgotten after [`IDEMPOTENCY_TTL_US`] or
+/// beyond [`IDEMPOTENCY_KEYS_PER_PERSON_MAX`]. Expiry is applied per person
+/// when that person next sends a command, so memory is bounded by people ×
+/// the per-person cap, and nothing depends on unlogged ticks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct IdempotencyTable {
-    by_person: BTreeMap<UserId, BTreeMap<IdempotencyKey, Remembered>>,
-    /// Insertion order equals time order because inputs arrive in time order.
-    order: VecDeque<(i64, UserId, IdempotencyKey)>,
-    len: usize,
+    by_person: BTreeMap<UserId, PersonKeys>,
 }
 
 pub(crate) enum Recall {
@@ -56,8 +77,10 @@ pub(crate) enum Recall {
 }
 
 impl IdempotencyTable {
-    pub(crate) fn recall(&self, by: UserId, key: &IdempotencyKey, action: &Action) -> Recall {
-        match self.by_person.get(&by).and_then(|keys| keys.get(key)) {
+    pub(crate) fn recall(&mut self, by: UserId, key: &IdempotencyKey, action: &Action, now_us: i64) -> Recall {
+        let Some(person) = self.by_person.get_mut(&by) else { return Recall::New };
+        person.forget_before(now_us.saturating_sub(IDEMPOTENCY_TTL_US));
+        match person.keys.get(key) {
             None => Recall::New,
             Some(r) if &r.action == action => Recall::Repeat(r.outcome.clone()),
             Some(_) => Recall::Conflict,
@@ -65,32 +88,17 @@ impl IdempotencyTable {
     }
 
     pub(crate) fn remember(&mut self, by: UserId, key: IdempotencyKey, action: Action, outcome: Outcome, at_us: i64) {
-        self.order.push_back((at_us, by, key.clone()));
-        if self.by_person.entry(by).or_default().insert(key, Remembered { action, outcome, at_us }).is_none() {
-            self.len += 1;
-        }
-    }
-
-    /// Forgets keys older than the TTL. Deterministic because it depends only on `now_us`.
-    pub(crate) fn forget_before(&mut self, now_us: i64) {
-        let horizon = now_us.saturating_sub(IDEMPOTENCY_TTL_US);
-        while let Some((at, _, _)) = self.order.front() {
-            if *at > horizon {
-                break;
-            }
-            let Some((at, by, key)) = self.order.pop_front() else { break };
-            let Some(keys) = self.by_person.get_mut(&by) else { continue };
-            if keys.get(&key).is_some_and(|r| r.at_us == at) {
-                keys.remove(&key);
-                self.len -= 1;
-                if keys.is_empty() {
-                    self.by_person.remove(&by);
-                }
+        let person = self.by_person.entry(by).or_default();
+        person.order.push_back((at_us, key.clone()));
+        person.keys.insert(key, Remembered { action, outcome, at_us });
+        while person.order.len() > IDEMPOTENCY_KEYS_PER_PERSON_MAX {
+            if let Some((_, oldest)) = person.order.pop_front() {
+                person.keys.remove(&oldest);
             }
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.by_person.values().map(|p| p.keys.len()).sum()
     }
 }

@@ -22,7 +22,9 @@ mod schedule;
 mod stock;
 
 pub use drop_sale::{Click, DropBook, DropConfig, DropView};
-pub use idempotency::{IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey};
+pub use idempotency::{
+    IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey,
+};
 pub use sale::{
     Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig, SaleView,
 };

@@ -15,7 +15,7 @@ use crate::stock::{Hold, HoldId, StockBook, StockConfig, StockView};
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KindConfig {
@@ -218,6 +218,11 @@ impl Sale {
         }
     }
 
+    /// The time of the newest input applied; the runtime stamps no earlier time.
+    pub fn last_at_us(&self) -> i64 {
+        self.last_at_us
+    }
+
     pub fn idempotency_len(&self) -> usize {
         self.idempotency.len()
     }
@@ -243,7 +248,7 @@ impl Sale {
         let Input::Command(cmd) = input else {
             return Applied { outcome: Outcome::Ticked, events, changed };
         };
-        let outcome = match self.idempotency.recall(cmd.by, &cmd.key, &cmd.action) {
+        let outcome = match self.idempotency.recall(cmd.by, &cmd.key, &cmd.action, now) {
             Recall::Repeat(first) => first,
             Recall::Conflict => Outcome::Rejected(Rejection::IdempotencyKeyReused),
             Recall::New => {
@@ -263,7 +268,6 @@ impl Sale {
         if let Book::Stock(b) = &mut self.book {
             b.expire(now, events);
         }
-        self.idempotency.forget_before(now);
         events.len() > before
     }
 

@@ -163,6 +163,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let handle = SaleHandle { id, config: Arc::new(sale.config().clone()), tx };
         let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
+        let last_at_us = sale.last_at_us();
         let task = SaleTask {
             id,
             sale,
@@ -173,7 +174,7 @@ impl Engine {
             snapshot_every: self.inner.config.snapshot_every,
             entries_since_snapshot: 0,
             durable_next_seq,
-            last_at_us: i64::MIN,
+            last_at_us,
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));

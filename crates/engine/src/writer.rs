@@ -52,6 +52,14 @@ impl WriterHandle {
     }
 }
 
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 fn fail(job: Job) {
     for f in job.on_durable {
         f(false);
@@ -65,6 +73,9 @@ pub fn spawn(mut log: Box<dyn CommandLog>) -> std::io::Result<(WriterHandle, std
     let healthy = Arc::new(AtomicBool::new(true));
     let flag = healthy.clone();
     let thread = std::thread::Builder::new().name("stampede-log-writer".into()).spawn(move || {
+        // If this thread ends for any reason (a panic included) the engine must
+        // stop reporting itself healthy.
+        let _unhealthy_on_exit = ClearOnDrop(flag.clone());
         let mut entries: Vec<Entry> = Vec::with_capacity(BATCH_ENTRIES_MAX);
         let mut snapshots: Vec<Snapshot> = Vec::new();
         let mut waiting: Vec<OnDurable> = Vec::with_capacity(BATCH_ENTRIES_MAX);
@@ -74,7 +85,7 @@ pub fn spawn(mut log: Box<dyn CommandLog>) -> std::io::Result<(WriterHandle, std
                 entries.extend(job.entries);
                 snapshots.extend(job.snapshot);
                 waiting.extend(job.on_durable);
-                if entries.len() < BATCH_ENTRIES_MAX {
+                if entries.len() < BATCH_ENTRIES_MAX && waiting.len() < BATCH_ENTRIES_MAX {
                     next = rx.try_recv().ok();
                 }
             }

@@ -40,6 +40,8 @@ pub const HASHING_CONCURRENCY_MAX: usize = 2;
 pub const HASHING_WAIT_MAX: Duration = Duration::from_secs(5);
 /// How often expired sessions are dropped from the store and its memory index.
 pub const SESSION_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// A connection that neither reads nor writes for this long is closed.
+pub const CONNECTION_IDLE_MAX: Duration = Duration::from_secs(60);
 /// Default bound on open connections.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 16_000;
 
@@ -85,12 +87,23 @@ where
 }
 
 /// Where the server keeps its data and how it behaves.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub admin_token: Option<String>,
     pub connections_max: usize,
     pub engine: EngineConfig,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("connections_max", &self.connections_max)
+            .field("engine", &self.engine)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,10 +184,21 @@ pub async fn serve(
     connections_max: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_idle(listener, state, connections_max, CONNECTION_IDLE_MAX, shutdown).await
+}
+
+/// [`serve`] with a chosen idle limit per connection.
+pub async fn serve_with_idle(
+    listener: TcpListener,
+    state: AppState,
+    connections_max: usize,
+    idle_max: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let engine = state.engine.clone();
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     let app = router(state);
-    let listener = listener::LimitedListener::new(listener, connections_max);
+    let listener = listener::LimitedListener::new(listener, connections_max, idle_max);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     pruner.abort();
     engine.shutdown().await;

@@ -1,6 +1,10 @@
 //! A TCP listener that holds at most a set number of connections, so a flood
-//! of sockets waits in the kernel's backlog instead of exhausting descriptors.
+//! of sockets waits in the kernel's backlog instead of exhausting descriptors,
+//! and closes a connection that neither reads nor writes for `idle_max`, so
+//! idle or trickling sockets cannot keep those slots forever. (Long-lived
+//! WebSockets must therefore carry pings more often than `idle_max`.)
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -11,6 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
 
 /// Pause after a failed accept (typically EMFILE) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
@@ -18,18 +23,38 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 pub struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
+    idle_max: Duration,
 }
 
 impl LimitedListener {
-    pub fn new(inner: TcpListener, connections_max: usize) -> Self {
-        LimitedListener { inner, permits: Arc::new(Semaphore::new(connections_max)) }
+    pub fn new(inner: TcpListener, connections_max: usize, idle_max: Duration) -> Self {
+        LimitedListener { inner, permits: Arc::new(Semaphore::new(connections_max)), idle_max }
     }
 }
 
-/// A connection that gives its permit back when dropped.
+/// A connection that gives its permit back when dropped and fails once it
+/// has been idle for `idle_max`.
 pub struct LimitedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
+    idle_max: Duration,
+    idle: Pin<Box<Sleep>>,
+}
+
+impl LimitedStream {
+    fn progressed(&mut self) {
+        let deadline = Instant::now() + self.idle_max;
+        self.idle.as_mut().reset(deadline);
+    }
+
+    /// Called when the socket has nothing to offer: fails if the idle time is up.
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.idle.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn idle_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "connection idle for too long")
 }
 
 impl axum::serve::Listener for LimitedListener {
@@ -46,7 +71,8 @@ impl axum::serve::Listener for LimitedListener {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (LimitedStream { stream, _permit: permit }, addr);
+                    let idle = Box::pin(tokio::time::sleep(self.idle_max));
+                    return (LimitedStream { stream, _permit: permit, idle_max: self.idle_max, idle }, addr);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -63,13 +89,27 @@ impl axum::serve::Listener for LimitedListener {
 
 impl AsyncRead for LimitedStream {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                self.progressed();
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.idle_expired(cx) => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl AsyncWrite for LimitedStream {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        match Pin::new(&mut self.stream).poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                self.progressed();
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.idle_expired(cx) => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -85,7 +125,14 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
+            Poll::Ready(r) => {
+                self.progressed();
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.idle_expired(cx) => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -116,7 +116,8 @@ fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
 
 /// Owner or admin, else 403.
 fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
-    if auth.is_admin() || sale.config.owner == auth.core_id() {
+    // The role is re-checked so an organizer who lost the role loses access too.
+    if auth.is_admin() || (auth.can_organize() && sale.config.owner == auth.core_id()) {
         Ok(())
     } else {
         Err(ApiError::forbidden("only the sale's organizer may do this"))

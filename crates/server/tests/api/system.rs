@@ -51,3 +51,39 @@ async fn openapi_document_describes_the_api() {
     assert!(paths["/api/sales/{id}/holds"].get("get").is_some());
     assert!(doc["components"]["schemas"].get("Problem").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_and_gives_its_slot_back() {
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stampede_server::ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        admin_token: None,
+        connections_max: 1,
+        engine: Default::default(),
+    };
+    let app = stampede_server::App::open(&config).expect("open");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let idle = Duration::from_millis(300);
+    let task = tokio::spawn(stampede_server::serve_with_idle(listener, app.state, 1, idle, async move {
+        let _ = stopped.await;
+    }));
+
+    // One silent socket takes the only slot; the server must close it.
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the idle connection was not closed: {read:?}");
+    assert!(started.elapsed() >= idle, "closed before the idle limit");
+
+    // The slot is free again: a real request is served.
+    let res = reqwest::get(format!("http://{addr}/healthz")).await.expect("request");
+    assert_eq!(res.status(), 200);
+    let _ = stop.send(());
+    task.await.expect("join").expect("serve");
+}
