@@ -47,9 +47,17 @@ impl LimitedStream {
         self.idle.as_mut().reset(deadline);
     }
 
-    /// Called when the socket has nothing to offer: fails if the idle time is up.
-    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.idle.as_mut().poll(cx).is_ready()
+    /// Progress resets the idle deadline; a socket with nothing to offer fails
+    /// once the deadline has passed.
+    fn track<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                self.progressed();
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.idle.as_mut().poll(cx).is_ready() => Poll::Ready(Err(idle_error())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -89,27 +97,15 @@ impl axum::serve::Listener for LimitedListener {
 
 impl AsyncRead for LimitedStream {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.stream).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                self.progressed();
-                Poll::Ready(r)
-            }
-            Poll::Pending if self.idle_expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        self.track(cx, polled)
     }
 }
 
 impl AsyncWrite for LimitedStream {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write(cx, buf) {
-            Poll::Ready(r) => {
-                self.progressed();
-                Poll::Ready(r)
-            }
-            Poll::Pending if self.idle_expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.track(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -125,14 +121,8 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                self.progressed();
-                Poll::Ready(r)
-            }
-            Poll::Pending if self.idle_expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.track(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
