@@ -90,6 +90,14 @@ pub struct SaleHandle {
 }
 
 impl SaleHandle {
+    /// Puts a message in the mailbox without waiting: full is `Overloaded` at once.
+    fn post(&self, msg: SaleMsg) -> Result<(), EngineError> {
+        self.tx.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
+        })
+    }
+
     /// Messages waiting in the sale's mailbox now (for dashboards and tests).
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
@@ -224,10 +232,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
         let (reply, rx) = oneshot::channel();
-        handle.tx.try_send(SaleMsg::Command { by, key, action, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
-        })?;
+        handle.post(SaleMsg::Command { by, key, action, reply })?;
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 
@@ -245,10 +250,7 @@ impl Engine {
                 let _ = reply.send(if ok { Ok(value) } else { Err(EngineError::Unavailable) });
             })
         }));
-        handle.tx.try_send(msg).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
-        })?;
+        handle.post(msg)?;
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 
