@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use stampede_core::{DropConfig, KindConfig, SaleConfig, StockConfig, US_PER_S, UserId};
+use stampede_core::{AdmissionPolicy, DropConfig, KindConfig, QueueConfig, SaleConfig, StockConfig, US_PER_S, UserId};
 use stampede_engine::{Clock, SystemClock};
 use stampede_server::AppState;
 use stampede_store::Role;
@@ -47,6 +47,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 order_quantity_max: 4,
                 hold_ttl_us: 300 * US_PER_S,
             }),
+            queue: None,
         },
         SaleConfig {
             title: "Limited sneaker drop — first 100 win".into(),
@@ -56,6 +57,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             opens_at_us: Some(now + 120 * US_PER_S),
             closes_at_us: None,
             kind: KindConfig::Drop(DropConfig { winners: 100 }),
+            queue: None,
         },
         SaleConfig {
             title: "59-second giveaway — open now".into(),
@@ -65,6 +67,33 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             opens_at_us: Some(now),
             closes_at_us: None,
             kind: KindConfig::Drop(DropConfig { winners: 10 }),
+            queue: None,
+        },
+        SaleConfig {
+            title: "K-pop arena concert — presale with waiting room".into(),
+            description: "Join the waiting room now: everyone who joins before opening is shuffled fairly \
+                          at opening (check it with `stampede queue-order`). 100 people are let in every \
+                          10 seconds; a pass lasts 10 minutes."
+                .into(),
+            owner: organizer,
+            currency: "KRW".into(),
+            opens_at_us: Some(now + 15 * 60 * US_PER_S),
+            closes_at_us: None,
+            kind: KindConfig::Stock(StockConfig {
+                stock: 2000,
+                price: 154_000,
+                per_person_limit: 2,
+                order_quantity_max: 2,
+                hold_ttl_us: 300 * US_PER_S,
+            }),
+            queue: Some(QueueConfig {
+                policy: AdmissionPolicy::Chunk { size: 100, every_us: 10 * US_PER_S },
+                pass_ttl_us: 600 * US_PER_S,
+                prequeue_opens_at_us: None,
+                pow_bits: 12,
+                places_per_address: 16,
+                seed: rand::random(),
+            }),
         },
     ];
     for config in sales {

@@ -32,6 +32,22 @@ enum Cmd {
         #[arg(long, default_value = "stampede-data")]
         data: PathBuf,
     },
+    /// Recompute a waiting room's pre-queue order from its revealed seed, to
+    /// check the line independently of the server (docs/API.md, "Waiting room").
+    QueueOrder {
+        /// The seed the sale revealed at opening (64 hex digits).
+        #[arg(long)]
+        seed: String,
+        /// The commitment published at creation; checked against the seed if given.
+        #[arg(long)]
+        commitment: Option<String>,
+        /// How many joined before opening (`prequeue_len`).
+        #[arg(long)]
+        count: u32,
+        /// Print only this ticket's place.
+        #[arg(long)]
+        ticket: Option<u32>,
+    },
     /// Account administration on a data directory (run it while the server is stopped).
     Admin {
         #[command(subcommand)]
@@ -93,6 +109,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve(args) => runtime.block_on(serve(args)),
         Cmd::Bench(args) => runtime.block_on(bench(args)),
         Cmd::Verify { data } => verify(&data),
+        Cmd::QueueOrder { seed, commitment, count, ticket } => queue_order(&seed, commitment.as_deref(), count, ticket),
         Cmd::Admin { cmd: AdminCmd::CreateUser { data, email, name, password, role } } => {
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
             let store = stampede_store::Store::open(&data.join("store.sqlite"))?;
@@ -102,6 +119,31 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn queue_order(seed: &str, commitment: Option<&str>, count: u32, ticket: Option<u32>) -> anyhow::Result<()> {
+    use stampede_engine::record::unhex32;
+    let Some(seed) = unhex32(seed.trim()) else { bail!("--seed must be 64 hex digits") };
+    if let Some(c) = commitment {
+        let Some(c) = unhex32(c.trim()) else { bail!("--commitment must be 64 hex digits") };
+        if stampede_core::commitment(&seed) != c {
+            bail!("the seed does not match the commitment: blake3(seed) differs");
+        }
+        println!("commitment ok");
+    }
+    let order = stampede_core::prequeue_order(&seed, count);
+    match ticket {
+        Some(t) => match order.iter().position(|x| *x == t) {
+            Some(i) => println!("ticket {t} place {}", i + 1),
+            None => bail!("ticket {t} is not in a pre-queue of {count}"),
+        },
+        None => {
+            for (i, t) in order.iter().enumerate() {
+                println!("place {} ticket {t}", i + 1);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Raises the open-file soft limit to the hard limit: every connection is a descriptor.

@@ -17,6 +17,7 @@
 
 mod drop_sale;
 mod idempotency;
+mod queue;
 mod sale;
 mod schedule;
 mod stock;
@@ -24,6 +25,10 @@ mod stock;
 pub use drop_sale::{Click, DropBook, DropConfig, DropView};
 pub use idempotency::{
     IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey,
+};
+pub use queue::{
+    AdmissionPolicy, POW_BITS_MAX, POW_DOMAIN, PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom, commitment,
+    leading_zero_bits, pow_hash, pow_ok, prequeue_order, solve_pow,
 };
 pub use sale::{
     Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig, SaleView,

@@ -1,5 +1,5 @@
-//! One sale of any kind: the schedule, the kind's book, and idempotency,
-//! behind a single `apply`.
+//! One sale of any kind: the schedule, the kind's book, the optional waiting
+//! room, and idempotency, behind a single `apply`.
 //!
 //! New sale kinds (seated sales, auctions, lotteries) and the waiting room are
 //! added as new [`KindConfig`] / book variants; the runtime only sees [`Sale`].
@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use crate::UserId;
 use crate::drop_sale::{Click, DropBook, DropConfig, DropView};
 use crate::idempotency::{IdempotencyKey, IdempotencyTable, Recall};
+use crate::queue::{QueueConfig, QueueEntry, QueueView, WaitingRoom};
 use crate::schedule::{SaleStatus, Schedule};
 use crate::stock::{Hold, HoldId, StockBook, StockConfig, StockView};
 
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 3;
+pub const SNAPSHOT_FORMAT: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KindConfig {
@@ -33,6 +34,8 @@ pub struct SaleConfig {
     pub opens_at_us: Option<i64>,
     pub closes_at_us: Option<i64>,
     pub kind: KindConfig,
+    /// A waiting room in front of the sale; buying then needs an admission.
+    pub queue: Option<QueueConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,11 +49,29 @@ enum Book {
 pub enum Action {
     Open,
     Close,
-    Reserve { quantity: u32 },
-    Confirm { hold: HoldId },
-    Cancel { hold: HoldId },
-    Refund { order: HoldId },
+    Reserve {
+        quantity: u32,
+    },
+    Confirm {
+        hold: HoldId,
+    },
+    Cancel {
+        hold: HoldId,
+    },
+    Refund {
+        order: HoldId,
+    },
     Click,
+    /// Take a place in the waiting room. `address` is an opaque tag of the
+    /// network address (the server hashes it), counted against the per-address limit.
+    Join {
+        nonce: u64,
+        address: u64,
+    },
+    /// The organizer changes the waiting room's proof-of-work difficulty.
+    SetPowBits {
+        bits: u8,
+    },
 }
 
 /// An action with its author, its idempotency key and the time the sale's
@@ -97,6 +118,14 @@ pub enum Rejection {
     AlreadyClosed,
     WrongSaleKind,
     IdempotencyKeyReused,
+    NoWaitingRoom,
+    QueueNotOpen,
+    BadProofOfWork { bits: u8 },
+    AddressLimitReached,
+    NotInQueue,
+    NotAdmitted,
+    PassExpired,
+    PassUsed,
 }
 
 impl Rejection {
@@ -119,6 +148,14 @@ impl Rejection {
             Rejection::AlreadyClosed => "already-closed",
             Rejection::WrongSaleKind => "wrong-sale-kind",
             Rejection::IdempotencyKeyReused => "idempotency-key-reused",
+            Rejection::NoWaitingRoom => "no-waiting-room",
+            Rejection::QueueNotOpen => "queue-not-open",
+            Rejection::BadProofOfWork { .. } => "bad-proof-of-work",
+            Rejection::AddressLimitReached => "address-limit-reached",
+            Rejection::NotInQueue => "not-in-queue",
+            Rejection::NotAdmitted => "not-admitted",
+            Rejection::PassExpired => "pass-expired",
+            Rejection::PassUsed => "pass-used",
         }
     }
 }
@@ -132,6 +169,10 @@ pub enum Outcome {
     Cancelled(Hold),
     Refunded(Hold),
     Clicked(Click),
+    Joined(QueueEntry),
+    PowSet {
+        bits: u8,
+    },
     /// A tick that moved time forward.
     Ticked,
     Rejected(Rejection),
@@ -142,8 +183,25 @@ pub enum Outcome {
 pub enum Event {
     StatusChanged(SaleStatus),
     StockChanged(StockView),
-    HoldExpired { hold: HoldId, by: UserId, quantity: u32 },
+    HoldExpired {
+        hold: HoldId,
+        by: UserId,
+        quantity: u32,
+    },
     Clicked(Click),
+    QueueJoined {
+        ticket: u32,
+    },
+    QueueShuffled {
+        prequeue_len: u32,
+    },
+    /// Places `1..=upto` have now been let in.
+    QueueAdmitted {
+        upto: u32,
+    },
+    PassesExpired {
+        count: u32,
+    },
 }
 
 /// The result of applying one input.
@@ -161,6 +219,7 @@ pub struct SaleView {
     pub status: SaleStatus,
     pub stock: Option<StockView>,
     pub drop: Option<DropView>,
+    pub queue: Option<QueueView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +227,7 @@ pub struct Sale {
     config: SaleConfig,
     schedule: Schedule,
     book: Book,
+    queue: Option<WaitingRoom>,
     idempotency: IdempotencyTable,
     /// Inputs must arrive in time order; a late input is treated as arriving now.
     last_at_us: i64,
@@ -181,6 +241,7 @@ impl Sale {
         };
         Sale {
             schedule: Schedule::new(config.opens_at_us, config.closes_at_us),
+            queue: config.queue.clone().map(WaitingRoom::new),
             config,
             book,
             idempotency: IdempotencyTable::default(),
@@ -210,11 +271,27 @@ impl Sale {
         }
     }
 
+    pub fn waiting_room(&self) -> Option<&WaitingRoom> {
+        self.queue.as_ref()
+    }
+
     pub fn view(&self) -> SaleView {
         SaleView {
             status: self.schedule.status,
             stock: self.stock().map(StockBook::view),
             drop: self.drop_book().map(DropBook::view),
+            queue: self.queue.as_ref().map(WaitingRoom::view),
+        }
+    }
+
+    /// What is left to win: units of stock, or winning ranks of a drop.
+    pub fn available(&self) -> u64 {
+        match &self.book {
+            Book::Stock(b) => b.view().available,
+            Book::Drop(b) => {
+                let v = b.view();
+                u64::from(v.winners.saturating_sub(v.won))
+            }
         }
     }
 
@@ -227,16 +304,15 @@ impl Sale {
         self.idempotency.len()
     }
 
-    /// When the runtime should send a tick: the next opening, closing or hold expiry.
+    /// When the runtime should send a tick: the next opening, closing, hold
+    /// expiry, admission or pass expiry.
     pub fn next_deadline_us(&self) -> Option<i64> {
         let book = match &self.book {
             Book::Stock(b) => b.next_deadline_us(),
             Book::Drop(_) => None,
         };
-        match (self.schedule.next_deadline_us(), book) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let queue = self.queue.as_ref().and_then(WaitingRoom::next_deadline_us);
+        [self.schedule.next_deadline_us(), book, queue].into_iter().flatten().min()
     }
 
     /// Applies one input. Deterministic: depends only on the state and the input.
@@ -264,11 +340,47 @@ impl Sale {
         let before = events.len();
         if self.schedule.advance(now) {
             events.push(Event::StatusChanged(self.schedule.status));
+            self.follow_status(now, events);
         }
         if let Book::Stock(b) = &mut self.book {
             b.expire(now, events);
         }
+        if let Some(q) = &mut self.queue {
+            q.advance(now, events);
+        }
         events.len() > before
+    }
+
+    /// The waiting room shuffles and starts admitting when the sale opens,
+    /// and stops when it closes.
+    fn follow_status(&mut self, now: i64, events: &mut Vec<Event>) {
+        let Some(q) = &mut self.queue else { return };
+        match self.schedule.status {
+            SaleStatus::Scheduled => {}
+            SaleStatus::Open => q.open(self.schedule.opened_at_us.unwrap_or(now), now, events),
+            SaleStatus::Closed => {
+                // Opened and closed since the previous input: the opening
+                // still shuffles the pre-queue and reveals the seed.
+                if self.schedule.opened_at_us.is_some() {
+                    q.shuffle(events);
+                }
+                q.close();
+            }
+        }
+    }
+
+    /// Buying needs a live pass when the sale has a waiting room.
+    fn check_pass(&self, by: UserId, now: i64) -> Result<(), Rejection> {
+        match &self.queue {
+            Some(q) => q.check_pass(by, now),
+            None => Ok(()),
+        }
+    }
+
+    fn use_pass(&mut self, by: UserId, now: i64, events: &mut Vec<Event>) {
+        if let Some(q) = &mut self.queue {
+            q.use_pass(by, now, events);
+        }
     }
 
     fn act(&mut self, by: UserId, action: &Action, now: i64, events: &mut Vec<Event>) -> Outcome {
@@ -278,6 +390,7 @@ impl Sale {
                 SaleStatus::Scheduled => {
                     self.schedule.open_now(now);
                     events.push(Event::StatusChanged(SaleStatus::Open));
+                    self.follow_status(now, events);
                     Outcome::Opened
                 }
                 SaleStatus::Open => Outcome::Rejected(Rejection::AlreadyOpen),
@@ -288,23 +401,38 @@ impl Sale {
                 _ => {
                     self.schedule.close_now(now);
                     events.push(Event::StatusChanged(SaleStatus::Closed));
+                    self.follow_status(now, events);
                     Outcome::Closed
                 }
             },
             Action::Reserve { quantity } => {
-                let Book::Stock(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                match status {
-                    SaleStatus::Scheduled => Outcome::Rejected(Rejection::NotOpenYet),
-                    SaleStatus::Closed => Outcome::Rejected(Rejection::Closed),
-                    SaleStatus::Open => book.reserve(by, *quantity, now, events),
+                if !matches!(self.book, Book::Stock(_)) {
+                    return Outcome::Rejected(Rejection::WrongSaleKind);
                 }
+                match status {
+                    SaleStatus::Scheduled => return Outcome::Rejected(Rejection::NotOpenYet),
+                    SaleStatus::Closed => return Outcome::Rejected(Rejection::Closed),
+                    SaleStatus::Open => {}
+                }
+                if let Err(r) = self.check_pass(by, now) {
+                    return Outcome::Rejected(r);
+                }
+                let Book::Stock(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                book.reserve(by, *quantity, now, events)
             }
-            // A hold taken while the sale was open may still be paid for or
-            // given back after it closes.
-            Action::Confirm { hold } => match &mut self.book {
-                Book::Stock(book) => book.confirm(by, *hold, events),
-                Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
-            },
+            // A hold taken while the sale was open (and, with a waiting room,
+            // with a live pass) may still be paid for or given back after it
+            // closes or the pass ends. Paying uses the pass up.
+            Action::Confirm { hold } => {
+                let outcome = match &mut self.book {
+                    Book::Stock(book) => book.confirm(by, *hold, events),
+                    Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
+                };
+                if matches!(outcome, Outcome::Confirmed(_)) {
+                    self.use_pass(by, now, events);
+                }
+                outcome
+            }
             Action::Cancel { hold } => match &mut self.book {
                 Book::Stock(book) => book.cancel(by, *hold, events),
                 Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
@@ -314,24 +442,46 @@ impl Sale {
                 Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
             },
             Action::Click => {
-                let Book::Drop(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                let Book::Drop(book) = &self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
                 if let Some(first) = book.first_click(by) {
                     return first;
                 }
-                match (status, self.schedule.opened_at_us) {
-                    (SaleStatus::Open, Some(opened)) => book.click(by, now, opened, events),
-                    (SaleStatus::Closed, _) => Outcome::Rejected(Rejection::Closed),
-                    _ => Outcome::Rejected(Rejection::NotOpenYet),
+                let opened = match (status, self.schedule.opened_at_us) {
+                    (SaleStatus::Open, Some(opened)) => opened,
+                    (SaleStatus::Closed, _) => return Outcome::Rejected(Rejection::Closed),
+                    _ => return Outcome::Rejected(Rejection::NotOpenYet),
+                };
+                if let Err(r) = self.check_pass(by, now) {
+                    return Outcome::Rejected(r);
+                }
+                let Book::Drop(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                let outcome = book.click(by, now, opened, events);
+                self.use_pass(by, now, events);
+                outcome
+            }
+            Action::Join { nonce, address } => {
+                let closed = status == SaleStatus::Closed;
+                match &mut self.queue {
+                    Some(q) => q.join(by, *nonce, *address, now, closed, events),
+                    None => Outcome::Rejected(Rejection::NoWaitingRoom),
                 }
             }
+            Action::SetPowBits { bits } => match &mut self.queue {
+                Some(q) => q.set_pow_bits(*bits),
+                None => Outcome::Rejected(Rejection::NoWaitingRoom),
+            },
         }
     }
 
     /// Recounts the books; Err names the first broken invariant.
     pub fn check_invariants(&self) -> Result<(), String> {
         match &self.book {
-            Book::Stock(b) => b.check_invariants(),
-            Book::Drop(b) => b.check_invariants(),
+            Book::Stock(b) => b.check_invariants()?,
+            Book::Drop(b) => b.check_invariants()?,
+        }
+        match &self.queue {
+            Some(q) => q.check_invariants(),
+            None => Ok(()),
         }
     }
 }

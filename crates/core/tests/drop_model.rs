@@ -33,6 +33,7 @@ fn sale_config(s: &Setup) -> SaleConfig {
         opens_at_us: s.opens_at_us,
         closes_at_us: s.closes_at_us,
         kind: KindConfig::Drop(DropConfig { winners: s.winners }),
+        queue: None,
     }
 }
 
@@ -180,6 +181,7 @@ impl Model {
                     Outcome::Closed
                 }
             }
+            Action::Join { .. } | Action::SetPowBits { .. } => Outcome::Rejected(Rejection::NoWaitingRoom),
             Action::Click => {
                 for c in &self.clicks {
                     if c.by.0 == by {

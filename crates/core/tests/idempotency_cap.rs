@@ -32,6 +32,7 @@ fn a_person_beyond_the_cap_forgets_their_oldest_key_only() {
             order_quantity_max: 1,
             hold_ttl_us: i64::MAX / 4,
         }),
+        queue: None,
     });
     let n = IDEMPOTENCY_KEYS_PER_PERSON_MAX;
     let mut first = Vec::new();

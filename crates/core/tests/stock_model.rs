@@ -48,6 +48,7 @@ fn sale_config(s: &Setup) -> SaleConfig {
             order_quantity_max: s.order_quantity_max,
             hold_ttl_us: s.hold_ttl_us,
         }),
+        queue: None,
     }
 }
 
@@ -248,6 +249,7 @@ impl Model {
                     Outcome::Closed
                 }
             }
+            Action::Join { .. } | Action::SetPowBits { .. } => Outcome::Rejected(Rejection::NoWaitingRoom),
             Action::Click => reject(Rejection::WrongSaleKind),
             Action::Reserve { quantity } => {
                 let q = *quantity;

@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SNAPSHOT_FORMAT, Sale, UserId};
 use stampede_log::{ChainTip, Snapshot};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::record::Record;
 use crate::replay::encode_snapshot;
 use crate::writer::{Job, OnDurable, WriterHandle};
-use crate::{Clock, EngineError};
+use crate::{Clock, EngineError, LiveView};
 
 /// Most messages taken from the mailbox before handing a batch to the writer.
 const DRAIN_MAX: usize = 1024;
@@ -26,12 +26,18 @@ const DRAIN_MAX: usize = 1024;
 const IDLE_WAKE_MAX: Duration = Duration::from_secs(60);
 
 pub(crate) type CommandReply = oneshot::Sender<Result<Outcome, EngineError>>;
+/// A check run in the sale's task before a command; an outcome it returns answers
+/// the command without applying or logging it.
+pub type Precheck = Box<dyn FnOnce(&Sale) -> Option<Outcome> + Send>;
 
 pub(crate) enum SaleMsg {
     Command {
         by: UserId,
         key: IdempotencyKey,
         action: Action,
+        /// Answers from the state without applying (or logging) the command
+        /// when it returns an outcome, like a read.
+        unless: Option<Precheck>,
         reply: CommandReply,
     },
     /// Runs against the current state; its continuation runs once everything
@@ -51,6 +57,8 @@ pub(crate) struct SaleTask {
     /// Next seq not yet known durable; reads skip the writer when it equals the tip.
     pub durable_next_seq: Arc<AtomicU64>,
     pub last_at_us: i64,
+    /// Published once a batch is durable, so watchers never see an effect that could still be lost.
+    pub live: Arc<watch::Sender<Arc<LiveView>>>,
 }
 
 impl SaleTask {
@@ -108,10 +116,22 @@ impl SaleTask {
 
     fn handle(&mut self, msg: SaleMsg, job: &mut Job) {
         match msg {
-            SaleMsg::Command { by, key, action, reply } => {
+            SaleMsg::Command { by, key, action, unless, reply } => {
                 if !self.writer.healthy() {
                     let _ = reply.send(Err(EngineError::Unavailable));
                     return;
+                }
+                if let Some(check) = unless {
+                    self.tick_if_due(job);
+                    if let Some(outcome) = check(&self.sale) {
+                        self.answer_when_durable(
+                            job,
+                            Box::new(move |ok| {
+                                let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
+                            }),
+                        );
+                        return;
+                    }
                 }
                 let input = Input::Command(Command { at_us: self.now(), by, key, action });
                 let applied = self.sale.apply(&input);
@@ -122,18 +142,28 @@ impl SaleTask {
                 }));
             }
             SaleMsg::Read(f) => {
-                // A due opening, closing or expiry shows up in the read at once
-                // rather than when the timer fires a moment later.
-                if self.sale.next_deadline_us().is_some_and(|d| d <= self.clock.now_us()) {
-                    self.tick(job);
-                }
+                self.tick_if_due(job);
                 let answer = f(&self.sale);
-                if job.entries.is_empty() && self.durable_next_seq.load(Ordering::Acquire) == self.tip.next_seq {
-                    answer(true);
-                } else {
-                    job.on_durable.push(answer);
-                }
+                self.answer_when_durable(job, answer);
             }
+        }
+    }
+
+    /// A due opening, closing or expiry shows up in a read at once rather
+    /// than when the timer fires a moment later.
+    fn tick_if_due(&mut self, job: &mut Job) {
+        if self.sale.next_deadline_us().is_some_and(|d| d <= self.clock.now_us()) {
+            self.tick(job);
+        }
+    }
+
+    /// Runs `answer` once everything the state reflects is durable: at once
+    /// if it already is.
+    fn answer_when_durable(&self, job: &mut Job, answer: OnDurable) {
+        if job.entries.is_empty() && self.durable_next_seq.load(Ordering::Acquire) == self.tip.next_seq {
+            answer(true);
+        } else {
+            job.on_durable.push(answer);
         }
     }
 
@@ -166,11 +196,24 @@ impl SaleTask {
             }
             let durable = self.durable_next_seq.clone();
             let next = self.tip.next_seq;
-            job.on_durable.push(Box::new(move |ok| {
-                if ok {
-                    durable.fetch_max(next, Ordering::AcqRel);
-                }
-            }));
+            let live = self.live.clone();
+            let view = Arc::new(LiveView::of(&self.sale));
+            // First, before any answer: whoever is told "done" finds it published.
+            job.on_durable.insert(
+                0,
+                Box::new(move |ok| {
+                    if ok {
+                        durable.fetch_max(next, Ordering::AcqRel);
+                        live.send_if_modified(|old| {
+                            let changed = old.view != view.view;
+                            if changed {
+                                *old = view;
+                            }
+                            changed
+                        });
+                    }
+                }),
+            );
         }
         self.writer.submit(job).await;
     }

@@ -19,10 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use stampede_core::{Action, IdempotencyKey, Outcome, Sale, SaleConfig, UserId};
+use stampede_core::{Action, IdempotencyKey, Outcome, Sale, SaleConfig, SaleView, UserId};
 use stampede_log::{ChainTip, CommandLog, SaleId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
+pub use crate::actor::Precheck;
 use crate::actor::{SaleMsg, SaleTask};
 use crate::record::Record;
 use crate::writer::{Job, WriterHandle};
@@ -81,12 +82,30 @@ impl Default for EngineConfig {
     }
 }
 
-/// A running sale as the server sees it: its immutable configuration and its mailbox.
+/// A sale's public state as of its newest durable entry: what live pages show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveView {
+    pub view: SaleView,
+    /// Stock units or drop wins left.
+    pub available: u64,
+    /// The time of the newest input applied.
+    pub at_us: i64,
+}
+
+impl LiveView {
+    pub fn of(sale: &Sale) -> Self {
+        LiveView { view: sale.view(), available: sale.available(), at_us: sale.last_at_us() }
+    }
+}
+
+/// A running sale as the server sees it: its immutable configuration, its
+/// mailbox, and a watch of its durable public state.
 #[derive(Clone)]
 pub struct SaleHandle {
     pub id: SaleId,
     pub config: Arc<SaleConfig>,
     tx: mpsc::Sender<SaleMsg>,
+    live: watch::Receiver<Arc<LiveView>>,
 }
 
 impl SaleHandle {
@@ -96,6 +115,12 @@ impl SaleHandle {
             mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
         })
+    }
+
+    /// The sale's public state, updated after every durable batch that changed
+    /// it. Watchers see the newest value, not every intermediate one.
+    pub fn live(&self) -> watch::Receiver<Arc<LiveView>> {
+        self.live.clone()
     }
 
     /// Messages waiting in the sale's mailbox now (for dashboards and tests).
@@ -169,7 +194,8 @@ impl Engine {
     fn spawn_sale(&self, id: SaleId, sale: Sale, tip: ChainTip, first: Option<Job>) -> Option<SaleHandle> {
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
-        let handle = SaleHandle { id, config: Arc::new(sale.config().clone()), tx };
+        let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
+        let handle = SaleHandle { id, config: Arc::new(sale.config().clone()), tx, live };
         let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
         let last_at_us = sale.last_at_us();
         let task = SaleTask {
@@ -183,6 +209,7 @@ impl Engine {
             entries_since_snapshot: 0,
             durable_next_seq,
             last_at_us,
+            live: Arc::new(live_tx),
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -230,9 +257,24 @@ impl Engine {
         key: IdempotencyKey,
         action: Action,
     ) -> Result<Outcome, EngineError> {
+        self.command_unless(sale, by, key, action, None).await
+    }
+
+    /// Like [`Engine::command`], but first asks `unless` in the sale's task:
+    /// if it returns an outcome, that is the answer (once durable, like a read)
+    /// and the command is neither applied nor logged. One trip through the
+    /// mailbox serves "answer from state if possible, else act" (a repeated join).
+    pub async fn command_unless(
+        &self,
+        sale: SaleId,
+        by: UserId,
+        key: IdempotencyKey,
+        action: Action,
+        unless: Option<Precheck>,
+    ) -> Result<Outcome, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
         let (reply, rx) = oneshot::channel();
-        handle.post(SaleMsg::Command { by, key, action, reply })?;
+        handle.post(SaleMsg::Command { by, key, action, unless, reply })?;
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 
@@ -252,6 +294,12 @@ impl Engine {
         }));
         handle.post(msg)?;
         rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// The time the engine would stamp now (its clock), for checks at the edge
+    /// that must agree with the sales' notion of time.
+    pub fn now_us(&self) -> i64 {
+        self.inner.clock.now_us()
     }
 
     /// False once the log could not be written; the server then reports unready.

@@ -10,7 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    Action, Command, DropConfig, HoldId, IdempotencyKey, Input, KindConfig, Outcome, SaleConfig, StockConfig, UserId,
+    Action, AdmissionPolicy, Command, DropConfig, HoldId, IdempotencyKey, Input, KindConfig, Outcome, QueueConfig,
+    SaleConfig, StockConfig, UserId,
 };
 
 pub const RECORD_VERSION: u16 = 1;
@@ -32,6 +33,28 @@ pub struct ConfigV1 {
     pub opens_at_us: Option<i64>,
     pub closes_at_us: Option<i64>,
     pub kind: KindV1,
+    /// Added within v1: absent means no waiting room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueV1 {
+    pub policy: PolicyV1,
+    pub pass_ttl_us: i64,
+    pub prequeue_opens_at_us: Option<i64>,
+    pub pow_bits: u8,
+    pub places_per_address: u32,
+    /// Hex of the 32-byte shuffle seed. The log is private to the operator;
+    /// the API shows only its commitment until the sale opens.
+    pub seed: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum PolicyV1 {
+    Chunk { size: u32, every_us: i64 },
+    Active { max: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +74,8 @@ pub enum ActionV1 {
     Cancel { hold: u64 },
     Refund { order: u64 },
     Click,
+    Join { nonce: u64, address: u64 },
+    SetPowBits { bits: u8 },
 }
 
 /// What the command's answer was, in enough detail to check a replay and a receipt.
@@ -63,6 +88,8 @@ pub struct OutcomeV1 {
     pub quantity: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -98,13 +125,40 @@ impl From<&SaleConfig> for ConfigV1 {
                 },
                 KindConfig::Drop(d) => KindV1::Drop { winners: d.winners },
             },
+            queue: c.queue.as_ref().map(|q| QueueV1 {
+                policy: match q.policy {
+                    AdmissionPolicy::Chunk { size, every_us } => PolicyV1::Chunk { size, every_us },
+                    AdmissionPolicy::Active { max } => PolicyV1::Active { max },
+                },
+                pass_ttl_us: q.pass_ttl_us,
+                prequeue_opens_at_us: q.prequeue_opens_at_us,
+                pow_bits: q.pow_bits,
+                places_per_address: q.places_per_address,
+                seed: hex(&q.seed),
+            }),
         }
     }
 }
 
-impl From<ConfigV1> for SaleConfig {
-    fn from(c: ConfigV1) -> Self {
-        SaleConfig {
+impl TryFrom<ConfigV1> for SaleConfig {
+    type Error = RecordError;
+
+    fn try_from(c: ConfigV1) -> Result<Self, RecordError> {
+        let queue = match c.queue {
+            None => None,
+            Some(q) => Some(QueueConfig {
+                policy: match q.policy {
+                    PolicyV1::Chunk { size, every_us } => AdmissionPolicy::Chunk { size, every_us },
+                    PolicyV1::Active { max } => AdmissionPolicy::Active { max },
+                },
+                pass_ttl_us: q.pass_ttl_us,
+                prequeue_opens_at_us: q.prequeue_opens_at_us,
+                pow_bits: q.pow_bits,
+                places_per_address: q.places_per_address,
+                seed: unhex32(&q.seed).ok_or(RecordError::Invalid("waiting room seed"))?,
+            }),
+        };
+        Ok(SaleConfig {
             title: c.title,
             description: c.description,
             owner: UserId(c.owner),
@@ -117,8 +171,32 @@ impl From<ConfigV1> for SaleConfig {
                 }
                 KindV1::Drop { winners } => KindConfig::Drop(DropConfig { winners }),
             },
-        }
+            queue,
+        })
     }
+}
+
+/// Lower-case hex, as the API shows seeds and commitments.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Parses 64 hex digits.
+pub fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digits = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(digits, 16).ok()?;
+    }
+    Some(out)
 }
 
 impl From<&Action> for ActionV1 {
@@ -131,6 +209,8 @@ impl From<&Action> for ActionV1 {
             Action::Cancel { hold } => ActionV1::Cancel { hold: hold.0 },
             Action::Refund { order } => ActionV1::Refund { order: order.0 },
             Action::Click => ActionV1::Click,
+            Action::Join { nonce, address } => ActionV1::Join { nonce: *nonce, address: *address },
+            Action::SetPowBits { bits } => ActionV1::SetPowBits { bits: *bits },
         }
     }
 }
@@ -145,13 +225,16 @@ impl From<ActionV1> for Action {
             ActionV1::Cancel { hold } => Action::Cancel { hold: HoldId(hold) },
             ActionV1::Refund { order } => Action::Refund { order: HoldId(order) },
             ActionV1::Click => Action::Click,
+            ActionV1::Join { nonce, address } => Action::Join { nonce, address },
+            ActionV1::SetPowBits { bits } => Action::SetPowBits { bits },
         }
     }
 }
 
 impl From<&Outcome> for OutcomeV1 {
     fn from(o: &Outcome) -> Self {
-        let mut out = OutcomeV1 { kind: String::new(), hold: None, quantity: None, rank: None, reason: None };
+        let mut out =
+            OutcomeV1 { kind: String::new(), hold: None, quantity: None, rank: None, ticket: None, reason: None };
         let kind = match o {
             Outcome::Opened => "opened",
             Outcome::Closed => "closed",
@@ -169,6 +252,14 @@ impl From<&Outcome> for OutcomeV1 {
             Outcome::Clicked(c) => {
                 out.rank = Some(c.rank);
                 "clicked"
+            }
+            Outcome::Joined(e) => {
+                out.ticket = Some(e.ticket);
+                "joined"
+            }
+            Outcome::PowSet { bits } => {
+                out.quantity = Some(u32::from(*bits));
+                "pow_set"
             }
             Outcome::Rejected(r) => {
                 out.reason = Some(r.code().to_owned());

@@ -55,7 +55,8 @@ impl Replayer {
         let record = Record::decode(&entry.payload).map_err(record_err)?;
         match (&mut self.sale, &record) {
             (None, Record::Create { config, .. }) => {
-                self.sale = Some(Sale::new(config.clone().into()));
+                let config = config.clone().try_into().map_err(record_err)?;
+                self.sale = Some(Sale::new(config));
             }
             (Some(sale), _) => {
                 let Some((input, recorded)) = record.to_input(entry.at_us).map_err(|source| ReplayError::Record {

@@ -37,6 +37,7 @@ fn stock_config(stock: u64) -> SaleConfig {
             order_quantity_max: 10,
             hold_ttl_us: 60 * US_PER_S,
         }),
+        queue: None,
     }
 }
 
@@ -197,4 +198,26 @@ async fn drop_ranks_follow_log_order_and_the_log_replays_to_the_same_ranks() {
     assert_eq!(log.sales().unwrap(), vec![sale]);
     let audit = replay::audit(&mut log, sale).unwrap();
     assert_eq!(audit.final_state.drop_book().unwrap().clicks(), &live[..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_view_follows_durable_changes_and_skips_unchanged_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let (engine, _) = start(dir.path(), clock, EngineConfig::default());
+    let sale = engine.create_sale(stock_config(10)).await.unwrap();
+    let mut live = sale.live();
+    assert_eq!(live.borrow_and_update().available, 10);
+    assert!(matches!(reserve(&engine, sale.id, 1, "a", 3).await, Outcome::Held(_)));
+    // The acknowledgement came after the publish: the watch has already moved.
+    assert!(live.has_changed().unwrap(), "a durable hold is published before it is acknowledged");
+    let view = live.borrow_and_update().clone();
+    assert_eq!(view.available, 7);
+    assert_eq!(view.view.stock.as_ref().map(|s| s.held), Some(3));
+    // A refusal changes nothing anyone can see, so nothing is published.
+    let refused = reserve(&engine, sale.id, 1, "b", 100).await;
+    assert!(matches!(refused, Outcome::Rejected(Rejection::BadQuantity { .. })), "{refused:?}");
+    assert!(!live.has_changed().unwrap(), "an unchanged view is not published again");
+    drop(sale);
+    engine.shutdown().await;
 }

@@ -2,7 +2,10 @@
 //! Kept apart from the core's types so the wire format changes only on purpose.
 
 use serde::{Deserialize, Serialize};
-use stampede_core::{Click, Hold, HoldStatus, KindConfig, Sale, SaleView, US_PER_S};
+use stampede_core::{
+    AdmissionPolicy, Click, Hold, HoldStatus, KindConfig, QueueConfig, QueueView, Sale, SaleView, US_PER_S,
+};
+use stampede_engine::LiveView;
 use stampede_store::User;
 use utoipa::ToSchema;
 
@@ -114,6 +117,8 @@ pub enum CreateSaleRequest {
         opens_at: Option<String>,
         #[serde(default)]
         closes_at: Option<String>,
+        #[serde(default)]
+        waiting_room: Option<WaitingRoomRequest>,
     },
     Drop {
         title: String,
@@ -124,7 +129,176 @@ pub enum CreateSaleRequest {
         opens_at: Option<String>,
         #[serde(default)]
         closes_at: Option<String>,
+        #[serde(default)]
+        waiting_room: Option<WaitingRoomRequest>,
     },
+}
+
+/// A waiting room in front of a new sale (docs/API.md, "Waiting room").
+#[derive(Deserialize, ToSchema)]
+pub struct WaitingRoomRequest {
+    /// `chunk` or `active`.
+    pub policy: String,
+    #[serde(default)]
+    pub chunk_size: Option<i64>,
+    #[serde(default)]
+    pub chunk_seconds: Option<f64>,
+    #[serde(default)]
+    pub active_max: Option<i64>,
+    #[serde(default)]
+    pub pass_seconds: Option<i64>,
+    #[serde(default)]
+    pub prequeue_opens_at: Option<String>,
+    #[serde(default)]
+    pub pow_bits: Option<i64>,
+    #[serde(default)]
+    pub places_per_address: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct JoinRequest {
+    pub nonce: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PowRequest {
+    pub pow_bits: i64,
+}
+
+/// The waiting room's settings and numbers, as part of a sale.
+#[derive(Serialize, ToSchema)]
+pub struct WaitingRoomOut {
+    pub policy: &'static str,
+    pub chunk_size: Option<u32>,
+    pub chunk_seconds: Option<f64>,
+    pub active_max: Option<u32>,
+    pub pass_seconds: i64,
+    pub prequeue_opens_at: Option<String>,
+    pub pow_bits: u8,
+    pub places_per_address: u32,
+    pub commitment: String,
+    pub seed: Option<String>,
+    pub joined: u32,
+    pub prequeue: bool,
+    pub prequeue_len: Option<u32>,
+    pub admitted: u32,
+    pub waiting: u32,
+    pub active: u32,
+}
+
+impl WaitingRoomOut {
+    fn new(config: &QueueConfig, q: &QueueView) -> Self {
+        let (chunk_size, chunk_seconds, active_max) = match q.policy {
+            AdmissionPolicy::Chunk { size, every_us } => (Some(size), Some(every_us as f64 / US_PER_S as f64), None),
+            AdmissionPolicy::Active { max } => (None, None, Some(max)),
+        };
+        WaitingRoomOut {
+            policy: policy_name(q.policy),
+            chunk_size,
+            chunk_seconds,
+            active_max,
+            pass_seconds: q.pass_ttl_us / US_PER_S,
+            prequeue_opens_at: q.prequeue_opens_at_us.map(fmt_us),
+            pow_bits: q.pow_bits,
+            places_per_address: config.places_per_address,
+            commitment: hex(&q.commitment),
+            seed: q.seed.as_ref().map(|s| hex(s)),
+            joined: q.joined,
+            prequeue: q.prequeue,
+            prequeue_len: q.prequeue_len,
+            admitted: q.admitted,
+            waiting: q.waiting,
+            active: q.active,
+        }
+    }
+}
+
+fn policy_name(p: AdmissionPolicy) -> &'static str {
+    match p {
+        AdmissionPolicy::Chunk { .. } => "chunk",
+        AdmissionPolicy::Active { .. } => "active",
+    }
+}
+
+/// The one shared live message of a waiting room (REST and WebSocket alike).
+#[derive(Serialize, ToSchema)]
+pub struct QueueStatusOut {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seq: u64,
+    pub sale_id: u64,
+    pub status: &'static str,
+    pub sold_out: bool,
+    pub server_time_us: i64,
+    pub joined: u32,
+    pub prequeue: bool,
+    pub prequeue_len: Option<u32>,
+    pub admitted: u32,
+    pub waiting: u32,
+    pub active: u32,
+    pub rate_per_s: Option<f64>,
+    pub pow_bits: u8,
+    pub commitment: String,
+    pub seed: Option<String>,
+    pub available: u64,
+}
+
+impl QueueStatusOut {
+    pub fn new(seq: u64, sale_id: u64, live: &LiveView, rate_per_s: Option<f64>) -> Self {
+        let q = live.view.queue.as_ref();
+        QueueStatusOut {
+            kind: "status",
+            seq,
+            sale_id,
+            status: live.view.status.as_str(),
+            sold_out: live.available == 0,
+            server_time_us: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            joined: q.map_or(0, |q| q.joined),
+            prequeue: q.is_some_and(|q| q.prequeue),
+            prequeue_len: q.and_then(|q| q.prequeue_len),
+            admitted: q.map_or(0, |q| q.admitted),
+            waiting: q.map_or(0, |q| q.waiting),
+            active: q.map_or(0, |q| q.active),
+            rate_per_s: rate_per_s.map(|r| (r * 10.0).round() / 10.0),
+            pow_bits: q.map_or(0, |q| q.pow_bits),
+            commitment: q.map(|q| hex(&q.commitment)).unwrap_or_default(),
+            seed: q.and_then(|q| q.seed.as_ref().map(|s| hex(s))),
+            available: live.available,
+        }
+    }
+}
+
+/// A person's place in a waiting room, with their pass while it is valid.
+#[derive(Serialize, ToSchema)]
+pub struct QueueTicketOut {
+    pub sale_id: u64,
+    pub ticket: u32,
+    pub place: Option<u32>,
+    pub admitted: bool,
+    pub pass_state: &'static str,
+    pub pass: Option<String>,
+    pub pass_expires_at: Option<String>,
+    pub pass_expires_at_us: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PassKeyOut {
+    pub algorithm: &'static str,
+    pub public_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatsOut {
+    pub ws_open: u64,
+    pub ws_peak: u64,
+    pub rss_kb: Option<u64>,
+    pub open_files_limit: Option<u64>,
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    stampede_engine::record::hex(bytes)
 }
 
 fn default_currency() -> String {
@@ -169,13 +343,14 @@ pub struct SaleOut {
     pub opened_at: Option<String>,
     pub stock: Option<StockOut>,
     pub drop: Option<DropOut>,
+    pub waiting_room: Option<WaitingRoomOut>,
 }
 
 impl SaleOut {
     pub fn from_sale(id: u64, sale: &Sale) -> Self {
         let c = sale.config();
         let schedule = sale.schedule();
-        let SaleView { status, stock, drop } = sale.view();
+        let SaleView { status, stock, drop, queue } = sale.view();
         let (kind, stock) = match (&c.kind, stock) {
             (KindConfig::Stock(sc), Some(v)) => (
                 "stock",
@@ -206,6 +381,7 @@ impl SaleOut {
             opened_at: schedule.opened_at_us.map(fmt_us),
             stock,
             drop: drop.map(|d| DropOut { winners: d.winners, clicks: d.clicks, won: d.won }),
+            waiting_room: c.queue.as_ref().zip(queue.as_ref()).map(|(c, q)| WaitingRoomOut::new(c, q)),
         }
     }
 }

@@ -174,3 +174,54 @@ impl<S: Send + Sync> FromRequestParts<S> for IdemKey {
 pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().map_err(|_| ApiError::not_found(format!("no such {what}")))
 }
+
+/// Header carrying a waiting-room pass.
+pub const PASS_HEADER: &str = "stampede-pass";
+
+/// The `stampede-pass` header, checked against a sale by [`SalePass::check`].
+pub struct SalePass(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SalePass {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(PASS_HEADER) {
+            None => Ok(SalePass(None)),
+            Some(v) => match v.to_str() {
+                Ok(s) => Ok(SalePass(Some(s.trim().to_owned()))),
+                Err(_) => Err(pass_invalid("the stampede-pass header is not a pass")),
+            },
+        }
+    }
+}
+
+fn pass_invalid(detail: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "pass-invalid", "Invalid pass", detail)
+}
+
+impl SalePass {
+    /// For a sale with a waiting room: a pass signed by this server, for this
+    /// sale and person, not expired. The sale itself then checks the
+    /// admission is still live (not used); a sale without a room needs nothing.
+    pub fn check(&self, state: &AppState, auth: &Auth, sale: &stampede_engine::SaleHandle) -> Result<(), ApiError> {
+        if sale.config.queue.is_none() {
+            return Ok(());
+        }
+        let Some(raw) = &self.0 else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "pass-required",
+                "Pass required",
+                "this sale has a waiting room: join it and send your pass in the stampede-pass header",
+            ));
+        };
+        let claims = state.passes.verify(raw).map_err(|e| pass_invalid(&e.to_string()))?;
+        if claims.sale != sale.id || claims.user != auth.core_id().0 {
+            return Err(pass_invalid("the pass is for another sale or person"));
+        }
+        if claims.exp_us <= state.engine.now_us() {
+            return Err(stampede_core::Rejection::PassExpired.into());
+        }
+        Ok(())
+    }
+}

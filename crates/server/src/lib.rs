@@ -10,7 +10,9 @@
 pub mod dto;
 pub mod extract;
 pub mod listener;
+pub mod live;
 pub mod openapi;
+pub mod pass;
 pub mod problem;
 pub mod routes;
 
@@ -28,8 +30,10 @@ use stampede_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::live::{LiveHub, WsGauge};
+use crate::pass::PassKeys;
 use crate::problem::ApiError;
-use crate::routes::{accounts, sales, system};
+use crate::routes::{accounts, queue, sales, system};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -53,15 +57,21 @@ pub struct AppState {
     /// sha256 of `STAMPEDE_ADMIN_TOKEN`, when the operator set one.
     pub admin_token_hash: Option<[u8; 32]>,
     hashing: Arc<Semaphore>,
+    pub passes: Arc<PassKeys>,
+    pub live: Arc<LiveHub>,
+    pub websockets: Arc<WsGauge>,
 }
 
 impl AppState {
-    pub fn new(engine: Engine, store: Store, admin_token: Option<&str>) -> Self {
+    pub fn new(engine: Engine, store: Store, admin_token: Option<&str>, passes: PassKeys) -> Self {
         AppState {
             engine,
             store,
             admin_token_hash: admin_token.filter(|t| !t.is_empty()).map(extract::admin_token_hash),
             hashing: Arc::new(Semaphore::new(HASHING_CONCURRENCY_MAX)),
+            passes: Arc::new(passes),
+            live: Arc::new(LiveHub::default()),
+            websockets: Arc::new(WsGauge::default()),
         }
     }
 }
@@ -116,6 +126,8 @@ pub enum OpenError {
     Log(#[from] stampede_log::LogError),
     #[error("cannot start the engine: {0}")]
     Engine(#[from] stampede_engine::StartError),
+    #[error(transparent)]
+    PassKey(#[from] pass::PassKeyError),
 }
 
 /// A ready application: store opened, log replayed, engine running.
@@ -136,9 +148,10 @@ impl App {
     pub fn open_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<App, OpenError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::DataDir(config.data_dir.clone(), e))?;
         let store = Store::open(&config.data_dir.join("store.sqlite"))?;
+        let passes = PassKeys::load_or_create(&config.data_dir)?;
         let log = SqliteLog::open(&config.data_dir.join("log.sqlite"))?;
         let (engine, report) = Engine::start(Box::new(log), clock, config.engine.clone())?;
-        Ok(App { state: AppState::new(engine, store, config.admin_token.as_deref()), report })
+        Ok(App { state: AppState::new(engine, store, config.admin_token.as_deref(), passes), report })
     }
 }
 
@@ -159,6 +172,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users", post(accounts::admin_create_user))
         .route("/api/admin/users/bulk", post(accounts::admin_bulk_users))
         .route("/api/admin/users/{id}/role", put(accounts::admin_set_role))
+        .route("/api/admin/stats", get(system::admin_stats))
+        .route("/api/queue/pass-key", get(queue::pass_key))
+        .route("/api/sales/{id}/queue", get(queue::status))
+        .route("/api/sales/{id}/queue/ws", get(queue::watch))
+        .route("/api/sales/{id}/queue/join", post(queue::join))
+        .route("/api/sales/{id}/queue/me", get(queue::me))
+        .route("/api/sales/{id}/queue/pow", put(queue::set_pow))
         .route("/api/sales", post(sales::create_sale).get(sales::list_sales))
         .route("/api/sales/{id}", get(sales::get_sale))
         .route("/api/sales/{id}/open", post(sales::open_sale))
@@ -199,6 +219,8 @@ pub async fn serve_with_idle(
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     let app = router(state);
     let listener = listener::LimitedListener::new(listener, connections_max, idle_max);
+    // Peer addresses feed the waiting room's per-address join limit.
+    let app = app.into_make_service_with_connect_info::<listener::PeerAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     pruner.abort();
     engine.shutdown().await;

@@ -129,3 +129,13 @@ impl AsyncWrite for LimitedStream {
         self.stream.is_write_vectored()
     }
 }
+
+/// The peer's address, as handlers see it through `ConnectInfo<PeerAddr>`.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LimitedListener>> for PeerAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}

@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use crate::dto::*;
 use crate::problem::Problem;
-use crate::routes::{accounts, sales, system};
+use crate::routes::{accounts, queue, sales, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,13 @@ use crate::routes::{accounts, sales, system};
         sales::results,
         sales::my_holds,
         sales::my_orders,
+        queue::join,
+        queue::me,
+        queue::status,
+        queue::watch,
+        queue::set_pow,
+        queue::pass_key,
+        system::admin_stats,
     ),
     components(schemas(
         Problem,
@@ -52,7 +59,12 @@ use crate::routes::{accounts, sales, system};
         ClickOut,
         LeaderboardOut,
         HoldPage,
-        ResultsOut
+        ResultsOut,
+        QueueStatusOut,
+        QueueTicketOut,
+        WaitingRoomOut,
+        PassKeyOut,
+        StatsOut
     ))
 )]
 pub struct ApiDoc;

@@ -139,6 +139,39 @@ impl From<Rejection> for ApiError {
                 "Idempotency key reused",
                 "that idempotency key was used for a different command",
             ),
+            Rejection::NoWaitingRoom => {
+                conflict("no-waiting-room", "No waiting room", "this sale has no waiting room".into())
+            }
+            Rejection::QueueNotOpen => {
+                conflict("queue-not-open", "Waiting room not open", "joining has not started yet".into())
+            }
+            Rejection::BadProofOfWork { bits } => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "bad-proof-of-work",
+                "Bad proof of work",
+                format!("the nonce must give a hash with at least {bits} leading zero bits"),
+            ),
+            Rejection::AddressLimitReached => ApiError::new(
+                S::TOO_MANY_REQUESTS,
+                "address-limit-reached",
+                "Too many places from this address",
+                "this network address already holds the most places allowed in this waiting room",
+            ),
+            Rejection::NotInQueue => {
+                ApiError::new(S::NOT_FOUND, "not-in-queue", "Not in the waiting room", "join the waiting room first")
+            }
+            Rejection::NotAdmitted => ApiError::new(
+                S::FORBIDDEN,
+                "not-admitted",
+                "Not admitted yet",
+                "your place in the waiting room has not been admitted yet",
+            ),
+            Rejection::PassExpired => {
+                ApiError::new(S::FORBIDDEN, "pass-expired", "Pass expired", "your pass is past its lifetime")
+            }
+            Rejection::PassUsed => {
+                conflict("pass-used", "Pass used", "your pass was used for a completed purchase".into())
+            }
         }
     }
 }

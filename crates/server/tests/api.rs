@@ -19,6 +19,8 @@ mod drops;
 mod idempotency;
 #[path = "api/owner.rs"]
 mod owner;
+#[path = "api/queue.rs"]
+mod queue;
 #[path = "api/restart.rs"]
 mod restart;
 #[path = "api/stock.rs"]

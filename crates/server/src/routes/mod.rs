@@ -1,5 +1,6 @@
 //! The HTTP routes, grouped by who uses them.
 
 pub mod accounts;
+pub mod queue;
 pub mod sales;
 pub mod system;

@@ -6,14 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use stampede_core::{
-    Action, DropConfig, HoldId, HoldStatus, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId,
+    Action, AdmissionPolicy, DropConfig, HoldId, HoldStatus, KindConfig, Outcome, POW_BITS_MAX, QueueConfig,
+    SaleConfig, StockConfig, US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::dto::*;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass, parse_id};
 use crate::problem::{ApiError, Problem};
 
 /// Bounds on what an organizer may ask for, each named.
@@ -28,6 +29,63 @@ pub const PRICE_MAX: i64 = 1_000_000_000_000;
 /// Most rows in one listing page.
 pub const PAGE_LEN_MAX: usize = 10_000;
 pub const LEADERBOARD_PAGE_MAX: usize = 1000;
+pub const CHUNK_SIZE_MAX: i64 = 1_000_000;
+pub const CHUNK_SECONDS_MIN: f64 = 0.05;
+pub const CHUNK_SECONDS_MAX: f64 = 3600.0;
+pub const ACTIVE_MAX: i64 = 1_000_000;
+pub const PASS_SECONDS_DEFAULT: i64 = 600;
+pub const POW_BITS_DEFAULT: i64 = 16;
+pub const PLACES_PER_ADDRESS_DEFAULT: i64 = 16;
+pub const PLACES_PER_ADDRESS_MAX: i64 = 1_000_000;
+
+fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, ApiError> {
+    let Some(req) = req else { return Ok(None) };
+    let as_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let policy = match req.policy.as_str() {
+        "chunk" => {
+            let size = in_range(req.chunk_size.unwrap_or(100), 1, CHUNK_SIZE_MAX, "waiting_room.chunk_size")?;
+            let seconds = req.chunk_seconds.unwrap_or(1.0);
+            if !(CHUNK_SECONDS_MIN..=CHUNK_SECONDS_MAX).contains(&seconds) {
+                return Err(ApiError::invalid_field(format!(
+                    "waiting_room.chunk_seconds must be between {CHUNK_SECONDS_MIN} and {CHUNK_SECONDS_MAX}"
+                )));
+            }
+            AdmissionPolicy::Chunk { size: as_u32(size), every_us: (seconds * US_PER_S as f64).round() as i64 }
+        }
+        "active" => {
+            let max = in_range(req.active_max.unwrap_or(500), 1, ACTIVE_MAX, "waiting_room.active_max")?;
+            AdmissionPolicy::Active { max: as_u32(max) }
+        }
+        _ => return Err(ApiError::invalid_field("waiting_room.policy must be chunk or active")),
+    };
+    let pass_seconds = in_range(
+        req.pass_seconds.unwrap_or(PASS_SECONDS_DEFAULT),
+        HOLD_SECONDS_MIN,
+        HOLD_SECONDS_MAX,
+        "waiting_room.pass_seconds",
+    )?;
+    let pow_bits =
+        in_range(req.pow_bits.unwrap_or(POW_BITS_DEFAULT), 0, i64::from(POW_BITS_MAX), "waiting_room.pow_bits")?;
+    let places = in_range(
+        req.places_per_address.unwrap_or(PLACES_PER_ADDRESS_DEFAULT),
+        1,
+        PLACES_PER_ADDRESS_MAX,
+        "waiting_room.places_per_address",
+    )?;
+    let prequeue_opens_at_us =
+        req.prequeue_opens_at.as_deref().map(|t| parse_time(t, "waiting_room.prequeue_opens_at")).transpose()?;
+    // The seed decides the pre-queue's order; only its hash is shown until opening.
+    let mut seed = [0u8; 32];
+    rand::fill(&mut seed[..]);
+    Ok(Some(QueueConfig {
+        policy,
+        pass_ttl_us: pass_seconds * US_PER_S,
+        prequeue_opens_at_us,
+        pow_bits: u8::try_from(pow_bits).unwrap_or(POW_BITS_MAX),
+        places_per_address: as_u32(places),
+        seed,
+    }))
+}
 
 fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
     if (lo..=hi).contains(&v) {
@@ -72,6 +130,7 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
             hold_seconds,
             opens_at,
             closes_at,
+            waiting_room,
         } => {
             let currency = currency.trim().to_ascii_uppercase();
             if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -92,9 +151,10 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
                     order_quantity_max: as_u32(in_range(order_quantity_max, 1, PER_PERSON_MAX, "order_quantity_max")?),
                     hold_ttl_us: in_range(hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")? * US_PER_S,
                 }),
+                queue: queue_config(waiting_room)?,
             })
         }
-        CreateSaleRequest::Drop { title, description, winners, opens_at, closes_at } => {
+        CreateSaleRequest::Drop { title, description, winners, opens_at, closes_at, waiting_room } => {
             let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
@@ -104,18 +164,19 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
                 opens_at_us,
                 closes_at_us,
                 kind: KindConfig::Drop(DropConfig { winners: as_u32(in_range(winners, 1, WINNERS_MAX, "winners")?) }),
+                queue: queue_config(waiting_room)?,
             })
         }
     }
 }
 
-fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
+pub(crate) fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
     let id = parse_id(raw, "sale")?;
     state.engine.sale(id).ok_or_else(|| ApiError::not_found("no such sale"))
 }
 
 /// Owner or admin, else 403.
-fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
+pub(crate) fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
     // The role is re-checked so an organizer who lost the role loses access too.
     if auth.is_admin() || (auth.can_organize() && sale.config.owner == auth.core_id()) {
         Ok(())
@@ -124,7 +185,7 @@ fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
     }
 }
 
-async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiError> {
+pub(crate) async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiError> {
     Ok(state.engine.read(id, move |s| SaleOut::from_sale(id, s)).await?)
 }
 
@@ -221,10 +282,12 @@ pub async fn reserve(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
+    pass: SalePass,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ReserveRequest>,
 ) -> Result<(StatusCode, Json<HoldOut>), ApiError> {
     let sale = handle(&state, &id)?;
+    pass.check(&state, &auth, &sale)?;
     let quantity = match u32::try_from(req.quantity) {
         Ok(q) if q > 0 => q,
         _ => {
@@ -305,9 +368,11 @@ pub async fn click(
     State(state): State<AppState>,
     auth: Auth,
     key: IdemKey,
+    pass: SalePass,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClickOut>, ApiError> {
     let sale = handle(&state, &id)?;
+    pass.check(&state, &auth, &sale)?;
     let winners = match &sale.config.kind {
         KindConfig::Drop(d) => d.winners,
         _ => return Err(stampede_core::Rejection::WrongSaleKind.into()),

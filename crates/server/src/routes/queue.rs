@@ -1,0 +1,209 @@
+//! Waiting rooms: joining, one's own place and pass, the shared live status
+//! over REST and WebSocket, and the organizer's proof-of-work dial.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use stampede_core::{Action, Outcome, POW_BITS_MAX, PassState, QueueEntry, Rejection};
+use stampede_engine::SaleHandle;
+
+use crate::AppState;
+use crate::dto::*;
+use crate::extract::{ApiJson, ApiPath, Auth, IdemKey};
+use crate::listener::PeerAddr;
+use crate::live::WsGuard;
+use crate::pass::PassClaims;
+use crate::problem::{ApiError, Problem};
+use crate::routes::sales::{handle, require_owner};
+
+/// Read buffer of one WebSocket. Watchers send almost nothing, and with
+/// thousands of them idle the default (128 KiB each) would dominate memory.
+pub const WS_READ_BUFFER: usize = 4 * 1024;
+/// Largest message a watcher may send; they have nothing big to say.
+pub const WS_MESSAGE_LEN_MAX: usize = 4 * 1024;
+/// Outgoing bytes buffered for a slow watcher before sends fail.
+pub const WS_WRITE_BUFFER_MAX: usize = 64 * 1024;
+/// Pings keep the connection well inside the 60 s idle limit and find dead peers.
+pub const WS_PING_EVERY: Duration = Duration::from_secs(20);
+
+fn room(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
+    let sale = handle(state, raw)?;
+    if sale.config.queue.is_none() {
+        return Err(Rejection::NoWaitingRoom.into());
+    }
+    Ok(sale)
+}
+
+fn ticket_out(state: &AppState, sale: u64, e: &QueueEntry, now_us: i64) -> QueueTicketOut {
+    let live = match e.pass {
+        PassState::Admitted { expires_at_us, .. } if expires_at_us > now_us => Some(expires_at_us),
+        _ => None,
+    };
+    QueueTicketOut {
+        sale_id: sale,
+        ticket: e.ticket,
+        place: e.place,
+        admitted: !matches!(e.pass, PassState::Waiting),
+        pass_state: match e.pass {
+            PassState::Admitted { expires_at_us, .. } if expires_at_us <= now_us => "expired",
+            other => other.as_str(),
+        },
+        pass: live.map(|exp_us| state.passes.issue(&PassClaims { sale, user: e.by.0, ticket: e.ticket, exp_us })),
+        pass_expires_at: live.map(fmt_us),
+        pass_expires_at_us: live,
+    }
+}
+
+async fn my_entry(state: &AppState, sale: &SaleHandle, auth: &Auth) -> Result<Option<QueueEntry>, ApiError> {
+    let me = auth.core_id();
+    Ok(state.engine.read(sale.id, move |s| s.waiting_room().and_then(|q| q.entry_of(me).cloned())).await?)
+}
+
+/// Take a place in the waiting room (proof of work required). Joining again
+/// returns the same ticket and place.
+#[utoipa::path(post, path = "/api/sales/{id}/queue/join", tag = "waiting room", params(("id" = u64, Path)),
+    request_body = JoinRequest,
+    responses((status = 200, body = QueueTicketOut), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
+pub async fn join(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<JoinRequest>,
+) -> Result<Json<QueueTicketOut>, ApiError> {
+    let sale = room(&state, &id)?;
+    let address = state.passes.address_tag(peer.ip());
+    let action = Action::Join { nonce: req.nonce, address };
+    let me = auth.core_id();
+    // A refresh or a second tab is answered from the room without logging a command.
+    let already = Box::new(move |s: &stampede_core::Sale| {
+        s.waiting_room().and_then(|q| q.entry_of(me)).map(|e| Outcome::Joined(e.clone()))
+    });
+    match state.engine.command_unless(sale.id, me, key.0, action, Some(already)).await? {
+        Outcome::Joined(e) => Ok(Json(ticket_out(&state, sale.id, &e, state.engine.now_us()))),
+        Outcome::Rejected(r) => Err(r.into()),
+        other => Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Your ticket, place, and pass once admitted.
+#[utoipa::path(get, path = "/api/sales/{id}/queue/me", tag = "waiting room", params(("id" = u64, Path)),
+    responses((status = 200, body = QueueTicketOut), (status = 404, body = Problem)))]
+pub async fn me(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<QueueTicketOut>, ApiError> {
+    let sale = room(&state, &id)?;
+    match my_entry(&state, &sale, &auth).await? {
+        Some(e) => Ok(Json(ticket_out(&state, sale.id, &e, state.engine.now_us()))),
+        None => Err(Rejection::NotInQueue.into()),
+    }
+}
+
+/// The waiting room's shared live status: the newest message WebSocket watchers got.
+#[utoipa::path(get, path = "/api/sales/{id}/queue", tag = "waiting room", params(("id" = u64, Path)),
+    responses((status = 200, body = QueueStatusOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn status(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
+    let sale = room(&state, &id)?;
+    let text = state.live.watch(&sale).borrow().text.clone();
+    let mut res = text.as_str().to_owned().into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// WebSocket of the shared live status: the current message at once, then one per change.
+#[utoipa::path(get, path = "/api/sales/{id}/queue/ws", tag = "waiting room", params(("id" = u64, Path)),
+    responses((status = 101), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn watch(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let sale = room(&state, &id)?;
+    let updates = state.live.watch(&sale);
+    let guard = state.websockets.open();
+    Ok(ws
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(WS_WRITE_BUFFER_MAX)
+        .max_message_size(WS_MESSAGE_LEN_MAX)
+        .max_frame_size(WS_MESSAGE_LEN_MAX)
+        .on_upgrade(move |socket| watch_room(socket, updates, guard)))
+}
+
+async fn watch_room(
+    mut socket: WebSocket,
+    mut updates: tokio::sync::watch::Receiver<std::sync::Arc<crate::live::Published>>,
+    _guard: WsGuard,
+) {
+    let first = updates.borrow_and_update().text.clone();
+    if socket.send(Message::Text(first)).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
+    loop {
+        tokio::select! {
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let text = updates.borrow_and_update().text.clone();
+                if socket.send(Message::Text(text)).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // Watchers have nothing to say; pongs and stray messages are ignored.
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+/// Change the proof-of-work difficulty while the sale runs (its organizer or an admin).
+#[utoipa::path(put, path = "/api/sales/{id}/queue/pow", tag = "waiting room", params(("id" = u64, Path)),
+    request_body = PowRequest,
+    responses((status = 200, body = QueueStatusOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_pow(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<PowRequest>,
+) -> Result<Response, ApiError> {
+    let sale = room(&state, &id)?;
+    require_owner(&auth, &sale)?;
+    let bits = match u8::try_from(req.pow_bits) {
+        Ok(b) if b <= POW_BITS_MAX => b,
+        _ => return Err(ApiError::invalid_field(format!("pow_bits must be between 0 and {POW_BITS_MAX}"))),
+    };
+    match state.engine.command(sale.id, auth.core_id(), key.0, Action::SetPowBits { bits }).await? {
+        Outcome::PowSet { .. } => {}
+        Outcome::Rejected(r) => return Err(r.into()),
+        other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
+    }
+    let live = state.engine.read(sale.id, stampede_engine::LiveView::of).await?;
+    let out = QueueStatusOut::new(state.live.watch(&sale).borrow().seq, sale.id, &live, None);
+    Ok(Json(out).into_response())
+}
+
+/// The public key passes are signed with, so anyone can check one.
+#[utoipa::path(get, path = "/api/queue/pass-key", tag = "waiting room", responses((status = 200, body = PassKeyOut)))]
+pub async fn pass_key(State(state): State<AppState>) -> Json<PassKeyOut> {
+    Json(PassKeyOut { algorithm: "ed25519", public_key: state.passes.public_key() })
+}
