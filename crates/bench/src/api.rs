@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::error::BenchError;
 use crate::http::{self, Attempt, Link, Target};
+use crate::room::{QueueStatus, RoomInfo, ServerStats};
 
 /// How long a retriable request keeps being retried.
 pub(crate) const RETRY_BUDGET: Duration = Duration::from_secs(30);
@@ -45,6 +46,8 @@ pub(crate) struct Sale {
     pub stock: Option<StockState>,
     #[serde(default)]
     pub drop: Option<DropState>,
+    #[serde(default)]
+    pub waiting_room: Option<RoomInfo>,
 }
 
 /// `Sale.stock`.
@@ -248,10 +251,28 @@ impl Api {
 
     /// `POST /api/sales` then `POST /api/sales/{id}/open`.
     pub async fn create_open_sale(&mut self, spec: serde_json::Value) -> Result<Sale, BenchError> {
-        let sale: Sale = self.json(Method::POST, "/api/sales", As::Admin, Some(Bytes::from(spec.to_string()))).await?;
-        let path = format!("/api/sales/{}/open", sale.id);
-        let opened: Sale = self.json(Method::POST, &path, As::Admin, None).await?;
-        Ok(opened)
+        let sale = self.create_sale(spec).await?;
+        self.open_sale(sale.id).await
+    }
+
+    /// `POST /api/sales` (admin).
+    pub async fn create_sale(&mut self, spec: serde_json::Value) -> Result<Sale, BenchError> {
+        self.json(Method::POST, "/api/sales", As::Admin, Some(Bytes::from(spec.to_string()))).await
+    }
+
+    /// `POST /api/sales/{id}/open` (admin).
+    pub async fn open_sale(&mut self, id: u64) -> Result<Sale, BenchError> {
+        self.json(Method::POST, &format!("/api/sales/{id}/open"), As::Admin, None).await
+    }
+
+    /// `GET /api/sales/{id}/queue`.
+    pub async fn queue_status(&mut self, id: u64) -> Result<QueueStatus, BenchError> {
+        self.json(Method::GET, &format!("/api/sales/{id}/queue"), As::Anyone, None).await
+    }
+
+    /// `GET /api/admin/stats` (admin).
+    pub async fn admin_stats(&mut self) -> Result<ServerStats, BenchError> {
+        self.json(Method::GET, "/api/admin/stats", As::Admin, None).await
     }
 
     /// `GET /api/sales/{id}`.

@@ -36,6 +36,8 @@ static ZERO: HeaderValue = HeaderValue::from_static("0");
 pub(crate) struct Target {
     /// The URL as given, for messages.
     pub url: String,
+    /// `host[:port]` as given.
+    authority: String,
     host: HeaderValue,
     base: String,
     addrs: Vec<SocketAddr>,
@@ -75,12 +77,28 @@ impl Target {
             return Err(bad(&format!("{lookup} resolves to no address")));
         }
         let host = HeaderValue::from_str(authority).map_err(|_| bad("invalid host"))?;
-        Ok(Target { url: url.to_owned(), host, base: path.trim_end_matches('/').to_owned(), addrs })
+        Ok(Target {
+            url: url.to_owned(),
+            authority: authority.to_owned(),
+            host,
+            base: path.trim_end_matches('/').to_owned(),
+            addrs,
+        })
     }
 
     /// The full request path for an API path such as `/api/ping`.
     pub fn path(&self, api_path: &str) -> String {
         format!("{}{}", self.base, api_path)
+    }
+
+    /// The `ws://` URL of an API path (same host, port and prefix).
+    pub fn ws_url(&self, api_path: &str) -> String {
+        format!("ws://{}{}", self.authority, self.path(api_path))
+    }
+
+    /// The first resolved address (what a WebSocket client connects to).
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
     }
 
     /// The origin-form URI for an API path.
@@ -273,6 +291,8 @@ mod tests {
         assert_eq!(t.host, "127.0.0.1:8080");
         let t = Target::resolve("http://127.0.0.1:9/prefix/").await.unwrap();
         assert_eq!(t.path("/api/ping"), "/prefix/api/ping");
+        assert_eq!(t.ws_url("/api/sales/1/queue/ws"), "ws://127.0.0.1:9/prefix/api/sales/1/queue/ws");
+        assert_eq!(t.addr(), "127.0.0.1:9".parse().unwrap());
         let t = Target::resolve("http://[::1]:8080").await.unwrap();
         assert_eq!(t.addrs[0].port(), 8080);
         let t = Target::resolve("http://127.0.0.1").await.unwrap();

@@ -1,6 +1,6 @@
 //! `stampede bench`: the built-in load generator and correctness checker.
 //!
-//! Three scenarios drive a running server over its HTTP API (docs/API.md):
+//! Four scenarios drive a running server over its HTTP API (docs/API.md):
 //!
 //! - **ping**: `GET /api/ping` in a closed loop, the raw request rate.
 //! - **stock**: bulk-created users hammer `POST /holds` on a fresh stock sale
@@ -9,12 +9,21 @@
 //! - **drop**: every user clicks a fresh first-come drop exactly once;
 //!   afterwards the acknowledged ranks and the leaderboard are checked for
 //!   duplicates, gaps, time inversions and wrong winners.
+//! - **queue**: every user opens a WebSocket on a fresh stock sale's waiting
+//!   room, joins it in one burst (proof of work solved beforehand), and once
+//!   the sale opens and the user's place is admitted, buys one unit with its
+//!   pass; the stock runs out part way. Measured: WebSockets held and server
+//!   memory per socket, joins per second, admission latency, how fast the
+//!   sell-out reaches everyone; checked: overselling, places against the
+//!   public shuffle, and live updates a client missed.
 //!
 //! Each connection is one tokio task on one keep-alive HTTP/1.1 connection,
 //! issuing requests back to back; a broken connection is re-established with a
-//! bounded backoff until the deadline. With `--acked-out` every acknowledged
-//! outcome is written as a JSON line, which `--verify-acked` later checks
-//! against the server (for example after a crash and restart).
+//! bounded backoff until the deadline (the queue scenario leases connections
+//! from a bounded pool instead, one request at a time). With `--acked-out`
+//! every acknowledged outcome is written as a JSON line, which
+//! `--verify-acked` later checks against the server (for example after a
+//! crash and restart).
 //!
 //! The `stampede` binary flattens [`BenchArgs`] into its `bench` subcommand,
 //! calls [`execute`] (or [`run`] / [`verify_acked`]), prints the `report()` and
@@ -25,11 +34,15 @@ mod api;
 mod check;
 mod error;
 mod http;
+mod pool;
+mod pow;
 mod progress;
+mod room;
 mod scenario;
 mod stats;
 mod summary;
 mod verify;
+mod ws;
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +61,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "ping")]
     pub scenario: Scenario,
 
-    /// Load duration in seconds (drop: upper bound; it ends when every user clicked)
+    /// Load duration in seconds (drop: upper bound; it ends when every user clicked;
+    /// queue: upper bound of each phase, at least 60 s, plus the nominal admission time after opening)
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
 
@@ -56,7 +70,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 256)]
     pub connections: usize,
 
-    /// Virtual users to create (stock, drop)
+    /// Virtual users to create (stock, drop, queue)
     #[arg(long, default_value_t = 1000)]
     pub users: u32,
 
@@ -79,6 +93,31 @@ pub struct BenchArgs {
     /// Stock: confirm each hold right after it is granted
     #[arg(long)]
     pub confirm: bool,
+
+    /// Queue: units in the sale [default: half the users, so it sells out part way]
+    #[arg(long)]
+    pub queue_stock: Option<u64>,
+
+    /// Queue: people admitted per chunk
+    #[arg(long, default_value_t = 1000)]
+    pub chunk_size: u32,
+
+    /// Queue: seconds between chunks (0.05..=3600)
+    #[arg(long, default_value_t = 0.1)]
+    pub chunk_seconds: f64,
+
+    /// Queue: proof-of-work difficulty of joining (0..=28 leading zero bits)
+    #[arg(long, default_value_t = 8)]
+    pub pow_bits: u8,
+
+    /// Queue: spread the WebSockets over the source addresses 127.0.0.1..=127.0.0.N
+    /// (when the target is on IPv4 loopback)
+    #[arg(long, default_value_t = 16)]
+    pub ws_sources: u8,
+
+    /// Queue: WebSocket handshakes in flight at once while opening them
+    #[arg(long, default_value_t = 256)]
+    pub ws_concurrency: usize,
 
     /// Admin bearer token used to create users and the sale
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
@@ -111,6 +150,12 @@ impl Default for BenchArgs {
             quantity: 1,
             winners: 100,
             confirm: false,
+            queue_stock: None,
+            chunk_size: 1000,
+            chunk_seconds: 0.1,
+            pow_bits: 8,
+            ws_sources: 16,
+            ws_concurrency: 256,
             admin_token: None,
             acked_out: None,
             verify_acked: None,
@@ -129,15 +174,18 @@ pub enum Scenario {
     Stock,
     /// One click per user on a drop, checked for ranking errors
     Drop,
+    /// A waiting room: WebSockets, a join burst, admission and buying
+    Queue,
 }
 
 impl Scenario {
-    /// The command-line name: `ping`, `stock` or `drop`.
+    /// The command-line name: `ping`, `stock`, `drop` or `queue`.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Ping => "ping",
             Scenario::Stock => "stock",
             Scenario::Drop => "drop",
+            Scenario::Queue => "queue",
         }
     }
 }
@@ -232,6 +280,11 @@ mod tests {
             (d.duration, d.connections, d.users, d.stock, d.limit)
         );
         assert_eq!((a.quantity, a.winners, a.confirm), (d.quantity, d.winners, d.confirm));
+        assert_eq!((a.queue_stock, a.chunk_size, a.pow_bits), (d.queue_stock, d.chunk_size, d.pow_bits));
+        assert_eq!(
+            (a.chunk_seconds, a.ws_sources, a.ws_concurrency),
+            (d.chunk_seconds, d.ws_sources, d.ws_concurrency)
+        );
     }
 
     #[test]
@@ -242,5 +295,23 @@ mod tests {
         assert_eq!(cli.bench.admin_token.as_deref(), Some("t"));
         assert!(Cli::try_parse_from(["stampede", "--scenario", "nope"]).is_err());
         assert_eq!(Scenario::Stock.to_string(), "stock");
+        let cli = Cli::try_parse_from([
+            "stampede",
+            "--scenario",
+            "queue",
+            "--queue-stock",
+            "10",
+            "--chunk-size",
+            "50",
+            "--chunk-seconds",
+            "0.5",
+            "--pow-bits",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(cli.bench.scenario, Scenario::Queue);
+        assert_eq!((cli.bench.queue_stock, cli.bench.chunk_size, cli.bench.pow_bits), (Some(10), 50, 4));
+        assert_eq!(cli.bench.chunk_seconds, 0.5);
+        assert_eq!(Scenario::Queue.to_string(), "queue");
     }
 }

@@ -162,6 +162,22 @@ impl Totals {
         }
         Ok(())
     }
+
+    /// Adds everything counted in `other`.
+    pub fn merge(&mut self, other: &Totals) -> Result<(), BenchError> {
+        self.hist.add(&other.hist).map_err(|e| BenchError::Internal(format!("histogram merge: {e:?}")))?;
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.rejected += other.rejected;
+        self.errors += other.errors;
+        for (k, n) in &other.statuses {
+            *self.statuses.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &other.problems {
+            *self.problems.entry(k.clone()).or_default() += n;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -190,5 +206,10 @@ mod tests {
         assert!(t.hist.max() >= 1_990_000);
         assert_eq!(live.requests.load(Ordering::Relaxed), 4);
         assert_eq!(live.errors.load(Ordering::Relaxed), 1);
+        let mut again = Totals::new().unwrap();
+        again.merge(&t).unwrap();
+        again.merge(&t).unwrap();
+        assert_eq!((again.requests, again.ok, again.rejected, again.errors), (8, 4, 2, 2));
+        assert_eq!((again.statuses["201"], again.problems["/problems/sold-out"], again.hist.len()), (4, 2, 6));
     }
 }

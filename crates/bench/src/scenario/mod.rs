@@ -4,6 +4,7 @@
 
 mod drop;
 mod ping;
+mod queue;
 mod stock;
 
 use std::future::Future;
@@ -34,6 +35,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
         Scenario::Ping => ping::run(args, target).await,
         Scenario::Stock => stock::run(args, target).await,
         Scenario::Drop => drop::run(args, target).await,
+        Scenario::Queue => queue::run(args, target).await,
     }
 }
 
@@ -65,9 +67,13 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
     if args.scenario == Scenario::Drop && !(1..=1_000_000).contains(&args.winners) {
         return bad("--winners must be 1..=1000000".into());
     }
+    if args.scenario == Scenario::Queue {
+        queue::validate(args)?;
+    }
     if args.admin_token.as_deref().is_none_or(str::is_empty) {
         return Err(BenchError::MissingAdminToken(match args.scenario {
             Scenario::Stock => "stock scenario",
+            Scenario::Queue => "queue scenario",
             _ => "drop scenario",
         }));
     }
@@ -85,6 +91,14 @@ pub(crate) async fn provision(
     target: Arc<Target>,
     spec: serde_json::Value,
 ) -> Result<(Api, Vec<VUser>, Sale), BenchError> {
+    let (mut api, users) = provision_users(args, target).await?;
+    let sale = api.create_open_sale(spec).await?;
+    eprintln!("bench: sale {} created and open", sale.id);
+    Ok((api, users, sale))
+}
+
+/// Creates `args.users` bulk users and reports it on stderr.
+pub(crate) async fn provision_users(args: &BenchArgs, target: Arc<Target>) -> Result<(Api, Vec<VUser>), BenchError> {
     let mut api = Api::new(target, args.admin_token.as_deref())?;
     let started = Instant::now();
     let total = args.users;
@@ -96,9 +110,7 @@ pub(crate) async fn provision(
         })
         .await?;
     eprintln!("bench: created {} users in {:.1} s", users.len(), started.elapsed().as_secs_f64());
-    let sale = api.create_open_sale(spec).await?;
-    eprintln!("bench: sale {} created and open", sale.id);
-    Ok((api, users, sale))
+    Ok((api, users))
 }
 
 /// Opens the acknowledgement file if asked for.
@@ -200,7 +212,21 @@ mod tests {
         assert!(validate(&BenchArgs { quantity: 0, ..stock.clone() }).is_err());
         assert!(validate(&BenchArgs { quantity: 1_000_001, ..stock.clone() }).is_err());
         assert!(validate(&BenchArgs { duration: 0, ..stock.clone() }).is_err());
-        let drop = BenchArgs { scenario: Scenario::Drop, winners: 0, ..stock };
+        let drop = BenchArgs { scenario: Scenario::Drop, winners: 0, ..stock.clone() };
         assert!(validate(&drop).is_err());
+        let queue = BenchArgs { scenario: Scenario::Queue, ..stock };
+        assert!(validate(&queue).is_ok());
+        assert!(matches!(
+            validate(&BenchArgs { admin_token: None, ..queue.clone() }),
+            Err(BenchError::MissingAdminToken("queue scenario"))
+        ));
+        assert!(validate(&BenchArgs { chunk_size: 0, ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { chunk_seconds: 0.01, ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { chunk_seconds: f64::NAN, ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { pow_bits: 29, ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { queue_stock: Some(0), ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { ws_sources: 0, ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { ws_concurrency: 0, ..queue.clone() }).is_err());
+        assert!(validate(&BenchArgs { queue_stock: Some(5), pow_bits: 0, ..queue }).is_ok());
     }
 }
