@@ -3,11 +3,11 @@
 //!
 //! Each sale's engine task publishes its durable public state on a watch
 //! channel. One broadcaster task per watched sale turns that into the
-//! `QueueStatus` JSON (serialized once), coalesced to at most
-//! [`PUBLISH_EVERY`] apart except when the sale's status or sold-out flag
-//! changes, which goes out at once. Every WebSocket and every REST poll reads
-//! the same message; nobody gets a personal one, so the cost per change is
-//! one serialization plus one frame per watcher.
+//! `QueueStatus` JSON (serialized once), coalesced to at most one per
+//! [`pace`] (250 ms, slower when very many watch) except when the sale's
+//! status or sold-out flag changes, which goes out at once. Every WebSocket
+//! and every REST poll reads the same message; nobody gets a personal one,
+//! so the cost per change is one serialization plus one frame per watcher.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -25,6 +25,14 @@ use crate::dto::QueueStatusOut;
 
 /// Least time between two messages that change only counts.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// Most time between two such messages, however many watch.
+pub const PUBLISH_EVERY_MAX: Duration = Duration::from_secs(2);
+/// Frames per second one sale's count-only messages may cost in all. Every
+/// frame is a send system call, and with tens of thousands watching a fixed
+/// 250 ms pace would spend most of the server's CPU on repeating counts while
+/// the rush needs it for joins; past this budget the pace slows with the
+/// number of watchers. Status and sell-out changes are never slowed.
+pub const FANOUT_FRAMES_PER_S: u32 = 7_500;
 /// The window over which the admission rate is measured.
 const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// Shortest window that gives a measured rate rather than the nominal one.
@@ -40,25 +48,75 @@ pub struct Published {
 /// Broadcasters by sale, started on first watch.
 #[derive(Default)]
 pub struct LiveHub {
-    sales: Mutex<BTreeMap<u64, watch::Receiver<Arc<Published>>>>,
+    sales: Mutex<BTreeMap<u64, Room>>,
+}
+
+/// Watchers are spread over [`SHARDS`] channels that the broadcaster sends to
+/// one after another, yielding in between: waking tens of thousands of
+/// socket tasks at once would queue every other request (a join, a hold)
+/// behind all of them, while a shard at a time lets those run in between.
+pub const SHARDS: usize = 16;
+
+/// One sale's published status: the newest message, and the shards watchers read.
+struct Room {
+    latest: watch::Receiver<Arc<Published>>,
+    shards: Vec<watch::Receiver<Arc<Published>>>,
+    next: usize,
 }
 
 impl LiveHub {
-    /// A watch of the sale's published status, starting its broadcaster if needed.
+    /// The newest published status of the sale, starting its broadcaster if needed.
+    pub fn latest(&self, sale: &SaleHandle) -> Arc<Published> {
+        let mut sales = self.sales.lock();
+        Self::room(&mut sales, sale).latest.borrow().clone()
+    }
+
+    /// A watch of the sale's published status for one watcher, starting its
+    /// broadcaster if needed.
     pub fn watch(&self, sale: &SaleHandle) -> watch::Receiver<Arc<Published>> {
         let mut sales = self.sales.lock();
-        if let Some(rx) = sales.get(&sale.id)
-            && rx.has_changed().is_ok()
-        {
-            return rx.clone();
+        let room = Self::room(&mut sales, sale);
+        let shard = room.next % SHARDS;
+        room.next = room.next.wrapping_add(1);
+        room.shards[shard].clone()
+    }
+
+    fn room<'a>(sales: &'a mut BTreeMap<u64, Room>, sale: &SaleHandle) -> &'a mut Room {
+        // A broadcaster ends when its sale's engine task does; start anew then.
+        if sales.get(&sale.id).is_some_and(|room| room.latest.has_changed().is_err()) {
+            sales.remove(&sale.id);
         }
-        let mut source = sale.live();
-        let first = source.borrow_and_update().clone();
-        let mut broadcaster = Broadcaster::new(sale.id, nominal_rate(sale));
-        let (tx, rx) = watch::channel(Arc::new(broadcaster.publish(&first)));
-        tokio::spawn(broadcaster.run(source, tx, first));
-        sales.insert(sale.id, rx.clone());
-        rx
+        sales.entry(sale.id).or_insert_with(|| {
+            let mut source = sale.live();
+            let first = source.borrow_and_update().clone();
+            let mut broadcaster = Broadcaster::new(sale.id, nominal_rate(sale));
+            let published = Arc::new(broadcaster.publish(&first));
+            let (latest_tx, latest) = watch::channel(published.clone());
+            let (shard_tx, shards): (Vec<_>, Vec<_>) = (0..SHARDS).map(|_| watch::channel(published.clone())).unzip();
+            tokio::spawn(broadcaster.run(source, Outlets { latest: latest_tx, shards: shard_tx }, first));
+            Room { latest, shards, next: 0 }
+        })
+    }
+}
+
+/// Where a broadcaster sends: the newest message for REST, then each shard.
+struct Outlets {
+    latest: watch::Sender<Arc<Published>>,
+    shards: Vec<watch::Sender<Arc<Published>>>,
+}
+
+impl Outlets {
+    fn watchers(&self) -> usize {
+        self.shards.iter().map(watch::Sender::receiver_count).sum()
+    }
+
+    async fn send(&self, message: Arc<Published>) {
+        self.latest.send_replace(message.clone());
+        for shard in &self.shards {
+            shard.send_replace(message.clone());
+            // Let the woken sockets (and anything else queued) run before the next shard.
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -107,12 +165,7 @@ impl Broadcaster {
         Published { seq: self.seq, text: Utf8Bytes::from(text) }
     }
 
-    async fn run(
-        mut self,
-        mut source: watch::Receiver<Arc<LiveView>>,
-        tx: watch::Sender<Arc<Published>>,
-        mut last: Arc<LiveView>,
-    ) {
+    async fn run(mut self, mut source: watch::Receiver<Arc<LiveView>>, out: Outlets, mut last: Arc<LiveView>) {
         let mut last_at = Instant::now();
         loop {
             if source.changed().await.is_err() {
@@ -121,16 +174,25 @@ impl Broadcaster {
             let mut next = source.borrow_and_update().clone();
             let urgent = next.view.status != last.view.status || (next.available == 0) != (last.available == 0);
             if !urgent {
-                let due = last_at + PUBLISH_EVERY;
+                let due = last_at + pace(out.watchers());
                 tokio::time::sleep_until(due).await;
                 // Take whatever is newest after the pause: that is the coalescing.
                 next = source.borrow_and_update().clone();
             }
-            tx.send_replace(Arc::new(self.publish(&next)));
+            out.send(Arc::new(self.publish(&next))).await;
             last = next;
             last_at = Instant::now();
         }
     }
+}
+
+/// Least time between count-only messages to `watchers` receivers: the
+/// budget [`FANOUT_FRAMES_PER_S`] spread over them, within
+/// [`PUBLISH_EVERY`]..=[`PUBLISH_EVERY_MAX`].
+pub fn pace(watchers: usize) -> Duration {
+    let spread =
+        Duration::from_secs(1).saturating_mul(u32::try_from(watchers).unwrap_or(u32::MAX)) / FANOUT_FRAMES_PER_S;
+    spread.clamp(PUBLISH_EVERY, PUBLISH_EVERY_MAX)
 }
 
 /// WebSockets open now and at most, for the operator and the bench.
@@ -170,4 +232,18 @@ pub fn rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_slows_only_past_the_fanout_budget() {
+        assert_eq!(pace(0), PUBLISH_EVERY);
+        assert_eq!(pace(1_000), PUBLISH_EVERY);
+        assert_eq!(pace(3_750), Duration::from_millis(500));
+        assert_eq!(pace(7_500), Duration::from_secs(1));
+        assert_eq!(pace(1_000_000), PUBLISH_EVERY_MAX);
+    }
 }

@@ -112,7 +112,7 @@ pub async fn me(
     responses((status = 200, body = QueueStatusOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn status(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let sale = room(&state, &id)?;
-    let text = state.live.watch(&sale).borrow().text.clone();
+    let text = state.live.latest(&sale).text.clone();
     let mut res = text.as_str().to_owned().into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -198,7 +198,7 @@ pub async fn set_pow(
         other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
     }
     let live = state.engine.read(sale.id, stampede_engine::LiveView::of).await?;
-    let out = QueueStatusOut::new(state.live.watch(&sale).borrow().seq, sale.id, &live, None);
+    let out = QueueStatusOut::new(state.live.latest(&sale).seq, sale.id, &live, None);
     Ok(Json(out).into_response())
 }
 

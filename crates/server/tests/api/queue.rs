@@ -269,3 +269,36 @@ async fn watchers_get_one_shared_message_per_change_and_closing_at_once() {
     assert_eq!(closed["status"], "closed", "{closed}");
     assert!(started.elapsed() < Duration::from_secs(1), "closing reached the watcher in {:?}", started.elapsed());
 }
+
+/// Watchers are spread over several fan-out shards; every one of them still
+/// gets the same message, and the REST status is that message too.
+#[tokio::test]
+async fn every_watcher_across_the_fanout_shards_gets_the_same_message() {
+    let s = Server::start().await;
+    let (id, _) = room_sale(&s, json!({})).await;
+    let url = format!("{}/api/sales/{id}/queue/ws", s.base.replace("http://", "ws://"));
+    let watchers = stampede_server::live::SHARDS * 2 + 3;
+    let mut sockets = Vec::with_capacity(watchers);
+    for _ in 0..watchers {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        sockets.push(ws);
+    }
+    s.post_empty(&format!("/api/sales/{id}/close"), Some(ADMIN)).await.ok(200);
+    let mut seqs = std::collections::BTreeSet::new();
+    for ws in &mut sockets {
+        // Each socket first gets the status current when it connected, then the closing.
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message within 5 s");
+            if let Message::Text(t) = msg.expect("socket open").expect("no socket error") {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["status"] == "closed" {
+                    seqs.insert(v["seq"].as_u64().unwrap());
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(seqs.len(), 1, "one shared closing message, got seqs {seqs:?}");
+    let rest = s.get(&format!("/api/sales/{id}/queue"), None).await.ok(200);
+    assert_eq!(rest["seq"].as_u64(), seqs.first().copied());
+}
