@@ -462,6 +462,9 @@ async fn retries_after_lost_answers_take_effect_once() {
     let acked = dir.path().join("acked.jsonl");
     let mut a = args(addr, Scenario::Stock);
     a.stock = 50;
+    // Each lost answer costs a backoff before the retry: on a loaded machine
+    // one second did not always leave room for all five.
+    a.duration = 5;
     a.acked_out = Some(acked.clone());
     let s = run(&a).await.unwrap();
     eprintln!("{}", s.report());
