@@ -20,7 +20,9 @@ mod idempotency;
 mod queue;
 mod sale;
 mod schedule;
+mod seated;
 mod stock;
+mod venue;
 
 pub use drop_sale::{Click, DropBook, DropConfig, DropView};
 pub use idempotency::{
@@ -34,7 +36,13 @@ pub use sale::{
     Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig, SaleView,
 };
 pub use schedule::{SaleStatus, Schedule};
+pub use seated::{HeldSeat, SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView, TAKEN_LISTED_MAX};
 pub use stock::{Hold, HoldId, HoldStatus, StockBook, StockConfig, StockView};
+pub use venue::{
+    COORD_MAX, ROW_SEATS_MAX, Row, RowSpan, SEAT_LABEL_LEN_MAX, SECTION_ROWS_MAX, Seat, SeatId, SeatIndex, SeatPlace,
+    Section, SectionSpec, VENUE_NAME_LEN_MAX, VENUE_SEATS_MAX, VENUE_SECTIONS_MAX, Venue, VenueError, generate,
+    row_label,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -11,17 +11,20 @@ use crate::drop_sale::{Click, DropBook, DropConfig, DropView};
 use crate::idempotency::{IdempotencyKey, IdempotencyTable, Recall};
 use crate::queue::{QueueConfig, QueueEntry, QueueView, WaitingRoom};
 use crate::schedule::{SaleStatus, Schedule};
+use crate::seated::{SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView};
 use crate::stock::{Hold, HoldId, StockBook, StockConfig, StockView};
+use crate::venue::SeatId;
 
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 4;
+pub const SNAPSHOT_FORMAT: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KindConfig {
     Stock(StockConfig),
     Drop(DropConfig),
+    Seated(SeatedConfig),
 }
 
 /// Everything needed to start a sale; the first entry of its log.
@@ -42,6 +45,7 @@ pub struct SaleConfig {
 enum Book {
     Stock(StockBook),
     Drop(DropBook),
+    Seated(SeatBook),
 }
 
 /// What a person (or the organizer) asks a sale to do.
@@ -71,6 +75,29 @@ pub enum Action {
     /// The organizer changes the waiting room's proof-of-work difficulty.
     SetPowBits {
         bits: u8,
+    },
+    /// Hold these seats, all or none. `holders[i]` is who sits in `seats[i]`
+    /// (the server checks they are the booker's friends); empty means the booker.
+    HoldSeats {
+        seats: Vec<SeatId>,
+        holders: Vec<UserId>,
+    },
+    /// Hold the best `count` adjacent seats in one row of `area`.
+    HoldBest {
+        area: SeatArea,
+        count: u32,
+        holders: Vec<UserId>,
+    },
+    /// Give back one seat of a hold or order.
+    ReleaseSeat {
+        order: HoldId,
+        seat: SeatId,
+    },
+    /// Exchange one seat of a hold or order for a free one.
+    SwapSeat {
+        order: HoldId,
+        from: SeatId,
+        to: SeatId,
     },
 }
 
@@ -105,9 +132,15 @@ impl Input {
 pub enum Rejection {
     NotOpenYet,
     Closed,
-    SoldOut { available: u64 },
-    LimitReached { remaining: u32 },
-    BadQuantity { max: u32 },
+    SoldOut {
+        available: u64,
+    },
+    LimitReached {
+        remaining: u32,
+    },
+    BadQuantity {
+        max: u32,
+    },
     UnknownHold,
     NotYourHold,
     HoldExpired,
@@ -120,12 +153,34 @@ pub enum Rejection {
     IdempotencyKeyReused,
     NoWaitingRoom,
     QueueNotOpen,
-    BadProofOfWork { bits: u8 },
+    BadProofOfWork {
+        bits: u8,
+    },
     AddressLimitReached,
     NotInQueue,
     NotAdmitted,
     PassExpired,
     PassUsed,
+    UnknownSeat {
+        seat: SeatId,
+    },
+    /// Some of the seats asked for are held or sold (`seats`: the first few of them).
+    SeatsTaken {
+        count: u32,
+        seats: Vec<SeatId>,
+    },
+    TooManySeats {
+        max: u32,
+    },
+    DuplicateSeat,
+    BadHolders,
+    NoAdjacentSeats,
+    UnknownSection,
+    SeatNotInOrder,
+    FriendLimitReached {
+        friend: UserId,
+        remaining: u32,
+    },
 }
 
 impl Rejection {
@@ -156,6 +211,15 @@ impl Rejection {
             Rejection::NotAdmitted => "not-admitted",
             Rejection::PassExpired => "pass-expired",
             Rejection::PassUsed => "pass-used",
+            Rejection::UnknownSeat { .. } => "unknown-seat",
+            Rejection::SeatsTaken { .. } => "seats-taken",
+            Rejection::TooManySeats { .. } => "too-many-seats",
+            Rejection::DuplicateSeat => "duplicate-seat",
+            Rejection::BadHolders => "bad-holders",
+            Rejection::NoAdjacentSeats => "no-adjacent-seats",
+            Rejection::UnknownSection => "unknown-section",
+            Rejection::SeatNotInOrder => "seat-not-in-order",
+            Rejection::FriendLimitReached { .. } => "friend-limit-reached",
         }
     }
 }
@@ -170,6 +234,12 @@ pub enum Outcome {
     Refunded(Hold),
     Clicked(Click),
     Joined(QueueEntry),
+    SeatsHeld(SeatHold),
+    SeatsConfirmed(SeatHold),
+    SeatsCancelled(SeatHold),
+    SeatsRefunded(SeatHold),
+    SeatReleased(SeatHold),
+    SeatSwapped(SeatHold),
     PowSet {
         bits: u8,
     },
@@ -202,6 +272,12 @@ pub enum Event {
     PassesExpired {
         count: u32,
     },
+    SeatsTaken {
+        seats: Vec<SeatId>,
+    },
+    SeatsFreed {
+        seats: Vec<SeatId>,
+    },
 }
 
 /// The result of applying one input.
@@ -219,6 +295,7 @@ pub struct SaleView {
     pub status: SaleStatus,
     pub stock: Option<StockView>,
     pub drop: Option<DropView>,
+    pub seats: Option<SeatedView>,
     pub queue: Option<QueueView>,
 }
 
@@ -238,6 +315,7 @@ impl Sale {
         let book = match &config.kind {
             KindConfig::Stock(c) => Book::Stock(StockBook::new(c.clone())),
             KindConfig::Drop(c) => Book::Drop(DropBook::new(c.clone())),
+            KindConfig::Seated(c) => Book::Seated(SeatBook::new(c.clone())),
         };
         Sale {
             schedule: Schedule::new(config.opens_at_us, config.closes_at_us),
@@ -260,14 +338,21 @@ impl Sale {
     pub fn stock(&self) -> Option<&StockBook> {
         match &self.book {
             Book::Stock(b) => Some(b),
-            Book::Drop(_) => None,
+            _ => None,
         }
     }
 
     pub fn drop_book(&self) -> Option<&DropBook> {
         match &self.book {
             Book::Drop(b) => Some(b),
-            Book::Stock(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn seats(&self) -> Option<&SeatBook> {
+        match &self.book {
+            Book::Seated(b) => Some(b),
+            _ => None,
         }
     }
 
@@ -280,6 +365,7 @@ impl Sale {
             status: self.schedule.status,
             stock: self.stock().map(StockBook::view),
             drop: self.drop_book().map(DropBook::view),
+            seats: self.seats().map(SeatBook::view),
             queue: self.queue.as_ref().map(WaitingRoom::view),
         }
     }
@@ -292,6 +378,7 @@ impl Sale {
                 let v = b.view();
                 u64::from(v.winners.saturating_sub(v.won))
             }
+            Book::Seated(b) => u64::from(b.view().available),
         }
     }
 
@@ -310,6 +397,7 @@ impl Sale {
         let book = match &self.book {
             Book::Stock(b) => b.next_deadline_us(),
             Book::Drop(_) => None,
+            Book::Seated(b) => b.next_deadline_us(),
         };
         let queue = self.queue.as_ref().and_then(WaitingRoom::next_deadline_us);
         [self.schedule.next_deadline_us(), book, queue].into_iter().flatten().min()
@@ -342,8 +430,10 @@ impl Sale {
             events.push(Event::StatusChanged(self.schedule.status));
             self.follow_status(now, events);
         }
-        if let Book::Stock(b) = &mut self.book {
-            b.expire(now, events);
+        match &mut self.book {
+            Book::Stock(b) => b.expire(now, events),
+            Book::Seated(b) => b.expire(now, events),
+            Book::Drop(_) => {}
         }
         if let Some(q) = &mut self.queue {
             q.advance(now, events);
@@ -377,6 +467,20 @@ impl Sale {
         }
     }
 
+    /// Taking stock or seats needs the right sale kind, the sale open, and a
+    /// live pass when there is a waiting room.
+    fn may_take(&self, by: UserId, now: i64, right_kind: bool) -> Result<(), Rejection> {
+        if !right_kind {
+            return Err(Rejection::WrongSaleKind);
+        }
+        match self.schedule.status {
+            SaleStatus::Scheduled => return Err(Rejection::NotOpenYet),
+            SaleStatus::Closed => return Err(Rejection::Closed),
+            SaleStatus::Open => {}
+        }
+        self.check_pass(by, now)
+    }
+
     fn use_pass(&mut self, by: UserId, now: i64, events: &mut Vec<Event>) {
         if let Some(q) = &mut self.queue {
             q.use_pass(by, now, events);
@@ -406,7 +510,34 @@ impl Sale {
                 }
             },
             Action::Reserve { quantity } => {
-                if !matches!(self.book, Book::Stock(_)) {
+                if let Err(r) = self.may_take(by, now, matches!(self.book, Book::Stock(_))) {
+                    return Outcome::Rejected(r);
+                }
+                let Book::Stock(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                book.reserve(by, *quantity, now, events)
+            }
+            Action::HoldSeats { seats, holders } => {
+                if let Err(r) = self.may_take(by, now, matches!(self.book, Book::Seated(_))) {
+                    return Outcome::Rejected(r);
+                }
+                let Book::Seated(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                book.hold_seats(by, seats, holders, now, events)
+            }
+            Action::HoldBest { area, count, holders } => {
+                if let Err(r) = self.may_take(by, now, matches!(self.book, Book::Seated(_))) {
+                    return Outcome::Rejected(r);
+                }
+                let Book::Seated(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                book.hold_best(by, area, *count, holders, now, events)
+            }
+            Action::ReleaseSeat { order, seat } => match &mut self.book {
+                Book::Seated(book) => book.release_seat(by, *order, *seat, events),
+                _ => Outcome::Rejected(Rejection::WrongSaleKind),
+            },
+            // Taking a new seat needs the sale open, but not a pass: the
+            // person already went through the waiting room for this order.
+            Action::SwapSeat { order, from, to } => {
+                if !matches!(self.book, Book::Seated(_)) {
                     return Outcome::Rejected(Rejection::WrongSaleKind);
                 }
                 match status {
@@ -414,11 +545,8 @@ impl Sale {
                     SaleStatus::Closed => return Outcome::Rejected(Rejection::Closed),
                     SaleStatus::Open => {}
                 }
-                if let Err(r) = self.check_pass(by, now) {
-                    return Outcome::Rejected(r);
-                }
-                let Book::Stock(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                book.reserve(by, *quantity, now, events)
+                let Book::Seated(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
+                book.swap_seat(by, *order, *from, *to, events)
             }
             // A hold taken while the sale was open (and, with a waiting room,
             // with a live pass) may still be paid for or given back after it
@@ -426,19 +554,22 @@ impl Sale {
             Action::Confirm { hold } => {
                 let outcome = match &mut self.book {
                     Book::Stock(book) => book.confirm(by, *hold, events),
+                    Book::Seated(book) => book.confirm(by, *hold),
                     Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
                 };
-                if matches!(outcome, Outcome::Confirmed(_)) {
+                if matches!(outcome, Outcome::Confirmed(_) | Outcome::SeatsConfirmed(_)) {
                     self.use_pass(by, now, events);
                 }
                 outcome
             }
             Action::Cancel { hold } => match &mut self.book {
                 Book::Stock(book) => book.cancel(by, *hold, events),
+                Book::Seated(book) => book.cancel(by, *hold, events),
                 Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
             },
             Action::Refund { order } => match &mut self.book {
                 Book::Stock(book) => book.refund(by, *order, events),
+                Book::Seated(book) => book.refund(by, *order, events),
                 Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
             },
             Action::Click => {
@@ -478,6 +609,7 @@ impl Sale {
         match &self.book {
             Book::Stock(b) => b.check_invariants()?,
             Book::Drop(b) => b.check_invariants()?,
+            Book::Seated(b) => b.check_invariants()?,
         }
         match &self.queue {
             Some(q) => q.check_invariants(),

@@ -206,7 +206,14 @@ impl Model {
                     }
                 }
             }
-            Action::Reserve { .. } | Action::Confirm { .. } | Action::Cancel { .. } | Action::Refund { .. } => {
+            Action::Reserve { .. }
+            | Action::Confirm { .. }
+            | Action::Cancel { .. }
+            | Action::Refund { .. }
+            | Action::HoldSeats { .. }
+            | Action::HoldBest { .. }
+            | Action::ReleaseSeat { .. }
+            | Action::SwapSeat { .. } => {
                 Outcome::Rejected(Rejection::WrongSaleKind)
             }
         }

@@ -674,6 +674,9 @@ impl Model {
                     _ => reject(Rejection::UnknownOrder),
                 }
             }
+            Action::HoldSeats { .. } | Action::HoldBest { .. } | Action::ReleaseSeat { .. } | Action::SwapSeat { .. } => {
+                reject(Rejection::WrongSaleKind)
+            }
             Action::Click => {
                 let KindSetup::Drop { winners } = self.setup.kind else {
                     return reject(Rejection::WrongSaleKind);

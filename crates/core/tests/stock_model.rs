@@ -250,7 +250,11 @@ impl Model {
                 }
             }
             Action::Join { .. } | Action::SetPowBits { .. } => Outcome::Rejected(Rejection::NoWaitingRoom),
-            Action::Click => reject(Rejection::WrongSaleKind),
+            Action::Click
+            | Action::HoldSeats { .. }
+            | Action::HoldBest { .. }
+            | Action::ReleaseSeat { .. }
+            | Action::SwapSeat { .. } => reject(Rejection::WrongSaleKind),
             Action::Reserve { quantity } => {
                 let q = *quantity;
                 if self.status == SaleStatus::Scheduled {

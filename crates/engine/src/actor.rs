@@ -205,7 +205,7 @@ impl SaleTask {
                     if ok {
                         durable.fetch_max(next, Ordering::AcqRel);
                         live.send_if_modified(|old| {
-                            let changed = old.view != view.view;
+                            let changed = view.differs_from(old);
                             if changed {
                                 *old = view;
                             }

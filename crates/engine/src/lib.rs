@@ -90,11 +90,24 @@ pub struct LiveView {
     pub available: u64,
     /// The time of the newest input applied.
     pub at_us: i64,
+    /// Seated sales: which seats are held or sold, one bit per seat (the live
+    /// seat map diffs consecutive values into deltas).
+    pub seats_taken: Option<Arc<[u64]>>,
 }
 
 impl LiveView {
     pub fn of(sale: &Sale) -> Self {
-        LiveView { view: sale.view(), available: sale.available(), at_us: sale.last_at_us() }
+        LiveView {
+            view: sale.view(),
+            available: sale.available(),
+            at_us: sale.last_at_us(),
+            seats_taken: sale.seats().map(|b| Arc::from(b.taken_bits())),
+        }
+    }
+
+    /// Whether watchers could tell `self` from `other` (time alone does not count).
+    pub fn differs_from(&self, other: &LiveView) -> bool {
+        self.view != other.view || self.seats_taken != other.seats_taken
     }
 }
 

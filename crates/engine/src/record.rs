@@ -10,8 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    Action, AdmissionPolicy, Command, DropConfig, HoldId, IdempotencyKey, Input, KindConfig, Outcome, QueueConfig,
-    SaleConfig, StockConfig, UserId,
+    Action, AdmissionPolicy, Command, DropConfig, HoldId, IdempotencyKey, Input, KindConfig, Outcome, QueueConfig, Row,
+    SaleConfig, Seat, SeatArea, SeatId, SeatedConfig, Section, StockConfig, UserId, Venue,
 };
 
 pub const RECORD_VERSION: u16 = 1;
@@ -62,6 +62,91 @@ pub enum PolicyV1 {
 pub enum KindV1 {
     Stock { stock: u64, price: u64, per_person_limit: u32, order_quantity_max: u32, hold_ttl_us: i64 },
     Drop { winners: u32 },
+    Seated { venue: VenueV1, per_person_limit: u32, seats_per_hold_max: u32, hold_ttl_us: i64 },
+}
+
+/// A venue as the log keeps it. Seats are `[label, x, y]` triples: a
+/// 50,000-seat stadium is then about a megabyte, once, in the `create` record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueV1 {
+    pub name: String,
+    pub sections: Vec<SectionV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionV1 {
+    pub name: String,
+    pub tier: String,
+    pub price: u64,
+    pub colour: String,
+    pub rows: Vec<RowV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowV1 {
+    pub label: String,
+    pub seats: Vec<(String, i32, i32)>,
+}
+
+impl From<&Venue> for VenueV1 {
+    fn from(v: &Venue) -> Self {
+        VenueV1 {
+            name: v.name.clone(),
+            sections: v
+                .sections
+                .iter()
+                .map(|s| SectionV1 {
+                    name: s.name.clone(),
+                    tier: s.tier.clone(),
+                    price: s.price,
+                    colour: s.colour.clone(),
+                    rows: s
+                        .rows
+                        .iter()
+                        .map(|r| RowV1 {
+                            label: r.label.clone(),
+                            seats: r.seats.iter().map(|seat| (seat.label.clone(), seat.x, seat.y)).collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<VenueV1> for Venue {
+    fn from(v: VenueV1) -> Self {
+        Venue {
+            name: v.name,
+            sections: v
+                .sections
+                .into_iter()
+                .map(|s| Section {
+                    name: s.name,
+                    tier: s.tier,
+                    price: s.price,
+                    colour: s.colour,
+                    rows: s
+                        .rows
+                        .into_iter()
+                        .map(|r| Row {
+                            label: r.label,
+                            seats: r.seats.into_iter().map(|(label, x, y)| Seat { label, x, y }).collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Where best-available looks, as the log keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaV1 {
+    Any,
+    Section(u16),
+    Tier(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,13 +154,46 @@ pub enum KindV1 {
 pub enum ActionV1 {
     Open,
     Close,
-    Reserve { quantity: u32 },
-    Confirm { hold: u64 },
-    Cancel { hold: u64 },
-    Refund { order: u64 },
+    Reserve {
+        quantity: u32,
+    },
+    Confirm {
+        hold: u64,
+    },
+    Cancel {
+        hold: u64,
+    },
+    Refund {
+        order: u64,
+    },
     Click,
-    Join { nonce: u64, address: u64 },
-    SetPowBits { bits: u8 },
+    Join {
+        nonce: u64,
+        address: u64,
+    },
+    SetPowBits {
+        bits: u8,
+    },
+    HoldSeats {
+        seats: Vec<u32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        holders: Vec<u64>,
+    },
+    HoldBest {
+        area: AreaV1,
+        count: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        holders: Vec<u64>,
+    },
+    ReleaseSeat {
+        order: u64,
+        seat: u32,
+    },
+    SwapSeat {
+        order: u64,
+        from: u32,
+        to: u32,
+    },
 }
 
 /// What the command's answer was, in enough detail to check a replay and a receipt.
@@ -92,6 +210,9 @@ pub struct OutcomeV1 {
     pub ticket: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The seats a seated hold or order has after the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats: Option<Vec<u32>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +245,12 @@ impl From<&SaleConfig> for ConfigV1 {
                     hold_ttl_us: s.hold_ttl_us,
                 },
                 KindConfig::Drop(d) => KindV1::Drop { winners: d.winners },
+                KindConfig::Seated(s) => KindV1::Seated {
+                    venue: (&s.venue).into(),
+                    per_person_limit: s.per_person_limit,
+                    seats_per_hold_max: s.seats_per_hold_max,
+                    hold_ttl_us: s.hold_ttl_us,
+                },
             },
             queue: c.queue.as_ref().map(|q| QueueV1 {
                 policy: match q.policy {
@@ -170,6 +297,11 @@ impl TryFrom<ConfigV1> for SaleConfig {
                     KindConfig::Stock(StockConfig { stock, price, per_person_limit, order_quantity_max, hold_ttl_us })
                 }
                 KindV1::Drop { winners } => KindConfig::Drop(DropConfig { winners }),
+                KindV1::Seated { venue, per_person_limit, seats_per_hold_max, hold_ttl_us } => {
+                    let venue: Venue = venue.into();
+                    venue.validate().map_err(|_| RecordError::Invalid("venue"))?;
+                    KindConfig::Seated(SeatedConfig { venue, per_person_limit, seats_per_hold_max, hold_ttl_us })
+                }
             },
             queue,
         })
@@ -211,6 +343,21 @@ impl From<&Action> for ActionV1 {
             Action::Click => ActionV1::Click,
             Action::Join { nonce, address } => ActionV1::Join { nonce: *nonce, address: *address },
             Action::SetPowBits { bits } => ActionV1::SetPowBits { bits: *bits },
+            Action::HoldSeats { seats, holders } => ActionV1::HoldSeats {
+                seats: seats.iter().map(|s| s.0).collect(),
+                holders: holders.iter().map(|h| h.0).collect(),
+            },
+            Action::HoldBest { area, count, holders } => ActionV1::HoldBest {
+                area: match area {
+                    SeatArea::Any => AreaV1::Any,
+                    SeatArea::Section(s) => AreaV1::Section(*s),
+                    SeatArea::Tier(t) => AreaV1::Tier(t.clone()),
+                },
+                count: *count,
+                holders: holders.iter().map(|h| h.0).collect(),
+            },
+            Action::ReleaseSeat { order, seat } => ActionV1::ReleaseSeat { order: order.0, seat: seat.0 },
+            Action::SwapSeat { order, from, to } => ActionV1::SwapSeat { order: order.0, from: from.0, to: to.0 },
         }
     }
 }
@@ -227,14 +374,38 @@ impl From<ActionV1> for Action {
             ActionV1::Click => Action::Click,
             ActionV1::Join { nonce, address } => Action::Join { nonce, address },
             ActionV1::SetPowBits { bits } => Action::SetPowBits { bits },
+            ActionV1::HoldSeats { seats, holders } => Action::HoldSeats {
+                seats: seats.into_iter().map(SeatId).collect(),
+                holders: holders.into_iter().map(UserId).collect(),
+            },
+            ActionV1::HoldBest { area, count, holders } => Action::HoldBest {
+                area: match area {
+                    AreaV1::Any => SeatArea::Any,
+                    AreaV1::Section(s) => SeatArea::Section(s),
+                    AreaV1::Tier(t) => SeatArea::Tier(t),
+                },
+                count,
+                holders: holders.into_iter().map(UserId).collect(),
+            },
+            ActionV1::ReleaseSeat { order, seat } => Action::ReleaseSeat { order: HoldId(order), seat: SeatId(seat) },
+            ActionV1::SwapSeat { order, from, to } => {
+                Action::SwapSeat { order: HoldId(order), from: SeatId(from), to: SeatId(to) }
+            }
         }
     }
 }
 
 impl From<&Outcome> for OutcomeV1 {
     fn from(o: &Outcome) -> Self {
-        let mut out =
-            OutcomeV1 { kind: String::new(), hold: None, quantity: None, rank: None, ticket: None, reason: None };
+        let mut out = OutcomeV1 {
+            kind: String::new(),
+            hold: None,
+            quantity: None,
+            rank: None,
+            ticket: None,
+            reason: None,
+            seats: None,
+        };
         let kind = match o {
             Outcome::Opened => "opened",
             Outcome::Closed => "closed",
@@ -247,6 +418,23 @@ impl From<&Outcome> for OutcomeV1 {
                     Outcome::Confirmed(_) => "confirmed",
                     Outcome::Cancelled(_) => "cancelled",
                     _ => "refunded",
+                }
+            }
+            Outcome::SeatsHeld(h)
+            | Outcome::SeatsConfirmed(h)
+            | Outcome::SeatsCancelled(h)
+            | Outcome::SeatsRefunded(h)
+            | Outcome::SeatReleased(h)
+            | Outcome::SeatSwapped(h) => {
+                out.hold = Some(h.id.0);
+                out.seats = Some(h.seats.iter().map(|s| s.seat.0).collect());
+                match o {
+                    Outcome::SeatsHeld(_) => "seats_held",
+                    Outcome::SeatsConfirmed(_) => "seats_confirmed",
+                    Outcome::SeatsCancelled(_) => "seats_cancelled",
+                    Outcome::SeatsRefunded(_) => "seats_refunded",
+                    Outcome::SeatReleased(_) => "seat_released",
+                    _ => "seat_swapped",
                 }
             }
             Outcome::Clicked(c) => {

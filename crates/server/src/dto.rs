@@ -120,6 +120,21 @@ pub enum CreateSaleRequest {
         #[serde(default)]
         waiting_room: Option<WaitingRoomRequest>,
     },
+    /// Reserved seating: `seated` gives the venue and the rules (docs/API.md, "Seated sales").
+    Seated {
+        title: String,
+        #[serde(default)]
+        description: String,
+        #[serde(default = "default_currency")]
+        currency: String,
+        seated: crate::routes::seats::SeatedRequest,
+        #[serde(default)]
+        opens_at: Option<String>,
+        #[serde(default)]
+        closes_at: Option<String>,
+        #[serde(default)]
+        waiting_room: Option<WaitingRoomRequest>,
+    },
     Drop {
         title: String,
         #[serde(default)]
@@ -330,6 +345,32 @@ pub struct DropOut {
     pub won: u32,
 }
 
+/// One section of a seated sale, for lists and legends (the layout is `GET venue`).
+#[derive(Serialize, ToSchema)]
+pub struct SectionOut {
+    pub index: u16,
+    pub name: String,
+    pub tier: String,
+    pub price: u64,
+    pub colour: String,
+    pub seats: u32,
+    pub available: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeatedOut {
+    pub venue: String,
+    pub total: u32,
+    pub available: u32,
+    pub held: u32,
+    pub sold: u32,
+    pub currency: String,
+    pub per_person_limit: u32,
+    pub seats_per_hold_max: u32,
+    pub hold_seconds: i64,
+    pub sections: Vec<SectionOut>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SaleOut {
     pub id: u64,
@@ -343,6 +384,7 @@ pub struct SaleOut {
     pub opened_at: Option<String>,
     pub stock: Option<StockOut>,
     pub drop: Option<DropOut>,
+    pub seated: Option<SeatedOut>,
     pub waiting_room: Option<WaitingRoomOut>,
 }
 
@@ -350,7 +392,7 @@ impl SaleOut {
     pub fn from_sale(id: u64, sale: &Sale) -> Self {
         let c = sale.config();
         let schedule = sale.schedule();
-        let SaleView { status, stock, drop, queue } = sale.view();
+        let SaleView { status, stock, drop, seats, queue } = sale.view();
         let (kind, stock) = match (&c.kind, stock) {
             (KindConfig::Stock(sc), Some(v)) => (
                 "stock",
@@ -368,6 +410,36 @@ impl SaleOut {
             ),
             (KindConfig::Stock(_), None) => ("stock", None),
             (KindConfig::Drop(_), _) => ("drop", None),
+            (KindConfig::Seated(_), _) => ("seated", None),
+        };
+        let seated = match (&c.kind, seats, sale.seats()) {
+            (KindConfig::Seated(sc), Some(v), Some(book)) => Some(SeatedOut {
+                venue: sc.venue.name.clone(),
+                total: v.total,
+                available: v.available,
+                held: v.held,
+                sold: v.sold,
+                currency: c.currency.clone(),
+                per_person_limit: sc.per_person_limit,
+                seats_per_hold_max: sc.seats_per_hold_max,
+                hold_seconds: sc.hold_ttl_us / US_PER_S,
+                sections: sc
+                    .venue
+                    .sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sec)| SectionOut {
+                        index: u16::try_from(i).unwrap_or(u16::MAX),
+                        name: sec.name.clone(),
+                        tier: sec.tier.clone(),
+                        price: sec.price,
+                        colour: sec.colour.clone(),
+                        seats: book.index().section_seats(i).len() as u32,
+                        available: v.section_available.get(i).copied().unwrap_or(0),
+                    })
+                    .collect(),
+            }),
+            _ => None,
         };
         SaleOut {
             id,
@@ -381,6 +453,7 @@ impl SaleOut {
             opened_at: schedule.opened_at_us.map(fmt_us),
             stock,
             drop: drop.map(|d| DropOut { winners: d.winners, clicks: d.clicks, won: d.won }),
+            seated,
             waiting_room: c.queue.as_ref().zip(queue.as_ref()).map(|(c, q)| WaitingRoomOut::new(c, q)),
         }
     }

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod pass;
 pub mod problem;
 pub mod routes;
+pub mod seatmap;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ use tokio::sync::Semaphore;
 use crate::live::{LiveHub, WsGauge};
 use crate::pass::PassKeys;
 use crate::problem::ApiError;
-use crate::routes::{accounts, queue, sales, system};
+use crate::routes::{accounts, friends, queue, sales, seats, system};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -60,6 +61,7 @@ pub struct AppState {
     pub passes: Arc<PassKeys>,
     pub live: Arc<LiveHub>,
     pub websockets: Arc<WsGauge>,
+    pub seatmaps: Arc<seatmap::SeatMapHub>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             passes: Arc::new(passes),
             live: Arc::new(LiveHub::default()),
             websockets: Arc::new(WsGauge::default()),
+            seatmaps: Arc::new(seatmap::SeatMapHub::default()),
         }
     }
 }
@@ -169,6 +172,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(accounts::me))
         .route("/api/me/holds", get(sales::my_holds))
         .route("/api/me/orders", get(sales::my_orders))
+        .route("/api/me/friends", get(friends::list_friends).post(friends::send_request))
+        .route("/api/me/friends/{user_id}", delete(friends::remove))
+        .route("/api/me/friends/{user_id}/accept", post(friends::accept))
+        .route("/api/me/friends/{user_id}/decline", post(friends::decline))
         .route("/api/admin/users", post(accounts::admin_create_user))
         .route("/api/admin/users/bulk", post(accounts::admin_bulk_users))
         .route("/api/admin/users/{id}/role", put(accounts::admin_set_role))
@@ -179,7 +186,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/queue/join", post(queue::join))
         .route("/api/sales/{id}/queue/me", get(queue::me))
         .route("/api/sales/{id}/queue/pow", put(queue::set_pow))
-        .route("/api/sales", post(sales::create_sale).get(sales::list_sales))
+        .route(
+            "/api/sales",
+            post(sales::create_sale).layer(DefaultBodyLimit::max(seats::VENUE_BODY_LEN_MAX)).get(sales::list_sales),
+        )
         .route("/api/sales/{id}", get(sales::get_sale))
         .route("/api/sales/{id}/open", post(sales::open_sale))
         .route("/api/sales/{id}/close", post(sales::close_sale))
@@ -188,6 +198,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/holds/{hold}/confirm", post(sales::confirm))
         .route("/api/sales/{id}/orders/{order}/refund", post(sales::refund))
         .route("/api/sales/{id}/clicks", post(sales::click))
+        .route("/api/sales/{id}/venue", get(seats::venue))
+        .route("/api/sales/{id}/seats", get(seats::seat_map))
+        .route("/api/sales/{id}/seats/ws", get(seats::watch))
+        .route("/api/sales/{id}/seats/holds", post(seats::hold))
+        .route("/api/sales/{id}/seats/holds/{hold}", delete(seats::cancel))
+        .route("/api/sales/{id}/seats/holds/{hold}/confirm", post(seats::confirm))
+        .route("/api/sales/{id}/seats/holds/{hold}/release", post(seats::release))
+        .route("/api/sales/{id}/seats/holds/{hold}/swap", post(seats::swap))
+        .route("/api/sales/{id}/seats/orders/{order}/refund", post(seats::refund))
+        .route("/api/me/seats", get(seats::my_seats))
         .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))
         .route("/api/sales/{id}/results", get(sales::results))
         .fallback(system::not_found)

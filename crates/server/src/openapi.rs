@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use crate::dto::*;
 use crate::problem::Problem;
-use crate::routes::{accounts, queue, sales, system};
+use crate::routes::{accounts, friends, queue, sales, seats, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,6 +47,21 @@ use crate::routes::{accounts, queue, sales, system};
         queue::set_pow,
         queue::pass_key,
         system::admin_stats,
+        friends::list_friends,
+        friends::send_request,
+        friends::accept,
+        friends::decline,
+        friends::remove,
+        seats::venue,
+        seats::seat_map,
+        seats::watch,
+        seats::hold,
+        seats::confirm,
+        seats::cancel,
+        seats::refund,
+        seats::release,
+        seats::swap,
+        seats::my_seats,
     ),
     components(schemas(
         Problem,
@@ -63,8 +78,21 @@ use crate::routes::{accounts, queue, sales, system};
         QueueStatusOut,
         QueueTicketOut,
         WaitingRoomOut,
+        SeatedOut,
+        SectionOut,
+        seats::SeatHoldOut,
+        seats::SeatOut,
+        seats::VenueLayoutOut,
+        seats::MySeatsOut,
         PassKeyOut,
-        StatsOut
+        StatsOut,
+        friends::FriendRequestBody,
+        friends::FriendsOut,
+        friends::FriendOut,
+        friends::PendingFriendOut,
+        friends::FriendshipOut,
+        friends::FriendState,
+        friends::PersonOut
     ))
 )]
 pub struct ApiDoc;

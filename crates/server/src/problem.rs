@@ -18,6 +18,9 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
+    /// `seats-taken` only: the seats (ids) someone else has, so a seat map can mark them at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<Vec<u32>>,
 }
 
 #[derive(Debug)]
@@ -27,11 +30,13 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub retry_after_s: Option<u32>,
+    /// Extension member `seats` (see [`Problem::seats`]).
+    pub seats: Option<Vec<u32>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, title, detail: detail.into(), retry_after_s: None }
+        ApiError { status, slug, title, detail: detail.into(), retry_after_s: None, seats: None }
     }
 
     pub fn malformed(detail: impl Into<String>) -> Self {
@@ -39,7 +44,12 @@ impl ApiError {
     }
 
     pub fn body_too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Request body too large", "the body is over 16 KiB")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            "the body is over this route's limit (16 KiB; 8 MiB where a whole venue is sent)",
+        )
     }
 
     pub fn invalid_field(detail: impl Into<String>) -> Self {
@@ -172,6 +182,59 @@ impl From<Rejection> for ApiError {
             Rejection::PassUsed => {
                 conflict("pass-used", "Pass used", "your pass was used for a completed purchase".into())
             }
+            Rejection::UnknownSeat { seat } => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "unknown-seat",
+                "Unknown seat",
+                format!("seat {} is not in this venue", seat.0),
+            ),
+            Rejection::SeatsTaken { count, seats } => {
+                let listed: Vec<String> = seats.iter().map(|s| s.0.to_string()).collect();
+                let mut e = conflict(
+                    "seats-taken",
+                    "Seats already taken",
+                    format!("{count} of the seats are already taken by someone else: {}", listed.join(", ")),
+                );
+                e.seats = Some(seats.iter().map(|s| s.0).collect());
+                e
+            }
+            Rejection::TooManySeats { max } => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "too-many-seats",
+                "Too many seats",
+                format!("a hold takes between 1 and {max} seats"),
+            ),
+            Rejection::DuplicateSeat => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "duplicate-seat",
+                "Seat named twice",
+                "each seat may appear once in a hold",
+            ),
+            Rejection::BadHolders => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "bad-holders",
+                "Bad seat assignment",
+                "holders must be empty or name one person per seat",
+            ),
+            Rejection::NoAdjacentSeats => conflict(
+                "no-adjacent-seats",
+                "No adjacent seats",
+                "no row in that area has that many free seats side by side".into(),
+            ),
+            Rejection::UnknownSection => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "unknown-section", "Unknown section", "no such section or tier")
+            }
+            Rejection::SeatNotInOrder => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "seat-not-in-order",
+                "Seat not in this order",
+                "that seat is not part of this hold or order",
+            ),
+            Rejection::FriendLimitReached { friend, remaining } => conflict(
+                "friend-limit-reached",
+                "A friend's limit reached",
+                format!("user {} may take {remaining} more seats in this sale", friend.0),
+            ),
         }
     }
 }
@@ -220,6 +283,37 @@ impl From<StoreError> for ApiError {
                 "Too many tokens",
                 "this account has the most tokens allowed; revoke one",
             ),
+            StoreError::CannotBefriendSelf => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "cannot-befriend-self",
+                "Cannot befriend yourself",
+                "a friend request must name someone else",
+            ),
+            StoreError::AlreadyFriends => {
+                ApiError::new(S::CONFLICT, "already-friends", "Already friends", "you are friends already")
+            }
+            StoreError::FriendRequestExists => ApiError::new(
+                S::CONFLICT,
+                "friend-request-exists",
+                "Already requested",
+                "your friend request to this person is still waiting for an answer",
+            ),
+            StoreError::NoFriendRequest => ApiError::not_found("no pending friend request from that user"),
+            StoreError::NotFriends => {
+                ApiError::not_found("that user is not your friend and has no pending request from you")
+            }
+            StoreError::TooManyFriends { user, max } => ApiError::new(
+                S::CONFLICT,
+                "friend-limit",
+                "Friend limit reached",
+                format!("user {user} already has the most friends allowed ({max})"),
+            ),
+            StoreError::TooManyFriendRequests { max } => ApiError::new(
+                S::CONFLICT,
+                "friend-limit",
+                "Friend limit reached",
+                format!("you have {max} friend requests waiting, the most allowed; wait for answers or withdraw some"),
+            ),
             other => ApiError::internal(&other),
         }
     }
@@ -227,7 +321,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Problem { kind: self.kind(), title: self.title, status: self.status.as_u16(), detail: self.detail };
+        let body = Problem {
+            kind: self.kind(),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            seats: self.seats,
+        };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, bytes).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

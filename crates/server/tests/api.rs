@@ -15,8 +15,12 @@ mod accounts;
 mod auth;
 #[path = "api/drops.rs"]
 mod drops;
+#[path = "api/friends.rs"]
+mod friends;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/seats.rs"]
+mod seats;
 #[path = "api/owner.rs"]
 mod owner;
 #[path = "api/queue.rs"]

@@ -4,6 +4,8 @@
 //! validation and log-in variants) and never contain a password, token or
 //! session id.
 
+use crate::UserId;
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -44,6 +46,35 @@ pub enum StoreError {
     /// The user already has the maximum number of API tokens.
     #[error("too many API tokens for this user (at most {max})")]
     TooManyTokens {
+        /// The limit.
+        max: usize,
+    },
+    /// A friend request to oneself.
+    #[error("you cannot befriend yourself")]
+    CannotBefriendSelf,
+    /// A friend request, or an acceptance, between people who are friends already.
+    #[error("you are already friends")]
+    AlreadyFriends,
+    /// A second friend request to the same person while the first is pending.
+    #[error("you have already asked this person to be friends")]
+    FriendRequestExists,
+    /// Accepting or declining a friend request that nobody sent.
+    #[error("no pending friend request from this person")]
+    NoFriendRequest,
+    /// Removing a friend who is not one, with no pending request to withdraw either.
+    #[error("not your friend, and no pending request to them")]
+    NotFriends,
+    /// One side of a new friendship already has the most friends allowed.
+    #[error("user {user} already has the most friends allowed ({max})")]
+    TooManyFriends {
+        /// Who is full (either side of the would-be friendship).
+        user: UserId,
+        /// The limit.
+        max: usize,
+    },
+    /// The sender already has the most pending outgoing friend requests allowed.
+    #[error("too many pending friend requests (at most {max}); wait for answers or withdraw some")]
+    TooManyFriendRequests {
         /// The limit.
         max: usize,
     },

@@ -1,11 +1,12 @@
 //! The in-memory index that authenticates a request with no database access:
-//! users by id, and SHA-256 digests of API tokens and session cookies.
+//! users by id, and SHA-256 digests of API tokens and session cookies; and
+//! the set of friendships, which group seat holds check on every request.
 //!
 //! It is a cache of SQLite: it is loaded in full when the store opens, and
 //! every write goes to SQLite first and then here, while the connection mutex
 //! is held, so the index never shows a state the database does not have.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::crypto::Digest32;
@@ -39,6 +40,10 @@ pub(crate) struct Index {
     pub(crate) token_counts: HashMap<UserId, usize>,
     /// sha256(cookie value) -> session.
     pub(crate) sessions: HashMap<Digest32, SessionEntry>,
+    /// Every friendship once, as `(lower id, higher id)` (see
+    /// [`crate::friends::pair`]): one hash lookup per "are these two
+    /// friends?", with no SQLite and no connection lock on the hold path.
+    pub(crate) friend_pairs: HashSet<(UserId, UserId)>,
 }
 
 impl Index {

@@ -1,7 +1,8 @@
 //! `stampede-store` owns people and their credentials (MISSION A1, A2):
 //! accounts and roles, argon2id password hashing, browser sessions with CSRF
 //! tokens, API bearer tokens, and an in-memory index that authenticates a
-//! request in O(1) without touching the database.
+//! request in O(1) without touching the database; and friends (MISSION A5):
+//! requests, friendships, and an O(1) in-memory "are these two friends?".
 //!
 //! Storage is one SQLite file (WAL, schema versioned with
 //! `PRAGMA user_version`). Tokens and session cookies are stored only as
@@ -14,6 +15,7 @@
 
 mod crypto;
 mod error;
+mod friends;
 mod index;
 mod model;
 mod schema;
@@ -22,6 +24,10 @@ mod validate;
 
 pub use crypto::TOKEN_PREFIX;
 pub use error::StoreError;
+pub use friends::{
+    Friend, FriendRemoval, FriendRequest, FriendRequestOutcome, MAX_FRIENDS_PER_USER, MAX_INCOMING_LISTED,
+    MAX_OUTGOING_REQUESTS_PER_USER, PendingRequests, Person,
+};
 pub use model::{AuthUser, NewSession, Role, User, UserId};
 pub use store::{MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, now_us};
 pub use validate::{check_password, mask_name, normalize_email, normalize_name};

@@ -38,6 +38,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_by_user ON sessions (user_id, id);
     CREATE INDEX sessions_by_expiry ON sessions (expires_us);
     ",
+    // 1 -> 2: friend requests and friendships (MISSION A5).
+    //
+    // A friendship is stored as two rows, (a, b) and (b, a), written and
+    // deleted together in one transaction: listing or counting one person's
+    // friends is then a prefix scan of the primary key. A pair never has a
+    // friendship and a pending request at the same time: the transaction that
+    // makes the friendship deletes the requests. WITHOUT ROWID: the rows are
+    // nothing but their keys.
+    "
+    CREATE TABLE friend_requests (
+        from_id    INTEGER NOT NULL REFERENCES users (id),
+        to_id      INTEGER NOT NULL REFERENCES users (id),
+        created_us INTEGER NOT NULL,
+        PRIMARY KEY (from_id, to_id),
+        CHECK (from_id <> to_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX friend_requests_to ON friend_requests (to_id, created_us);
+    CREATE TABLE friends (
+        user_id   INTEGER NOT NULL REFERENCES users (id),
+        friend_id INTEGER NOT NULL REFERENCES users (id),
+        since_us  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, friend_id),
+        CHECK (user_id <> friend_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -40,14 +40,14 @@ pub fn now_us() -> i64 {
 /// [`Store::user`] touch only memory and are fast.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     /// The only connection. Writes are rare; argon2 never runs under this lock.
     /// Lock order: `conn`, then `index`.
-    conn: Mutex<Connection>,
-    index: RwLock<Index>,
+    pub(crate) conn: Mutex<Connection>,
+    pub(crate) index: RwLock<Index>,
 }
 
 impl fmt::Debug for Store {
@@ -57,15 +57,16 @@ impl fmt::Debug for Store {
             .field("users", &index.users.len())
             .field("tokens", &index.tokens.len())
             .field("sessions", &index.sessions.len())
+            .field("friendships", &index.friend_pairs.len())
             .finish()
     }
 }
 
-fn db_id(id: UserId) -> Result<i64, StoreError> {
+pub(crate) fn db_id(id: UserId) -> Result<i64, StoreError> {
     i64::try_from(id.0).map_err(|_| StoreError::UnknownUser)
 }
 
-fn user_id(id: i64) -> Result<UserId, StoreError> {
+pub(crate) fn user_id(id: i64) -> Result<UserId, StoreError> {
     u64::try_from(id).map(UserId).map_err(|_| StoreError::Corrupt(format!("negative user id {id}")))
 }
 
@@ -396,7 +397,7 @@ impl Store {
     }
 }
 
-/// Reads users, token digests and live session digests into a fresh index,
+/// Reads users, token digests, live session digests and friendships into a fresh index,
 /// deleting expired sessions on the way.
 fn load_index(conn: &Connection, now_us: i64) -> Result<Index, StoreError> {
     conn.execute("DELETE FROM sessions WHERE expires_us <= ?1", [now_us])?;
@@ -430,5 +431,7 @@ fn load_index(conn: &Connection, now_us: i64) -> Result<Index, StoreError> {
             SessionEntry { user: user_id(r.get(1)?)?, csrf_token: Redacted(r.get(2)?), expires_us: r.get(3)? },
         );
     }
+
+    crate::friends::load_pairs(conn, &mut index)?;
     Ok(index)
 }

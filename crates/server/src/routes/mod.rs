@@ -1,6 +1,8 @@
 //! The HTTP routes, grouped by who uses them.
 
 pub mod accounts;
+pub mod friends;
 pub mod queue;
 pub mod sales;
+pub mod seats;
 pub mod system;

@@ -132,10 +132,7 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
             closes_at,
             waiting_room,
         } => {
-            let currency = currency.trim().to_ascii_uppercase();
-            if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ApiError::invalid_field("currency must be a 3-letter ISO 4217 code"));
-            }
+            let currency = check_currency(&currency)?;
             let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
@@ -154,6 +151,20 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
                 queue: queue_config(waiting_room)?,
             })
         }
+        CreateSaleRequest::Seated { title, description, currency, seated, opens_at, closes_at, waiting_room } => {
+            let currency = check_currency(&currency)?;
+            let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
+            Ok(SaleConfig {
+                title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
+                description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
+                owner,
+                currency,
+                opens_at_us,
+                closes_at_us,
+                kind: KindConfig::Seated(crate::routes::seats::seated_config(seated)?),
+                queue: queue_config(waiting_room)?,
+            })
+        }
         CreateSaleRequest::Drop { title, description, winners, opens_at, closes_at, waiting_room } => {
             let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
             Ok(SaleConfig {
@@ -168,6 +179,14 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
             })
         }
     }
+}
+
+fn check_currency(raw: &str) -> Result<String, ApiError> {
+    let currency = raw.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::invalid_field("currency must be a 3-letter ISO 4217 code"));
+    }
+    Ok(currency)
 }
 
 pub(crate) fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
@@ -310,6 +329,10 @@ fn unexpected(o: &Outcome) -> ApiError {
 
 fn ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, HoldId), ApiError> {
     let sale = handle(state, sale)?;
+    // Seat holds have their own routes (and answer with their seats).
+    if matches!(sale.config.kind, KindConfig::Seated(_)) {
+        return Err(stampede_core::Rejection::WrongSaleKind.into());
+    }
     Ok((sale, HoldId(parse_id(hold, "hold")?)))
 }
 

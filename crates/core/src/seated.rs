@@ -1,0 +1,644 @@
+//! The seated sale (concerts, stadiums): every seat is sold once, holds take
+//! one or more seats all-or-nothing and expire unless confirmed, a booker may
+//! hold seats for friends, and "best available" finds adjacent seats.
+//!
+//! Invariants, checked by [`SeatBook::check_invariants`] and the property
+//! tests: each seat belongs to at most one active hold or order (the `owner`
+//! vector is the only place that says so, and every active hold's seats point
+//! back to it); `free + held + sold == seats`, per section too; nobody's
+//! active seats (as the seat's holder, whoever booked it) exceed the
+//! per-person limit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::stock::{HoldId, HoldStatus};
+use crate::venue::{RowSpan, SeatId, SeatIndex, Venue};
+use crate::{Event, Outcome, Rejection, UserId};
+
+/// Most seats named in one rejection (the rest are summarized by the count).
+pub const TAKEN_LISTED_MAX: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatedConfig {
+    pub venue: Venue,
+    /// Most active seats one person may have (held or bought, by them or for them).
+    pub per_person_limit: u32,
+    /// Most seats in one hold.
+    pub seats_per_hold_max: u32,
+    pub hold_ttl_us: i64,
+}
+
+/// Where best-available looks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeatArea {
+    Any,
+    /// A section, by its position in the venue.
+    Section(u16),
+    /// Every section of a price tier.
+    Tier(String),
+}
+
+/// One seat of a hold: who will sit there, at what price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldSeat {
+    pub seat: SeatId,
+    /// The person the seat is for: the booker or one of their friends.
+    pub holder: UserId,
+    /// In the currency's minor unit, fixed when the seat was taken.
+    pub price: u64,
+}
+
+/// A hold of seats; confirmed, it is an order with the same id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatHold {
+    pub id: HoldId,
+    /// The booker: only they confirm, cancel or change it.
+    pub by: UserId,
+    /// The seats it holds now.
+    pub seats: Vec<HeldSeat>,
+    pub status: HoldStatus,
+    pub created_at_us: i64,
+    pub expires_at_us: i64,
+    /// Seats given back one at a time (released, or swapped for another).
+    pub released: Vec<HeldSeat>,
+}
+
+impl SeatHold {
+    pub fn amount(&self) -> u64 {
+        self.seats.iter().fold(0u64, |sum, s| sum.saturating_add(s.price))
+    }
+
+    fn active(&self) -> bool {
+        matches!(self.status, HoldStatus::Held | HoldStatus::Confirmed)
+    }
+}
+
+/// The numbers anyone may see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatedView {
+    pub total: u32,
+    pub available: u32,
+    pub held: u32,
+    pub sold: u32,
+    /// Free seats per section, in venue order (the map colours sections by it).
+    pub section_available: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatBook {
+    pub config: SeatedConfig,
+    index: SeatIndex,
+    /// The active hold or order of each seat; 0 when free.
+    owner: Vec<u64>,
+    /// Bit `i` set when seat `i` is held or sold: the live map's snapshot.
+    taken: Vec<u64>,
+    section_free: Vec<u32>,
+    /// Free seats per venue-order row, so best-available skips full rows.
+    row_free: Vec<u32>,
+    held: u32,
+    sold: u32,
+    next_hold: u64,
+    holds: BTreeMap<HoldId, SeatHold>,
+    expiry: BTreeSet<(i64, HoldId)>,
+    /// Active seats per holder.
+    per_person: BTreeMap<UserId, u32>,
+}
+
+impl SeatBook {
+    pub fn new(config: SeatedConfig) -> Self {
+        let index = SeatIndex::new(&config.venue);
+        let seats = index.seat_count() as usize;
+        let section_free = (0..index.section_count()).map(|s| index.section_seats(s).len() as u32).collect();
+        let row_free = (0..index.section_count()).flat_map(|s| index.section_rows(s)).map(|r| r.len).collect();
+        SeatBook {
+            config,
+            owner: vec![0; seats],
+            taken: vec![0; seats.div_ceil(64)],
+            section_free,
+            row_free,
+            index,
+            held: 0,
+            sold: 0,
+            next_hold: 1,
+            holds: BTreeMap::new(),
+            expiry: BTreeSet::new(),
+            per_person: BTreeMap::new(),
+        }
+    }
+
+    pub fn index(&self) -> &SeatIndex {
+        &self.index
+    }
+
+    pub fn view(&self) -> SeatedView {
+        SeatedView {
+            total: self.index.seat_count(),
+            available: self.index.seat_count() - self.held - self.sold,
+            held: self.held,
+            sold: self.sold,
+            section_available: self.section_free.clone(),
+        }
+    }
+
+    /// Held-or-sold bits, one per seat in seat order, 64 to a word.
+    pub fn taken_bits(&self) -> &[u64] {
+        &self.taken
+    }
+
+    pub fn is_free(&self, seat: SeatId) -> bool {
+        self.owner.get(seat.0 as usize) == Some(&0)
+    }
+
+    /// The active hold or order a seat belongs to.
+    pub fn owner_of(&self, seat: SeatId) -> Option<HoldId> {
+        self.owner.get(seat.0 as usize).filter(|h| **h != 0).map(|h| HoldId(*h))
+    }
+
+    pub fn hold(&self, id: HoldId) -> Option<&SeatHold> {
+        self.holds.get(&id)
+    }
+
+    /// Holds in id order starting after `after`, at most `limit`.
+    pub fn holds_after(&self, after: HoldId, limit: usize) -> impl Iterator<Item = &SeatHold> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.holds.range((Excluded(after), Unbounded)).map(|(_, h)| h).take(limit)
+    }
+
+    /// Holds someone booked or holds a seat in (a friend sees the seat booked for them).
+    pub fn holds_of(&self, who: UserId) -> impl Iterator<Item = &SeatHold> {
+        self.holds.values().filter(move |h| h.by == who || h.seats.iter().any(|s| s.holder == who))
+    }
+
+    /// Active seats of one person, as holder.
+    pub fn seats_of(&self, who: UserId) -> u32 {
+        self.per_person.get(&who).copied().unwrap_or(0)
+    }
+
+    pub fn next_deadline_us(&self) -> Option<i64> {
+        self.expiry.first().map(|(at, _)| *at)
+    }
+
+    fn price_of(&self, seat: SeatId) -> u64 {
+        self.index.section_of(seat).and_then(|s| self.config.venue.sections.get(s)).map_or(0, |s| s.price)
+    }
+
+    fn take(&mut self, seat: SeatId, hold: HoldId) {
+        let i = seat.0 as usize;
+        self.owner[i] = hold.0;
+        self.taken[i / 64] |= 1 << (i % 64);
+        if let Some(r) = self.index.row_number(seat) {
+            self.row_free[r] -= 1;
+        }
+        if let Some(s) = self.index.section_of(seat) {
+            self.section_free[s] -= 1;
+        }
+    }
+
+    fn free(&mut self, seat: SeatId) {
+        let i = seat.0 as usize;
+        self.owner[i] = 0;
+        self.taken[i / 64] &= !(1 << (i % 64));
+        if let Some(r) = self.index.row_number(seat) {
+            self.row_free[r] += 1;
+        }
+        if let Some(s) = self.index.section_of(seat) {
+            self.section_free[s] += 1;
+        }
+    }
+
+    fn add_to_person(&mut self, who: UserId, n: u32) {
+        *self.per_person.entry(who).or_insert(0) += n;
+    }
+
+    fn take_from_person(&mut self, who: UserId, n: u32) {
+        if let Some(c) = self.per_person.get_mut(&who) {
+            *c -= n;
+            if *c == 0 {
+                self.per_person.remove(&who);
+            }
+        }
+    }
+
+    /// Gives back every seat of an active hold (expiry, cancel, refund).
+    fn release_all(&mut self, id: HoldId, was_sold: bool, events: &mut Vec<Event>) {
+        let seats: Vec<HeldSeat> = self.holds.get(&id).map(|h| h.seats.clone()).unwrap_or_default();
+        for s in &seats {
+            self.free(s.seat);
+            self.take_from_person(s.holder, 1);
+        }
+        let n = seats.len() as u32;
+        if was_sold {
+            self.sold -= n;
+        } else {
+            self.held -= n;
+        }
+        events.push(Event::SeatsFreed { seats: seats.iter().map(|s| s.seat).collect() });
+    }
+
+    /// Expires every hold whose lifetime ended at or before `now_us`.
+    pub(crate) fn expire(&mut self, now_us: i64, events: &mut Vec<Event>) {
+        while let Some(&(at, id)) = self.expiry.first() {
+            if at > now_us {
+                break;
+            }
+            self.expiry.pop_first();
+            if self.holds.get(&id).is_none_or(|h| h.status != HoldStatus::Held) {
+                continue;
+            }
+            self.release_all(id, false, events);
+            if let Some(h) = self.holds.get_mut(&id) {
+                h.status = HoldStatus::Expired;
+            }
+        }
+    }
+
+    /// Holds exactly these seats, for these holders (empty: all for `by`), or nothing.
+    pub(crate) fn hold_seats(
+        &mut self,
+        by: UserId,
+        seats: &[SeatId],
+        holders: &[UserId],
+        now_us: i64,
+        events: &mut Vec<Event>,
+    ) -> Outcome {
+        let max = self.config.seats_per_hold_max;
+        if seats.is_empty() || seats.len() > max as usize {
+            return Outcome::Rejected(Rejection::TooManySeats { max });
+        }
+        if !holders.is_empty() && holders.len() != seats.len() {
+            return Outcome::Rejected(Rejection::BadHolders);
+        }
+        let count = self.index.seat_count();
+        if let Some(s) = seats.iter().find(|s| s.0 >= count) {
+            return Outcome::Rejected(Rejection::UnknownSeat { seat: *s });
+        }
+        let unique: BTreeSet<SeatId> = seats.iter().copied().collect();
+        if unique.len() != seats.len() {
+            return Outcome::Rejected(Rejection::DuplicateSeat);
+        }
+        let taken: Vec<SeatId> = seats.iter().copied().filter(|s| !self.is_free(*s)).collect();
+        if !taken.is_empty() {
+            let count = taken.len() as u32;
+            return Outcome::Rejected(Rejection::SeatsTaken {
+                count,
+                seats: taken.into_iter().take(TAKEN_LISTED_MAX).collect(),
+            });
+        }
+        let holder_of = |i: usize| holders.get(i).copied().unwrap_or(by);
+        let mut wanted: BTreeMap<UserId, u32> = BTreeMap::new();
+        for i in 0..seats.len() {
+            *wanted.entry(holder_of(i)).or_insert(0) += 1;
+        }
+        for (&who, &n) in &wanted {
+            let remaining = self.config.per_person_limit.saturating_sub(self.seats_of(who));
+            if n > remaining {
+                return Outcome::Rejected(if who == by {
+                    Rejection::LimitReached { remaining }
+                } else {
+                    Rejection::FriendLimitReached { friend: who, remaining }
+                });
+            }
+        }
+        let id = HoldId(self.next_hold);
+        self.next_hold += 1;
+        let held: Vec<HeldSeat> = seats
+            .iter()
+            .enumerate()
+            .map(|(i, &seat)| HeldSeat { seat, holder: holder_of(i), price: self.price_of(seat) })
+            .collect();
+        for s in &held {
+            self.take(s.seat, id);
+        }
+        for (who, n) in wanted {
+            self.add_to_person(who, n);
+        }
+        self.held += held.len() as u32;
+        let expires_at_us = now_us.saturating_add(self.config.hold_ttl_us);
+        let hold = SeatHold {
+            id,
+            by,
+            seats: held,
+            status: HoldStatus::Held,
+            created_at_us: now_us,
+            expires_at_us,
+            released: Vec::new(),
+        };
+        self.expiry.insert((expires_at_us, id));
+        events.push(Event::SeatsTaken { seats: seats.to_vec() });
+        self.holds.insert(id, hold.clone());
+        Outcome::SeatsHeld(hold)
+    }
+
+    /// Best available: `count` adjacent seats in one row of `area`.
+    pub(crate) fn hold_best(
+        &mut self,
+        by: UserId,
+        area: &SeatArea,
+        count: u32,
+        holders: &[UserId],
+        now_us: i64,
+        events: &mut Vec<Event>,
+    ) -> Outcome {
+        let max = self.config.seats_per_hold_max;
+        if count == 0 || count > max {
+            return Outcome::Rejected(Rejection::TooManySeats { max });
+        }
+        let sections = match self.sections_in(area) {
+            Ok(s) => s,
+            Err(r) => return Outcome::Rejected(r),
+        };
+        match self.best_available(&sections, count) {
+            Some(seats) => self.hold_seats(by, &seats, holders, now_us, events),
+            None => Outcome::Rejected(Rejection::NoAdjacentSeats),
+        }
+    }
+
+    fn sections_in(&self, area: &SeatArea) -> Result<Vec<usize>, Rejection> {
+        let all = 0..self.index.section_count();
+        let found: Vec<usize> = match area {
+            SeatArea::Any => all.collect(),
+            SeatArea::Section(s) => all.filter(|i| *i == usize::from(*s)).collect(),
+            SeatArea::Tier(t) => {
+                all.filter(|i| self.config.venue.sections.get(*i).is_some_and(|s| &s.tier == t)).collect()
+            }
+        };
+        if found.is_empty() { Err(Rejection::UnknownSection) } else { Ok(found) }
+    }
+
+    /// The best `count` adjacent free seats in one row of `sections`, or none.
+    ///
+    /// Preference, in order: not leaving a single free seat stranded beside
+    /// the group (nobody buys it), a row nearer the front, the group's middle
+    /// nearer the row's middle, the earlier section. Rows without `count`
+    /// free seats are skipped by their counter, so a nearly full stadium
+    /// costs little to search.
+    pub fn best_available(&self, sections: &[usize], count: u32) -> Option<Vec<SeatId>> {
+        // (orphan, row depth, distance from the middle ×2, section, first seat)
+        let mut best: Option<(bool, u16, u32, usize, u32)> = None;
+        let depth = sections.iter().map(|&s| self.index.section_rows(s).len()).max().unwrap_or(0);
+        for d in 0..depth {
+            for &s in sections {
+                let Some(row) = self.index.section_rows(s).get(d) else { continue };
+                if self.row_free.get(self.index.first_row_number(s) + d).copied().unwrap_or(0) < count {
+                    continue;
+                }
+                if let Some((orphan, dist, start)) = self.best_in_row(row, count) {
+                    let key = (orphan, row.row, dist, s, start);
+                    if best.is_none_or(|b| key < b) {
+                        best = Some(key);
+                    }
+                }
+            }
+            // A group without an orphan in this row beats anything further back.
+            if best.is_some_and(|b| !b.0) {
+                break;
+            }
+        }
+        best.map(|(_, _, _, _, start)| (start..start + count).map(SeatId).collect())
+    }
+
+    /// The best placement of `count` seats among the free runs of one row:
+    /// (leaves an orphan, twice the distance of the group's middle from the row's, first seat).
+    fn best_in_row(&self, row: &RowSpan, count: u32) -> Option<(bool, u32, u32)> {
+        let mut best: Option<(bool, u32, u32)> = None;
+        let mid2 = 2 * row.start + row.len - 1;
+        let mut i = row.start;
+        let end = row.start + row.len;
+        while i < end {
+            if !self.is_free(SeatId(i)) {
+                i += 1;
+                continue;
+            }
+            let run_start = i;
+            while i < end && self.is_free(SeatId(i)) {
+                i += 1;
+            }
+            let len = i - run_start;
+            if len < count {
+                continue;
+            }
+            let spare = len - count;
+            for left in 0..=spare {
+                let right = spare - left;
+                let orphan = left == 1 || right == 1;
+                let first = run_start + left;
+                let group_mid2 = 2 * first + count - 1;
+                let dist = group_mid2.abs_diff(mid2);
+                let key = (orphan, dist, first);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
+            }
+        }
+        best
+    }
+
+    fn own_hold(&self, by: UserId, id: HoldId) -> Result<&SeatHold, Rejection> {
+        let hold = self.holds.get(&id).ok_or(Rejection::UnknownHold)?;
+        if hold.by != by {
+            return Err(Rejection::NotYourHold);
+        }
+        Ok(hold)
+    }
+
+    fn active_hold(&self, by: UserId, id: HoldId) -> Result<&SeatHold, Rejection> {
+        let hold = self.own_hold(by, id)?;
+        match hold.status {
+            HoldStatus::Held => Ok(hold),
+            HoldStatus::Expired => Err(Rejection::HoldExpired),
+            _ => Err(Rejection::HoldNotActive),
+        }
+    }
+
+    pub(crate) fn confirm(&mut self, by: UserId, id: HoldId) -> Outcome {
+        let (expires, n) = match self.active_hold(by, id) {
+            Ok(h) => (h.expires_at_us, h.seats.len() as u32),
+            Err(r) => return Outcome::Rejected(r),
+        };
+        self.expiry.remove(&(expires, id));
+        self.held -= n;
+        self.sold += n;
+        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
+        hold.status = HoldStatus::Confirmed;
+        Outcome::SeatsConfirmed(hold.clone())
+    }
+
+    pub(crate) fn cancel(&mut self, by: UserId, id: HoldId, events: &mut Vec<Event>) -> Outcome {
+        let expires = match self.active_hold(by, id) {
+            Ok(h) => h.expires_at_us,
+            Err(r) => return Outcome::Rejected(r),
+        };
+        self.expiry.remove(&(expires, id));
+        self.release_all(id, false, events);
+        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
+        hold.status = HoldStatus::Cancelled;
+        Outcome::SeatsCancelled(hold.clone())
+    }
+
+    pub(crate) fn refund(&mut self, by: UserId, id: HoldId, events: &mut Vec<Event>) -> Outcome {
+        match self.own_hold(by, id) {
+            Ok(h) if h.status == HoldStatus::Confirmed => {}
+            Ok(h) if h.status == HoldStatus::Refunded => return Outcome::Rejected(Rejection::AlreadyRefunded),
+            Ok(_) | Err(Rejection::UnknownHold) => return Outcome::Rejected(Rejection::UnknownOrder),
+            Err(r) => return Outcome::Rejected(r),
+        }
+        self.release_all(id, true, events);
+        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownOrder) };
+        hold.status = HoldStatus::Refunded;
+        Outcome::SeatsRefunded(hold.clone())
+    }
+
+    /// An active hold or order of `by` that has `seat`, and the seat's position in it.
+    fn changeable(&self, by: UserId, id: HoldId, seat: SeatId) -> Result<(HoldStatus, usize), Rejection> {
+        let hold = self.own_hold(by, id)?;
+        if !hold.active() {
+            return Err(match hold.status {
+                HoldStatus::Expired => Rejection::HoldExpired,
+                _ => Rejection::HoldNotActive,
+            });
+        }
+        let at = hold.seats.iter().position(|s| s.seat == seat).ok_or(Rejection::SeatNotInOrder)?;
+        Ok((hold.status, at))
+    }
+
+    /// Gives back one seat of a hold or order; the rest stay. Giving back the
+    /// last seat ends it (cancelled or refunded).
+    pub(crate) fn release_seat(&mut self, by: UserId, id: HoldId, seat: SeatId, events: &mut Vec<Event>) -> Outcome {
+        let (status, at) = match self.changeable(by, id, seat) {
+            Ok(found) => found,
+            Err(r) => return Outcome::Rejected(r),
+        };
+        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
+        let gone = hold.seats.remove(at);
+        hold.released.push(gone);
+        let emptied = hold.seats.is_empty();
+        let expires = hold.expires_at_us;
+        if emptied {
+            hold.status = if status == HoldStatus::Held { HoldStatus::Cancelled } else { HoldStatus::Refunded };
+        }
+        let hold = hold.clone();
+        if emptied && status == HoldStatus::Held {
+            self.expiry.remove(&(expires, id));
+        }
+        self.free(gone.seat);
+        self.take_from_person(gone.holder, 1);
+        if status == HoldStatus::Held {
+            self.held -= 1;
+        } else {
+            self.sold -= 1;
+        }
+        events.push(Event::SeatsFreed { seats: vec![gone.seat] });
+        Outcome::SeatReleased(hold)
+    }
+
+    /// Exchanges one seat of a hold or order for a free one, in one step: the
+    /// person never ends up with neither. The new seat keeps the old one's
+    /// holder and takes its own section's price.
+    pub(crate) fn swap_seat(
+        &mut self,
+        by: UserId,
+        id: HoldId,
+        from: SeatId,
+        to: SeatId,
+        events: &mut Vec<Event>,
+    ) -> Outcome {
+        let at = match self.changeable(by, id, from) {
+            Ok((_, at)) => at,
+            Err(r) => return Outcome::Rejected(r),
+        };
+        if to.0 >= self.index.seat_count() {
+            return Outcome::Rejected(Rejection::UnknownSeat { seat: to });
+        }
+        if !self.is_free(to) {
+            return Outcome::Rejected(Rejection::SeatsTaken { count: 1, seats: vec![to] });
+        }
+        let price = self.price_of(to);
+        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
+        let old = hold.seats[at];
+        hold.seats[at] = HeldSeat { seat: to, holder: old.holder, price };
+        hold.released.push(old);
+        let hold = hold.clone();
+        self.free(from);
+        self.take(to, id);
+        events.push(Event::SeatsFreed { seats: vec![from] });
+        events.push(Event::SeatsTaken { seats: vec![to] });
+        Outcome::SeatSwapped(hold)
+    }
+
+    /// Recounts everything from the holds and compares with the running state.
+    /// Used by tests and by `stampede verify`; O(seats + holds).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let seats = self.index.seat_count() as usize;
+        let mut owner = vec![0u64; seats];
+        let (mut held, mut sold) = (0u32, 0u32);
+        let mut per_person: BTreeMap<UserId, u32> = BTreeMap::new();
+        let mut expiring = 0usize;
+        for h in self.holds.values() {
+            if !h.active() {
+                continue;
+            }
+            if h.status == HoldStatus::Held {
+                expiring += 1;
+                if !self.expiry.contains(&(h.expires_at_us, h.id)) {
+                    return Err(format!("active hold {:?} missing from the expiry index", h.id));
+                }
+            }
+            if h.seats.is_empty() {
+                return Err(format!("active hold {:?} has no seats", h.id));
+            }
+            for s in &h.seats {
+                let slot = owner.get_mut(s.seat.0 as usize).ok_or_else(|| format!("seat {:?} out of range", s.seat))?;
+                if *slot != 0 {
+                    return Err(format!("seat {:?} in holds {} and {}", s.seat, slot, h.id.0));
+                }
+                *slot = h.id.0;
+                *per_person.entry(s.holder).or_insert(0) += 1;
+                if h.status == HoldStatus::Held {
+                    held += 1;
+                } else {
+                    sold += 1;
+                }
+            }
+        }
+        if owner != self.owner {
+            return Err("seat owners drifted from the holds".into());
+        }
+        for (i, o) in owner.iter().enumerate() {
+            let bit = self.taken.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0);
+            if bit != (*o != 0) {
+                return Err(format!("taken bit of seat {i} is wrong"));
+            }
+        }
+        if (held, sold) != (self.held, self.sold) {
+            return Err(format!("totals drifted: held {held}/{} sold {sold}/{}", self.held, self.sold));
+        }
+        for s in 0..self.index.section_count() {
+            let free = self.index.section_seats(s).filter(|i| owner[*i as usize] == 0).count() as u32;
+            if self.section_free.get(s) != Some(&free) {
+                return Err(format!("free count of section {s} drifted"));
+            }
+        }
+        let mut r = 0usize;
+        for s in 0..self.index.section_count() {
+            for row in self.index.section_rows(s) {
+                let free = (row.start..row.start + row.len).filter(|i| owner[*i as usize] == 0).count() as u32;
+                if self.row_free.get(r) != Some(&free) {
+                    return Err(format!("free count of row {r} drifted"));
+                }
+                r += 1;
+            }
+        }
+        if per_person != self.per_person {
+            return Err("per-person seat counts drifted".into());
+        }
+        if let Some((who, n)) = per_person.iter().find(|(_, n)| **n > self.config.per_person_limit) {
+            return Err(format!("{who:?} has {n} seats, over the limit {}", self.config.per_person_limit));
+        }
+        if self.expiry.len() != expiring {
+            return Err("expiry index has stale entries".into());
+        }
+        Ok(())
+    }
+}

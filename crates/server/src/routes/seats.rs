@@ -1,0 +1,565 @@
+//! Seated sales: creating one from a venue, the venue's layout, holding seats
+//! (chosen, or best available, for oneself and friends), confirming,
+//! cancelling, refunding, giving back or swapping one seat, and the live seat map.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use stampede_core::{
+    Action, HeldSeat, HoldId, KindConfig, Outcome, SaleConfig, SeatArea, SeatHold, SeatId, SeatedConfig, SectionSpec,
+    US_PER_S, UserId, Venue,
+};
+use stampede_engine::SaleHandle;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::dto::fmt_us;
+use crate::extract::{ApiJson, ApiPath, Auth, IdemKey, SalePass, parse_id};
+use crate::live::WsGuard;
+use crate::problem::{ApiError, Problem};
+use crate::routes::queue::{WS_MESSAGE_LEN_MAX, WS_PING_EVERY, WS_READ_BUFFER, WS_WRITE_BUFFER_MAX};
+use crate::routes::sales::handle;
+use crate::seatmap::SeatFrame;
+
+/// Largest body of a request carrying a whole venue (sale creation, import):
+/// a 50,000-seat stadium with explicit seats is about 2 MB of JSON.
+pub const VENUE_BODY_LEN_MAX: usize = 8 * 1024 * 1024;
+/// Most seats one hold may take, whatever the organizer asks.
+pub const SEATS_PER_HOLD_LIMIT: i64 = 50;
+pub const SEATS_PER_HOLD_DEFAULT: i64 = 8;
+
+/// The seated part of `POST /api/sales` with `"kind": "seated"`: a venue
+/// given whole (`venue`) or generated from blocks (`generate`).
+#[derive(Deserialize, ToSchema)]
+pub struct SeatedRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub venue: Option<Venue>,
+    #[serde(default)]
+    pub generate: Option<GenerateRequest>,
+    pub per_person_limit: i64,
+    #[serde(default)]
+    pub seats_per_hold_max: Option<i64>,
+    pub hold_seconds: i64,
+}
+
+/// A venue built from rectangular or curved blocks.
+#[derive(Deserialize, ToSchema)]
+pub struct GenerateRequest {
+    pub name: String,
+    #[schema(value_type = Vec<Object>)]
+    pub sections: Vec<SectionSpec>,
+}
+
+/// Turns the seated part of a creation request into the core's config.
+pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
+    use crate::routes::sales::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
+    let venue = match (req.venue, req.generate) {
+        (Some(v), None) => {
+            v.validate().map_err(|e| ApiError::invalid_field(format!("venue: {e}")))?;
+            v
+        }
+        (None, Some(g)) => {
+            if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
+                return Err(ApiError::invalid_field("generate: too many sections"));
+            }
+            stampede_core::generate(&g.name, &g.sections)
+                .map_err(|e| ApiError::invalid_field(format!("generate: {e}")))?
+        }
+        _ => return Err(ApiError::invalid_field("give exactly one of venue and generate")),
+    };
+    let bounded = |v: i64, lo: i64, hi: i64, field: &str| {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ApiError::invalid_field(format!("{field} must be between {lo} and {hi}")))
+        }
+    };
+    let per_person_limit = bounded(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
+    let per_hold = bounded(
+        req.seats_per_hold_max.unwrap_or(SEATS_PER_HOLD_DEFAULT),
+        1,
+        SEATS_PER_HOLD_LIMIT,
+        "seats_per_hold_max",
+    )?;
+    let hold_seconds = bounded(req.hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")?;
+    Ok(SeatedConfig {
+        venue,
+        per_person_limit: u32::try_from(per_person_limit).unwrap_or(u32::MAX),
+        seats_per_hold_max: u32::try_from(per_hold).unwrap_or(u32::MAX),
+        hold_ttl_us: hold_seconds * US_PER_S,
+    })
+}
+
+fn seated_sale(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
+    let sale = handle(state, raw)?;
+    if !matches!(sale.config.kind, KindConfig::Seated(_)) {
+        return Err(stampede_core::Rejection::WrongSaleKind.into());
+    }
+    Ok(sale)
+}
+
+fn seated_of(config: &SaleConfig) -> Option<&SeatedConfig> {
+    match &config.kind {
+        KindConfig::Seated(c) => Some(c),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------- layout
+
+/// A sale's venue for drawing: sections with their rows; each seat is
+/// `[label, x, y]` and its id is the row's `first_seat` plus its position.
+#[derive(Serialize, ToSchema)]
+pub struct VenueLayoutOut {
+    pub name: String,
+    pub seats: u32,
+    pub sections: Vec<SectionLayoutOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SectionLayoutOut {
+    pub index: u16,
+    pub name: String,
+    pub tier: String,
+    pub price: u64,
+    pub colour: String,
+    pub first_seat: u32,
+    pub rows: Vec<RowLayoutOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RowLayoutOut {
+    pub label: String,
+    pub first_seat: u32,
+    #[schema(value_type = Vec<Vec<Object>>)]
+    pub seats: Vec<(String, i32, i32)>,
+}
+
+fn layout(config: &SeatedConfig) -> VenueLayoutOut {
+    let index = stampede_core::SeatIndex::new(&config.venue);
+    VenueLayoutOut {
+        name: config.venue.name.clone(),
+        seats: index.seat_count(),
+        sections: config
+            .venue
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SectionLayoutOut {
+                index: u16::try_from(i).unwrap_or(u16::MAX),
+                name: s.name.clone(),
+                tier: s.tier.clone(),
+                price: s.price,
+                colour: s.colour.clone(),
+                first_seat: index.section_seats(i).start,
+                rows: s
+                    .rows
+                    .iter()
+                    .zip(index.section_rows(i))
+                    .map(|(r, span)| RowLayoutOut {
+                        label: r.label.clone(),
+                        first_seat: span.start,
+                        seats: r.seats.iter().map(|s| (s.label.clone(), s.x, s.y)).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The venue of a seated sale, for drawing the map. It never changes.
+#[utoipa::path(get, path = "/api/sales/{id}/venue", tag = "seats", params(("id" = u64, Path)),
+    responses((status = 200, body = VenueLayoutOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn venue(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
+    let sale = seated_sale(&state, &id)?;
+    let text = state.seatmaps.layout(sale.id, || seated_of(&sale.config).map(layout))?;
+    let mut res = text.into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600, immutable"));
+    Ok(res)
+}
+
+// ---------------------------------------------------------------- live map
+
+/// The seat map now: the same snapshot a WebSocket viewer gets first.
+#[utoipa::path(get, path = "/api/sales/{id}/seats", tag = "seats", params(("id" = u64, Path)),
+    responses((status = 200, description = "seat map snapshot"), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn seat_map(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
+    let sale = seated_sale(&state, &id)?;
+    let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
+    let text = frames.borrow().snapshot.clone();
+    let mut res = text.as_str().to_owned().into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Live seat map: a snapshot at once, then deltas (at most 10 a second).
+#[utoipa::path(get, path = "/api/sales/{id}/seats/ws", tag = "seats", params(("id" = u64, Path)),
+    responses((status = 101), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn watch(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let sale = seated_sale(&state, &id)?;
+    let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
+    let guard = state.websockets.open();
+    Ok(ws
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(WS_WRITE_BUFFER_MAX)
+        .max_message_size(WS_MESSAGE_LEN_MAX)
+        .max_frame_size(WS_MESSAGE_LEN_MAX)
+        .on_upgrade(move |socket| watch_map(socket, frames, guard)))
+}
+
+async fn watch_map(
+    mut socket: WebSocket,
+    mut frames: tokio::sync::watch::Receiver<std::sync::Arc<SeatFrame>>,
+    _guard: WsGuard,
+) {
+    let (first, mut sent) = {
+        let f = frames.borrow_and_update();
+        (f.snapshot.clone(), f.seq)
+    };
+    if socket.send(Message::Text(first)).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
+    loop {
+        tokio::select! {
+            changed = frames.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let text = {
+                    let f = frames.borrow_and_update();
+                    // The next delta continues what this viewer has; after a
+                    // skipped frame only a snapshot does.
+                    let text = match &f.delta {
+                        Some(d) if f.seq == sent + 1 => d.clone(),
+                        _ => f.snapshot.clone(),
+                    };
+                    sent = f.seq;
+                    text
+                };
+                if socket.send(Message::Text(text)).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+// ---------------------------------------------------------------- holding
+
+/// Where best-available looks: a section (by index or name) or a price tier.
+#[derive(Deserialize, ToSchema)]
+pub struct BestRequest {
+    pub count: i64,
+    #[serde(default)]
+    pub section: Option<SectionRef>,
+    #[serde(default)]
+    pub tier: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SectionRef {
+    Index(u16),
+    Name(String),
+}
+
+/// Body of `POST /api/sales/{id}/seats/holds`: `seats` (chosen) or `best`.
+/// `holders[i]` is who sits in the i-th seat (you or a friend); omitted: you.
+#[derive(Deserialize, ToSchema)]
+pub struct SeatHoldRequest {
+    #[serde(default)]
+    pub seats: Option<Vec<u32>>,
+    #[serde(default)]
+    pub best: Option<BestRequest>,
+    #[serde(default)]
+    pub holders: Option<Vec<u64>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeatOut {
+    pub id: u32,
+    pub section: String,
+    pub row: String,
+    pub label: String,
+    pub holder_id: u64,
+    pub price: u64,
+}
+
+/// A hold of seats, or (once confirmed) an order with the same id.
+#[derive(Serialize, ToSchema)]
+pub struct SeatHoldOut {
+    pub id: u64,
+    pub sale_id: u64,
+    pub booker_id: u64,
+    /// `held`, `confirmed`, `cancelled`, `expired` or `refunded`.
+    pub status: &'static str,
+    pub expires_at: String,
+    pub expires_at_us: i64,
+    pub amount: u64,
+    pub currency: String,
+    pub seats: Vec<SeatOut>,
+    /// Seats given back from this hold or order one at a time.
+    pub released: Vec<SeatOut>,
+}
+
+fn seat_out(config: &SeatedConfig, index: &stampede_core::SeatIndex, s: &HeldSeat) -> SeatOut {
+    let place = index.place(s.seat);
+    let section = place.and_then(|p| config.venue.sections.get(usize::from(p.section)));
+    let row = place.and_then(|p| section?.rows.get(usize::from(p.row)));
+    let seat = place.and_then(|p| row?.seats.get(usize::from(p.index)));
+    SeatOut {
+        id: s.seat.0,
+        section: section.map(|x| x.name.clone()).unwrap_or_default(),
+        row: row.map(|x| x.label.clone()).unwrap_or_default(),
+        label: seat.map(|x| x.label.clone()).unwrap_or_default(),
+        holder_id: s.holder.0,
+        price: s.price,
+    }
+}
+
+impl SeatHoldOut {
+    pub fn new(sale_id: u64, sale: &SaleConfig, index: &stampede_core::SeatIndex, h: &SeatHold) -> Self {
+        let empty = SeatedConfig {
+            venue: Venue { name: String::new(), sections: Vec::new() },
+            per_person_limit: 0,
+            seats_per_hold_max: 0,
+            hold_ttl_us: 0,
+        };
+        let config = seated_of(sale).unwrap_or(&empty);
+        SeatHoldOut {
+            id: h.id.0,
+            sale_id,
+            booker_id: h.by.0,
+            status: h.status.as_str(),
+            expires_at: fmt_us(h.expires_at_us),
+            expires_at_us: h.expires_at_us,
+            amount: h.amount(),
+            currency: sale.currency.clone(),
+            seats: h.seats.iter().map(|s| seat_out(config, index, s)).collect(),
+            released: h.released.iter().map(|s| seat_out(config, index, s)).collect(),
+        }
+    }
+}
+
+async fn seat_command(
+    state: &AppState,
+    auth: &Auth,
+    sale: &SaleHandle,
+    key: IdemKey,
+    action: Action,
+) -> Result<SeatHoldOut, ApiError> {
+    let id = sale.id;
+    let config = sale.config.clone();
+    let outcome = state.engine.command(sale.id, auth.core_id(), key.0, action).await?;
+    let hold = match outcome {
+        Outcome::SeatsHeld(h)
+        | Outcome::SeatsConfirmed(h)
+        | Outcome::SeatsCancelled(h)
+        | Outcome::SeatsRefunded(h)
+        | Outcome::SeatReleased(h)
+        | Outcome::SeatSwapped(h) => h,
+        Outcome::Rejected(r) => return Err(r.into()),
+        other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
+    };
+    let index = state.seatmaps.index(id, &config);
+    Ok(SeatHoldOut::new(id, &config, &index, &hold))
+}
+
+/// Hold seats, all or none: the ones you chose, or the best adjacent ones.
+#[utoipa::path(post, path = "/api/sales/{id}/seats/holds", tag = "seats", params(("id" = u64, Path)),
+    request_body = SeatHoldRequest,
+    responses((status = 201, body = SeatHoldOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn hold(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    pass: SalePass,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<SeatHoldRequest>,
+) -> Result<(StatusCode, Json<SeatHoldOut>), ApiError> {
+    let sale = seated_sale(&state, &id)?;
+    pass.check(&state, &auth, &sale)?;
+    let config = seated_of(&sale.config).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
+    let max = config.seats_per_hold_max as usize;
+    let me = auth.core_id();
+    let holders: Vec<UserId> = req.holders.unwrap_or_default().into_iter().map(UserId).collect();
+    if holders.len() > max {
+        return Err(stampede_core::Rejection::TooManySeats { max: config.seats_per_hold_max }.into());
+    }
+    let friends: Vec<u64> = holders.iter().filter(|h| **h != me).map(|h| h.0).collect();
+    if !friends.is_empty() {
+        crate::routes::friends::check_friends(&state, me.0, &friends).await?;
+    }
+    let action = match (req.seats, req.best) {
+        (Some(seats), None) => {
+            if seats.len() > max {
+                return Err(stampede_core::Rejection::TooManySeats { max: config.seats_per_hold_max }.into());
+            }
+            Action::HoldSeats { seats: seats.into_iter().map(SeatId).collect(), holders }
+        }
+        (None, Some(best)) => {
+            let count = match u32::try_from(best.count) {
+                Ok(c) if c >= 1 && c as usize <= max => c,
+                _ => return Err(stampede_core::Rejection::TooManySeats { max: config.seats_per_hold_max }.into()),
+            };
+            let area = match (best.section, best.tier) {
+                (None, None) => SeatArea::Any,
+                (Some(SectionRef::Index(i)), None) => SeatArea::Section(i),
+                (Some(SectionRef::Name(n)), None) => {
+                    let i = config.venue.sections.iter().position(|s| s.name == n);
+                    match i.and_then(|i| u16::try_from(i).ok()) {
+                        Some(i) => SeatArea::Section(i),
+                        None => return Err(stampede_core::Rejection::UnknownSection.into()),
+                    }
+                }
+                (None, Some(t)) if t.len() <= stampede_core::VENUE_NAME_LEN_MAX => SeatArea::Tier(t),
+                _ => return Err(ApiError::invalid_field("best: give a section or a tier, not both")),
+            };
+            Action::HoldBest { area, count, holders }
+        }
+        _ => return Err(ApiError::invalid_field("give exactly one of seats and best")),
+    };
+    let out = seat_command(&state, &auth, &sale, key, action).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+fn hold_ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, HoldId), ApiError> {
+    Ok((seated_sale(state, sale)?, HoldId(parse_id(hold, "hold")?)))
+}
+
+/// Pay for a seat hold; it becomes an order with the same id.
+#[utoipa::path(post, path = "/api/sales/{id}/seats/holds/{hold}/confirm", tag = "seats",
+    params(("id" = u64, Path), ("hold" = u64, Path)),
+    responses((status = 200, body = SeatHoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath((sale, hold)): ApiPath<(String, String)>,
+) -> Result<Json<SeatHoldOut>, ApiError> {
+    let (sale, hold) = hold_ids(&state, &sale, &hold)?;
+    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Confirm { hold }).await?))
+}
+
+/// Give a seat hold back before it expires.
+#[utoipa::path(delete, path = "/api/sales/{id}/seats/holds/{hold}", tag = "seats",
+    params(("id" = u64, Path), ("hold" = u64, Path)),
+    responses((status = 200, body = SeatHoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath((sale, hold)): ApiPath<(String, String)>,
+) -> Result<Json<SeatHoldOut>, ApiError> {
+    let (sale, hold) = hold_ids(&state, &sale, &hold)?;
+    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Cancel { hold }).await?))
+}
+
+/// Refund a whole seat order.
+#[utoipa::path(post, path = "/api/sales/{id}/seats/orders/{order}/refund", tag = "seats",
+    params(("id" = u64, Path), ("order" = u64, Path)),
+    responses((status = 200, body = SeatHoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn refund(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath((sale, order)): ApiPath<(String, String)>,
+) -> Result<Json<SeatHoldOut>, ApiError> {
+    let (sale, order) = hold_ids(&state, &sale, &order)?;
+    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Refund { order }).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReleaseSeatRequest {
+    pub seat: u32,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SwapSeatRequest {
+    pub from: u32,
+    pub to: u32,
+}
+
+/// Give back one seat of a hold or order; the others stay.
+#[utoipa::path(post, path = "/api/sales/{id}/seats/holds/{hold}/release", tag = "seats",
+    params(("id" = u64, Path), ("hold" = u64, Path)), request_body = ReleaseSeatRequest,
+    responses((status = 200, body = SeatHoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn release(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath((sale, hold)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<ReleaseSeatRequest>,
+) -> Result<Json<SeatHoldOut>, ApiError> {
+    let (sale, order) = hold_ids(&state, &sale, &hold)?;
+    let action = Action::ReleaseSeat { order, seat: SeatId(req.seat) };
+    Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
+}
+
+/// Exchange one seat of a hold or order for a free one, in one step.
+#[utoipa::path(post, path = "/api/sales/{id}/seats/holds/{hold}/swap", tag = "seats",
+    params(("id" = u64, Path), ("hold" = u64, Path)), request_body = SwapSeatRequest,
+    responses((status = 200, body = SeatHoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn swap(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath((sale, hold)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<SwapSeatRequest>,
+) -> Result<Json<SeatHoldOut>, ApiError> {
+    let (sale, order) = hold_ids(&state, &sale, &hold)?;
+    let action = Action::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) };
+    Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MySeatsOut {
+    /// Holds and orders you booked, and those where a friend booked a seat for you.
+    pub seats: Vec<SeatHoldOut>,
+}
+
+/// Your seat holds and orders in every seated sale, including seats friends booked for you.
+#[utoipa::path(get, path = "/api/me/seats", tag = "seats", responses((status = 200, body = MySeatsOut)))]
+pub async fn my_seats(State(state): State<AppState>, auth: Auth) -> Result<Json<MySeatsOut>, ApiError> {
+    let me = auth.core_id();
+    let mut seats = Vec::new();
+    for sale in state.engine.sales().into_iter().filter(|s| matches!(s.config.kind, KindConfig::Seated(_))) {
+        let id = sale.id;
+        let config = sale.config.clone();
+        let index = state.seatmaps.index(id, &config);
+        let mine = state
+            .engine
+            .read(id, move |s| {
+                s.seats()
+                    .map(|b| b.holds_of(me).map(|h| SeatHoldOut::new(id, &config, &index, h)).collect())
+                    .unwrap_or_else(Vec::new)
+            })
+            .await?;
+        seats.extend(mine);
+    }
+    Ok(Json(MySeatsOut { seats }))
+}
