@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use stampede_core::{AdmissionPolicy, DropConfig, KindConfig, QueueConfig, SaleConfig, StockConfig, US_PER_S, UserId};
+use stampede_core::{
+    AdmissionPolicy, DropConfig, KindConfig, QueueConfig, SaleConfig, SeatedConfig, SectionSpec, StockConfig, US_PER_S,
+    UserId,
+};
 use stampede_engine::{Clock, SystemClock};
 use stampede_server::AppState;
 use stampede_store::Role;
@@ -95,11 +98,51 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 seed: rand::random(),
             }),
         },
+        SaleConfig {
+            title: "Orchestra night — reserved seats".into(),
+            description: "Pick your seats on the live map, or let best-available find seats side by side; \
+                          hold up to 4 for yourself and friends. Holds last 5 minutes."
+                .into(),
+            owner: organizer,
+            currency: "KRW".into(),
+            opens_at_us: Some(now),
+            closes_at_us: None,
+            kind: KindConfig::Seated(SeatedConfig {
+                venue: demo_hall()?,
+                per_person_limit: 4,
+                seats_per_hold_max: 4,
+                hold_ttl_us: 300 * US_PER_S,
+            }),
+            queue: None,
+        },
     ];
     for config in sales {
         state.engine.create_sale(config).await.context("creating a demo sale")?;
     }
     Ok(())
+}
+
+/// A concert hall: a straight floor in front, two angled wings, a curved balcony.
+fn demo_hall() -> anyhow::Result<stampede_core::Venue> {
+    let block = |name: &str, tier: &str, price: u64, colour: &str, rows, seats, x, y, curve| SectionSpec {
+        name: name.into(),
+        tier: tier.into(),
+        price,
+        colour: colour.into(),
+        rows,
+        seats_per_row: seats,
+        x,
+        y,
+        curve_degrees: curve,
+        spacing: 10,
+    };
+    let specs = [
+        block("Floor", "VIP", 180_000, "#c0392b", 12, 24, 0, 40, 0.0),
+        block("Left wing", "R", 130_000, "#2e86c1", 10, 8, -220, 60, 0.0),
+        block("Right wing", "R", 130_000, "#2e86c1", 10, 8, 220, 60, 0.0),
+        block("Balcony", "S", 90_000, "#27ae60", 8, 40, 0, 200, 50.0),
+    ];
+    Ok(stampede_core::generate("Stampede Concert Hall", &specs)?)
 }
 
 pub fn print_welcome(addr: SocketAddr) {
