@@ -534,6 +534,55 @@ mod tests {
     }
 
     #[test]
+    fn seated_sales_and_seat_commands_round_trip() {
+        let spec = stampede_core::SectionSpec {
+            name: "A".into(),
+            tier: "R".into(),
+            price: 5,
+            colour: "#123456".into(),
+            rows: 3,
+            seats_per_row: 4,
+            x: 0,
+            y: 0,
+            curve_degrees: 30.0,
+            spacing: 10,
+        };
+        let venue = stampede_core::generate("Hall", &[spec]).unwrap_or_else(|e| panic!("{e}"));
+        let config = SaleConfig {
+            title: "t".into(),
+            description: String::new(),
+            owner: UserId(1),
+            currency: "KRW".into(),
+            opens_at_us: None,
+            closes_at_us: None,
+            kind: KindConfig::Seated(SeatedConfig {
+                venue,
+                per_person_limit: 4,
+                seats_per_hold_max: 4,
+                hold_ttl_us: 10,
+            }),
+            queue: None,
+        };
+        let bytes = Record::create(&config).encode();
+        let Ok(Record::Create { config: back, .. }) = Record::decode(&bytes) else { panic!("decodes") };
+        assert_eq!(SaleConfig::try_from(back).unwrap_or_else(|e| panic!("{e}")), config);
+        let actions = [
+            Action::HoldSeats { seats: vec![SeatId(1), SeatId(2)], holders: vec![] },
+            Action::HoldSeats { seats: vec![SeatId(3)], holders: vec![UserId(9)] },
+            Action::HoldBest { area: SeatArea::Tier("R".into()), count: 2, holders: vec![] },
+            Action::HoldBest { area: SeatArea::Section(0), count: 1, holders: vec![UserId(2)] },
+            Action::HoldBest { area: SeatArea::Any, count: 3, holders: vec![] },
+            Action::ReleaseSeat { order: HoldId(4), seat: SeatId(7) },
+            Action::SwapSeat { order: HoldId(4), from: SeatId(7), to: SeatId(8) },
+        ];
+        for a in actions {
+            let text = serde_json::to_string(&ActionV1::from(&a)).unwrap_or_default();
+            let back: ActionV1 = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(Action::from(back), a, "{text}");
+        }
+    }
+
+    #[test]
     fn unknown_version_is_refused() {
         let bytes = br#"{"t":"tick","v":2}"#;
         assert!(matches!(Record::decode(bytes), Err(RecordError::UnknownVersion(2))));
