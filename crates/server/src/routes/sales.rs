@@ -529,6 +529,16 @@ pub async fn results(
                     }
                 }
             }
+            if let Some(b) = s.seats() {
+                for h in b.holds_after(HoldId(0), usize::MAX).filter(|h| h.status == HoldStatus::Confirmed) {
+                    revenue = revenue.saturating_add(h.amount());
+                    if rows.len() < PAGE_LEN_MAX {
+                        rows.push((h.by, h.id.0, h.seats.len() as u32, h.amount()));
+                    } else {
+                        truncated = true;
+                    }
+                }
+            }
             if let Some(b) = s.drop_book() {
                 for c in b.clicks().iter().filter(|c| c.won) {
                     if rows.len() < PAGE_LEN_MAX {

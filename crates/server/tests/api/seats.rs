@@ -204,6 +204,10 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
         .problem(422, "/problems/seat-not-in-order");
     let map = s.get(&format!("/api/sales/{id}/seats"), None).await.ok(200);
     assert_eq!(snapshot_bits(&map), BTreeSet::from([1, 5, 20]));
+    // The organizer's results count the order's seats and what they cost now.
+    let results = s.get(&format!("/api/sales/{id}/results"), Some(ADMIN)).await.ok(200);
+    assert_eq!(results["revenue"], 150000 + 90000, "{results}");
+    assert_eq!(results["recipients"][0]["quantity"], 2);
     let sale = s.sale(id).await;
     assert_eq!((sale["seated"]["sold"].as_u64(), sale["seated"]["held"].as_u64()), (Some(2), Some(1)));
 }
