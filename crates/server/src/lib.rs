@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use crate::live::{LiveHub, WsGauge};
 use crate::pass::PassKeys;
 use crate::problem::ApiError;
-use crate::routes::{accounts, friends, queue, sales, seats, system};
+use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -208,6 +208,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/seats/holds/{hold}/swap", post(seats::swap))
         .route("/api/sales/{id}/seats/orders/{order}/refund", post(seats::refund))
         .route("/api/me/seats", get(seats::my_seats))
+        .route(
+            "/api/venues",
+            post(venues::create_venue).layer(DefaultBodyLimit::max(seats::VENUE_BODY_LEN_MAX)).get(venues::list_venues),
+        )
+        .route("/api/venues/{id}", get(venues::export_venue).delete(venues::delete_venue))
         .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))
         .route("/api/sales/{id}/results", get(sales::results))
         .fallback(system::not_found)

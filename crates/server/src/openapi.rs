@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 
 use crate::dto::*;
 use crate::problem::Problem;
-use crate::routes::{accounts, friends, queue, sales, seats, system};
+use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +62,10 @@ use crate::routes::{accounts, friends, queue, sales, seats, system};
         seats::release,
         seats::swap,
         seats::my_seats,
+        venues::create_venue,
+        venues::list_venues,
+        venues::export_venue,
+        venues::delete_venue,
     ),
     components(schemas(
         Problem,
@@ -92,7 +96,10 @@ use crate::routes::{accounts, friends, queue, sales, seats, system};
         friends::PendingFriendOut,
         friends::FriendshipOut,
         friends::FriendState,
-        friends::PersonOut
+        friends::PersonOut,
+        venues::CreateVenueRequest,
+        venues::VenueSummaryOut,
+        venues::VenuesOut
     ))
 )]
 pub struct ApiDoc;

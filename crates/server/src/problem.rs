@@ -314,6 +314,14 @@ impl From<StoreError> for ApiError {
                 "Friend limit reached",
                 format!("you have {max} friend requests waiting, the most allowed; wait for answers or withdraw some"),
             ),
+            StoreError::InvalidVenue(reason) => ApiError::invalid_field(format!("venue: {reason}")),
+            StoreError::TooManyVenues { max } => ApiError::new(
+                S::CONFLICT,
+                "too-many-venues",
+                "Too many venues",
+                format!("you have {max} venues, the most allowed; delete one first"),
+            ),
+            StoreError::UnknownVenue => ApiError::not_found("no such venue"),
             other => ApiError::internal(&other),
         }
     }

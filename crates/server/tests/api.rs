@@ -31,3 +31,5 @@ mod restart;
 mod stock;
 #[path = "api/system.rs"]
 mod system;
+#[path = "api/venues.rs"]
+mod venues;

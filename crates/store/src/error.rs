@@ -78,6 +78,19 @@ pub enum StoreError {
         /// The limit.
         max: usize,
     },
+    /// A venue that breaks the core's bounds (`Venue::validate`); the
+    /// message says which.
+    #[error("invalid venue: {0}")]
+    InvalidVenue(String),
+    /// The owner already has the most venues allowed.
+    #[error("too many venues (at most {max}); delete one first")]
+    TooManyVenues {
+        /// The limit.
+        max: usize,
+    },
+    /// No venue has this id.
+    #[error("no such venue")]
+    UnknownVenue,
     /// The database file was written by a newer build.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew {

@@ -2,7 +2,8 @@
 //! accounts and roles, argon2id password hashing, browser sessions with CSRF
 //! tokens, API bearer tokens, and an in-memory index that authenticates a
 //! request in O(1) without touching the database; and friends (MISSION A5):
-//! requests, friendships, and an O(1) in-memory "are these two friends?".
+//! requests, friendships, and an O(1) in-memory "are these two friends?";
+//! and organizers' venue library (issue #4): venues stored as JSON for reuse.
 //!
 //! Storage is one SQLite file (WAL, schema versioned with
 //! `PRAGMA user_version`). Tokens and session cookies are stored only as
@@ -21,6 +22,7 @@ mod model;
 mod schema;
 mod store;
 mod validate;
+mod venues;
 
 pub use crypto::TOKEN_PREFIX;
 pub use error::StoreError;
@@ -31,3 +33,4 @@ pub use friends::{
 pub use model::{AuthUser, NewSession, Role, User, UserId};
 pub use store::{MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, now_us};
 pub use validate::{check_password, mask_name, normalize_email, normalize_name};
+pub use venues::{MAX_VENUES_LISTED, MAX_VENUES_PER_OWNER, VenueId, VenueSummary};

@@ -63,6 +63,26 @@ const MIGRATIONS: &[&str] = &[
         CHECK (user_id <> friend_id)
     ) WITHOUT ROWID;
     ",
+    // 2 -> 3: organizers' venue library (issue #4).
+    //
+    // `venue` is the venue's JSON (the core's `Venue`, the import/export
+    // format), validated before it was written; name, seats and sections are
+    // copied out of it so listing never parses a multi-megabyte document.
+    // AUTOINCREMENT: a deleted venue's id never names another venue later.
+    // `owner_id` has no foreign key: the operator's admin token (id 0) is no
+    // account but may own venues, as it owns sales.
+    "
+    CREATE TABLE venues (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner_id   INTEGER NOT NULL,
+        name       TEXT    NOT NULL,
+        seats      INTEGER NOT NULL,
+        sections   INTEGER NOT NULL,
+        venue      TEXT    NOT NULL,
+        created_us INTEGER NOT NULL
+    );
+    CREATE INDEX venues_by_owner ON venues (owner_id, id);
+    ",
 ];
 
 /// The schema version this build writes.

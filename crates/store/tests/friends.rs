@@ -281,7 +281,9 @@ fn version_1_database_gains_the_friend_tables() -> TestResult {
     // Turn the file back into what a version-1 build wrote.
     {
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute_batch("DROP TABLE friends; DROP TABLE friend_requests; PRAGMA user_version = 1;")?;
+        conn.execute_batch(
+            "DROP TABLE venues; DROP TABLE friends; DROP TABLE friend_requests; PRAGMA user_version = 1;",
+        )?;
     }
     let store = Store::open(&path)?;
     assert_eq!(store.bearer(&token).map(|a| a.id), Some(user.id), "accounts are kept");
@@ -292,6 +294,6 @@ fn version_1_database_gains_the_friend_tables() -> TestResult {
     drop(store);
     let conn = rusqlite::Connection::open(&path)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     Ok(())
 }

@@ -6,3 +6,4 @@ pub mod queue;
 pub mod sales;
 pub mod seats;
 pub mod system;
+pub mod venues;

@@ -214,10 +214,13 @@ pub(crate) async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiEr
 pub async fn create_sale(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(req): ApiJson<CreateSaleRequest>,
+    ApiJson(mut req): ApiJson<CreateSaleRequest>,
 ) -> Result<(StatusCode, Json<SaleOut>), ApiError> {
     if !auth.can_organize() {
         return Err(ApiError::forbidden("only organizers may create sales"));
+    }
+    if let CreateSaleRequest::Seated { seated, .. } = &mut req {
+        crate::routes::venues::resolve_venue_id(&state, &auth, seated).await?;
     }
     let config = sale_config(req, auth.core_id())?;
     let sale = state.engine.create_sale(config).await?;

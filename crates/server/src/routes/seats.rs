@@ -32,7 +32,8 @@ pub const SEATS_PER_HOLD_LIMIT: i64 = 50;
 pub const SEATS_PER_HOLD_DEFAULT: i64 = 8;
 
 /// The seated part of `POST /api/sales` with `"kind": "seated"`: a venue
-/// given whole (`venue`) or generated from blocks (`generate`).
+/// given whole (`venue`), generated from blocks (`generate`), or stored in
+/// the venue library (`venue_id`, resolved by `routes::venues::resolve_venue_id`).
 #[derive(Deserialize, ToSchema)]
 pub struct SeatedRequest {
     #[serde(default)]
@@ -40,6 +41,8 @@ pub struct SeatedRequest {
     pub venue: Option<Venue>,
     #[serde(default)]
     pub generate: Option<GenerateRequest>,
+    #[serde(default)]
+    pub venue_id: Option<u64>,
     pub per_person_limit: i64,
     #[serde(default)]
     pub seats_per_hold_max: Option<i64>,
@@ -57,19 +60,19 @@ pub struct GenerateRequest {
 /// Turns the seated part of a creation request into the core's config.
 pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
     use crate::routes::sales::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
-    let venue = match (req.venue, req.generate) {
-        (Some(v), None) => {
+    let venue = match (req.venue, req.generate, req.venue_id) {
+        (Some(v), None, None) => {
             v.validate().map_err(|e| ApiError::invalid_field(format!("venue: {e}")))?;
             v
         }
-        (None, Some(g)) => {
+        (None, Some(g), None) => {
             if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
                 return Err(ApiError::invalid_field("generate: too many sections"));
             }
             stampede_core::generate(&g.name, &g.sections)
                 .map_err(|e| ApiError::invalid_field(format!("generate: {e}")))?
         }
-        _ => return Err(ApiError::invalid_field("give exactly one of venue and generate")),
+        _ => return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id")),
     };
     let bounded = |v: i64, lo: i64, hi: i64, field: &str| {
         if (lo..=hi).contains(&v) {

@@ -1,0 +1,210 @@
+//! The organizers' venue library (issue #4): import a venue as JSON or
+//! generate one from blocks, list yours, export one (the same JSON, ready to
+//! import again), delete one, and name one by id when creating a seated sale
+//! ([`resolve_venue_id`]).
+//!
+//! Organizers see and touch only their own venues; someone else's answers
+//! 404 exactly like a venue that does not exist. Admins see all of them.
+//! Store calls run in `spawn_blocking`: a stadium is megabytes of JSON to
+//! encode, write with an fsync, read and parse.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use stampede_core::{Section, Venue};
+use stampede_store::{UserId, VenueId, VenueSummary};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::dto::fmt_us;
+use crate::extract::{ApiJson, ApiPath, Auth, parse_id};
+use crate::problem::{ApiError, Problem};
+use crate::routes::seats::{GenerateRequest, SeatedRequest};
+
+/// `POST /api/venues`: a whole venue (`name` and `sections`, the export
+/// format), or `generate` (blocks, as for a seated sale); not both.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateVenueRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub sections: Option<Vec<Section>>,
+    #[serde(default)]
+    pub generate: Option<GenerateRequest>,
+}
+
+/// A stored venue without its seats.
+#[derive(Serialize, ToSchema)]
+pub struct VenueSummaryOut {
+    pub id: u64,
+    /// Who stored it (0: the operator's admin token).
+    pub owner: u64,
+    pub name: String,
+    pub seats: u32,
+    pub sections: u32,
+    /// When it was stored (RFC 3339).
+    pub created_at: String,
+}
+
+impl From<VenueSummary> for VenueSummaryOut {
+    fn from(v: VenueSummary) -> Self {
+        VenueSummaryOut {
+            id: v.id.0,
+            owner: v.owner.0,
+            name: v.name,
+            seats: v.seats,
+            sections: v.sections,
+            created_at: fmt_us(v.created_us),
+        }
+    }
+}
+
+/// `GET /api/venues`.
+#[derive(Serialize, ToSchema)]
+pub struct VenuesOut {
+    /// Oldest first: yours, or, for an admin, everybody's (at most 10,000).
+    pub venues: Vec<VenueSummaryOut>,
+}
+
+fn require_organizer(auth: &Auth) -> Result<(), ApiError> {
+    if auth.can_organize() { Ok(()) } else { Err(ApiError::forbidden("only organizers keep venues")) }
+}
+
+/// Whether `auth` may see and change a venue stored by `owner`.
+fn may_touch(auth: &Auth, owner: UserId) -> bool {
+    auth.is_admin() || (auth.can_organize() && owner == auth.user.id)
+}
+
+fn no_such_venue() -> ApiError {
+    ApiError::not_found("no such venue")
+}
+
+/// Runs store work off the async workers.
+async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(&e))?
+}
+
+/// The venue a creation request describes (validated later, by the store).
+fn requested_venue(req: CreateVenueRequest) -> Result<Venue, ApiError> {
+    match (req.name, req.sections, req.generate) {
+        (Some(name), Some(sections), None) => Ok(Venue { name, sections }),
+        (None, None, Some(g)) => {
+            if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
+                return Err(ApiError::invalid_field("generate: too many sections"));
+            }
+            stampede_core::generate(&g.name, &g.sections).map_err(|e| ApiError::invalid_field(format!("generate: {e}")))
+        }
+        _ => Err(ApiError::invalid_field("send either a venue (name and sections) or generate, not both")),
+    }
+}
+
+/// Store a venue: import its JSON, or generate it from blocks (organizers).
+#[utoipa::path(post, path = "/api/venues", tag = "venues", request_body = CreateVenueRequest,
+    responses((status = 201, body = VenueSummaryOut, headers(("location" = String, description = "/api/venues/{id}"))),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_venue(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateVenueRequest>,
+) -> Result<Response, ApiError> {
+    require_organizer(&auth)?;
+    let store = state.store.clone();
+    let owner = auth.user.id;
+    let summary = blocking(move || {
+        let venue = requested_venue(req)?;
+        Ok(store.create_venue(owner, &venue)?)
+    })
+    .await?;
+    let location = HeaderValue::from_str(&format!("/api/venues/{}", summary.id)).map_err(|e| ApiError::internal(&e))?;
+    let mut res = (StatusCode::CREATED, Json(VenueSummaryOut::from(summary))).into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    Ok(res)
+}
+
+/// Your venues; an admin gets everybody's.
+#[utoipa::path(get, path = "/api/venues", tag = "venues",
+    responses((status = 200, body = VenuesOut), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_venues(State(state): State<AppState>, auth: Auth) -> Result<Json<VenuesOut>, ApiError> {
+    require_organizer(&auth)?;
+    let store = state.store.clone();
+    let venues =
+        blocking(move || Ok(if auth.is_admin() { store.all_venues()? } else { store.venues_of(auth.user.id)? }))
+            .await?;
+    Ok(Json(VenuesOut { venues: venues.into_iter().map(VenueSummaryOut::from).collect() }))
+}
+
+/// Export a venue: its JSON exactly as stored, which `POST /api/venues` takes back as is.
+#[utoipa::path(get, path = "/api/venues/{id}", tag = "venues", params(("id" = u64, Path)),
+    responses((status = 200, description = "the venue JSON: {name, sections: [{name, tier, price, colour, rows: [{label, seats: [{label, x, y}]}]}]}"),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn export_venue(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    require_organizer(&auth)?;
+    let id = VenueId(parse_id(&id, "venue")?);
+    let store = state.store.clone();
+    let json = match blocking(move || Ok(store.venue_json(id)?)).await? {
+        Some((owner, json)) if may_touch(&auth, owner) => json,
+        _ => return Err(no_such_venue()),
+    };
+    let mut res = json.into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    Ok(res)
+}
+
+/// Delete a venue. Sales created from it keep their own copy.
+#[utoipa::path(delete, path = "/api/venues/{id}", tag = "venues", params(("id" = u64, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_venue(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    require_organizer(&auth)?;
+    let id = VenueId(parse_id(&id, "venue")?);
+    let store = state.store.clone();
+    blocking(move || match store.venue_summary(id)? {
+        // Ids are never reused, so the venue checked is the venue deleted.
+        Some(v) if may_touch(&auth, v.owner) => Ok(store.delete_venue(id)?),
+        _ => Err(no_such_venue()),
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// For `POST /api/sales`: a seated request naming a stored venue by
+/// `venue_id` gets that venue as its `venue`. The venue must be the creating
+/// organizer's own (any venue for an admin); otherwise, or when `venue` or
+/// `generate` is given too, the answer is 422, the same whether the venue
+/// exists or not.
+pub(crate) async fn resolve_venue_id(
+    state: &AppState,
+    auth: &Auth,
+    seated: &mut SeatedRequest,
+) -> Result<(), ApiError> {
+    let Some(raw) = seated.venue_id else { return Ok(()) };
+    if seated.venue.is_some() || seated.generate.is_some() {
+        return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id"));
+    }
+    let store = state.store.clone();
+    match blocking(move || Ok(store.venue(VenueId(raw))?)).await? {
+        Some((owner, venue)) if may_touch(auth, owner) => {
+            seated.venue = Some(venue);
+            seated.venue_id = None;
+            Ok(())
+        }
+        _ => Err(ApiError::invalid_field(format!("venue_id: you have no venue {raw}"))),
+    }
+}
