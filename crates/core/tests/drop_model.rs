@@ -213,9 +213,7 @@ impl Model {
             | Action::HoldSeats { .. }
             | Action::HoldBest { .. }
             | Action::ReleaseSeat { .. }
-            | Action::SwapSeat { .. } => {
-                Outcome::Rejected(Rejection::WrongSaleKind)
-            }
+            | Action::SwapSeat { .. } => Outcome::Rejected(Rejection::WrongSaleKind),
         }
     }
 }

@@ -674,9 +674,10 @@ impl Model {
                     _ => reject(Rejection::UnknownOrder),
                 }
             }
-            Action::HoldSeats { .. } | Action::HoldBest { .. } | Action::ReleaseSeat { .. } | Action::SwapSeat { .. } => {
-                reject(Rejection::WrongSaleKind)
-            }
+            Action::HoldSeats { .. }
+            | Action::HoldBest { .. }
+            | Action::ReleaseSeat { .. }
+            | Action::SwapSeat { .. } => reject(Rejection::WrongSaleKind),
             Action::Click => {
                 let KindSetup::Drop { winners } = self.setup.kind else {
                     return reject(Rejection::WrongSaleKind);

@@ -16,6 +16,7 @@ pub mod pass;
 pub mod problem;
 pub mod routes;
 pub mod seatmap;
+pub mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -215,6 +216,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/venues/{id}", get(venues::export_venue).delete(venues::delete_venue))
         .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))
         .route("/api/sales/{id}/results", get(sales::results))
+        .merge(web::router())
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))

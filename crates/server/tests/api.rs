@@ -19,14 +19,14 @@ mod drops;
 mod friends;
 #[path = "api/idempotency.rs"]
 mod idempotency;
-#[path = "api/seats.rs"]
-mod seats;
 #[path = "api/owner.rs"]
 mod owner;
 #[path = "api/queue.rs"]
 mod queue;
 #[path = "api/restart.rs"]
 mod restart;
+#[path = "api/seats.rs"]
+mod seats;
 #[path = "api/stock.rs"]
 mod stock;
 #[path = "api/system.rs"]

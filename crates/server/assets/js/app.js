@@ -1,0 +1,185 @@
+// app.js: owns what every page shares. The i18n catalogue the page carries
+// (t), the CSRF token of a signed-in page, the JSON API client (api) whose
+// problem answers become human messages (problemMessage), formatting for the
+// page's locale (money, numbers, times, timers), and, on every page, writing
+// <time data-local> in the viewer's own time zone and running the
+// [data-countdown-us] timers on the server's clock.
+
+import { serverNow, syncClock } from './clock.js';
+
+const catalogue = JSON.parse(document.getElementById('i18n')?.textContent || '{}');
+
+/** The page's language (`ko` or `en`) and the locale Intl formats with. */
+export const lang = document.documentElement.lang || 'en';
+export const locale = document.documentElement.dataset.locale || 'en-US';
+
+/** The catalogue text for `key`, with `{name}` placeholders filled from `vars`. */
+export function t(key, vars) {
+  let s = catalogue[key] ?? key;
+  if (vars) {
+    for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
+  }
+  return s;
+}
+
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content || '';
+}
+
+export function userId() {
+  return document.querySelector('meta[name="user-id"]')?.content || '';
+}
+
+/** A fresh idempotency key (works outside secure contexts too). */
+export function newKey() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Calls the JSON API with the session cookie (and the CSRF token on changes).
+ * Resolves to { ok: true, status, data } or { ok: false, status, problem }.
+ */
+export async function api(method, path, { body, key } = {}) {
+  const headers = { accept: 'application/json' };
+  if (method !== 'GET') {
+    const token = csrfToken();
+    if (token) headers['x-csrf-token'] = token;
+  }
+  if (key) headers['idempotency-key'] = key;
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    return { ok: false, status: 0, problem: { type: '/problems/network', detail: String(e) } };
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (res.ok) return { ok: true, status: res.status, data };
+  const problem = data && typeof data.type === 'string' ? data : { type: '/problems/unknown', detail: text.slice(0, 200) };
+  return { ok: false, status: res.status, problem, retryAfter: Number(res.headers.get('retry-after')) || 0 };
+}
+
+/** Like api(), retrying a 503 (overloaded) with the same idempotency key a few times. */
+export async function command(method, path, opts = {}) {
+  const key = opts.key || newKey();
+  let r = await api(method, path, { ...opts, key });
+  for (let i = 0; i < 3 && !r.ok && r.status === 503 && problemSlug(r.problem) === 'overloaded'; i++) {
+    await new Promise((ok) => setTimeout(ok, 1000 * Math.max(1, r.retryAfter || 1)));
+    r = await api(method, path, { ...opts, key });
+  }
+  return r;
+}
+
+export function problemSlug(p) {
+  return (p?.type || '').replace('/problems/', '');
+}
+
+/** A problem answer in the viewer's language; the API's detail is added where it says more. */
+export function problemMessage(p) {
+  const slug = problemSlug(p);
+  const known = catalogue[`problem.${slug}`];
+  let msg = known ?? t('problem.unknown');
+  const detailHelps = !known || slug === 'invalid-field' || (lang === 'en' && ['sold-out', 'limit-reached', 'bad-quantity'].includes(slug));
+  if (p?.detail && detailHelps) msg += ` (${p.detail})`;
+  return msg;
+}
+
+/** An amount in the currency's minor unit: ₩55,000 (KRW has no decimals). */
+export function money(amount, currency) {
+  const digits = ['KRW', 'JPY'].includes(currency) ? 0 : 2;
+  const value = digits ? amount / 100 : amount;
+  try {
+    return new Intl.NumberFormat(locale, {
+      style: 'currency',
+      currency,
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    }).format(value);
+  } catch {
+    return `${currency} ${value}`;
+  }
+}
+
+export function number(n) {
+  return new Intl.NumberFormat(locale).format(n);
+}
+
+/** Milliseconds since the epoch of an RFC 3339 time (microseconds allowed). */
+export function isoToMs(iso) {
+  return Date.parse(String(iso).replace(/(\.\d{3})\d+/, '$1'));
+}
+
+export function dateTime(ms) {
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/** A timer's text: 4:05, or 1:04:05 past an hour. */
+export function clockText(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/** A countdown's text with tenths: 00:00:05.3, with days in front past a day. */
+export function countdownText(ms) {
+  const tenths = Math.max(0, Math.floor(ms / 100));
+  const s = Math.floor(tenths / 10);
+  const d = Math.floor(s / 86400);
+  const body = `${pad(Math.floor((s % 86400) / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}.${tenths % 10}`;
+  return d ? `${t('time.days', { n: d })} ${body}` : body;
+}
+
+/** Shows `text` in a message element; `tone` is '', 'ok', 'warn' or 'error'. */
+export function showMessage(el, text, tone = '') {
+  if (!el) return;
+  el.textContent = text;
+  el.hidden = !text;
+  el.dataset.tone = tone;
+}
+
+/** Writes every <time data-local> in the viewer's locale and own time zone. */
+export function localizeTimes(root = document) {
+  for (const el of root.querySelectorAll('time[data-local]')) {
+    const ms = isoToMs(el.dateTime);
+    if (Number.isFinite(ms)) {
+      el.title = el.textContent;
+      el.textContent = dateTime(ms);
+    }
+  }
+}
+
+/** Runs the [data-countdown-us] timers (hold expiries) on the server's clock. */
+function startCountdowns() {
+  const els = [...document.querySelectorAll('[data-countdown-us]')];
+  if (!els.length) return;
+  const tick = () => {
+    for (const el of els) {
+      const left = Number(el.dataset.countdownUs) / 1000 - serverNow();
+      el.textContent = left > 0 ? clockText(left) : t('time.expired');
+      el.classList.toggle('expired', left <= 0);
+    }
+  };
+  tick();
+  setInterval(tick, 250);
+  syncClock().then(tick);
+}
+
+localizeTimes();
+startCountdowns();

@@ -1,0 +1,630 @@
+//! The pages: home (sales by open / opening soon / closed), sign-up, log-in,
+//! log-out, one sale, and "my page". Each handler reads what it shows,
+//! formats it for the viewer's language, and renders its template; the
+//! page's script (see `assets/js/`) does the live parts.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::i18n::Lang;
+use super::{Chrome, local_path, query_param, render, see_other};
+use crate::AppState;
+use crate::extract::{SESSION_COOKIE, cookie_from_headers, parse_id};
+use stampede_core::{KindConfig, US_PER_S};
+use stampede_engine::SaleHandle;
+
+/// Closed sales shown on the home page, newest first.
+pub const CLOSED_SHOWN_MAX: usize = 20;
+
+/// A time as the page shows it: machine-readable for the script, and
+/// written out for the viewer's language.
+#[derive(Clone, Debug)]
+pub struct TimeView {
+    pub iso: String,
+    pub us: i64,
+    pub text: String,
+}
+
+impl TimeView {
+    fn new(lang: Lang, iso: Option<&str>) -> Option<TimeView> {
+        let us = iso?.parse::<jiff::Timestamp>().ok()?.as_microsecond();
+        Some(TimeView { iso: iso?.to_owned(), us, text: lang.datetime(us) })
+    }
+}
+
+impl TimeView {
+    fn at(lang: Lang, us: Option<i64>) -> Option<TimeView> {
+        let us = us?;
+        Some(TimeView { iso: crate::dto::fmt_us(us), us, text: lang.datetime(us) })
+    }
+}
+
+/// A stock sale's numbers.
+#[derive(Clone, Debug)]
+pub struct StockSummary {
+    pub total: u64,
+    pub available: u64,
+    pub price: u64,
+    pub per_person_limit: u32,
+    pub order_quantity_max: u32,
+    pub hold_seconds: i64,
+}
+
+/// One section of a seated sale.
+#[derive(Clone, Debug)]
+pub struct SectionSummary {
+    pub name: String,
+    pub tier: String,
+    pub price: u64,
+    pub seats: u32,
+    pub available: u32,
+}
+
+/// A seated sale's numbers.
+#[derive(Clone, Debug)]
+pub struct SeatedSummary {
+    pub venue: String,
+    pub total: u32,
+    pub available: u32,
+    pub sections: Vec<SectionSummary>,
+}
+
+/// A sale's public state as the pages show it, read from the engine's live
+/// view (the newest durable state, which the sale's task also publishes at
+/// each opening, closing and expiry): no trip through the sale's mailbox, so
+/// the pages stay up in a rush and add nothing to it.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub id: u64,
+    pub kind: &'static str,
+    pub title: String,
+    pub description: String,
+    pub status: &'static str,
+    pub opens_at_us: Option<i64>,
+    pub closes_at_us: Option<i64>,
+    pub waiting_room: bool,
+    pub currency: String,
+    pub stock: Option<StockSummary>,
+    pub drop: Option<stampede_core::DropView>,
+    pub seated: Option<SeatedSummary>,
+}
+
+impl Summary {
+    pub fn of(handle: &SaleHandle) -> Summary {
+        let live = handle.live().borrow().clone();
+        let c = &handle.config;
+        let view = &live.view;
+        let stock = match (&c.kind, &view.stock) {
+            (KindConfig::Stock(sc), Some(v)) => Some(StockSummary {
+                total: v.total,
+                available: v.available,
+                price: sc.price,
+                per_person_limit: sc.per_person_limit,
+                order_quantity_max: sc.order_quantity_max,
+                hold_seconds: sc.hold_ttl_us / US_PER_S,
+            }),
+            _ => None,
+        };
+        let seated = match (&c.kind, &view.seats) {
+            (KindConfig::Seated(sc), Some(v)) => Some(SeatedSummary {
+                venue: sc.venue.name.clone(),
+                total: v.total,
+                available: v.available,
+                sections: sc
+                    .venue
+                    .sections
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| SectionSummary {
+                        name: x.name.clone(),
+                        tier: x.tier.clone(),
+                        price: x.price,
+                        seats: u32::try_from(x.rows.iter().map(|r| r.seats.len()).sum::<usize>()).unwrap_or(u32::MAX),
+                        available: v.section_available.get(i).copied().unwrap_or(0),
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        };
+        Summary {
+            id: handle.id,
+            kind: match c.kind {
+                KindConfig::Stock(_) => "stock",
+                KindConfig::Drop(_) => "drop",
+                KindConfig::Seated(_) => "seated",
+            },
+            title: c.title.clone(),
+            description: c.description.clone(),
+            status: view.status.as_str(),
+            opens_at_us: c.opens_at_us,
+            closes_at_us: c.closes_at_us,
+            waiting_room: c.queue.is_some(),
+            currency: c.currency.clone(),
+            stock,
+            drop: view.drop.clone(),
+            seated,
+        }
+    }
+}
+
+/// One sale on the home page.
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub id: u64,
+    pub status: &'static str,
+    pub title: String,
+    pub kind: &'static str,
+    pub price: Option<String>,
+    /// "12 left", "3 of 100 wins left", "480 seats left".
+    pub left: String,
+    pub sold_out: bool,
+    pub waiting_room: bool,
+    pub opens: Option<TimeView>,
+    pub closes: Option<TimeView>,
+}
+
+impl Card {
+    fn new(lang: Lang, s: &Summary) -> Card {
+        let (price, left, sold_out) = if let Some(st) = &s.stock {
+            (
+                Some(lang.money(st.price, &s.currency)),
+                lang.t("sale.units_left").replace("{n}", &lang.number(st.available)),
+                st.available == 0,
+            )
+        } else if let Some(d) = &s.drop {
+            let left = u64::from(d.winners.saturating_sub(d.won));
+            (
+                None,
+                lang.t("sale.wins_left")
+                    .replace("{n}", &lang.number(left))
+                    .replace("{m}", &lang.number(d.winners.into())),
+                left == 0,
+            )
+        } else if let Some(se) = &s.seated {
+            let min = se.sections.iter().map(|x| x.price).min();
+            (
+                min.map(|p| lang.t("sale.price_from").replace("{n}", &lang.money(p, &s.currency))),
+                lang.t("sale.seats_left").replace("{n}", &lang.number(se.available.into())),
+                se.available == 0,
+            )
+        } else {
+            (None, String::new(), false)
+        };
+        Card {
+            id: s.id,
+            status: s.status,
+            title: s.title.clone(),
+            kind: s.kind,
+            price,
+            left,
+            sold_out,
+            waiting_room: s.waiting_room,
+            opens: TimeView::at(lang, s.opens_at_us),
+            closes: TimeView::at(lang, s.closes_at_us),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub c: Chrome,
+    pub open: Vec<Card>,
+    pub soon: Vec<Card>,
+    pub closed: Vec<Card>,
+}
+
+/// `GET /`: sales open now, opening soon (soonest first), and recently closed.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "sales");
+    let lang = c.lang;
+    let mut open = Vec::new();
+    let mut soon = Vec::new();
+    let mut closed = Vec::new();
+    for handle in state.engine.sales() {
+        let s = Summary::of(&handle);
+        let card = Card::new(lang, &s);
+        match s.status {
+            "open" => open.push(card),
+            "scheduled" => soon.push(card),
+            _ => closed.push(card),
+        }
+    }
+    // Soonest opening first; sales waiting for their organizer to open them last.
+    soon.sort_by_key(|c| (c.opens.as_ref().map_or(i64::MAX, |t| t.us), c.id));
+    closed.reverse();
+    closed.truncate(CLOSED_SHOWN_MAX);
+    render(StatusCode::OK, &HomePage { c, open, soon, closed })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub c: Chrome,
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignupPage {
+    pub c: Chrome,
+    pub next: String,
+}
+
+/// `GET /login?next=/path`.
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "login");
+    let next = local_path(query_param(&uri, "next").as_deref());
+    render(StatusCode::OK, &LoginPage { c, next })
+}
+
+/// `GET /signup?next=/path`.
+pub async fn signup(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "signup");
+    let next = local_path(query_param(&uri, "next").as_deref());
+    render(StatusCode::OK, &SignupPage { c, next })
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage {
+    pub c: Chrome,
+}
+
+/// `GET /logout`: asks, with a button that posts the form below.
+pub async fn logout_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "");
+    if c.user.is_none() {
+        return see_other("/");
+    }
+    render(StatusCode::OK, &LogoutPage { c })
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// `POST /logout` (form with the CSRF token): ends the session, clears the
+/// cookie, and goes home. Works without JavaScript.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "");
+    let Some(user) = &c.user else { return see_other("/") };
+    let sent = form.map(|f| f.0.csrf).unwrap_or_default();
+    if !same_secret(&sent, &user.csrf) {
+        let page = MessagePage {
+            title: c.t("logout.csrf_title").to_owned(),
+            body: c.t("logout.csrf_body").to_owned(),
+            link_href: "/logout".to_owned(),
+            link_text: c.t("logout.title").to_owned(),
+            c,
+        };
+        return render(StatusCode::FORBIDDEN, &page);
+    }
+    if let Some(value) = cookie_from_headers(&headers, SESSION_COOKIE)
+        && let Err(e) = state.store.end_session(value)
+    {
+        tracing::warn!(error = %e, "ending a session failed");
+    }
+    let mut res = see_other("/");
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Compares two secrets by their hashes, so the time taken says nothing about them.
+fn same_secret(a: &str, b: &str) -> bool {
+    blake3::hash(a.as_bytes()) == blake3::hash(b.as_bytes())
+}
+
+/// A section of a seated sale, for the summary table.
+#[derive(Clone, Debug)]
+pub struct SectionRow {
+    pub name: String,
+    pub tier: String,
+    pub price: String,
+    pub available: String,
+    pub seats: String,
+}
+
+/// One sale, formatted for its page.
+#[derive(Clone, Debug)]
+pub struct SaleView {
+    pub id: u64,
+    pub kind: &'static str,
+    pub title: String,
+    pub description: String,
+    pub status: &'static str,
+    pub opens: Option<TimeView>,
+    pub closes: Option<TimeView>,
+    pub waiting_room: bool,
+    pub currency: String,
+    /// Stock sale: the unit price, formatted.
+    pub price: String,
+    pub available: u64,
+    pub total: u64,
+    pub total_text: String,
+    pub available_text: String,
+    pub per_person_limit: u32,
+    pub order_quantity_max: u32,
+    pub hold_seconds: i64,
+    pub hold_text: String,
+    /// Drop: winners, clicks so far, wins so far.
+    pub winners: u32,
+    pub clicks: u32,
+    pub won: u32,
+    pub venue: String,
+    pub sections: Vec<SectionRow>,
+    pub sold_out: bool,
+}
+
+impl SaleView {
+    fn new(lang: Lang, s: &Summary) -> SaleView {
+        let mut v = SaleView {
+            id: s.id,
+            kind: s.kind,
+            title: s.title.clone(),
+            description: s.description.clone(),
+            status: s.status,
+            opens: TimeView::at(lang, s.opens_at_us),
+            closes: TimeView::at(lang, s.closes_at_us),
+            waiting_room: s.waiting_room,
+            currency: s.currency.clone(),
+            price: String::new(),
+            available: 0,
+            total: 0,
+            total_text: String::new(),
+            available_text: String::new(),
+            per_person_limit: 0,
+            order_quantity_max: 0,
+            hold_seconds: 0,
+            hold_text: String::new(),
+            winners: 0,
+            clicks: 0,
+            won: 0,
+            venue: String::new(),
+            sections: Vec::new(),
+            sold_out: false,
+        };
+        if let Some(st) = &s.stock {
+            v.price = lang.money(st.price, &s.currency);
+            v.available = st.available;
+            v.total = st.total;
+            v.total_text = lang.number(st.total);
+            v.available_text = lang.number(st.available);
+            v.per_person_limit = st.per_person_limit;
+            v.order_quantity_max = st.order_quantity_max;
+            v.hold_seconds = st.hold_seconds;
+            v.hold_text = lang.duration(st.hold_seconds);
+            v.sold_out = st.available == 0;
+        }
+        if let Some(d) = &s.drop {
+            v.winners = d.winners;
+            v.clicks = d.clicks;
+            v.won = d.won;
+            v.available = u64::from(d.winners.saturating_sub(d.won));
+            v.total = u64::from(d.winners);
+            v.sold_out = d.won >= d.winners;
+        }
+        if let Some(se) = &s.seated {
+            v.venue = se.venue.clone();
+            v.available = u64::from(se.available);
+            v.total = u64::from(se.total);
+            v.available_text = lang.number(se.available.into());
+            v.sold_out = se.available == 0;
+            v.sections = se
+                .sections
+                .iter()
+                .map(|x| SectionRow {
+                    name: x.name.clone(),
+                    tier: x.tier.clone(),
+                    price: lang.money(x.price, &s.currency),
+                    available: lang.number(x.available.into()),
+                    seats: lang.number(x.seats.into()),
+                })
+                .collect();
+        }
+        v
+    }
+
+    pub fn opens_at_us(&self) -> i64 {
+        self.opens.as_ref().map_or(0, |t| t.us)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sale.html")]
+pub struct SalePage {
+    pub c: Chrome,
+    pub s: SaleView,
+}
+
+/// `GET /sales/{id}`: the sale's page, or a human 404.
+pub async fn sale(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "sales");
+    let Some(handle) = parse_id(&id, "sale").ok().and_then(|id| state.engine.sale(id)) else {
+        return not_found_page(c);
+    };
+    let s = SaleView::new(c.lang, &Summary::of(&handle));
+    render(StatusCode::OK, &SalePage { c, s })
+}
+
+/// A stock hold on "my page".
+#[derive(Clone, Debug)]
+pub struct HoldRow {
+    pub id: u64,
+    pub sale_id: u64,
+    pub sale_title: String,
+    pub quantity: u32,
+    pub amount: String,
+    pub expires: Option<TimeView>,
+}
+
+/// A stock order on "my page".
+#[derive(Clone, Debug)]
+pub struct OrderRow {
+    pub id: u64,
+    pub sale_id: u64,
+    pub sale_title: String,
+    pub quantity: u32,
+    pub amount: String,
+    pub status: &'static str,
+}
+
+/// A seat hold or order on "my page".
+#[derive(Clone, Debug)]
+pub struct SeatRow {
+    pub id: u64,
+    pub sale_id: u64,
+    pub sale_title: String,
+    pub status: &'static str,
+    pub seats: String,
+    pub amount: String,
+    pub expires: Option<TimeView>,
+    /// Whether the viewer booked it (only the booker may confirm or cancel).
+    pub mine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+pub struct MePage {
+    pub c: Chrome,
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub holds: Vec<HoldRow>,
+    pub orders: Vec<OrderRow>,
+    pub seats: Vec<SeatRow>,
+}
+
+/// `GET /me`: my holds (with their timers), orders and seats; signed-out
+/// viewers are sent to log in first.
+pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "me");
+    let Some(user) = c.user.clone() else { return see_other("/login?next=%2Fme") };
+    let lang = c.lang;
+    let title = |sale_id: u64| state.engine.sale(sale_id).map(|h| h.config.title.clone()).unwrap_or_default();
+    let currency =
+        |sale_id: u64| state.engine.sale(sale_id).map_or_else(|| "KRW".to_owned(), |h| h.config.currency.clone());
+    let read = async {
+        let holds = crate::routes::sales::my_holds(State(state.clone()), user.auth).await?.0.holds;
+        let orders = crate::routes::sales::my_orders(State(state.clone()), user.auth).await?.0.orders;
+        let seats = crate::routes::seats::my_seats(State(state.clone()), user.auth).await?.0.seats;
+        Ok::<_, crate::problem::ApiError>((holds, orders, seats))
+    };
+    let (holds, orders, seats) = match read.await {
+        Ok(v) => v,
+        Err(e) => return error_page(c, &e),
+    };
+    let holds = holds
+        .iter()
+        .map(|h| HoldRow {
+            id: h.id,
+            sale_id: h.sale_id,
+            sale_title: title(h.sale_id),
+            quantity: h.quantity,
+            amount: lang.money(h.amount, &currency(h.sale_id)),
+            expires: TimeView::new(lang, Some(&h.expires_at)),
+        })
+        .collect();
+    let mut orders: Vec<OrderRow> = orders
+        .iter()
+        .map(|o| OrderRow {
+            id: o.id,
+            sale_id: o.sale_id,
+            sale_title: title(o.sale_id),
+            quantity: o.quantity,
+            amount: lang.money(o.amount, &currency(o.sale_id)),
+            status: o.status,
+        })
+        .collect();
+    orders.reverse();
+    let mut seats: Vec<SeatRow> = seats
+        .iter()
+        .filter(|h| matches!(h.status, "held" | "confirmed" | "refunded"))
+        .map(|h| SeatRow {
+            id: h.id,
+            sale_id: h.sale_id,
+            sale_title: title(h.sale_id),
+            status: h.status,
+            seats: h
+                .seats
+                .iter()
+                .map(|s| format!("{} {}-{}", s.section, s.row, s.label))
+                .collect::<Vec<_>>()
+                .join(", "),
+            amount: lang.money(h.amount, &h.currency),
+            expires: if h.status == "held" { TimeView::new(lang, Some(&h.expires_at)) } else { None },
+            mine: h.booker_id == user.id,
+        })
+        .collect();
+    seats.reverse();
+    let account = state.store.user(stampede_store::UserId(user.id));
+    let page = MePage {
+        name: user.name.clone(),
+        email: account.map(|u| u.email).unwrap_or_default(),
+        role: user.role,
+        holds,
+        orders,
+        seats,
+        c,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// A page with a title, a paragraph and a link: 404s and errors.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub c: Chrome,
+    pub title: String,
+    pub body: String,
+    pub link_href: String,
+    pub link_text: String,
+}
+
+/// The human 404 page.
+pub fn not_found_page(c: Chrome) -> Response {
+    let page = MessagePage {
+        title: c.t("notfound.title").to_owned(),
+        body: c.t("notfound.body").to_owned(),
+        link_href: "/".to_owned(),
+        link_text: c.t("notfound.home").to_owned(),
+        c,
+    };
+    render(StatusCode::NOT_FOUND, &page)
+}
+
+/// A failure reading what the page shows (overload, an unwritable log).
+fn error_page(c: Chrome, e: &crate::problem::ApiError) -> Response {
+    let status = e.status;
+    let page = MessagePage {
+        title: c.t("error.title").to_owned(),
+        body: c.t("error.body").to_owned(),
+        link_href: c.here.clone(),
+        link_text: c.t("error.retry").to_owned(),
+        c,
+    };
+    let mut res = render(status, &page);
+    if let Some(s) = e.retry_after_s {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    res.into_response()
+}
