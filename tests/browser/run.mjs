@@ -63,6 +63,32 @@ async function dropSale(title, opensInMs) {
   });
 }
 
+/** A seated sale with two sections (Floor: 5 rows of 8, straight; Balcony: 4 rows of 10, curved), opened. */
+async function seatedSale(title) {
+  const sale = await apiCall('POST', '/api/sales', {
+    kind: 'seated', title, description: 'Made by the browser tests.', currency: 'KRW',
+    seated: {
+      generate: {
+        name: 'Browser Hall',
+        sections: [
+          { name: 'Floor', tier: 'VIP', price: 150000, colour: '#cc3333', rows: 5, seats_per_row: 8, x: 0, y: 0, curve_degrees: 0, spacing: 10 },
+          { name: 'Balcony', tier: 'R', price: 90000, colour: '#3366cc', rows: 4, seats_per_row: 10, x: 0, y: 80, curve_degrees: 60, spacing: 10 },
+        ],
+      },
+      per_person_limit: 4, seats_per_hold_max: 4, hold_seconds: 300,
+    },
+    opens_at: null, waiting_room: null,
+  });
+  await apiCall('POST', `/api/sales/${sale.id}/open`);
+  return sale;
+}
+
+/** Opens a seated sale's page and waits for the live map (venue drawn, snapshot applied). */
+async function openSeatMap(page, saleId) {
+  await page.goto(`${base}/sales/${saleId}`);
+  await page.waitForSelector('#seatmap[data-live="true"] g.section');
+}
+
 /** A fresh browser context at phone size that fails on page errors and foreign requests. */
 async function newContext(browser, locale = 'en-US') {
   const context = await browser.newContext({ viewport: PHONE, locale, deviceScaleFactor: 1 });
@@ -230,6 +256,240 @@ test('click a drop: countdown on the server clock, then the rank and millisecond
   await page.waitForSelector('#leaderboard-body tr.me', { timeout: 5000 });
   assert((await page.textContent('#leaderboard-body tr.me')).includes('Winner'), 'my row in the leaderboard');
   await shot(page, 'drop-result');
+  return context;
+});
+
+test('seat map: whole venue, zoom into a section, select two adjacent seats, hold, confirm, see them on my page', async (browser) => {
+  const sale = await seatedSale(`Browser concert ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const row = venue.sections[0].rows[0];
+  const [a, b] = [row.first_seat + 3, row.first_seat + 4];
+  const context = await newContext(browser);
+  await signUpApi(context, 'Seo');
+  const page = await context.newPage();
+  await openSeatMap(page, sale.id);
+  assert((await page.locator('#seatmap g.section').count()) === 2, 'two sections drawn');
+  assert((await page.locator('#seatmap circle').count()) === 0, 'no seat is drawn before zooming in');
+  const legend = await page.textContent('#seat-legend');
+  assert(legend.includes('VIP') && legend.includes('₩150,000') && legend.includes('R') && legend.includes('₩90,000'), `legend: ${legend}`);
+  await fitsPhone(page);
+  await shot(page, 'seats-venue');
+
+  await page.click('#seatmap g.section[data-section="0"]');
+  await page.waitForSelector(`#seatmap circle[data-seat="${a}"][data-state="free"]`);
+  assert((await page.locator('#seatmap circle').count()) === 40, 'only the zoomed section\'s seats are drawn');
+  const box = await page.locator(`#seatmap circle[data-seat="${a}"]`).boundingBox();
+  assert(box.width >= 20, `seats are tappable when zoomed: ${box.width}px`);
+  assert(await page.isVisible('#seat-legend'), 'the price legend stays while choosing');
+  await page.click(`#seatmap circle[data-seat="${a}"]`);
+  await page.click(`#seatmap circle[data-seat="${b}"]`);
+  assert((await page.getAttribute(`#seatmap circle[data-seat="${b}"]`, 'data-state')) === 'selected', 'selected');
+  const selection = await page.textContent('#selection-text');
+  assert(selection.includes('Floor A-4, Floor A-5') && selection.includes('₩300,000'), `selection: ${selection}`);
+  await fitsPhone(page);
+  await shot(page, 'seats-selected');
+
+  await page.click('#hold-seats');
+  await page.waitForSelector('#seat-hold-panel:not([hidden])');
+  assert((await page.textContent('#seat-hold-text')).includes('Floor A-4, Floor A-5'), 'the hold names the seats');
+  assert(/^[45]:\d\d$/.test((await page.textContent('#seat-hold-timer')).trim()), 'hold timer');
+  assert((await page.getAttribute(`#seatmap circle[data-seat="${a}"]`, 'data-state')) === 'mine', 'held seats are mine');
+  await shot(page, 'seats-hold');
+  await page.click('#seat-confirm');
+  await page.waitForSelector('#seat-order-panel:not([hidden])');
+  const order = await page.textContent('#seat-order-text');
+  assert(/Order #\d+ confirmed: Floor A-4, Floor A-5 for ₩300,000/.test(order), `order text: ${order}`);
+  assert((await page.getAttribute(`#seatmap circle[data-seat="${b}"]`, 'data-state')) === 'mine', 'bought seats stay marked as mine');
+  await shot(page, 'seats-confirmed');
+
+  await page.goto(`${base}/me`);
+  const mine = await page.textContent('#my-seats');
+  assert(mine.includes(`Browser concert ${run}`) && mine.includes('Floor A-4, Floor A-5'), `my seats: ${mine}`);
+  assert(mine.includes('Confirmed'), 'the seats are confirmed');
+  return context;
+});
+
+test('seat map: two people on one sale see each other\'s holds within a second; best available; a taken seat is refused', async (browser) => {
+  const sale = await seatedSale(`Browser live seats ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const row = venue.sections[1].rows[1];
+  const seats = [row.first_seat + 4, row.first_seat + 5];
+  const one = await newContext(browser);
+  await signUpApi(one, 'Han');
+  const two = await newContext(browser, 'ko-KR');
+  await signUpApi(two, 'Yoon');
+  const p1 = await one.newPage();
+  const p2 = await two.newPage();
+  await openSeatMap(p1, sale.id);
+  await openSeatMap(p2, sale.id);
+  await p1.click('#seatmap g.section[data-section="1"]');
+  await p2.click('#seatmap g.section[data-section="1"]');
+  for (const id of seats) await p2.waitForSelector(`#seatmap circle[data-seat="${id}"][data-state="free"]`);
+  // The second person chooses one of the seats too, before the first holds them.
+  await p2.click(`#seatmap circle[data-seat="${seats[1]}"]`);
+
+  for (const id of seats) await p1.click(`#seatmap circle[data-seat="${id}"]`);
+  const [res] = await Promise.all([
+    p1.waitForResponse((r) => r.url().endsWith(`/api/sales/${sale.id}/seats/holds`) && r.request().method() === 'POST'),
+    p1.click('#hold-seats'),
+  ]);
+  assert(res.status() === 201, `hold answered ${res.status()}`);
+  const seen = Date.now();
+  for (const id of seats) await p2.waitForSelector(`#seatmap circle[data-seat="${id}"][data-state="taken"]`, { timeout: 1000 });
+  console.log(`     the other browser saw the hold after ${Date.now() - seen} ms`);
+  await p2.waitForSelector('#seat-message:not([hidden])');
+  assert((await p2.textContent('#seat-message')).includes('방금 다른 분이'), 'a chosen seat taken by someone else is said so');
+  await fitsPhone(p2);
+  await shot(p2, 'seats-taken-by-other-ko');
+
+  // Clicking a taken seat does nothing but say so; a stale choice is refused by the server with the seats named.
+  await p2.click(`#seatmap circle[data-seat="${seats[0]}"]`);
+  assert((await p2.getAttribute(`#seatmap circle[data-seat="${seats[0]}"]`, 'data-state')) === 'taken', 'taken stays taken');
+  const refused = await p2.evaluate(async ([saleId, id]) => {
+    const r = await fetch(`/api/sales/${saleId}/seats/holds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': document.querySelector('meta[name="csrf-token"]').content },
+      body: JSON.stringify({ seats: [id] }),
+    });
+    return { status: r.status, body: await r.json() };
+  }, [sale.id, seats[0]]);
+  assert(refused.status === 409 && refused.body.type === '/problems/seats-taken' && refused.body.seats.includes(seats[0]), `refusal: ${JSON.stringify(refused)}`);
+
+  // Best available for two in the zoomed section.
+  await p2.selectOption('#best-count', '2');
+  await p2.click('#best-button');
+  await p2.waitForSelector('#seat-hold-panel:not([hidden])');
+  assert((await p2.locator('#seatmap circle[data-state="mine"]').count()) === 2, 'best available held two seats');
+  assert((await p2.textContent('#seat-hold-text')).includes('Balcony'), 'in the zoomed section');
+  await shot(p2, 'seats-best-available-ko');
+  await p2.click('#seat-cancel');
+  await p2.waitForSelector('#seat-choose:not([hidden])');
+  return one;
+});
+
+test('seat map: a seat someone else just took is refused and marked taken at once, with a human message', async (browser) => {
+  const sale = await seatedSale(`Browser race ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const id = venue.sections[0].rows[2].first_seat + 2;
+  const context = await newContext(browser);
+  await signUpApi(context, 'Jang');
+  const page = await context.newPage();
+  // The map's live feed is held back, so the page cannot know the seat went.
+  let frozen = false;
+  await page.routeWebSocket(/\/seats\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (!frozen) ws.send(m);
+    });
+  });
+  await openSeatMap(page, sale.id);
+  await page.click('#seatmap g.section[data-section="0"]');
+  await page.click(`#seatmap circle[data-seat="${id}"]`);
+  frozen = true;
+  const other = await apiCall('POST', '/api/admin/users/bulk', { count: 1, name_prefix: 'fast' });
+  await apiCall('POST', `/api/sales/${sale.id}/seats/holds`, { seats: [id] }, other.users[0].token);
+  assert((await page.getAttribute(`#seatmap circle[data-seat="${id}"]`, 'data-state')) === 'selected', 'still looks free here');
+  await page.click('#hold-seats');
+  await page.waitForSelector(`#seatmap circle[data-seat="${id}"][data-state="taken"]`, { timeout: 2000 });
+  const text = await page.textContent('#seat-message');
+  assert(text.includes('Just taken by someone else') && text.includes('Floor C-3'), `message: ${text}`);
+  assert(await page.isDisabled('#hold-seats'), 'nothing left selected');
+  await shot(page, 'seats-just-taken');
+  return context;
+});
+
+test('seat map: a 50,000-seat stadium draws with a small DOM, whole and zoomed', async (browser) => {
+  const sections = [];
+  for (let i = 0; i < 40; i++) {
+    sections.push({
+      name: `S${i + 1}`, tier: i < 8 ? 'VIP' : i < 24 ? 'R' : 'S', price: i < 8 ? 200000 : i < 24 ? 120000 : 70000,
+      colour: i < 8 ? '#cc3333' : i < 24 ? '#3366cc' : '#339966', rows: 25, seats_per_row: 50,
+      x: (i % 8) * 560, y: Math.floor(i / 8) * 300, curve_degrees: 0, spacing: 10,
+    });
+  }
+  const sale = await apiCall('POST', '/api/sales', {
+    kind: 'seated', title: `Browser stadium ${run}`, currency: 'KRW',
+    seated: { generate: { name: 'Stadium', sections }, per_person_limit: 4, seats_per_hold_max: 4, hold_seconds: 300 },
+    opens_at: null,
+  });
+  await apiCall('POST', `/api/sales/${sale.id}/open`);
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  const started = Date.now();
+  await openSeatMap(page, sale.id);
+  const drawnMs = Date.now() - started;
+  const whole = await page.evaluate(() => document.querySelectorAll('*').length);
+  assert(whole < 600, `the whole venue is ${whole} elements`);
+  await fitsPhone(page);
+  await shot(page, 'seats-stadium');
+  await page.click('#seatmap g.section[data-section="9"]');
+  await page.waitForSelector('#seatmap circle[data-state="free"]');
+  const zoomed = await page.evaluate(() => document.querySelectorAll('*').length);
+  assert(zoomed < 4000, `a zoomed section is ${zoomed} elements`);
+  await fitsPhone(page);
+  console.log(`     50,000 seats: drawn and live in ${drawnMs} ms; ${whole} elements whole, ${zoomed} zoomed`);
+  return context;
+});
+
+test('waiting room: join with a proof of work, see the line live, be admitted, then hold with the pass; closing shows at once', async (browser) => {
+  const sale = await stockSale(`Browser queued pass ${run}`, {
+    waiting_room: { policy: 'active', active_max: 1000, pass_seconds: 300, pow_bits: 8 },
+  });
+  const context = await newContext(browser);
+  await signUpApi(context, 'Baek');
+  const page = await context.newPage();
+  await page.goto(`${base}/sales/${sale.id}`);
+  await page.waitForFunction(() => document.querySelector('#queue-joined').textContent.trim() === '0');
+  assert(await page.isHidden('#hold-form'), 'no buying before admission');
+  await fitsPhone(page);
+  await shot(page, 'queue-before-join');
+  await page.click('#queue-join');
+  await page.waitForSelector('#queue-admitted:not([hidden])', { timeout: 15000 });
+  assert((await page.textContent('#queue-state')).includes('your turn'), 'the line says it is my turn');
+  assert(/^\d+:\d\d$/.test((await page.textContent('#queue-pass-timer')).trim()), 'the pass timer runs');
+  await page.waitForSelector('#hold-form:not([hidden])');
+  await fitsPhone(page);
+  await shot(page, 'queue-admitted');
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/api/sales/${sale.id}/holds`) && r.request().method() === 'POST'),
+    page.click('#hold-button'),
+  ]);
+  assert(res.status() === 201, `hold answered ${res.status()}`);
+  assert((res.request().headers()['stampede-pass'] || '').startsWith('v1.'), 'the hold carried the pass');
+  await page.waitForSelector('#hold-panel:not([hidden])');
+  await shot(page, 'queue-hold');
+
+  // A reload keeps the place and the pass.
+  await page.reload();
+  await page.waitForSelector('#queue-admitted:not([hidden])');
+  assert(await page.isHidden('#queue-join-box'), 'joined already: no second join');
+  await apiCall('POST', `/api/sales/${sale.id}/close`);
+  await page.waitForFunction(() => document.querySelector('#queue-notice').textContent.includes('closed'), null, { timeout: 2000 });
+  await shot(page, 'queue-closed');
+  return context;
+});
+
+test('waiting room: with people ahead, the position, people ahead and ETA count down live until admission', async (browser) => {
+  const sale = await stockSale(`Browser long line ${run}`, {
+    waiting_room: { policy: 'chunk', chunk_size: 1, chunk_seconds: 1.5, pass_seconds: 300, pow_bits: 0, places_per_address: 1000 },
+  });
+  const ahead = await apiCall('POST', '/api/admin/users/bulk', { count: 3, name_prefix: 'ahead' });
+  for (const u of ahead.users) await apiCall('POST', `/api/sales/${sale.id}/queue/join`, { nonce: 0 }, u.token);
+  const context = await newContext(browser, 'ko-KR');
+  await signUpApi(context, 'Lim');
+  const page = await context.newPage();
+  await page.goto(`${base}/sales/${sale.id}`);
+  await page.waitForFunction(() => document.querySelector('#queue-joined').textContent.trim() === '3');
+  await page.click('#queue-join');
+  await page.waitForSelector('#queue-mine:not([hidden])');
+  await page.waitForFunction(() => Number(document.querySelector('#queue-ahead').textContent) >= 1);
+  const eta = (await page.textContent('#queue-eta')).trim();
+  assert(/^\d+:\d\d$/.test(eta), `an ETA: ${eta}`);
+  assert((await page.textContent('#queue-state')).includes('줄을 서 있습니다'), 'in line, in Korean');
+  await fitsPhone(page);
+  await shot(page, 'queue-waiting-ko');
+  await page.waitForSelector('#queue-admitted:not([hidden])', { timeout: 10000 });
+  await page.waitForSelector('#hold-form:not([hidden])');
   return context;
 });
 

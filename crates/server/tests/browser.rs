@@ -3,7 +3,8 @@
 //! directory): first the pages over plain HTTP (languages, escaping, 404s,
 //! sessions, assets), then the browser run: `node tests/browser/run.mjs
 //! <base-url>` drives headless Debian chromium through sign-up, log-in,
-//! buying, a drop and the language switch, and saves screenshots to
+//! buying, a drop, the seat map (two people live, a 50,000-seat venue), the
+//! waiting room and the language switch, and saves screenshots to
 //! `target/browser-screenshots/`.
 //!
 //! The browser run is skipped, with a message, when `/usr/bin/chromium`,
@@ -180,7 +181,33 @@ async fn drop_and_seated_sale_pages_show_their_summary() {
     let r = page(&server, &format!("/sales/{}", seated["id"]), Some("lang=ko"), None).await;
     let body = html(&r, 200);
     assert!(body.contains("Floor") && body.contains("₩150,000") && body.contains("10석 남음"), "{body}");
-    assert!(body.contains("id=\"seatmap-next\""));
+    assert!(body.contains("id=\"seatmap-svg\"") && body.contains("/assets/js/seats.js"), "{body}");
+    assert!(body.contains("data-hold-max=\"4\"") && body.contains("한 번에 최대 4석"), "{body}");
+}
+
+#[tokio::test]
+async fn a_sale_behind_a_waiting_room_shows_the_room_and_hides_buying_until_admission() {
+    let server = Server::start().await;
+    let sale = server
+        .post(
+            "/api/sales",
+            Some(ADMIN),
+            json!({"kind": "stock", "title": "Queued", "stock": 10, "price": 1000, "currency": "KRW",
+                "per_person_limit": 2, "order_quantity_max": 2, "hold_seconds": 60, "opens_at": null,
+                "waiting_room": {"policy": "active", "active_max": 10, "pow_bits": 8}}),
+        )
+        .await
+        .ok(201);
+    let path = format!("/sales/{}", sale["id"]);
+    let r = page(&server, &path, Some("lang=en"), None).await;
+    let body = html(&r, 200);
+    assert!(body.contains("/assets/js/queue.js") && !body.contains("/assets/js/stock.js"), "{body}");
+    assert!(body.contains("id=\"login-to-join\""), "{body}");
+    let (cookie, _) = sign_up(&server, "Queuer").await;
+    let r = page(&server, &path, Some(&format!("{cookie}; lang=ko")), None).await;
+    let body = html(&r, 200);
+    assert!(body.contains("id=\"queue-join\"") && body.contains("대기실"), "{body}");
+    assert!(body.contains("<form id=\"hold-form\" class=\"buy\" hidden data-after-admission>"), "{body}");
 }
 
 #[tokio::test]
@@ -250,6 +277,8 @@ async fn assets_are_embedded_with_etags_and_the_server_tells_its_time() {
         ("/assets/js/stock.js", "text/javascript"),
         ("/assets/js/drop.js", "text/javascript"),
         ("/assets/js/me.js", "text/javascript"),
+        ("/assets/js/seats.js", "text/javascript"),
+        ("/assets/js/queue.js", "text/javascript"),
     ] {
         let r = page(&server, path, None, None).await;
         assert_eq!(r.status, 200, "{path}");

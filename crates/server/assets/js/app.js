@@ -3,7 +3,8 @@
 // problem answers become human messages (problemMessage), formatting for the
 // page's locale (money, numbers, times, timers), and, on every page, writing
 // <time data-local> in the viewer's own time zone and running the
-// [data-countdown-us] timers on the server's clock.
+// [data-countdown-us] timers on the server's clock. A waiting room's pass,
+// once set (setPass), goes with every buying command (POST holds, clicks).
 
 import { serverNow, syncClock } from './clock.js';
 
@@ -30,6 +31,13 @@ export function userId() {
   return document.querySelector('meta[name="user-id"]')?.content || '';
 }
 
+let pass = '';
+
+/** The waiting room's pass, sent as `stampede-pass` on buying commands from now on. */
+export function setPass(value) {
+  pass = value || '';
+}
+
 /** A fresh idempotency key (works outside secure contexts too). */
 export function newKey() {
   const bytes = new Uint8Array(16);
@@ -48,6 +56,7 @@ export async function api(method, path, { body, key } = {}) {
     if (token) headers['x-csrf-token'] = token;
   }
   if (key) headers['idempotency-key'] = key;
+  if (pass && method === 'POST' && /\/(holds|clicks)$/.test(path)) headers['stampede-pass'] = pass;
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
     headers['content-type'] = 'application/json';

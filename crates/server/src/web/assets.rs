@@ -16,6 +16,8 @@ pub const AUTH_JS: &str = include_str!("../../assets/js/auth.js");
 pub const STOCK_JS: &str = include_str!("../../assets/js/stock.js");
 pub const DROP_JS: &str = include_str!("../../assets/js/drop.js");
 pub const ME_JS: &str = include_str!("../../assets/js/me.js");
+pub const SEATS_JS: &str = include_str!("../../assets/js/seats.js");
+pub const QUEUE_JS: &str = include_str!("../../assets/js/queue.js");
 
 struct Asset {
     path: &'static str,
@@ -35,6 +37,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/stock.js", STOCK_JS, JS),
         ("js/drop.js", DROP_JS, JS),
         ("js/me.js", ME_JS, JS),
+        ("js/seats.js", SEATS_JS, JS),
+        ("js/queue.js", QUEUE_JS, JS),
     ]
     .into_iter()
     .map(|(path, body, content_type)| {

@@ -238,6 +238,8 @@ mod tests {
             ("stock.js", super::super::assets::STOCK_JS),
             ("drop.js", super::super::assets::DROP_JS),
             ("me.js", super::super::assets::ME_JS),
+            ("seats.js", super::super::assets::SEATS_JS),
+            ("queue.js", super::super::assets::QUEUE_JS),
         ];
         let mut used = Vec::new();
         for (file, src) in sources {

@@ -70,6 +70,9 @@ pub struct SeatedSummary {
     pub venue: String,
     pub total: u32,
     pub available: u32,
+    pub per_person_limit: u32,
+    pub seats_per_hold_max: u32,
+    pub hold_seconds: i64,
     pub sections: Vec<SectionSummary>,
 }
 
@@ -114,6 +117,9 @@ impl Summary {
                 venue: sc.venue.name.clone(),
                 total: v.total,
                 available: v.available,
+                per_person_limit: sc.per_person_limit,
+                seats_per_hold_max: sc.seats_per_hold_max,
+                hold_seconds: sc.hold_ttl_us / US_PER_S,
                 sections: sc
                     .venue
                     .sections
@@ -361,6 +367,7 @@ pub struct SaleView {
     pub order_quantity_max: u32,
     pub hold_seconds: i64,
     pub hold_text: String,
+    /// Seated: `order_quantity_max` is the most seats in one hold.
     /// Drop: winners, clicks so far, wins so far.
     pub winners: u32,
     pub clicks: u32,
@@ -424,6 +431,10 @@ impl SaleView {
             v.total = u64::from(se.total);
             v.available_text = lang.number(se.available.into());
             v.sold_out = se.available == 0;
+            v.per_person_limit = se.per_person_limit;
+            v.order_quantity_max = se.seats_per_hold_max;
+            v.hold_seconds = se.hold_seconds;
+            v.hold_text = lang.duration(se.hold_seconds);
             v.sections = se
                 .sections
                 .iter()

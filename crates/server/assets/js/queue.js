@@ -1,0 +1,294 @@
+// queue.js: owns the waiting room in front of a sale. The live line over
+// GET /api/sales/{id}/queue/ws (one shared status message per change:
+// admitted, waiting, rate, sold out, closed), joining with a proof of work
+// solved here with WebCrypto SHA-256 (with progress; a small SHA-256 of its
+// own where WebCrypto is missing, on plain http other than localhost), the viewer's place,
+// people ahead and an ETA counted down between messages, and, once admitted,
+// the pass from GET queue/me: it is handed to app.js (sent as stampede-pass)
+// and the sale's own buying script is loaded.
+
+import { api, command, t, number, problemMessage, problemSlug, clockText, showMessage, userId, setPass } from './app.js';
+import { serverNow, syncClock } from './clock.js';
+
+const $ = (id) => document.getElementById(id);
+const root = $('sale');
+const saleId = root.dataset.saleId;
+const kind = root.dataset.kind;
+const signedIn = root.dataset.signedIn === 'true';
+const message = $('queue-message');
+const POW_DOMAIN = new TextEncoder().encode('stampede-pow-v1');
+/** Hashes tried per batch while solving (one await per batch keeps the page responsive). */
+const POW_BATCH = 256;
+
+let status = null;
+let ticket = null;
+let statusAt = 0;
+let admittedShown = false;
+let joining = false;
+
+function hexBytes(hex) {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function leadingZeroBits(bytes) {
+  let bits = 0;
+  for (const b of bytes) {
+    if (b === 0) {
+      bits += 8;
+      continue;
+    }
+    return bits + Math.clz32(b) - 24;
+  }
+  return bits;
+}
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/** SHA-256 in plain JavaScript, for browsers without WebCrypto (insecure origins). */
+export function sha256(msg) {
+  const blocks = Math.ceil((msg.length + 9) / 64);
+  const buf = new Uint8Array(blocks * 64);
+  buf.set(msg);
+  buf[msg.length] = 0x80;
+  const view = new DataView(buf.buffer);
+  view.setUint32(buf.length - 4, msg.length * 8);
+  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const w = new Uint32Array(64);
+  const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+  for (let b = 0; b < blocks; b++) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(b * 64 + 4 * i);
+    for (let i = 16; i < 64; i++) {
+      const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+      const s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    let [a, bb, c, d, e, f, g, hh] = h;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) >>> 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c))) >>> 0;
+      hh = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = bb; bb = a; a = (t1 + t2) >>> 0;
+    }
+    h[0] += a; h[1] += bb; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  }
+  const out = new Uint8Array(32);
+  const ov = new DataView(out.buffer);
+  h.forEach((x, i) => ov.setUint32(4 * i, x));
+  return out.buffer;
+}
+
+/** SHA-256 with WebCrypto where the page has it, else in JavaScript. */
+function digest(msg) {
+  return globalThis.crypto?.subtle ? crypto.subtle.digest('SHA-256', msg) : Promise.resolve(sha256(msg));
+}
+
+/**
+ * Finds a nonce with SHA-256("stampede-pow-v1" || commitment || user id u64 LE || nonce u64 LE)
+ * starting with `bits` zero bits; `progress(tries)` is called after each batch.
+ */
+async function solvePow(commitmentHex, user, bits, progress) {
+  const commitment = hexBytes(commitmentHex);
+  const head = new Uint8Array(POW_DOMAIN.length + 32 + 8);
+  head.set(POW_DOMAIN, 0);
+  head.set(commitment, POW_DOMAIN.length);
+  new DataView(head.buffer).setBigUint64(POW_DOMAIN.length + 32, BigInt(user), true);
+  for (let start = 0; ; start += POW_BATCH) {
+    const jobs = [];
+    for (let n = start; n < start + POW_BATCH; n++) {
+      const msg = new Uint8Array(head.length + 8);
+      msg.set(head, 0);
+      new DataView(msg.buffer).setBigUint64(head.length, BigInt(n), true);
+      jobs.push(digest(msg));
+    }
+    const hashes = await Promise.all(jobs);
+    for (let i = 0; i < hashes.length; i++) {
+      if (leadingZeroBits(new Uint8Array(hashes[i])) >= bits) return start + i;
+    }
+    progress(start + POW_BATCH);
+  }
+}
+
+function show(id, on) {
+  const e = $(id);
+  if (e) e.hidden = !on;
+}
+
+/** Renders the line and the viewer's place from the newest status and ticket. */
+function render() {
+  if (!status) return;
+  $('queue-joined').textContent = number(status.joined);
+  $('queue-admitted-count').textContent = number(status.admitted);
+  $('queue-waiting').textContent = number(status.waiting);
+  $('sale-status').textContent = t(`status.${status.status}`);
+  $('sale-status').className = `badge status-${status.status}`;
+  let notice = '';
+  if (status.status === 'closed') notice = t('queue.closed');
+  else if (status.sold_out) notice = t('queue.sold_out');
+  showMessage($('queue-notice'), notice, notice ? 'warn' : '');
+  const joinButton = $('queue-join');
+  if (joinButton) joinButton.disabled = joining || !!notice;
+  if (!ticket) {
+    show('queue-mine', false);
+    return;
+  }
+  show('queue-join-box', false);
+  show('queue-mine', true);
+  $('queue-ticket').textContent = number(ticket.ticket);
+  if (ticket.place == null || status.prequeue) {
+    $('queue-place').textContent = t('queue.place_unknown');
+    $('queue-ahead').textContent = '–';
+    $('queue-eta').textContent = status.status === 'scheduled' ? t('queue.eta_at_opening') : '–';
+    $('queue-state').textContent = t('queue.prequeue');
+    return;
+  }
+  const ahead = Math.max(0, ticket.place - status.admitted - 1);
+  const yourTurn = ticket.admitted || ticket.place <= status.admitted;
+  $('queue-place').textContent = number(yourTurn ? 0 : ticket.place - status.admitted);
+  $('queue-ahead').textContent = number(yourTurn ? 0 : ahead);
+  if (yourTurn) {
+    $('queue-eta').textContent = t('queue.now');
+    $('queue-state').textContent = t('queue.your_turn');
+  } else {
+    const rate = status.rate_per_s || 0;
+    const elapsed = (serverNow() - statusAt) / 1000;
+    const eta = rate > 0 ? Math.max(0, ahead / rate - elapsed) : null;
+    $('queue-eta').textContent = eta == null ? t('queue.eta_unknown') : clockText(eta * 1000);
+    $('queue-state').textContent = status.status === 'scheduled' ? t('queue.waiting_open') : t('queue.waiting');
+  }
+}
+
+async function readTicket() {
+  const r = await api('GET', `/api/sales/${saleId}/queue/me`);
+  if (r.ok) {
+    ticket = r.data;
+    if (ticket.pass && ticket.pass_state === 'admitted') admit();
+    else if (ticket.pass_state === 'used') showMessage(message, t('queue.pass_used'), 'warn');
+    else if (ticket.pass_state === 'expired') showMessage(message, t('queue.pass_expired'), 'warn');
+  } else if (problemSlug(r.problem) === 'not-in-queue') {
+    ticket = null;
+  }
+  render();
+}
+
+/** Admitted: the pass goes with buying commands, and the sale's buying page comes up. */
+async function admit() {
+  setPass(ticket.pass);
+  if (admittedShown) return;
+  admittedShown = true;
+  show('queue-admitted', true);
+  const end = ticket.pass_expires_at_us / 1000;
+  const tick = () => {
+    const left = end - serverNow();
+    $('queue-pass-timer').textContent = left > 0 ? clockText(left) : t('time.expired');
+  };
+  tick();
+  setInterval(tick, 500);
+  for (const e of document.querySelectorAll('[data-after-admission]')) e.hidden = false;
+  const script = { stock: 'stock.js', drop: 'drop.js', seated: 'seats.js' }[kind];
+  if (script) await import(`./${script}`);
+}
+
+async function join() {
+  if (joining || !status) return;
+  joining = true;
+  render();
+  showMessage(message, '');
+  const bits = status.pow_bits;
+  const expected = 2 ** bits;
+  show('queue-pow', true);
+  const bar = $('queue-pow-meter');
+  bar.max = 1;
+  bar.value = 0;
+  $('queue-pow-text').textContent = t('queue.solving', { tries: number(0) });
+  let nonce;
+  try {
+    nonce = await solvePow(status.commitment, Number(userId()), bits, (tries) => {
+      // The chance of having found one by now: 1 - (1 - 2^-bits)^tries.
+      bar.value = 1 - Math.exp(-tries / expected);
+      $('queue-pow-text').textContent = t('queue.solving', { tries: number(tries) });
+    });
+  } catch {
+    joining = false;
+    show('queue-pow', false);
+    showMessage(message, t('queue.no_webcrypto'), 'error');
+    render();
+    return;
+  }
+  bar.value = 1;
+  $('queue-pow-text').textContent = t('queue.joining');
+  const r = await command('POST', `/api/sales/${saleId}/queue/join`, { body: { nonce } });
+  joining = false;
+  show('queue-pow', false);
+  if (r.ok) {
+    ticket = r.data;
+    if (ticket.admitted) await readTicket();
+  } else if (problemSlug(r.problem) === 'bad-proof-of-work') {
+    // The organizer raised the difficulty meanwhile: solve again with the new bits.
+    const s = await api('GET', `/api/sales/${saleId}/queue`);
+    if (s.ok) onStatus(s.data);
+    showMessage(message, t('queue.pow_changed'), 'warn');
+  } else {
+    showMessage(message, problemMessage(r.problem), 'error');
+  }
+  render();
+}
+
+function onStatus(s) {
+  const before = status;
+  status = s;
+  statusAt = serverNow();
+  // Read the ticket again when it may have changed: places drawn, or our turn come.
+  if (ticket && !admittedShown) {
+    const shuffled = before?.prequeue && !s.prequeue;
+    const turn = ticket.place != null && ticket.place <= s.admitted;
+    if (shuffled || turn || ticket.place == null) readTicket();
+  }
+  render();
+}
+
+let socket = null;
+let retries = 0;
+function connect() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/queue/ws`);
+  socket = ws;
+  ws.onopen = () => {
+    retries = 0;
+  };
+  ws.onmessage = (ev) => {
+    if (ws !== socket) return;
+    try {
+      const m = JSON.parse(ev.data);
+      if (m.type === 'status') onStatus(m);
+    } catch {
+      // not a status message
+    }
+  };
+  ws.onclose = () => {
+    if (ws !== socket) return;
+    socket = null;
+    setTimeout(connect, Math.min(5000, 300 * 2 ** retries++));
+  };
+}
+
+$('queue-join')?.addEventListener('click', join);
+syncClock();
+const first = await api('GET', `/api/sales/${saleId}/queue`);
+if (first.ok) onStatus(first.data);
+if (signedIn) await readTicket();
+connect();
+setInterval(render, 1000);
+// A slow safety net: the ticket is read again now and then while waiting.
+setInterval(() => {
+  if (signedIn && ticket && !admittedShown && !document.hidden) readTicket();
+}, 5000);

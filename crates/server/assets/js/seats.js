@@ -1,0 +1,563 @@
+// seats.js: owns a seated sale's page. The SVG seat map drawn from
+// GET /api/sales/{id}/venue (the whole venue with one <path> per section,
+// coloured by its share of free seats; a tapped section is zoomed into with
+// the SVG viewBox and only then are its seats drawn, one element each, so a
+// 50,000-seat venue keeps a small DOM), kept live over the seat WebSocket
+// (a bitset snapshot, then deltas; a gap in seq reconnects for a new
+// snapshot), the price legend, choosing seats, holding them (chosen or best
+// available), the hold timer, confirming and cancelling. A seats-taken
+// refusal marks the seats it names taken at once.
+
+import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
+import { serverNow, syncClock } from './clock.js';
+
+const $ = (id) => document.getElementById(id);
+const root = $('sale');
+const saleId = root.dataset.saleId;
+const currency = root.dataset.currency;
+const panel = $('seated-panel');
+const holdMax = Math.max(1, Number(panel.dataset.holdMax) || 1);
+const wrap = $('seatmap');
+const svg = $('seatmap-svg');
+/** The SVG namespace, taken from the page's own <svg> element. */
+const SVG = svg.namespaceURI;
+const message = $('seat-message');
+const chooser = $('seat-choose');
+/** Seats drawn this big (CSS px between neighbours) at least when zoomed: a finger's width. */
+const MIN_SEAT_PX = 26;
+
+let venue = null;
+/** Seat i is taken when bit i % 8 of byte i / 8 is set. */
+let taken = new Uint8Array(0);
+let sectionFree = [];
+let status = root.dataset.status;
+let lastSeq = -1;
+let zoomed = null;
+/** Seat id -> its element, for the zoomed section only. */
+let seatEls = new Map();
+const selected = new Set();
+/** Seats bought by or for the viewer, shown as theirs. */
+const owned = new Set();
+let hold = null;
+let timer = null;
+let busy = false;
+
+const isTaken = (id) => (taken[id >> 3] & (1 << (id & 7))) !== 0;
+function setTaken(id, on) {
+  if (id >> 3 >= taken.length) return;
+  if (on) taken[id >> 3] |= 1 << (id & 7);
+  else taken[id >> 3] &= ~(1 << (id & 7));
+}
+
+function el(name, attrs = {}, text) {
+  const e = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const round = (n) => Math.round(n * 10) / 10;
+
+/** Bounds and seat spacing of each section, computed once. */
+function prepare(v) {
+  for (const s of v.sections) {
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity, gap = Infinity, count = 0;
+    for (const row of s.rows) {
+      row.seats.forEach(([, x, y], i) => {
+        minX = Math.min(minX, x); maxX = Math.max(maxX, x);
+        minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+        if (i > 0) {
+          const [, px, py] = row.seats[i - 1];
+          const d = Math.hypot(x - px, y - py);
+          if (d > 0) gap = Math.min(gap, d);
+        }
+      });
+      count += row.seats.length;
+    }
+    s.count = count;
+    s.gap = Number.isFinite(gap) ? gap : 10;
+    s.box = count ? { minX, minY, maxX, maxY } : { minX: 0, minY: 0, maxX: 0, maxY: 0 };
+    s.last = s.first_seat + count;
+  }
+  v.gap = Math.min(...v.sections.map((s) => s.gap), 10);
+  const boxes = v.sections.filter((s) => s.count).map((s) => s.box);
+  v.box = boxes.length
+    ? {
+        minX: Math.min(...boxes.map((b) => b.minX)), minY: Math.min(...boxes.map((b) => b.minY)),
+        maxX: Math.max(...boxes.map((b) => b.maxX)), maxY: Math.max(...boxes.map((b) => b.maxY)),
+      }
+    : { minX: 0, minY: 0, maxX: 100, maxY: 100 };
+}
+
+/** A section's colour by its share of free seats: green when most are free, red when few, grey when none. */
+function availabilityColour(free, total) {
+  if (!total || free <= 0) return '#9a9aa6';
+  const share = free / total;
+  return `hsl(${Math.round(10 + 120 * share)} 62% 44%)`;
+}
+
+function sectionIndexOf(id) {
+  return venue.sections.findIndex((s) => id >= s.first_seat && id < s.last);
+}
+
+/** The section, row and label of a seat id, for messages. */
+function seatName(id) {
+  const s = venue.sections[sectionIndexOf(id)];
+  if (!s) return `#${id}`;
+  const row = s.rows.find((r) => id >= r.first_seat && id < r.first_seat + r.seats.length);
+  return row ? `${s.name} ${row.label}-${row.seats[id - row.first_seat][0]}` : s.name;
+}
+
+function sizeSvg(box, pad, zoomedIn, gap) {
+  const w = box.maxX - box.minX + 2 * pad;
+  const h = box.maxY - box.minY + 2 * pad;
+  svg.setAttribute('viewBox', `${round(box.minX - pad)} ${round(box.minY - pad)} ${round(w)} ${round(h)}`);
+  const avail = Math.max(200, wrap.clientWidth - 2);
+  let px = avail;
+  if (zoomedIn) px = Math.max(avail, Math.ceil((w / gap) * MIN_SEAT_PX));
+  svg.setAttribute('width', String(px));
+  svg.setAttribute('height', String(Math.max(80, Math.ceil((px * h) / w))));
+  wrap.classList.toggle('scrolls', px > avail);
+}
+
+/** The whole venue: the stage, and each section as one path through its rows. */
+function drawOverview() {
+  zoomed = null;
+  seatEls = new Map();
+  svg.replaceChildren();
+  const b0 = venue.box;
+  const width = b0.maxX - b0.minX;
+  // The stage and labels grow with the venue, so they stay readable when it is scaled to the screen.
+  const u = Math.max(venue.gap, width / 60);
+  sizeSvg({ ...b0, minY: b0.minY - 5 * u }, 2 * u, false, u);
+  const stageW = Math.max(width, 4 * u);
+  svg.append(el('rect', { class: 'stage', x: b0.minX, y: b0.minY - 5 * u, width: stageW, height: 2.4 * u, rx: u / 2 }));
+  svg.append(el('text', { class: 'stage-label', x: b0.minX + stageW / 2, y: b0.minY - 3.8 * u, 'font-size': 1.4 * u }, t('seats.stage')));
+  venue.sections.forEach((s, i) => {
+    if (!s.count) return;
+    const group = el('g', { class: 'section', 'data-section': i, tabindex: 0, role: 'button' });
+    let d = '';
+    for (const row of s.rows) {
+      row.seats.forEach(([, x, y], k) => {
+        d += `${k ? 'L' : 'M'}${x} ${y}`;
+      });
+      if (row.seats.length === 1) d += 'h0.01';
+    }
+    const b = s.box;
+    const pad = s.gap * 0.8;
+    group.append(el('rect', {
+      class: 'section-box', x: b.minX - pad, y: b.minY - pad, width: b.maxX - b.minX + 2 * pad,
+      height: b.maxY - b.minY + 2 * pad, rx: pad, stroke: s.colour, 'stroke-width': Math.max(s.gap / 4, u / 6),
+    }));
+    group.append(el('path', { class: 'section-seats', d, 'stroke-width': s.gap * 0.7 }));
+    group.append(el('text', { class: 'section-label', x: (b.minX + b.maxX) / 2, y: (b.minY + b.maxY) / 2, 'font-size': Math.min(Math.max(1.6 * s.gap, width / 30), (b.maxX - b.minX + 2 * pad) / 2) }, s.name));
+    svg.append(group);
+  });
+  paintSections();
+  $('seat-legend').style.removeProperty('--free');
+  $('zoom-out').hidden = true;
+  $('zoom-title').textContent = t('seats.tap_section');
+  svg.setAttribute('aria-label', t('seats.map_label'));
+}
+
+function paintSections() {
+  for (const group of svg.querySelectorAll('g.section')) {
+    const i = Number(group.dataset.section);
+    const s = venue.sections[i];
+    const free = sectionFree[i] ?? s.count;
+    group.querySelector('.section-seats').setAttribute('stroke', availabilityColour(free, s.count));
+    group.setAttribute('aria-label', `${s.name}: ${t('seats.free_of', { free: number(free), total: number(s.count) })}`);
+    group.dataset.free = String(free);
+  }
+}
+
+function seatState(id) {
+  if (owned.has(id) || hold?.seats?.some((x) => x.id === id)) return 'mine';
+  if (selected.has(id)) return 'selected';
+  return isTaken(id) ? 'taken' : 'free';
+}
+
+function paintSeat(id) {
+  const e = seatEls.get(id);
+  if (!e) return;
+  const state = seatState(id);
+  if (e.dataset.state !== state) e.setAttribute('data-state', state);
+}
+
+/** One section, seat by seat. */
+function drawSection(i) {
+  const s = venue.sections[i];
+  zoomed = i;
+  seatEls = new Map();
+  svg.replaceChildren();
+  const g = s.gap;
+  sizeSvg(s.box, 1.6 * g, true, g);
+  const layer = el('g', { class: 'seats' });
+  // Through the CSSOM: the page's CSP refuses style attributes.
+  layer.style.setProperty('--tier', s.colour);
+  layer.style.setProperty('--sw', `${round(g * 0.08)}px`);
+  const r = round(g * 0.42);
+  for (const row of s.rows) {
+    if (!row.seats.length) continue;
+    const [, x0, y0] = row.seats[0];
+    layer.append(el('text', { class: 'row-label', x: x0 - 1.1 * g, y: y0, 'font-size': g * 0.55 }, row.label));
+    row.seats.forEach(([label, x, y], k) => {
+      const id = row.first_seat + k;
+      const c = el('circle', { cx: x, cy: y, r, 'data-seat': id, 'data-state': seatState(id) });
+      c.append(el('title', {}, `${s.name} ${row.label}-${label} · ${money(s.price, currency)}`));
+      seatEls.set(id, c);
+      layer.append(c);
+    });
+  }
+  svg.append(layer);
+  $('seat-legend').style.setProperty('--free', s.colour);
+  $('zoom-out').hidden = false;
+  $('zoom-title').textContent = `${s.name} · ${s.tier} · ${money(s.price, currency)}`;
+  svg.setAttribute('aria-label', s.name);
+  wrap.scrollLeft = (wrap.scrollWidth - wrap.clientWidth) / 2;
+}
+
+function drawLegend() {
+  const tiers = new Map();
+  for (const s of venue.sections) {
+    if (!tiers.has(s.tier)) tiers.set(s.tier, { price: s.price, colour: s.colour });
+  }
+  const items = [...tiers].map(([tier, { price, colour }]) => {
+    const li = document.createElement('li');
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    sw.style.setProperty('background', colour);
+    const name = document.createElement('strong');
+    name.textContent = tier;
+    const p = document.createElement('span');
+    p.textContent = money(price, currency);
+    li.append(sw, name, p);
+    return li;
+  });
+  const states = ['free', 'selected', 'mine', 'taken'].map((state) => {
+    const li = document.createElement('li');
+    li.className = 'state';
+    const sw = document.createElement('span');
+    sw.className = `swatch state-${state}`;
+    li.append(sw, document.createTextNode(t(`seats.state_${state}`)));
+    return li;
+  });
+  $('seat-legend').replaceChildren(...items, ...states);
+}
+
+// ------------------------------------------------------------ live map
+
+function applySnapshot(m) {
+  const raw = atob(m.taken || '');
+  taken = new Uint8Array(Math.max(raw.length, Math.ceil((venue?.seats || 0) / 8)));
+  for (let i = 0; i < raw.length; i++) taken[i] = raw.charCodeAt(i);
+  for (const id of selected) if (isTaken(id)) selected.delete(id);
+  for (const x of hold?.seats || []) setTaken(x.id, true);
+  lastSeq = m.seq;
+  applyCommon(m);
+  for (const id of seatEls.keys()) paintSeat(id);
+  wrap.dataset.live = 'true';
+}
+
+function applyDelta(m) {
+  lastSeq = m.seq;
+  let lost = [];
+  for (const id of m.taken || []) {
+    setTaken(id, true);
+    if (selected.delete(id)) lost.push(id);
+    paintSeat(id);
+  }
+  for (const id of m.freed || []) {
+    setTaken(id, false);
+    paintSeat(id);
+  }
+  if (lost.length) {
+    lost = lost.map(seatName).join(', ');
+    message.dataset.sticky = 'true';
+    showMessage(message, t('seats.just_taken', { seats: lost }), 'warn');
+  }
+  applyCommon(m);
+}
+
+function applyCommon(m) {
+  if (Array.isArray(m.sections)) sectionFree = m.sections;
+  if (m.status && m.status !== status) {
+    status = m.status;
+    $('sale-status').textContent = t(`status.${status}`);
+    $('sale-status').className = `badge status-${status}`;
+  }
+  if (typeof m.available === 'number') $('seats-left').textContent = t('sale.seats_left', { n: number(m.available) });
+  if (zoomed === null) paintSections();
+  renderChooser();
+}
+
+let socket = null;
+let retries = 0;
+function connect() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/seats/ws`);
+  socket = ws;
+  ws.onopen = () => {
+    retries = 0;
+  };
+  ws.onmessage = (ev) => {
+    if (ws !== socket) return;
+    let m;
+    try {
+      m = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (m.type === 'snapshot') applySnapshot(m);
+    else if (m.type === 'delta') {
+      // A gap means messages were lost: start again from a new snapshot.
+      if (m.seq !== lastSeq + 1) ws.close();
+      else applyDelta(m);
+    }
+  };
+  ws.onclose = () => {
+    if (ws !== socket) return;
+    socket = null;
+    wrap.dataset.live = 'false';
+    setTimeout(connect, Math.min(5000, 300 * 2 ** retries++));
+  };
+}
+
+// ------------------------------------------------------------ choosing and holding
+
+/** Why holding is impossible right now, or ''. */
+function blocker() {
+  if (status === 'scheduled') return t('stock.not_open');
+  if (status === 'closed') return t('stock.closed');
+  if (sectionFree.length && sectionFree.every((n) => n === 0)) return t('seats.sold_out');
+  return '';
+}
+
+function renderChooser() {
+  if (!chooser || hold || busy) return;
+  const why = blocker();
+  const n = selected.size;
+  const amount = [...selected].reduce((sum, id) => sum + (venue.sections[sectionIndexOf(id)]?.price || 0), 0);
+  $('selection-text').textContent = n
+    ? t('seats.selected', { n: number(n), max: number(holdMax), amount: money(amount, currency), seats: [...selected].sort((a, b) => a - b).map(seatName).join(', ') })
+    : t('seats.none_selected', { max: number(holdMax) });
+  $('hold-seats').disabled = !!why || n === 0;
+  $('best-button').disabled = !!why;
+  if (why) showMessage(message, why, 'warn');
+  else if (message.dataset.tone === 'warn' && message.dataset.sticky !== 'true') showMessage(message, '');
+}
+
+function onMapClick(ev) {
+  const seat = ev.target.closest('[data-seat]');
+  if (seat) {
+    toggleSeat(Number(seat.dataset.seat));
+    return;
+  }
+  const section = ev.target.closest('[data-section]');
+  if (section) drawSection(Number(section.dataset.section));
+}
+
+function toggleSeat(id) {
+  if (!chooser || hold || busy) return;
+  message.dataset.sticky = '';
+  if (selected.has(id)) selected.delete(id);
+  else if (isTaken(id)) {
+    showMessage(message, t('seats.not_free'), 'warn');
+    return;
+  } else if (selected.size >= holdMax) {
+    showMessage(message, t('seats.max', { n: number(holdMax) }), 'warn');
+    return;
+  } else {
+    selected.add(id);
+    showMessage(message, '');
+  }
+  paintSeat(id);
+  renderChooser();
+}
+
+function seatList(h) {
+  return h.seats.map((x) => `${x.section} ${x.row}-${x.label}`).join(', ');
+}
+
+function showChooser() {
+  if (!chooser) return;
+  hold = null;
+  clearInterval(timer);
+  chooser.hidden = false;
+  $('seat-hold-panel').hidden = true;
+  $('seat-order-panel').hidden = true;
+  for (const id of seatEls.keys()) paintSeat(id);
+  renderChooser();
+}
+
+function showHold(h) {
+  hold = h;
+  selected.clear();
+  for (const x of h.seats) setTaken(x.id, true);
+  for (const id of seatEls.keys()) paintSeat(id);
+  chooser.hidden = true;
+  $('seat-order-panel').hidden = true;
+  $('seat-hold-panel').hidden = false;
+  $('seat-hold-text').textContent = t('seats.held', { seats: seatList(h), amount: money(h.amount, h.currency || currency) });
+  const end = h.expires_at_us ? h.expires_at_us / 1000 : isoToMs(h.expires_at);
+  clearInterval(timer);
+  const tick = () => {
+    const left = end - serverNow();
+    if (left > 0) {
+      $('seat-hold-timer').textContent = clockText(left);
+      return;
+    }
+    showChooser();
+    message.dataset.sticky = 'true';
+    showMessage(message, t('seats.expired'), 'warn');
+  };
+  tick();
+  timer = setInterval(tick, 250);
+}
+
+async function holdSeats(body, button) {
+  if (busy) return;
+  busy = true;
+  button.disabled = true;
+  const label = button.textContent;
+  button.textContent = t('stock.holding');
+  message.dataset.sticky = '';
+  showMessage(message, '');
+  const r = await command('POST', `/api/sales/${saleId}/seats/holds`, { body });
+  busy = false;
+  button.textContent = label;
+  button.disabled = false;
+  if (r.ok) {
+    showHold(r.data);
+    return;
+  }
+  message.dataset.sticky = 'true';
+  if (problemSlug(r.problem) === 'seats-taken' && Array.isArray(r.problem.seats)) {
+    for (const id of r.problem.seats) {
+      setTaken(id, true);
+      selected.delete(id);
+      paintSeat(id);
+    }
+    showMessage(message, t('seats.just_taken', { seats: r.problem.seats.map(seatName).join(', ') }), 'error');
+  } else {
+    showMessage(message, problemMessage(r.problem), 'error');
+  }
+  renderChooser();
+}
+
+function onHold() {
+  if (!selected.size) return;
+  holdSeats({ seats: [...selected].sort((a, b) => a - b) }, $('hold-seats'));
+}
+
+function onBest() {
+  const best = { count: Math.min(holdMax, Math.max(1, Number($('best-count').value) || 1)) };
+  if (zoomed !== null) best.section = zoomed;
+  holdSeats({ best }, $('best-button'));
+}
+
+async function onConfirm() {
+  if (!hold || busy) return;
+  busy = true;
+  $('seat-confirm').disabled = true;
+  const r = await command('POST', `/api/sales/${saleId}/seats/holds/${hold.id}/confirm`);
+  busy = false;
+  $('seat-confirm').disabled = false;
+  if (r.ok) {
+    clearInterval(timer);
+    hold = null;
+    for (const x of r.data.seats) {
+      owned.add(x.id);
+      paintSeat(x.id);
+    }
+    $('seat-hold-panel').hidden = true;
+    $('seat-order-panel').hidden = false;
+    $('seat-order-text').textContent = t('seats.confirmed', {
+      n: r.data.id,
+      seats: seatList(r.data),
+      amount: money(r.data.amount, r.data.currency || currency),
+    });
+    showMessage(message, '');
+  } else {
+    message.dataset.sticky = 'true';
+    showMessage(message, problemMessage(r.problem), 'error');
+    if (['hold-expired', 'hold-not-active', 'not-found'].includes(problemSlug(r.problem))) showChooser();
+  }
+}
+
+async function onCancel() {
+  if (!hold || busy) return;
+  busy = true;
+  $('seat-cancel').disabled = true;
+  const seats = hold.seats.map((x) => x.id);
+  const r = await command('DELETE', `/api/sales/${saleId}/seats/holds/${hold.id}`);
+  busy = false;
+  $('seat-cancel').disabled = false;
+  message.dataset.sticky = 'true';
+  if (r.ok || ['hold-expired', 'hold-not-active'].includes(problemSlug(r.problem))) {
+    if (r.ok) for (const id of seats) setTaken(id, false);
+    showChooser();
+    showMessage(message, r.ok ? t('seats.cancelled') : problemMessage(r.problem), r.ok ? 'ok' : 'warn');
+  } else {
+    showMessage(message, problemMessage(r.problem), 'error');
+  }
+}
+
+/** A hold made earlier (another tab, before a reload) is picked up again; seats bought earlier show as mine. */
+async function resumeHold() {
+  const r = await api('GET', '/api/me/seats');
+  if (!r.ok) return;
+  const me = Number(userId());
+  for (const h of r.data.seats) {
+    if (String(h.sale_id) !== saleId || h.status !== 'confirmed') continue;
+    for (const x of h.seats) if (x.holder_id === me || h.booker_id === me) owned.add(x.id);
+  }
+  for (const id of seatEls.keys()) paintSeat(id);
+  const mine = r.data.seats.find((h) => String(h.sale_id) === saleId && h.status === 'held' && h.booker_id === me);
+  if (mine) showHold(mine);
+}
+
+// ------------------------------------------------------------ start
+
+svg.addEventListener('click', onMapClick);
+svg.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Enter' && ev.key !== ' ') return;
+  ev.preventDefault();
+  onMapClick(ev);
+});
+$('zoom-out').addEventListener('click', drawOverview);
+if (chooser) {
+  const pick = $('best-count');
+  for (let n = 1; n <= holdMax; n++) pick.append(new Option(number(n), String(n), false, n === Math.min(2, holdMax)));
+  $('hold-seats').addEventListener('click', onHold);
+  $('best-button').addEventListener('click', onBest);
+  $('seat-confirm').addEventListener('click', onConfirm);
+  $('seat-cancel').addEventListener('click', onCancel);
+  $('seat-again').addEventListener('click', showChooser);
+}
+let resizing = null;
+window.addEventListener('resize', () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => {
+    if (!venue) return;
+    if (zoomed === null) drawOverview();
+    else drawSection(zoomed);
+  }, 150);
+});
+
+syncClock();
+const v = await api('GET', `/api/sales/${saleId}/venue`);
+if (!v.ok) {
+  showMessage(message, problemMessage(v.problem), 'error');
+} else {
+  venue = v.data;
+  prepare(venue);
+  taken = new Uint8Array(Math.ceil(venue.seats / 8));
+  sectionFree = venue.sections.map((s) => s.count);
+  drawLegend();
+  drawOverview();
+  $('seatmap-loading').hidden = true;
+  connect();
+  if (chooser) await resumeHold();
+  renderChooser();
+}
