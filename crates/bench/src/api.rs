@@ -48,6 +48,61 @@ pub(crate) struct Sale {
     pub drop: Option<DropState>,
     #[serde(default)]
     pub waiting_room: Option<RoomInfo>,
+    #[serde(default)]
+    pub seated: Option<SeatedState>,
+}
+
+/// `Sale.seated` (the counts; sections and rules are not read).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct SeatedState {
+    pub total: u64,
+    pub available: u64,
+    pub held: u64,
+    pub sold: u64,
+}
+
+/// `GET /api/sales/{id}/venue`: the seat numbering (labels and coordinates are skipped).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct VenueLayout {
+    pub seats: u32,
+    pub sections: Vec<SectionLayout>,
+}
+
+/// One section of a [`VenueLayout`].
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SectionLayout {
+    pub index: u16,
+    pub name: String,
+    pub tier: String,
+    pub first_seat: u32,
+    pub rows: Vec<RowLayout>,
+}
+
+/// One row: seat ids `first_seat..first_seat + len`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RowLayout {
+    pub first_seat: u32,
+    #[serde(rename = "seats", deserialize_with = "count_seats")]
+    pub len: u32,
+}
+
+/// Counts the `[label, x, y]` entries of a row without keeping them.
+fn count_seats<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = u32;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of seats")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<u32, A::Error> {
+            let mut n = 0u32;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                n = n.saturating_add(1);
+            }
+            Ok(n)
+        }
+    }
+    d.deserialize_seq(Count)
 }
 
 /// `Sale.stock`.
@@ -280,6 +335,16 @@ impl Api {
         self.json(Method::GET, &format!("/api/sales/{id}"), As::Anyone, None).await
     }
 
+    /// `GET /api/sales/{id}/venue`.
+    pub async fn venue(&mut self, id: u64) -> Result<VenueLayout, BenchError> {
+        self.json(Method::GET, &format!("/api/sales/{id}/venue"), As::Anyone, None).await
+    }
+
+    /// `GET /api/sales/{id}/seats`: the seat map snapshot, as sent.
+    pub async fn seat_map(&mut self, id: u64) -> Result<Bytes, BenchError> {
+        self.call(Method::GET, &format!("/api/sales/{id}/seats"), As::Anyone, None).await
+    }
+
     /// One leaderboard page.
     pub async fn leaderboard(&mut self, sale: u64, offset: u64) -> Result<LeaderboardPage, BenchError> {
         let path = format!("/api/sales/{sale}/leaderboard?offset={offset}&limit={LEADERBOARD_PAGE}");
@@ -321,6 +386,20 @@ impl Api {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn venue_layout_parsing() {
+        let text = r##"{"name":"V","seats":7,"sections":[{"index":0,"name":"S0","tier":"R","price":1,
+            "colour":"#000","first_seat":0,"rows":[{"label":"A","first_seat":0,"seats":[["1",0,0],["2",1,0]]},
+            {"label":"B","first_seat":2,"seats":[["1",0,1],["2",1,1],["3",2,1]]}]},
+            {"index":1,"name":"S1","tier":"S","price":1,"colour":"#000","first_seat":5,
+            "rows":[{"label":"A","first_seat":5,"seats":[["1",0,0],["2",1,0]]}]}]}"##;
+        let v: VenueLayout = serde_json::from_str(text).unwrap();
+        assert_eq!(v.seats, 7);
+        assert_eq!(v.sections.len(), 2);
+        assert_eq!((v.sections[0].rows[1].first_seat, v.sections[0].rows[1].len), (2, 3));
+        assert_eq!((v.sections[1].index, v.sections[1].name.as_str(), v.sections[1].tier.as_str()), (1, "S1", "S"));
+    }
 
     #[test]
     fn problem_parsing() {

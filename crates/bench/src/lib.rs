@@ -16,6 +16,13 @@
 //!   memory per socket, joins per second, admission latency, how fast the
 //!   sell-out reaches everyone; checked: overselling, places against the
 //!   public shuffle, and live updates a client missed.
+//! - **seats**: a 50,000-seat venue, `--viewers` WebSockets watching the live
+//!   seat map, and every user holding 2-4 adjacent seats once (best available
+//!   or explicit picks, some aimed at the same hot area), half of them
+//!   confirmed. Measured: holds per second and how long an acknowledged hold
+//!   takes to reach the viewers; checked: seats acknowledged twice, the
+//!   server's counts and map against the acknowledged holds, and every
+//!   viewer's map against the server's.
 //!
 //! Each connection is one tokio task on one keep-alive HTTP/1.1 connection,
 //! issuing requests back to back; a broken connection is re-established with a
@@ -39,6 +46,7 @@ mod pow;
 mod progress;
 mod room;
 mod scenario;
+mod seatmap;
 mod stats;
 mod summary;
 mod verify;
@@ -62,7 +70,8 @@ pub struct BenchArgs {
     pub scenario: Scenario,
 
     /// Load duration in seconds (drop: upper bound; it ends when every user clicked;
-    /// queue: upper bound of each phase, at least 60 s, plus the nominal admission time after opening)
+    /// queue: upper bound of each phase, at least 60 s, plus the nominal admission time after opening;
+    /// seats: upper bound of the rush, at least 60 s; it ends when every user is done)
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
 
@@ -70,8 +79,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 256)]
     pub connections: usize,
 
-    /// Virtual users to create (stock, drop, queue)
-    #[arg(long, default_value_t = 1000)]
+    /// Virtual users to create (stock, drop, queue, seats) [default: 1000; seats: 20000]
+    /// (0: the scenario's default)
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub users: u32,
 
     /// Units in the stock sale
@@ -119,6 +129,19 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 256)]
     pub ws_concurrency: usize,
 
+    /// Seats: WebSockets watching the live seat map
+    #[arg(long, default_value_t = 300)]
+    pub viewers: usize,
+
+    /// Seats: percentage of acknowledged holds that are confirmed
+    #[arg(long, default_value_t = 50)]
+    pub confirm_percent: u8,
+
+    /// Seats: percentage of the explicit picks aimed at the same hot area (the
+    /// middle of the front rows of the first sections), so that they collide
+    #[arg(long, default_value_t = 30)]
+    pub hot_percent: u8,
+
     /// Admin bearer token used to create users and the sale
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -144,7 +167,7 @@ impl Default for BenchArgs {
             scenario: Scenario::Ping,
             duration: 10,
             connections: 256,
-            users: 1000,
+            users: 0,
             stock: 100_000_000,
             limit: 1_000_000,
             quantity: 1,
@@ -156,6 +179,9 @@ impl Default for BenchArgs {
             pow_bits: 8,
             ws_sources: 16,
             ws_concurrency: 256,
+            viewers: 300,
+            confirm_percent: 50,
+            hot_percent: 30,
             admin_token: None,
             acked_out: None,
             verify_acked: None,
@@ -176,16 +202,19 @@ pub enum Scenario {
     Drop,
     /// A waiting room: WebSockets, a join burst, admission and buying
     Queue,
+    /// Reserved seats: holds of adjacent seats watched live on the seat map
+    Seats,
 }
 
 impl Scenario {
-    /// The command-line name: `ping`, `stock`, `drop` or `queue`.
+    /// The command-line name: `ping`, `stock`, `drop`, `queue` or `seats`.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Ping => "ping",
             Scenario::Stock => "stock",
             Scenario::Drop => "drop",
             Scenario::Queue => "queue",
+            Scenario::Seats => "seats",
         }
     }
 }
@@ -285,6 +314,7 @@ mod tests {
             (a.chunk_seconds, a.ws_sources, a.ws_concurrency),
             (d.chunk_seconds, d.ws_sources, d.ws_concurrency)
         );
+        assert_eq!((a.viewers, a.confirm_percent, a.hot_percent), (d.viewers, d.confirm_percent, d.hot_percent));
     }
 
     #[test]
@@ -313,5 +343,21 @@ mod tests {
         assert_eq!((cli.bench.queue_stock, cli.bench.chunk_size, cli.bench.pow_bits), (Some(10), 50, 4));
         assert_eq!(cli.bench.chunk_seconds, 0.5);
         assert_eq!(Scenario::Queue.to_string(), "queue");
+        let cli = Cli::try_parse_from([
+            "stampede",
+            "--scenario",
+            "seats",
+            "--viewers",
+            "10",
+            "--confirm-percent",
+            "100",
+            "--hot-percent",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(cli.bench.scenario, Scenario::Seats);
+        assert_eq!((cli.bench.viewers, cli.bench.confirm_percent, cli.bench.hot_percent), (10, 100, 0));
+        assert_eq!(cli.bench.users, 0, "the scenario's default");
+        assert_eq!(Scenario::Seats.to_string(), "seats");
     }
 }

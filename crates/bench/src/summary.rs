@@ -35,6 +35,10 @@ pub struct Summary {
     pub oversold: u64,
     /// Drop: acknowledged clicks whose rank is inconsistent (must be 0).
     pub misranked: u64,
+    /// Other failed correctness checks, itemized in `extra` (seats: seats
+    /// acknowledged twice, viewers' maps unlike the server's, the server's map
+    /// unlike the acknowledged holds, seats unlike the request). Must be 0.
+    pub violations: u64,
     /// Status code (or `connect`, `transport`, `timeout`) to count.
     pub statuses: BTreeMap<String, u64>,
     /// Problem `type` to count.
@@ -132,15 +136,19 @@ impl Summary {
             let _ =
                 writeln!(r, "misranked    {}{}", self.misranked, if self.misranked == 0 { "" } else { "  <-- BUG" });
         }
+        if self.scenario == Scenario::Seats {
+            let _ =
+                writeln!(r, "violations   {}{}", self.violations, if self.violations == 0 { "" } else { "  <-- BUG" });
+        }
         for note in &self.notes {
             let _ = writeln!(r, "note         {note}");
         }
         r
     }
 
-    /// True when no correctness check failed (`oversold` and `misranked` are 0).
+    /// True when no correctness check failed (`oversold`, `misranked` and `violations` are 0).
     pub fn is_clean(&self) -> bool {
-        self.oversold == 0 && self.misranked == 0
+        self.oversold == 0 && self.misranked == 0 && self.violations == 0
     }
 }
 

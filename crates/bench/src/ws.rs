@@ -1,5 +1,5 @@
-//! WebSocket clients for the queue scenario (tokio-tungstenite), with small
-//! buffers so that tens of thousands fit in memory.
+//! WebSocket clients for the queue and seats scenarios (tokio-tungstenite),
+//! with small buffers so that tens of thousands fit in memory.
 //!
 //! One source address holds at most one socket per ephemeral port (about
 //! 28,000 by default), so when the server is on an IPv4 loopback address the
@@ -54,6 +54,13 @@ impl Connector {
             .max_message_size(Some(MESSAGE_MAX))
             .max_frame_size(Some(MESSAGE_MAX));
         Connector { addr, url: target.ws_url(api_path), sources: sources_for(addr, sources), config }
+    }
+
+    /// Accepts messages up to `bytes` (a seat map's snapshot or a burst's
+    /// delta is larger than a waiting room's status).
+    pub fn message_max(mut self, bytes: usize) -> Connector {
+        self.config = self.config.max_message_size(Some(bytes)).max_frame_size(Some(bytes));
+        self
     }
 
     /// How many source addresses the sockets are spread over (0: one, chosen by the kernel).

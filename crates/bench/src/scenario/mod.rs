@@ -5,6 +5,7 @@
 mod drop;
 mod ping;
 mod queue;
+mod seats;
 mod stock;
 
 use std::future::Future;
@@ -28,7 +29,11 @@ pub(crate) const GRACE: Duration = Duration::from_secs(2);
 /// Largest accepted `--connections`.
 const MAX_CONNECTIONS: usize = 100_000;
 
+/// `--users` when not given: 1000, or 20,000 for the seats scenario.
+const USERS_DEFAULT: u32 = 1000;
+
 pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
+    let args = &with_defaults(args);
     validate(args)?;
     let target = Arc::new(Target::resolve(&args.target).await?);
     match args.scenario {
@@ -36,7 +41,20 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
         Scenario::Stock => stock::run(args, target).await,
         Scenario::Drop => drop::run(args, target).await,
         Scenario::Queue => queue::run(args, target).await,
+        Scenario::Seats => seats::run(args, target).await,
     }
+}
+
+/// The arguments with the scenario's defaults filled in (`--users 0`).
+fn with_defaults(args: &BenchArgs) -> BenchArgs {
+    let mut args = args.clone();
+    if args.users == 0 {
+        args.users = match args.scenario {
+            Scenario::Seats => seats::USERS_DEFAULT,
+            _ => USERS_DEFAULT,
+        };
+    }
+    args
 }
 
 fn validate(args: &BenchArgs) -> Result<(), BenchError> {
@@ -70,10 +88,14 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
     if args.scenario == Scenario::Queue {
         queue::validate(args)?;
     }
+    if args.scenario == Scenario::Seats {
+        seats::validate(args)?;
+    }
     if args.admin_token.as_deref().is_none_or(str::is_empty) {
         return Err(BenchError::MissingAdminToken(match args.scenario {
             Scenario::Stock => "stock scenario",
             Scenario::Queue => "queue scenario",
+            Scenario::Seats => "seats scenario",
             _ => "drop scenario",
         }));
     }
@@ -202,8 +224,18 @@ mod tests {
     }
 
     #[test]
+    fn users_default_per_scenario() {
+        let stock = BenchArgs { scenario: Scenario::Stock, ..BenchArgs::default() };
+        assert_eq!(with_defaults(&stock).users, 1000);
+        let seats = BenchArgs { scenario: Scenario::Seats, ..BenchArgs::default() };
+        assert_eq!(with_defaults(&seats).users, 20_000);
+        assert_eq!(with_defaults(&BenchArgs { users: 7, ..seats }).users, 7);
+        assert!(validate(&BenchArgs { admin_token: Some("t".into()), ..stock }).is_err(), "0 users");
+    }
+
+    #[test]
     fn validation() {
-        let ok = BenchArgs { quiet: true, ..BenchArgs::default() };
+        let ok = with_defaults(&BenchArgs { quiet: true, ..BenchArgs::default() });
         assert!(validate(&ok).is_ok());
         let stock = BenchArgs { scenario: Scenario::Stock, admin_token: None, ..ok.clone() };
         assert!(matches!(validate(&stock), Err(BenchError::MissingAdminToken(_))));
@@ -227,6 +259,16 @@ mod tests {
         assert!(validate(&BenchArgs { queue_stock: Some(0), ..queue.clone() }).is_err());
         assert!(validate(&BenchArgs { ws_sources: 0, ..queue.clone() }).is_err());
         assert!(validate(&BenchArgs { ws_concurrency: 0, ..queue.clone() }).is_err());
-        assert!(validate(&BenchArgs { queue_stock: Some(5), pow_bits: 0, ..queue }).is_ok());
+        assert!(validate(&BenchArgs { queue_stock: Some(5), pow_bits: 0, ..queue.clone() }).is_ok());
+        let seats = BenchArgs { scenario: Scenario::Seats, ..queue };
+        assert!(validate(&seats).is_ok());
+        assert!(matches!(
+            validate(&BenchArgs { admin_token: None, ..seats.clone() }),
+            Err(BenchError::MissingAdminToken("seats scenario"))
+        ));
+        assert!(validate(&BenchArgs { confirm_percent: 101, ..seats.clone() }).is_err());
+        assert!(validate(&BenchArgs { hot_percent: 101, ..seats.clone() }).is_err());
+        assert!(validate(&BenchArgs { viewers: 100_001, ..seats.clone() }).is_err());
+        assert!(validate(&BenchArgs { viewers: 0, ..seats }).is_ok());
     }
 }

@@ -75,7 +75,7 @@ const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 /// How often the coordinator looks at the shared counters.
 const POLL: Duration = Duration::from_millis(20);
 /// Open files needed besides the sockets.
-const FD_SPARE: u64 = 64;
+pub(super) const FD_SPARE: u64 = 64;
 /// Least time allowed for a phase: the run ends as soon as everyone is done,
 /// so the limit only matters when something is stuck.
 const PHASE_MIN: Duration = Duration::from_secs(60);
@@ -109,7 +109,7 @@ pub(super) fn validate(args: &BenchArgs) -> Result<(), BenchError> {
 
 /// Raises this process's open-file limit to the hard limit and checks that
 /// `need` descriptors fit.
-fn raise_nofile(need: u64) -> Result<u64, BenchError> {
+pub(super) fn raise_nofile(need: u64) -> Result<u64, BenchError> {
     let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)
         .map_err(|e| BenchError::Internal(format!("reading the open-file limit: {e}")))?;
     let now = rlimit::increase_nofile_limit(hard)
