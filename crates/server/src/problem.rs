@@ -193,7 +193,11 @@ impl From<Rejection> for ApiError {
                 let mut e = conflict(
                     "seats-taken",
                     "Seats already taken",
-                    format!("{count} of the seats are already taken by someone else: {}", listed.join(", ")),
+                    if count == 1 {
+                        format!("seat {} is already taken by someone else", listed.join(", "))
+                    } else {
+                        format!("{count} of the seats are already taken by someone else: {}", listed.join(", "))
+                    },
                 );
                 e.seats = Some(seats.iter().map(|s| s.0).collect());
                 e
