@@ -7,6 +7,8 @@
 // page runs at phone size (390 x 844); screenshots of the key pages go to
 // target/browser-screenshots/ (or $SCREENSHOT_DIR). Any page error, failed
 // script, or request to another origin fails the test it happens in.
+// The organizer pages (new sale with the section builder, dashboard) and
+// friends (requests on my page, a seat held for a friend) are covered too.
 // Prints one line per test and ends with "N passed, N failed"; exits 1 on a failure.
 
 import { mkdirSync } from 'node:fs';
@@ -523,6 +525,177 @@ test('ko/en switch changes the texts and is remembered across a reload; Accept-L
   await kpage.goto(`${base}/`);
   assert((await kpage.textContent('h1')).trim() === '판매', 'Korean by Accept-Language');
   return context;
+});
+
+test('an organizer creates a seated sale with two sections, opens it from the dashboard, and buyers see both sections', async (browser) => {
+  const context = await newContext(browser);
+  await signUpApi(context, 'Organizer');
+  const me = await (await context.request.get(`${base}/api/me`)).json();
+  await apiCall('PUT', `/api/admin/users/${me.id}/role`, { role: 'organizer' });
+  const page = await context.newPage();
+  await page.goto(`${base}/organizer`);
+  assert(await page.isVisible('#nav-organizer'), 'organizers see the organizer link');
+  assert((await page.getAttribute('#org-role', 'data-role')) === 'organizer', 'the page knows the role');
+  await Promise.all([page.waitForURL(`${base}/organizer/new`), page.click('#new-sale')]);
+  await page.check('#kind-seated');
+  await page.waitForSelector('#seated-fields:not([hidden])');
+  await page.fill('#f-title', `Browser organizer hall ${run}`);
+  await page.fill('#f-venue', 'Organizer Hall');
+  const first = page.locator('.section-spec').nth(0);
+  await first.locator('.s-rows').fill('4');
+  await first.locator('.s-seats').fill('8');
+  await page.click('#add-section');
+  const second = page.locator('.section-spec').nth(1);
+  await second.locator('.s-name').fill('Balcony');
+  await second.locator('.s-rows').fill('3');
+  await second.locator('.s-seats').fill('10');
+  await second.locator('.s-curve').fill('60');
+  await page.waitForFunction(() => document.querySelectorAll('#venue-preview g.preview-section').length === 2);
+  assert((await page.locator('#venue-preview g.preview-section[data-section="0"] circle').count()) === 32, 'Floor: 4 rows of 8 in the preview');
+  assert((await page.locator('#venue-preview g.preview-section[data-section="1"] circle').count()) === 30, 'Balcony: 3 rows of 10 in the preview');
+  assert((await page.textContent('#preview-text')).includes('62 seats'), 'the preview counts the seats');
+  // Too many seats in a row: the API's problem is shown inline, with its detail.
+  await second.locator('.s-seats').fill('1200');
+  await page.click('#create-sale');
+  await page.waitForSelector('#form-error:not([hidden])');
+  const err = await page.textContent('#form-error');
+  assert(err.includes('1000 seats per row'), `the API's detail inline: ${err}`);
+  await second.locator('.s-seats').fill('10');
+  await fitsPhone(page);
+  await shot(page, 'organizer-new-seated');
+  const previewSeats = await page.evaluate(() => [...document.querySelectorAll('#venue-preview circle')].map((c) => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))]));
+
+  // (A full-page screenshot leaves the page mid-scroll, so the button is pressed from the keyboard.)
+  await page.focus('#create-sale');
+  await Promise.all([page.waitForURL(/\/organizer\/sales\/\d+$/), page.keyboard.press('Enter')]);
+  const saleId = Number(page.url().split('/').pop());
+  await page.waitForFunction(() => document.querySelector('#dash-available').textContent.trim() === '62');
+  assert((await page.textContent('#dash-status')).trim() === 'Opening soon', 'created, not open');
+  await page.click('#open-sale');
+  await page.waitForFunction(() => document.querySelector('#dash-status').textContent.trim() === 'Open');
+  assert(await page.isDisabled('#open-sale'), 'open once');
+  const buyer = await apiCall('POST', '/api/admin/users/bulk', { count: 1, name_prefix: 'orgbuyer' });
+  const hold = await apiCall('POST', `/api/sales/${saleId}/seats/holds`, { best: { count: 2, section: 0 } }, buyer.users[0].token);
+  await apiCall('POST', `/api/sales/${saleId}/seats/holds/${hold.id}/confirm`, undefined, buyer.users[0].token);
+  await page.waitForFunction(() => document.querySelector('#dash-sold').textContent.trim() === '2', null, { timeout: 3000 });
+  await page.waitForFunction(() => document.querySelector('#dash-revenue').textContent.includes('300,000'), null, { timeout: 8000 });
+  await fitsPhone(page);
+  await shot(page, 'organizer-dashboard');
+
+  await page.goto(`${base}/organizer`);
+  assert((await page.textContent('#org-sales')).includes(`Browser organizer hall ${run}`), 'the sale is listed');
+  await fitsPhone(page);
+  await shot(page, 'organizer-sales');
+
+  // The preview drew every seat where the server's generator put it.
+  const venue = await apiCall('GET', `/api/sales/${saleId}/venue`);
+  const served = venue.sections.flatMap((sec) => sec.rows.flatMap((r) => r.seats.map(([, x, y]) => [x, y])));
+  assert(JSON.stringify(served) === JSON.stringify(previewSeats), `preview ${JSON.stringify(previewSeats.slice(0, 4))} vs server ${JSON.stringify(served.slice(0, 4))}`);
+  await openSeatMap(page, saleId);
+  assert((await page.locator('#seatmap g.section').count()) === 2, 'the sale page shows two sections');
+  const legend = await page.textContent('#seat-legend');
+  assert(legend.includes('VIP') && legend.includes('₩150,000') && legend.includes('₩90,000'), `legend: ${legend}`);
+  await shot(page, 'organizer-sale-seatmap');
+
+  const other = await newContext(browser);
+  await signUpApi(other, 'Participant');
+  const p2 = await other.newPage();
+  const res = await p2.goto(`${base}/organizer`);
+  assert(res.status() === 403, `participants get a 403 page: ${res.status()}`);
+  assert((await p2.textContent('h1')).includes('For organizers only'), 'a human 403 page');
+  const res2 = await p2.goto(`${base}/organizer/sales/${saleId}`);
+  assert(res2.status() === 403, 'not their dashboard');
+  return context;
+});
+
+test('a drop dashboard draws the click-time histogram and the winners once closed', async (browser) => {
+  const context = await newContext(browser);
+  await signUpApi(context, 'Dropper');
+  const me = await (await context.request.get(`${base}/api/me`)).json();
+  await apiCall('PUT', `/api/admin/users/${me.id}/role`, { role: 'organizer' });
+  const page = await context.newPage();
+  await page.goto(`${base}/organizer/new`);
+  await page.check('#kind-drop');
+  await page.fill('#f-title', `Browser organizer drop ${run}`);
+  await page.fill('#f-winners', '2');
+  await Promise.all([page.waitForURL(/\/organizer\/sales\/\d+$/), page.click('#create-sale')]);
+  const saleId = Number(page.url().split('/').pop());
+  await page.click('#open-sale');
+  await page.waitForFunction(() => document.querySelector('#dash-status').textContent.trim() === 'Open');
+  const clickers = await apiCall('POST', '/api/admin/users/bulk', { count: 4, name_prefix: 'clicker' });
+  for (const u of clickers.users) await apiCall('POST', `/api/sales/${saleId}/clicks`, undefined, u.token);
+  await page.waitForSelector('#histogram rect.bar.won', { timeout: 5000 });
+  assert((await page.textContent('#dash-clicks')).trim() === '4', 'clicks counted');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#close-sale');
+  await page.waitForSelector('#results-panel:not([hidden])', { timeout: 5000 });
+  assert((await page.locator('#results-body tr').count()) === 2, 'two winners listed');
+  await fitsPhone(page);
+  await shot(page, 'organizer-drop-dashboard');
+  return context;
+});
+
+test('friends: a request by e-mail, accepted on my page; a seat held for the friend shows on their page', async (browser) => {
+  const one = await newContext(browser);
+  const emailA = await signUpApi(one, 'Ahn');
+  const two = await newContext(browser);
+  await signUpApi(two, 'Bae');
+  const bae = await (await two.request.get(`${base}/api/me`)).json();
+  const pb = await two.newPage();
+  await pb.goto(`${base}/me`);
+  await pb.waitForSelector('#friends-list li.empty');
+  await pb.fill('#friend-email', `nobody-${run}@example.com`);
+  await pb.click('#friend-add');
+  await pb.waitForFunction(() => document.querySelector('#friends-message').textContent.includes('no account'));
+  await pb.fill('#friend-email', emailA);
+  await pb.click('#friend-add');
+  await pb.waitForFunction(() => document.querySelector('#friends-message').textContent.includes('Request sent to Ahn'));
+  assert((await pb.textContent('#friends-outgoing')).includes('Ahn'), 'my request is listed');
+
+  const pa = await one.newPage();
+  await pa.goto(`${base}/me`);
+  await pa.waitForSelector('#friends-incoming li[data-user] button[data-friend-action="accept"]');
+  assert((await pa.textContent('#friends-incoming')).includes('Bae'), 'the request to me is listed');
+  await fitsPhone(pa);
+  await shot(pa, 'me-friend-request');
+  await pa.click('#friends-incoming button[data-friend-action="accept"]');
+  await pa.waitForSelector('#friends-list li[data-user]');
+  assert((await pa.textContent('#friends-list')).includes('Bae'), 'friends now');
+  assert((await pa.locator('#friends-incoming li[data-user]').count()) === 0, 'no request left');
+  await shot(pa, 'me-friends');
+
+  const sale = await seatedSale(`Browser friends concert ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const row = venue.sections[0].rows[1];
+  const [a, b] = [row.first_seat + 2, row.first_seat + 3];
+  await openSeatMap(pa, sale.id);
+  await pa.click('#seatmap g.section[data-section="0"]');
+  await pa.waitForSelector(`#seatmap circle[data-seat="${a}"][data-state="free"]`);
+  await pa.click(`#seatmap circle[data-seat="${a}"]`);
+  await pa.click(`#seatmap circle[data-seat="${b}"]`);
+  await pa.waitForSelector('#seat-holders:not([hidden])');
+  assert((await pa.locator('#seat-holders select').count()) === 2, 'one select per seat');
+  await pa.selectOption(`#seat-holders select[data-holder-for="${b}"]`, String(bae.id));
+  await fitsPhone(pa);
+  await shot(pa, 'seats-for-friend');
+  const [res] = await Promise.all([
+    pa.waitForResponse((r) => r.url().endsWith(`/api/sales/${sale.id}/seats/holds`) && r.request().method() === 'POST'),
+    pa.click('#hold-seats'),
+  ]);
+  assert(res.status() === 201, `hold answered ${res.status()}`);
+  const sent = JSON.parse(res.request().postData());
+  assert(JSON.stringify(sent.holders) === JSON.stringify([Number(await pa.getAttribute('meta[name="user-id"]', 'content')), bae.id]), `holders: ${JSON.stringify(sent)}`);
+  await pa.waitForSelector('#seat-hold-panel:not([hidden])');
+  assert((await pa.textContent('#seat-hold-text')).includes('Floor B-4 for Bae'), 'the hold says whose seat');
+  await pa.click('#seat-confirm');
+  await pa.waitForSelector('#seat-order-panel:not([hidden])');
+
+  await pb.goto(`${base}/me`);
+  const seats = await pb.textContent('#my-seats');
+  assert(seats.includes(`Browser friends concert ${run}`) && seats.includes('Floor B-4'), `the friend's page shows the seat: ${seats}`);
+  await fitsPhone(pb);
+  await shot(pb, 'me-friend-seat');
+  return one;
 });
 
 test('an unknown sale is a human 404 page', async (browser) => {

@@ -4,8 +4,8 @@
 //! sessions, assets), then the browser run: `node tests/browser/run.mjs
 //! <base-url>` drives headless Debian chromium through sign-up, log-in,
 //! buying, a drop, the seat map (two people live, a 50,000-seat venue), the
-//! waiting room and the language switch, and saves screenshots to
-//! `target/browser-screenshots/`.
+//! waiting room, the organizer pages, friends and the language switch, and
+//! saves screenshots to `target/browser-screenshots/`.
 //!
 //! The browser run is skipped, with a message, when `/usr/bin/chromium`,
 //! node or `tests/browser/node_modules` is missing, unless `CI` is set, when
@@ -241,6 +241,42 @@ async fn my_page_needs_a_session_and_lists_holds_and_orders() {
     assert!(body.contains("data-countdown-us="), "the open hold has a timer");
     assert!(body.contains(&format!("Order #{}", first["id"])) && body.contains("₩2,000") && body.contains("Confirmed"));
     assert_eq!(r.header("cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn organizer_pages_are_for_organizers_and_admins_and_list_only_their_sales() {
+    let server = Server::start().await;
+    let admins_sale = server.open_stock_sale(json!({"title": "Admin pass", "price": 1000})).await;
+    let r = page(&server, "/organizer", None, None).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), "/login?next=%2Forganizer");
+
+    let (participant, _) = sign_up(&server, "Part").await;
+    for path in ["/organizer", "/organizer/new", &format!("/organizer/sales/{admins_sale}")] {
+        let r = page(&server, path, Some(&format!("{participant}; lang=en")), None).await;
+        assert!(html(&r, 403).contains("For organizers only"), "{path}");
+    }
+    let r = page(&server, "/me", Some(&participant), None).await;
+    assert!(!html(&r, 200).contains("id=\"nav-organizer\""), "participants have no organizer link");
+
+    let (organizer, _) = sign_up(&server, "Org").await;
+    let me = server.send(server.request(Method::GET, "/api/me").header("cookie", &organizer)).await.ok(200);
+    let role = server
+        .request(Method::PUT, &format!("/api/admin/users/{}/role", me["id"]))
+        .bearer_auth(ADMIN)
+        .json(&json!({"role": "organizer"}));
+    server.send(role).await.ok(200);
+    let cookie = format!("{organizer}; lang=en");
+    let r = page(&server, "/organizer", Some(&cookie), None).await;
+    let body = html(&r, 200);
+    assert!(body.contains("id=\"nav-organizer\"") && body.contains("data-role=\"organizer\""), "{body}");
+    assert!(body.contains("You have no sales yet.") && !body.contains("Admin pass"), "{body}");
+    let r = page(&server, "/organizer/new", Some(&cookie), None).await;
+    assert!(html(&r, 200).contains("/assets/js/organizer.js"));
+    let r = page(&server, &format!("/organizer/sales/{admins_sale}"), Some(&cookie), None).await;
+    html(&r, 403);
+    let r = page(&server, "/organizer/sales/987654", Some(&cookie), None).await;
+    html(&r, 404);
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@
 // (a bitset snapshot, then deltas; a gap in seq reconnects for a new
 // snapshot), the price legend, choosing seats, holding them (chosen or best
 // available), the hold timer, confirming and cancelling. A seats-taken
-// refusal marks the seats it names taken at once.
+// refusal marks the seats it names taken at once. With friends (from
+// GET /api/me/friends), each chosen seat gets a select saying who sits
+// there, sent as the hold's `holders`.
 
 import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
 import { serverNow, syncClock } from './clock.js';
@@ -41,6 +43,10 @@ const owned = new Set();
 let hold = null;
 let timer = null;
 let busy = false;
+/** The viewer's friends ({id, name}), who may be given seats. */
+let friends = [];
+/** Seat id -> the user id chosen to sit there (absent: the viewer). */
+const holderOf = new Map();
 
 const isTaken = (id) => (taken[id >> 3] & (1 << (id & 7))) !== 0;
 function setTaken(id, on) {
@@ -342,9 +348,48 @@ function renderChooser() {
     ? t('seats.selected', { n: number(n), max: number(holdMax), amount: money(amount, currency), seats: [...selected].sort((a, b) => a - b).map(seatName).join(', ') })
     : t('seats.none_selected', { max: number(holdMax) });
   $('hold-seats').disabled = !!why || n === 0;
+  renderHolders();
   $('best-button').disabled = !!why;
   if (why) showMessage(message, why, 'warn');
   else if (message.dataset.tone === 'warn' && message.dataset.sticky !== 'true') showMessage(message, '');
+}
+
+/** One select per chosen seat, "me" or a friend, when the viewer has friends. */
+function html(name, attrs = {}, text) {
+  const e = document.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function renderHolders() {
+  const box = $('seat-holders');
+  if (!box) return;
+  const seats = [...selected].sort((a, b) => a - b);
+  for (const id of [...holderOf.keys()]) if (!selected.has(id)) holderOf.delete(id);
+  box.hidden = !friends.length || !seats.length;
+  if (box.hidden) {
+    box.replaceChildren();
+    return;
+  }
+  const title = html('p', { class: 'holders-title' }, t('seats.holders_title'));
+  const rows = seats.map((id) => {
+    const label = html('label', { class: 'holder' });
+    const name = html('span', {}, seatName(id));
+    const pick = html('select', { 'data-holder-for': id });
+    pick.append(new Option(t('seats.holder_me'), '', false, !holderOf.has(id)));
+    for (const f of friends) pick.append(new Option(f.name, String(f.id), false, holderOf.get(id) === f.id));
+    label.append(name, pick);
+    return label;
+  });
+  box.replaceChildren(title, ...rows);
+}
+
+/** Who sits where, or undefined when every seat is the viewer's. */
+function holders(seats) {
+  if (!seats.some((id) => holderOf.has(id))) return undefined;
+  const me = Number(userId());
+  return seats.map((id) => holderOf.get(id) ?? me);
 }
 
 function onMapClick(ev) {
@@ -376,7 +421,14 @@ function toggleSeat(id) {
 }
 
 function seatList(h) {
-  return h.seats.map((x) => `${x.section} ${x.row}-${x.label}`).join(', ');
+  const me = Number(userId());
+  return h.seats
+    .map((x) => {
+      const seat = `${x.section} ${x.row}-${x.label}`;
+      const friend = x.holder_id && x.holder_id !== me ? friends.find((f) => f.id === x.holder_id) : null;
+      return friend ? t('seats.for_friend', { seat, name: friend.name }) : seat;
+    })
+    .join(', ');
 }
 
 function showChooser() {
@@ -447,7 +499,11 @@ async function holdSeats(body, button) {
 
 function onHold() {
   if (!selected.size) return;
-  holdSeats({ seats: [...selected].sort((a, b) => a - b) }, $('hold-seats'));
+  const seats = [...selected].sort((a, b) => a - b);
+  const body = { seats };
+  const who = holders(seats);
+  if (who) body.holders = who;
+  holdSeats(body, $('hold-seats'));
 }
 
 function onBest() {
@@ -534,6 +590,13 @@ if (chooser) {
   $('seat-confirm').addEventListener('click', onConfirm);
   $('seat-cancel').addEventListener('click', onCancel);
   $('seat-again').addEventListener('click', showChooser);
+  $('seat-holders')?.addEventListener('change', (ev) => {
+    const pick = ev.target.closest('select[data-holder-for]');
+    if (!pick) return;
+    const id = Number(pick.dataset.holderFor);
+    if (pick.value) holderOf.set(id, Number(pick.value));
+    else holderOf.delete(id);
+  });
 }
 let resizing = null;
 window.addEventListener('resize', () => {
@@ -558,6 +621,10 @@ if (!v.ok) {
   drawOverview();
   $('seatmap-loading').hidden = true;
   connect();
-  if (chooser) await resumeHold();
+  if (chooser) {
+    const f = await api('GET', '/api/me/friends');
+    if (f.ok) friends = f.data.friends.map((x) => ({ id: x.id, name: x.name }));
+    await resumeHold();
+  }
   renderChooser();
 }

@@ -18,6 +18,8 @@ pub const DROP_JS: &str = include_str!("../../assets/js/drop.js");
 pub const ME_JS: &str = include_str!("../../assets/js/me.js");
 pub const SEATS_JS: &str = include_str!("../../assets/js/seats.js");
 pub const QUEUE_JS: &str = include_str!("../../assets/js/queue.js");
+pub const ORGANIZER_JS: &str = include_str!("../../assets/js/organizer.js");
+pub const DASHBOARD_JS: &str = include_str!("../../assets/js/dashboard.js");
 
 struct Asset {
     path: &'static str,
@@ -39,6 +41,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/me.js", ME_JS, JS),
         ("js/seats.js", SEATS_JS, JS),
         ("js/queue.js", QUEUE_JS, JS),
+        ("js/organizer.js", ORGANIZER_JS, JS),
+        ("js/dashboard.js", DASHBOARD_JS, JS),
     ]
     .into_iter()
     .map(|(path, body, content_type)| {

@@ -233,6 +233,9 @@ mod tests {
             ("sale.html", include_str!("../../templates/sale.html")),
             ("me.html", include_str!("../../templates/me.html")),
             ("message.html", include_str!("../../templates/message.html")),
+            ("organizer.html", include_str!("../../templates/organizer.html")),
+            ("organizer_new.html", include_str!("../../templates/organizer_new.html")),
+            ("organizer_sale.html", include_str!("../../templates/organizer_sale.html")),
             ("app.js", super::super::assets::APP_JS),
             ("auth.js", super::super::assets::AUTH_JS),
             ("stock.js", super::super::assets::STOCK_JS),
@@ -240,6 +243,8 @@ mod tests {
             ("me.js", super::super::assets::ME_JS),
             ("seats.js", super::super::assets::SEATS_JS),
             ("queue.js", super::super::assets::QUEUE_JS),
+            ("organizer.js", super::super::assets::ORGANIZER_JS),
+            ("dashboard.js", super::super::assets::DASHBOARD_JS),
         ];
         let mut used = Vec::new();
         for (file, src) in sources {

@@ -9,7 +9,7 @@
 //! another origin (the Content-Security-Policy says so to the browser).
 //!
 //! Routes: `/`, `/login`, `/signup`, `/logout` (GET asks, POST signs out),
-//! `/me`, `/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`,
+//! `/me`, `/sales/{id}`, `/organizer`, `/organizer/new`, `/organizer/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`,
 //! and a catch-all that answers browsers a human 404 page outside `/api/`.
 
 pub mod assets;
@@ -41,6 +41,9 @@ pub fn router() -> Router<AppState> {
         .route("/logout", get(pages::logout_page).post(pages::logout))
         .route("/me", get(pages::me))
         .route("/sales/{id}", get(pages::sale))
+        .route("/organizer", get(pages::organizer))
+        .route("/organizer/new", get(pages::organizer_new))
+        .route("/organizer/sales/{id}", get(pages::organizer_sale))
         .route("/lang/{code}", get(set_lang))
         .route("/assets/{*path}", get(assets::serve))
         .route("/api/time", get(server_time))
@@ -65,7 +68,7 @@ pub struct Chrome {
     pub user: Option<SignedIn>,
     /// This page's path and query, to come back to after switching language.
     pub here: String,
-    /// Which navigation entry is current: `sales`, `me`, `login`, `signup`, or empty.
+    /// Which navigation entry is current: `sales`, `me`, `organizer`, `login`, `signup`, or empty.
     pub nav: &'static str,
 }
 
@@ -129,6 +132,11 @@ impl Chrome {
 
     pub fn signed_in(&self) -> bool {
         self.user.is_some()
+    }
+
+    /// Whether the viewer organizes sales (organizer or admin): the header links the organizer pages.
+    pub fn organizes(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| matches!(u.role, "organizer" | "admin"))
     }
 }
 

@@ -1,5 +1,7 @@
 //! The pages: home (sales by open / opening soon / closed), sign-up, log-in,
-//! log-out, one sale, and "my page". Each handler reads what it shows,
+//! log-out, one sale, "my page" (with its friends panel), and the organizer
+//! pages (their sales, a new sale, a sale's dashboard: organizers and admins
+//! only, a human 403 for others). Each handler reads what it shows,
 //! formats it for the viewer's language, and renders its template; the
 //! page's script (see `assets/js/`) does the live parts.
 
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::{Chrome, local_path, query_param, render, see_other};
+use super::{Chrome, SignedIn, local_path, query_param, render, see_other};
 use crate::AppState;
 use crate::extract::{SESSION_COOKIE, cookie_from_headers, parse_id};
 use stampede_core::{KindConfig, US_PER_S};
@@ -638,4 +640,120 @@ fn error_page(c: Chrome, e: &crate::problem::ApiError) -> Response {
         res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     res.into_response()
+}
+
+/// The human 403 page for participants on organizer pages.
+fn forbidden_page(c: Chrome) -> Response {
+    let page = MessagePage {
+        title: c.t("org.forbidden_title").to_owned(),
+        body: c.t("org.forbidden_body").to_owned(),
+        link_href: "/".to_owned(),
+        link_text: c.t("notfound.home").to_owned(),
+        c,
+    };
+    render(StatusCode::FORBIDDEN, &page)
+}
+
+/// The organizer pages' gate: signed-out viewers log in first, others get a 403.
+fn organizer_gate(c: Chrome) -> Result<(Chrome, SignedIn), Box<Response>> {
+    let Some(user) = c.user.clone() else {
+        let next = super::url_encode(&c.here);
+        return Err(Box::new(see_other(&format!("/login?next={next}"))));
+    };
+    if !c.organizes() {
+        return Err(Box::new(forbidden_page(c)));
+    }
+    Ok((c, user))
+}
+
+/// One of the organizer's sales on `/organizer`.
+#[derive(Clone, Debug)]
+pub struct OrganizerRow {
+    pub card: Card,
+    pub total: String,
+}
+
+#[derive(Template)]
+#[template(path = "organizer.html")]
+pub struct OrganizerPage {
+    pub c: Chrome,
+    pub role: &'static str,
+    pub sales: Vec<OrganizerRow>,
+}
+
+/// `GET /organizer`: the viewer's sales (an admin's: everybody's), newest first.
+pub async fn organizer(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "organizer");
+    let (c, user) = match organizer_gate(c) {
+        Ok(v) => v,
+        Err(res) => return *res,
+    };
+    let lang = c.lang;
+    let mut sales: Vec<OrganizerRow> = state
+        .engine
+        .sales()
+        .iter()
+        .filter(|h| user.role == "admin" || h.config.owner.0 == user.id)
+        .map(|h| {
+            let s = Summary::of(h);
+            let total = if let Some(st) = &s.stock {
+                lang.number(st.total)
+            } else if let Some(d) = &s.drop {
+                lang.number(d.winners.into())
+            } else if let Some(se) = &s.seated {
+                lang.number(se.total.into())
+            } else {
+                String::new()
+            };
+            OrganizerRow { card: Card::new(lang, &s), total }
+        })
+        .collect();
+    sales.reverse();
+    render(StatusCode::OK, &OrganizerPage { role: user.role, c, sales })
+}
+
+#[derive(Template)]
+#[template(path = "organizer_new.html")]
+pub struct OrganizerNewPage {
+    pub c: Chrome,
+    pub role: &'static str,
+}
+
+/// `GET /organizer/new`: the form that creates a sale (its script posts it).
+pub async fn organizer_new(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "organizer");
+    match organizer_gate(c) {
+        Ok((c, user)) => render(StatusCode::OK, &OrganizerNewPage { role: user.role, c }),
+        Err(res) => *res,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "organizer_sale.html")]
+pub struct OrganizerSalePage {
+    pub c: Chrome,
+    pub role: &'static str,
+    pub s: SaleView,
+}
+
+/// `GET /organizer/sales/{id}`: a sale's live dashboard, for its organizer and admins.
+pub async fn organizer_sale(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let c = Chrome::from_request(&state, &headers, &uri, "organizer");
+    let (c, user) = match organizer_gate(c) {
+        Ok(v) => v,
+        Err(res) => return *res,
+    };
+    let Some(handle) = parse_id(&id, "sale").ok().and_then(|id| state.engine.sale(id)) else {
+        return not_found_page(c);
+    };
+    if user.role != "admin" && handle.config.owner.0 != user.id {
+        return forbidden_page(c);
+    }
+    let s = SaleView::new(c.lang, &Summary::of(&handle));
+    render(StatusCode::OK, &OrganizerSalePage { role: user.role, c, s })
 }

@@ -1,0 +1,178 @@
+// dashboard.js: owns a sale's organizer dashboard (/organizer/sales/{id}).
+// The open and close buttons; the live numbers, read every second from
+// GET /api/sales/{id} (sold, held, available, the waiting room's joined /
+// admitted / waiting), revenue (price × sold for stock, else from the
+// organizer-only results); for drops the click-time histogram drawn from
+// the leaderboard; and, once the sale is closed, the results table with the
+// buyers' or winners' contact data.
+
+import { api, command, t, locale, money, number, problemMessage, showMessage } from './app.js';
+
+const $ = (id) => document.getElementById(id);
+const root = $('dashboard');
+const saleId = root.dataset.saleId;
+const kind = root.dataset.kind;
+const currency = root.dataset.currency || 'KRW';
+const message = $('dash-message');
+const histogram = $('histogram');
+const SVG = histogram?.namespaceURI;
+
+/** How often the numbers, the results-based revenue and the histogram are read. */
+const NUMBERS_MS = 1000;
+const REVENUE_MS = 5000;
+const HISTOGRAM_MS = 2000;
+const BUCKETS = 20;
+
+let status = root.dataset.status;
+let lastRevenueAt = 0;
+let lastHistogramAt = 0;
+let resultsShownFor = '';
+
+function setText(id, text) {
+  const e = $(id);
+  if (e) e.textContent = text;
+}
+
+function showStatus(s) {
+  status = s;
+  root.dataset.status = s;
+  const badge = $('dash-status');
+  badge.textContent = t(`status.${s}`);
+  badge.className = `badge status-${s}`;
+  $('open-sale').disabled = s !== 'scheduled';
+  $('close-sale').disabled = s === 'closed';
+}
+
+async function refresh() {
+  const r = await api('GET', `/api/sales/${saleId}`);
+  if (!r.ok) return;
+  const sale = r.data;
+  showStatus(sale.status);
+  if (sale.stock) {
+    setText('dash-sold', number(sale.stock.sold));
+    setText('dash-held', number(sale.stock.held));
+    setText('dash-available', number(sale.stock.available));
+    setText('dash-revenue', money(sale.stock.price * sale.stock.sold, currency));
+  } else if (sale.seated) {
+    setText('dash-sold', number(sale.seated.sold));
+    setText('dash-held', number(sale.seated.held));
+    setText('dash-available', number(sale.seated.available));
+    if (Date.now() - lastRevenueAt >= REVENUE_MS) {
+      lastRevenueAt = Date.now();
+      const res = await api('GET', `/api/sales/${saleId}/results`);
+      if (res.ok) setText('dash-revenue', money(res.data.revenue, currency));
+    }
+  } else if (sale.drop) {
+    setText('dash-sold', number(sale.drop.won));
+    setText('dash-clicks', number(sale.drop.clicks));
+    setText('dash-available', number(Math.max(0, sale.drop.winners - sale.drop.won)));
+    if (Date.now() - lastHistogramAt >= HISTOGRAM_MS && sale.drop.clicks > 0) {
+      lastHistogramAt = Date.now();
+      await drawHistogram();
+    }
+  }
+  if (sale.waiting_room) {
+    setText('dash-joined', number(sale.waiting_room.joined));
+    setText('dash-admitted', number(sale.waiting_room.admitted));
+    setText('dash-waiting', number(sale.waiting_room.waiting));
+  }
+  setText('dash-updated', t('org.updated', { time: new Date().toLocaleTimeString(locale) }));
+  if (sale.status === 'closed' && resultsShownFor !== 'closed') {
+    resultsShownFor = 'closed';
+    await showResults();
+  }
+}
+
+/** Clicks per bucket of milliseconds after opening, as SVG bars. */
+async function drawHistogram() {
+  if (!histogram) return;
+  const r = await api('GET', `/api/sales/${saleId}/leaderboard?limit=1000`);
+  if (!r.ok) return;
+  const times = r.data.entries.map((e) => Number(e.after_open_ms)).filter(Number.isFinite);
+  histogram.replaceChildren();
+  if (!times.length) return;
+  const maxMs = Math.max(...times, 1);
+  const width = maxMs / BUCKETS;
+  const counts = new Array(BUCKETS).fill(0);
+  const won = new Array(BUCKETS).fill(0);
+  r.data.entries.forEach((e) => {
+    const i = Math.min(BUCKETS - 1, Math.floor(Number(e.after_open_ms) / width));
+    counts[i]++;
+    if (e.won) won[i]++;
+  });
+  const top = Math.max(...counts);
+  const W = 400;
+  const H = 160;
+  const barW = W / BUCKETS;
+  histogram.setAttribute('viewBox', `0 0 ${W} ${H + 20}`);
+  counts.forEach((c, i) => {
+    const h = top ? (c / top) * H : 0;
+    const bar = document.createElementNS(SVG, 'rect');
+    bar.setAttribute('x', String(i * barW + 1));
+    bar.setAttribute('y', String(H - h));
+    bar.setAttribute('width', String(barW - 2));
+    bar.setAttribute('height', String(h));
+    bar.setAttribute('class', won[i] ? 'bar won' : 'bar');
+    const title = document.createElementNS(SVG, 'title');
+    title.textContent = t('org.bucket', { from: (i * width).toFixed(1), to: ((i + 1) * width).toFixed(1), n: c });
+    bar.append(title);
+    histogram.append(bar);
+  });
+  for (const [x, label, anchor] of [[0, '0 ms', 'start'], [W, `${maxMs.toFixed(1)} ms`, 'end']]) {
+    const text = document.createElementNS(SVG, 'text');
+    text.setAttribute('x', String(x));
+    text.setAttribute('y', String(H + 16));
+    text.setAttribute('text-anchor', anchor);
+    text.setAttribute('class', 'axis');
+    text.textContent = label;
+    histogram.append(text);
+  }
+  setText('histogram-text', t('org.histogram_text', { n: number(times.length), total: number(r.data.total) }));
+}
+
+async function showResults() {
+  const r = await api('GET', `/api/sales/${saleId}/results`);
+  if (!r.ok) {
+    showMessage(message, problemMessage(r.problem), 'error');
+    return;
+  }
+  const body = $('results-body');
+  body.replaceChildren();
+  for (const p of r.data.recipients) {
+    const tr = document.createElement('tr');
+    for (const v of [`#${p.reference}`, p.name, p.email, number(p.quantity), money(p.amount, currency)]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  const summary = t('org.results_summary', { n: number(r.data.recipients.length), revenue: money(r.data.revenue, currency) });
+  setText('results-summary', r.data.truncated ? `${summary} ${t('org.results_truncated')}` : summary);
+  if (kind !== 'drop') setText('dash-revenue', money(r.data.revenue, currency));
+  $('results-panel').hidden = false;
+}
+
+async function act(action) {
+  for (const b of [$('open-sale'), $('close-sale')]) b.disabled = true;
+  const r = await command('POST', `/api/sales/${saleId}/${action}`);
+  if (r.ok) {
+    showMessage(message, t(action === 'open' ? 'org.opened' : 'org.closed'), 'ok');
+    showStatus(r.data.status);
+  } else {
+    showMessage(message, problemMessage(r.problem), 'error');
+    showStatus(status);
+  }
+  await refresh();
+}
+
+$('open-sale').addEventListener('click', () => act('open'));
+$('close-sale').addEventListener('click', () => {
+  if (window.confirm(t('org.confirm_close'))) act('close');
+});
+
+async function loop() {
+  await refresh();
+  setTimeout(loop, NUMBERS_MS);
+}
+loop();
