@@ -110,6 +110,34 @@ async fn home_page_speaks_korean_and_english_by_cookie_and_accept_language() {
 }
 
 #[tokio::test]
+async fn the_home_page_groups_by_opening_day_and_narrows_by_kind() {
+    let server = Server::start().await;
+    server.open_stock_sale(json!({"title": "Open deal"})).await;
+    let in_3_days = common::now_us() + 3 * 86_400 * 1_000_000;
+    let at = |us: i64| {
+        let secs = us / 1_000_000;
+        jiff::Timestamp::from_second(secs).unwrap().to_string()
+    };
+    server.stock_sale_by(ADMIN, json!({"title": "Deal in three days", "opens_at": at(in_3_days)})).await;
+    server
+        .stock_sale_by(ADMIN, json!({"title": "Deal in a month", "opens_at": at(in_3_days + 27 * 86_400_000_000)}))
+        .await;
+    let body = html(&page(&server, "/", Some("lang=en"), None).await, 200).to_owned();
+    let section = |id: &str| {
+        let start = body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("section {id}"));
+        let end = body[start..].find("</section>").map_or(body.len(), |e| start + e);
+        body[start..end].to_owned()
+    };
+    assert!(section("open-now").contains("Open deal"));
+    assert!(section("opening-this-week").contains("Deal in three days"));
+    assert!(section("opening-later").contains("Deal in a month"));
+    assert!(!section("opening-today").contains("Deal in"));
+    let drops = html(&page(&server, "/?kind=drop", Some("lang=en"), None).await, 200).to_owned();
+    assert!(!drops.contains("Open deal") && !drops.contains("Deal in three days"), "only drops are listed");
+    assert!(drops.contains("aria-current=\"page\""));
+}
+
+#[tokio::test]
 async fn the_language_switch_sets_a_cookie_and_only_goes_back_to_local_pages() {
     let server = Server::start().await;
     let r = page(&server, "/lang/ko?next=%2Fsales%2F3%3Fa%3Db", None, None).await;

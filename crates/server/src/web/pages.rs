@@ -221,32 +221,64 @@ impl Card {
 #[template(path = "home.html")]
 pub struct HomePage {
     pub c: Chrome,
+    /// The kind the list is narrowed to (`stock`, `drop`, `seated`), if any.
+    pub kind: Option<&'static str>,
+    pub kinds: [&'static str; 3],
     pub open: Vec<Card>,
-    pub soon: Vec<Card>,
+    /// Scheduled to open before midnight in the viewer's zone.
+    pub today: Vec<Card>,
+    /// Scheduled within the next seven days, after today.
+    pub week: Vec<Card>,
+    /// Later, or waiting for the organizer to open them.
+    pub later: Vec<Card>,
     pub closed: Vec<Card>,
+}
+
+const DAY_US: i64 = 86_400 * stampede_core::US_PER_S;
+
+/// The next midnight after `now_us` in the zone the page is written for
+/// (Korean pages in KST, English ones in UTC, as their times are).
+fn next_midnight_us(lang: Lang, now_us: i64) -> i64 {
+    let offset_us = match lang {
+        Lang::Ko => 9 * 3600 * stampede_core::US_PER_S,
+        _ => 0,
+    };
+    (now_us + offset_us).div_euclid(DAY_US).saturating_add(1) * DAY_US - offset_us
 }
 
 /// `GET /`: sales open now, opening soon (soonest first), and recently closed.
 pub async fn home(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let c = Chrome::from_request(&state, &headers, &uri, "sales");
     let lang = c.lang;
-    let mut open = Vec::new();
-    let mut soon = Vec::new();
-    let mut closed = Vec::new();
+    const KINDS: [&str; 3] = ["stock", "drop", "seated"];
+    let wanted = query_param(&uri, "kind");
+    let kind = KINDS.into_iter().find(|k| wanted.as_deref() == Some(*k));
+    let now_us = state.engine.now_us();
+    let midnight = next_midnight_us(lang, now_us);
+    let week_end = now_us.saturating_add(7 * DAY_US);
+    let (mut open, mut today, mut week, mut later, mut closed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for handle in state.engine.sales() {
         let s = Summary::of(&handle);
+        if kind.is_some_and(|k| k != s.kind) {
+            continue;
+        }
         let card = Card::new(lang, &s);
-        match s.status {
-            "open" => open.push(card),
-            "scheduled" => soon.push(card),
+        match (s.status, s.opens_at_us) {
+            ("open", _) => open.push(card),
+            ("scheduled", Some(at)) if at < midnight => today.push(card),
+            ("scheduled", Some(at)) if at < week_end => week.push(card),
+            ("scheduled", _) => later.push(card),
             _ => closed.push(card),
         }
     }
     // Soonest opening first; sales waiting for their organizer to open them last.
-    soon.sort_by_key(|c| (c.opens.as_ref().map_or(i64::MAX, |t| t.us), c.id));
+    for soon in [&mut today, &mut week, &mut later] {
+        soon.sort_by_key(|c| (c.opens.as_ref().map_or(i64::MAX, |t| t.us), c.id));
+    }
     closed.reverse();
     closed.truncate(CLOSED_SHOWN_MAX);
-    render(StatusCode::OK, &HomePage { c, open, soon, closed })
+    render(StatusCode::OK, &HomePage { c, kind, kinds: KINDS, open, today, week, later, closed })
 }
 
 #[derive(Template)]
@@ -756,4 +788,18 @@ pub async fn organizer_sale(
     }
     let s = SaleView::new(c.lang, &Summary::of(&handle));
     render(StatusCode::OK, &OrganizerSalePage { role: user.role, c, s })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn midnight_is_the_viewers() {
+        // 2026-11-22T20:00:00Z is 2026-11-23 05:00 in Seoul.
+        let us = 1_795_377_600 * stampede_core::US_PER_S;
+        let h = 3600 * stampede_core::US_PER_S;
+        assert_eq!(next_midnight_us(Lang::En, us), us + 4 * h);
+        assert_eq!(next_midnight_us(Lang::Ko, us), us + 19 * h);
+    }
 }
