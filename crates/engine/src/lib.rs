@@ -119,9 +119,18 @@ pub struct SaleHandle {
     pub config: Arc<SaleConfig>,
     tx: mpsc::Sender<SaleMsg>,
     live: watch::Receiver<Arc<LiveView>>,
+    /// Commands posted to the mailbox since start (accepted or not), for the
+    /// organizer's requests-per-second figure.
+    commands: Arc<AtomicU64>,
 }
 
 impl SaleHandle {
+    /// Commands posted since this server started; a dashboard derives a rate
+    /// from two readings.
+    pub fn commands_total(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
     /// Puts a message in the mailbox without waiting: full is `Overloaded` at once.
     fn post(&self, msg: SaleMsg) -> Result<(), EngineError> {
         self.tx.try_send(msg).map_err(|e| match e {
@@ -208,7 +217,8 @@ impl Engine {
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
-        let handle = SaleHandle { id, config: Arc::new(sale.config().clone()), tx, live };
+        let handle =
+            SaleHandle { id, config: Arc::new(sale.config().clone()), tx, live, commands: Arc::new(AtomicU64::new(0)) };
         let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
         let last_at_us = sale.last_at_us();
         let task = SaleTask {
@@ -286,6 +296,7 @@ impl Engine {
         unless: Option<Precheck>,
     ) -> Result<Outcome, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
+        handle.commands.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         handle.post(SaleMsg::Command { by, key, action, unless, reply })?;
         rx.await.map_err(|_| EngineError::Unavailable)?

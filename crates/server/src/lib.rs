@@ -216,6 +216,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/venues/{id}", get(venues::export_venue).delete(venues::delete_venue))
         .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))
         .route("/api/sales/{id}/results", get(sales::results))
+        .route("/api/sales/{id}/stats", get(sales::sale_stats))
         .merge(web::router())
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)

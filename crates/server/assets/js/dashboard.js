@@ -76,11 +76,26 @@ async function refresh() {
     setText('dash-admitted', number(sale.waiting_room.admitted));
     setText('dash-waiting', number(sale.waiting_room.waiting));
   }
+  await showRate();
   setText('dash-updated', t('org.updated', { time: new Date().toLocaleTimeString(locale) }));
   if (sale.status === 'closed' && resultsShownFor !== 'closed') {
     resultsShownFor = 'closed';
     await showResults();
   }
+}
+
+let lastCount = null;
+
+/** Commands per second since the previous reading of the sale's counter. */
+async function showRate() {
+  const r = await api('GET', `/api/sales/${saleId}/stats`);
+  if (!r.ok) return;
+  const now = { n: r.data.commands_total, at: r.data.at_us };
+  if (lastCount && now.at > lastCount.at) {
+    const perSecond = ((now.n - lastCount.n) * 1e6) / (now.at - lastCount.at);
+    setText('dash-rps', number(Math.round(perSecond)));
+  }
+  lastCount = now;
 }
 
 /** Clicks per bucket of milliseconds after opening, as SVG bars. */

@@ -613,3 +613,31 @@ pub async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<Json
     }
     Ok(Json(OrdersOut { orders }))
 }
+
+/// Live counters of one sale for its organizer's dashboard.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SaleStatsOut {
+    /// Commands (holds, clicks, joins...) received since the server started.
+    pub commands_total: u64,
+    /// Commands waiting in the sale's mailbox now.
+    pub queued: usize,
+    /// The server's clock when read, so two readings give a rate.
+    pub at_us: i64,
+}
+
+/// Counters for the organizer's dashboard (owner or admin).
+#[utoipa::path(get, path = "/api/sales/{id}/stats", tag = "sales", params(("id" = u64, Path)),
+    responses((status = 200, body = SaleStatsOut), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn sale_stats(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SaleStatsOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    require_owner(&auth, &sale)?;
+    Ok(Json(SaleStatsOut {
+        commands_total: sale.commands_total(),
+        queued: sale.queued(),
+        at_us: state.engine.now_us(),
+    }))
+}

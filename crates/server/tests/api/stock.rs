@@ -454,3 +454,20 @@ async fn an_expired_hold_cannot_be_confirmed_or_cancelled_and_its_stock_is_back(
     assert_eq!(rows["holds"][0]["status"], "expired");
     assert_eq!(s.mine(&u.token).await["holds"], json!([]));
 }
+
+#[tokio::test]
+async fn the_organizer_sees_commands_counted_and_nobody_else_does() {
+    let s = Server::start().await;
+    let id = s.open_stock_sale(json!({})).await;
+    let u = s.users(1, "rps").await.remove(0);
+    let before = s.get(&format!("/api/sales/{id}/stats"), Some(ADMIN)).await.ok(200);
+    s.reserve(id, &u.token, 1).await.ok(201);
+    s.reserve(id, &u.token, 99).await.problem(422, "/problems/bad-quantity");
+    let after = s.get(&format!("/api/sales/{id}/stats"), Some(ADMIN)).await.ok(200);
+    assert!(
+        after["commands_total"].as_u64().unwrap() > before["commands_total"].as_u64().unwrap(),
+        "{before} {after}"
+    );
+    assert!(after["at_us"].as_i64() >= before["at_us"].as_i64());
+    s.get(&format!("/api/sales/{id}/stats"), Some(&u.token)).await.problem(403, "/problems/forbidden");
+}
