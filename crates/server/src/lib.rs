@@ -170,7 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/login", post(accounts::login))
         .route("/api/auth/logout", post(accounts::logout))
         .route("/api/auth/tokens", post(accounts::create_token))
-        .route("/api/me", get(accounts::me))
+        .route("/api/me", get(accounts::me).put(accounts::update_me))
         .route("/api/me/holds", get(sales::my_holds))
         .route("/api/me/orders", get(sales::my_orders))
         .route("/api/me/friends", get(friends::list_friends).post(friends::send_request))

@@ -22,6 +22,7 @@ use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
         accounts::logout,
         accounts::create_token,
         accounts::me,
+        accounts::update_me,
         accounts::admin_create_user,
         accounts::admin_bulk_users,
         accounts::admin_set_role,

@@ -386,6 +386,21 @@ impl Store {
         Ok(entry.clone())
     }
 
+    /// Changes a person's display name (the rules of sign-up apply).
+    pub fn set_name(&self, user: UserId, name: &str) -> Result<User, StoreError> {
+        let name = normalize_name(name)?;
+        let uid = db_id(user)?;
+        let conn = self.inner.conn.lock();
+        let n = conn.execute("UPDATE users SET name = ?1 WHERE id = ?2", params![name, uid])?;
+        if n == 0 {
+            return Err(StoreError::UnknownUser);
+        }
+        let mut index = self.inner.index.write();
+        let entry = index.users.get_mut(&user).ok_or(StoreError::UnknownUser)?;
+        entry.name = name;
+        Ok(entry.clone())
+    }
+
     /// The user with this id, from memory.
     pub fn user(&self, id: UserId) -> Option<User> {
         self.inner.index.read().users.get(&id).cloned()

@@ -116,6 +116,23 @@ async function loadFriends() {
   );
 }
 
+const profileForm = document.getElementById('profile-form');
+if (profileForm) {
+  profileForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const input = document.getElementById('profile-name');
+    const message = document.getElementById('me-message');
+    const r = await api('PUT', '/api/me', { body: { name: input.value } });
+    if (r.ok) {
+      document.getElementById('me-name').textContent = r.data.name;
+      input.value = r.data.name;
+      showMessage(message, t('me.name_saved'), 'ok');
+    } else {
+      showMessage(message, problemMessage(r.problem), 'error');
+    }
+  });
+}
+
 const friendForm = document.getElementById('friend-form');
 if (friendForm) {
   friendForm.addEventListener('submit', async (ev) => {

@@ -80,6 +80,30 @@ pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<UserOu
     Ok(Json((&user).into()))
 }
 
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct ProfileRequest {
+    pub name: String,
+}
+
+/// Change your display name (what leaderboards mask and friends see).
+#[utoipa::path(put, path = "/api/me", tag = "accounts", request_body = ProfileRequest,
+    responses((status = 200, body = UserOut), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<ProfileRequest>,
+) -> Result<Json<UserOut>, ApiError> {
+    if auth.user.id == crate::extract::OPERATOR_ID {
+        return Err(ApiError::forbidden("the operator token has no profile"));
+    }
+    let store = state.store.clone();
+    let id = auth.user.id;
+    let user = tokio::task::spawn_blocking(move || store.set_name(id, &req.name))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
+    Ok(Json((&user).into()))
+}
+
 fn require_admin(auth: &Auth) -> Result<(), ApiError> {
     if auth.is_admin() { Ok(()) } else { Err(ApiError::forbidden("only an admin may do this")) }
 }

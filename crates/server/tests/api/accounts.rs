@@ -170,3 +170,16 @@ async fn session_cookie_needs_csrf_for_changes_and_logout_ends_it() {
     s.send(reserve(Some(&csrf))).await.problem(401, "/problems/unauthenticated");
     assert_eq!(s.state(sale).await, before);
 }
+
+#[tokio::test]
+async fn a_person_changes_their_display_name_and_a_bad_one_changes_nothing() {
+    let s = Server::start().await;
+    let u = s.users(1, "pr").await.remove(0);
+    let out = s.put("/api/me", Some(&u.token), json!({"name": "  Kim Minji "})).await.ok(200);
+    assert_eq!(out["name"], "Kim Minji");
+    assert_eq!(s.get("/api/me", Some(&u.token)).await.ok(200)["name"], "Kim Minji");
+    s.put("/api/me", Some(&u.token), json!({"name": ""})).await.problem(422, "/problems/invalid-field");
+    s.put("/api/me", Some(&u.token), json!({"name": "x".repeat(65)})).await.problem(422, "/problems/invalid-field");
+    assert_eq!(s.get("/api/me", Some(&u.token)).await.ok(200)["name"], "Kim Minji");
+    s.put("/api/me", None, json!({"name": "Nobody"})).await.problem(401, "/problems/unauthenticated");
+}
