@@ -464,10 +464,7 @@ async fn the_organizer_sees_commands_counted_and_nobody_else_does() {
     s.reserve(id, &u.token, 1).await.ok(201);
     s.reserve(id, &u.token, 99).await.problem(422, "/problems/bad-quantity");
     let after = s.get(&format!("/api/sales/{id}/stats"), Some(ADMIN)).await.ok(200);
-    assert!(
-        after["commands_total"].as_u64().unwrap() > before["commands_total"].as_u64().unwrap(),
-        "{before} {after}"
-    );
+    assert!(after["commands_total"].as_u64().unwrap() > before["commands_total"].as_u64().unwrap(), "{before} {after}");
     assert!(after["at_us"].as_i64() >= before["at_us"].as_i64());
     s.get(&format!("/api/sales/{id}/stats"), Some(&u.token)).await.problem(403, "/problems/forbidden");
 }
