@@ -246,6 +246,7 @@ test('click a drop: countdown on the server clock, then the rank and millisecond
   assert(/^\d\d:\d\d:\d\d\.\d$/.test((await page.textContent('#countdown-value')).trim()), 'countdown with tenths');
   assert(await page.isDisabled('#drop-button'), 'the button waits for the opening');
   await page.waitForFunction(() => document.querySelector('#clock-note').textContent.includes('ms'));
+  assert((await page.getAttribute('#clock-note', 'data-via')) === 'ws', 'the clock is measured over the WebSocket');
   await fitsPhone(page);
   await shot(page, 'drop-countdown');
   await page.waitForSelector('#drop-button:not([disabled])', { timeout: 15000 });

@@ -361,6 +361,31 @@ async fn assets_are_embedded_with_etags_and_the_server_tells_its_time() {
     assert!((before..=after).contains(&us), "{before} <= {us} <= {after}");
 }
 
+#[tokio::test]
+async fn the_clock_socket_answers_each_sample_at_once_then_closes() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::start().await;
+    let url = format!("{}/api/time/ws", server.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut answered = 0;
+    for i in 0..16 {
+        let before = common::now_us();
+        ws.send(Message::Text(format!("s{i}").into())).await.unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
+        let after = common::now_us();
+        let v: serde_json::Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        assert_eq!(v["tag"], format!("s{i}"));
+        let us = v["server_time_us"].as_i64().unwrap();
+        assert!((before..=after).contains(&us), "{before} <= {us} <= {after}");
+        answered += 1;
+    }
+    assert_eq!(answered, 16);
+    // Sixteen samples is all one socket gets.
+    let end = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+    assert!(matches!(end, Some(Ok(Message::Close(_))) | None), "{end:?}");
+}
+
 /// Why the browser run cannot happen here, if it cannot.
 fn browser_missing(root: &Path) -> Vec<String> {
     let mut missing = Vec::new();

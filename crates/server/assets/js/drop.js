@@ -128,6 +128,7 @@ tick();
 setInterval(tick, 50);
 syncClock().then(({ rttMs }) => {
   if (rttMs !== null) $('clock-note').textContent = t('drop.clock_synced', { n: Math.max(1, Math.round(clockQuality().rttMs / 2)) });
+  $('clock-note').dataset.via = clockQuality().via || '';
   tick();
 });
 refreshSale();
