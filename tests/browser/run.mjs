@@ -694,6 +694,7 @@ test('friends: a request by e-mail, accepted on my page; a seat held for the fri
   await pb.goto(`${base}/me`);
   const seats = await pb.textContent('#my-seats');
   assert(seats.includes(`Browser friends concert ${run}`) && seats.includes('Floor B-4'), `the friend's page shows the seat: ${seats}`);
+  assert((await pb.textContent('#my-seats .for-me')).includes('Floor B-4'), 'the friend sees which seat is theirs');
   await fitsPhone(pb);
   await shot(pb, 'me-friend-seat');
   return one;

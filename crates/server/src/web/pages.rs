@@ -545,6 +545,8 @@ pub struct SeatRow {
     pub expires: Option<TimeView>,
     /// Whether the viewer booked it (only the booker may confirm or cancel).
     pub mine: bool,
+    /// "Your seat: Floor B-4" when a friend booked it and some seats are the viewer's.
+    pub for_me: Option<String>,
 }
 
 #[derive(Template)]
@@ -618,6 +620,16 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
             amount: lang.money(h.amount, &h.currency),
             expires: if h.status == "held" { TimeView::new(lang, Some(&h.expires_at)) } else { None },
             mine: h.booker_id == user.id,
+            for_me: {
+                let mine: Vec<String> = h
+                    .seats
+                    .iter()
+                    .filter(|s| s.holder_id == user.id)
+                    .map(|s| format!("{} {}-{}", s.section, s.row, s.label))
+                    .collect();
+                (h.booker_id != user.id && !mine.is_empty())
+                    .then(|| lang.t("me.your_seats").replace("{seats}", &mine.join(", ")))
+            },
         })
         .collect();
     seats.reverse();
