@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use parking_lot::Mutex;
 use stampede_core::{AdmissionPolicy, US_PER_S};
 use stampede_engine::{LiveView, SaleHandle};
@@ -193,6 +193,66 @@ pub fn pace(watchers: usize) -> Duration {
     let spread =
         Duration::from_secs(1).saturating_mul(u32::try_from(watchers).unwrap_or(u32::MAX)) / FANOUT_FRAMES_PER_S;
     spread.clamp(PUBLISH_EVERY, PUBLISH_EVERY_MAX)
+}
+
+/// Read buffer of one watcher's WebSocket. Watchers send almost nothing, and
+/// with thousands of them idle the default (128 KiB each) would dominate memory.
+pub const WS_READ_BUFFER: usize = 4 * 1024;
+/// Largest message a watcher may send; they have nothing big to say.
+pub const WS_MESSAGE_LEN_MAX: usize = 4 * 1024;
+/// Outgoing bytes buffered for a slow watcher before sends fail.
+pub const WS_WRITE_BUFFER_MAX: usize = 64 * 1024;
+/// Pings keep the connection well inside the 60 s idle limit and find dead peers.
+pub const WS_PING_EVERY: Duration = Duration::from_secs(20);
+
+/// A watcher's upgrade with the buffers sized for many idle sockets.
+pub fn watcher_upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(WS_WRITE_BUFFER_MAX)
+        .max_message_size(WS_MESSAGE_LEN_MAX)
+        .max_frame_size(WS_MESSAGE_LEN_MAX)
+}
+
+/// Serves one watcher: `text(value, first)` of the current value at once,
+/// then of each newer value (a slow watcher skips to the newest); what the
+/// watcher sends is ignored; pings every [`WS_PING_EVERY`]. Ends when the
+/// peer leaves, a send fails, or the publisher is gone (then with a close).
+pub async fn serve_watcher<T>(
+    mut socket: WebSocket,
+    mut updates: watch::Receiver<T>,
+    mut text: impl FnMut(&T, bool) -> Utf8Bytes,
+    _guard: WsGuard,
+) {
+    let first = text(&updates.borrow_and_update(), true);
+    if socket.send(Message::Text(first)).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
+    loop {
+        tokio::select! {
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let next = text(&updates.borrow_and_update(), false);
+                if socket.send(Message::Text(next)).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // Watchers have nothing to say; pongs and stray messages are ignored.
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
 }
 
 /// WebSockets open now and at most, for the operator and the bench.

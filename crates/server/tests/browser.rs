@@ -16,7 +16,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{ADMIN, Server};
 use reqwest::Method;
@@ -415,29 +415,15 @@ async fn browser_tests_in_headless_chromium() {
     }
     let server = Server::start().await;
     let base = server.base.clone();
-    let status = tokio::task::spawn_blocking(move || {
-        let mut child = std::process::Command::new("node")
-            .arg("tests/browser/run.mjs")
-            .arg(&base)
-            .env("STAMPEDE_ADMIN_TOKEN", ADMIN)
-            .current_dir(&root)
-            .spawn()
-            .expect("start node");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("wait for node") {
-                return Some(status);
-            }
-            if started.elapsed() > BROWSER_RUN_MAX {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    })
-    .await
-    .expect("join");
+    let mut child = tokio::process::Command::new("node")
+        .arg("tests/browser/run.mjs")
+        .arg(&base)
+        .env("STAMPEDE_ADMIN_TOKEN", ADMIN)
+        .current_dir(&root)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let status = tokio::time::timeout(BROWSER_RUN_MAX, child.wait()).await.ok().map(|s| s.expect("wait for node"));
     let status = status.unwrap_or_else(|| panic!("the browser tests took over {BROWSER_RUN_MAX:?}"));
     assert!(status.success(), "the browser tests failed ({status}); see their output above");
     server.stop().await;

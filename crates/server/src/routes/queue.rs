@@ -1,10 +1,10 @@
 //! Waiting rooms: joining, one's own place and pass, the shared live status
 //! over REST and WebSocket, and the organizer's proof-of-work dial.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -15,20 +15,10 @@ use crate::AppState;
 use crate::dto::*;
 use crate::extract::{ApiJson, ApiPath, Auth, IdemKey};
 use crate::listener::PeerAddr;
-use crate::live::WsGuard;
+use crate::live::{self, Published};
 use crate::pass::PassClaims;
 use crate::problem::{ApiError, Problem};
 use crate::routes::sales::{handle, require_owner};
-
-/// Read buffer of one WebSocket. Watchers send almost nothing, and with
-/// thousands of them idle the default (128 KiB each) would dominate memory.
-pub const WS_READ_BUFFER: usize = 4 * 1024;
-/// Largest message a watcher may send; they have nothing big to say.
-pub const WS_MESSAGE_LEN_MAX: usize = 4 * 1024;
-/// Outgoing bytes buffered for a slow watcher before sends fail.
-pub const WS_WRITE_BUFFER_MAX: usize = 64 * 1024;
-/// Pings keep the connection well inside the 60 s idle limit and find dead peers.
-pub const WS_PING_EVERY: Duration = Duration::from_secs(20);
 
 fn room(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
     let sale = handle(state, raw)?;
@@ -130,49 +120,8 @@ pub async fn watch(
     let sale = room(&state, &id)?;
     let updates = state.live.watch(&sale);
     let guard = state.websockets.open();
-    Ok(ws
-        .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(WS_WRITE_BUFFER_MAX)
-        .max_message_size(WS_MESSAGE_LEN_MAX)
-        .max_frame_size(WS_MESSAGE_LEN_MAX)
-        .on_upgrade(move |socket| watch_room(socket, updates, guard)))
-}
-
-async fn watch_room(
-    mut socket: WebSocket,
-    mut updates: tokio::sync::watch::Receiver<std::sync::Arc<crate::live::Published>>,
-    _guard: WsGuard,
-) {
-    let first = updates.borrow_and_update().text.clone();
-    if socket.send(Message::Text(first)).await.is_err() {
-        return;
-    }
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
-    loop {
-        tokio::select! {
-            changed = updates.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let text = updates.borrow_and_update().text.clone();
-                if socket.send(Message::Text(text)).await.is_err() {
-                    return;
-                }
-            }
-            incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                // Watchers have nothing to say; pongs and stray messages are ignored.
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-    let _ = socket.send(Message::Close(None)).await;
+    Ok(live::watcher_upgrade(ws)
+        .on_upgrade(move |socket| live::serve_watcher(socket, updates, |p: &Arc<Published>, _| p.text.clone(), guard)))
 }
 
 /// Change the proof-of-work difficulty while the sale runs (its organizer or an admin).

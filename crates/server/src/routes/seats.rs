@@ -2,9 +2,11 @@
 //! (chosen, or best available, for oneself and friends), confirming,
 //! cancelling, refunding, giving back or swapping one seat, and the live seat map.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -18,9 +20,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::dto::fmt_us;
 use crate::extract::{ApiJson, ApiPath, Auth, IdemKey, SalePass, parse_id};
-use crate::live::WsGuard;
+use crate::live;
 use crate::problem::{ApiError, Problem};
-use crate::routes::queue::{WS_MESSAGE_LEN_MAX, WS_PING_EVERY, WS_READ_BUFFER, WS_WRITE_BUFFER_MAX};
 use crate::routes::sales::handle;
 use crate::seatmap::SeatFrame;
 
@@ -213,61 +214,18 @@ pub async fn watch(
     let sale = seated_sale(&state, &id)?;
     let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
     let guard = state.websockets.open();
-    Ok(ws
-        .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(WS_WRITE_BUFFER_MAX)
-        .max_message_size(WS_MESSAGE_LEN_MAX)
-        .max_frame_size(WS_MESSAGE_LEN_MAX)
-        .on_upgrade(move |socket| watch_map(socket, frames, guard)))
-}
-
-async fn watch_map(
-    mut socket: WebSocket,
-    mut frames: tokio::sync::watch::Receiver<std::sync::Arc<SeatFrame>>,
-    _guard: WsGuard,
-) {
-    let (first, mut sent) = {
-        let f = frames.borrow_and_update();
-        (f.snapshot.clone(), f.seq)
+    // The next delta continues what this viewer has; after a skipped frame
+    // (a slow viewer sees only the newest) only a snapshot does.
+    let mut sent = 0u64;
+    let text = move |f: &Arc<SeatFrame>, first: bool| {
+        let text = match &f.delta {
+            Some(d) if !first && f.seq == sent + 1 => d.clone(),
+            _ => f.snapshot.clone(),
+        };
+        sent = f.seq;
+        text
     };
-    if socket.send(Message::Text(first)).await.is_err() {
-        return;
-    }
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
-    loop {
-        tokio::select! {
-            changed = frames.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let text = {
-                    let f = frames.borrow_and_update();
-                    // The next delta continues what this viewer has; after a
-                    // skipped frame only a snapshot does.
-                    let text = match &f.delta {
-                        Some(d) if f.seq == sent + 1 => d.clone(),
-                        _ => f.snapshot.clone(),
-                    };
-                    sent = f.seq;
-                    text
-                };
-                if socket.send(Message::Text(text)).await.is_err() {
-                    return;
-                }
-            }
-            incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-    let _ = socket.send(Message::Close(None)).await;
+    Ok(live::watcher_upgrade(ws).on_upgrade(move |socket| live::serve_watcher(socket, frames, text, guard)))
 }
 
 // ---------------------------------------------------------------- holding

@@ -281,6 +281,10 @@ async fn server_time(State(state): State<AppState>) -> Response {
 /// Samples one clock WebSocket answers before it closes: enough for the
 /// shortest-round-trip pick, not a channel to keep open.
 const TIME_SAMPLES_MAX: usize = 16;
+/// Longest tag a clock sample may carry.
+const TIME_TAG_LEN_MAX: usize = 64;
+/// How long the clock socket waits for the next sample before closing.
+const TIME_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `GET /api/time/ws`: every message the page sends (a short tag, up to 64
 /// bytes) is answered at once with `{"tag": ..., "server_time_us": ...}`. Over
@@ -289,11 +293,14 @@ const TIME_SAMPLES_MAX: usize = 16;
 async fn server_time_ws(State(state): State<AppState>, ws: axum::extract::ws::WebSocketUpgrade) -> Response {
     use axum::extract::ws::Message;
     let guard = state.websockets.open();
-    ws.read_buffer_size(1024).write_buffer_size(0).max_message_size(64).max_frame_size(64).on_upgrade(
-        move |mut socket| async move {
+    ws.read_buffer_size(1024)
+        .write_buffer_size(0)
+        .max_message_size(TIME_TAG_LEN_MAX)
+        .max_frame_size(TIME_TAG_LEN_MAX)
+        .on_upgrade(move |mut socket| async move {
             let _guard = guard;
             for _ in 0..TIME_SAMPLES_MAX {
-                let tag = match tokio::time::timeout(std::time::Duration::from_secs(10), socket.recv()).await {
+                let tag = match tokio::time::timeout(TIME_SAMPLE_WAIT, socket.recv()).await {
                     Ok(Some(Ok(Message::Text(t)))) => t,
                     Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
                     _ => return,
@@ -305,8 +312,7 @@ async fn server_time_ws(State(state): State<AppState>, ws: axum::extract::ws::We
                 }
             }
             let _ = socket.send(Message::Close(None)).await;
-        },
-    )
+        })
 }
 
 /// Paths nobody routes: a human page for browsers (they ask for `text/html`)
