@@ -9,6 +9,18 @@
 // refusal marks the seats it names taken at once. With friends (from
 // GET /api/me/friends), each chosen seat gets a select saying who sits
 // there, sent as the hold's `holders`.
+//
+// The live update about the viewer's own hold usually arrives before the
+// hold's answer (both leave the server once the hold is durable), so the
+// seats of a hold on its way (`pending`) are never reported as taken by
+// someone else; only its answer says what became of them.
+//
+// Keyboard: sections are buttons; in a zoomed section the seats form one
+// roving tab stop (only the current seat has tabindex 0), arrows move along
+// a row (up and down to the nearest seat of the next row), Home and End go
+// to a row's ends, Enter or Space chooses, Escape goes back to all sections.
+// Each seat is named "Balcony H-39, ₩90,000, free"; the names are set only
+// for the zoomed section, so a 50,000-seat venue keeps a small DOM.
 
 import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
 import { serverNow, syncClock } from './clock.js';
@@ -38,8 +50,15 @@ let zoomed = null;
 /** Seat id -> its element, for the zoomed section only. */
 let seatEls = new Map();
 const selected = new Set();
-/** Seats bought by or for the viewer, shown as theirs. */
-const owned = new Set();
+/** Seats bought by or for the viewer, shown as theirs: seat id -> 'mine' or 'friend' (the viewer booked it for a friend). */
+const owned = new Map();
+/** The seats of a hold request on its way: they may show up taken before its answer does. */
+const pending = new Set();
+/** The zoomed section's seat that takes focus (the roving tab stop). */
+let focusId = null;
+/** Marks (a check for mine, a ring for a friend's) drawn over seats, by seat id. */
+let markEls = new Map();
+let markLayer = null;
 let hold = null;
 let timer = null;
 let busy = false;
@@ -178,23 +197,55 @@ function paintSections() {
 }
 
 function seatState(id) {
-  if (owned.has(id) || hold?.seats?.some((x) => x.id === id)) return 'mine';
+  if (owned.has(id)) return owned.get(id);
+  const held = hold?.seats?.find((x) => x.id === id);
+  if (held) return held.holder_id && held.holder_id !== Number(userId()) ? 'friend' : 'mine';
   if (selected.has(id)) return 'selected';
   return isTaken(id) ? 'taken' : 'free';
+}
+
+/** A seat's accessible name: "Balcony H-39, ₩90,000, free". */
+function seatLabel(id, state) {
+  const s = venue.sections[sectionIndexOf(id)];
+  return t('seats.seat_label', { seat: seatName(id), price: money(s?.price || 0, currency), state: t(`seats.is_${state}`) });
 }
 
 function paintSeat(id) {
   const e = seatEls.get(id);
   if (!e) return;
   const state = seatState(id);
-  if (e.dataset.state !== state) e.setAttribute('data-state', state);
+  if (e.dataset.state === state) return;
+  e.setAttribute('data-state', state);
+  e.setAttribute('aria-label', seatLabel(id, state));
+  e.setAttribute('aria-pressed', String(state === 'selected'));
+  paintMark(id, state);
+}
+
+/** Yours and a friend's seats carry a mark besides their colour, so no tier colour can be mistaken for them. */
+function paintMark(id, state) {
+  const old = markEls.get(id);
+  const want = state === 'mine' || state === 'friend' ? state : null;
+  if (old?.dataset.mark === want) return;
+  old?.remove();
+  markEls.delete(id);
+  const c = seatEls.get(id);
+  if (!want || !c || !markLayer) return;
+  const x = Number(c.getAttribute('cx'));
+  const y = Number(c.getAttribute('cy'));
+  const r = Number(c.getAttribute('r'));
+  const m = want === 'mine'
+    ? el('path', { class: 'mark', 'data-mark': want, d: `M${round(x - 0.45 * r)} ${round(y + 0.02 * r)}L${round(x - 0.12 * r)} ${round(y + 0.36 * r)}L${round(x + 0.48 * r)} ${round(y - 0.34 * r)}`, 'stroke-width': round(0.24 * r) })
+    : el('circle', { class: 'mark', 'data-mark': want, cx: x, cy: y, r: round(0.42 * r), 'stroke-width': round(0.2 * r) });
+  markEls.set(id, m);
+  markLayer.append(m);
 }
 
 /** One section, seat by seat. */
-function drawSection(i) {
+function drawSection(i, { focus = false } = {}) {
   const s = venue.sections[i];
   zoomed = i;
   seatEls = new Map();
+  markEls = new Map();
   svg.replaceChildren();
   const g = s.gap;
   sizeSvg(s.box, 1.6 * g, true, g);
@@ -209,18 +260,79 @@ function drawSection(i) {
     layer.append(el('text', { class: 'row-label', x: x0 - 1.1 * g, y: y0, 'font-size': g * 0.55 }, row.label));
     row.seats.forEach(([label, x, y], k) => {
       const id = row.first_seat + k;
-      const c = el('circle', { cx: x, cy: y, r, 'data-seat': id, 'data-state': seatState(id) });
+      const state = seatState(id);
+      const c = el('circle', {
+        cx: x, cy: y, r, 'data-seat': id, 'data-state': state, role: 'button', tabindex: -1,
+        'aria-label': seatLabel(id, state), 'aria-pressed': String(state === 'selected'),
+      });
       c.append(el('title', {}, `${s.name} ${row.label}-${label} · ${money(s.price, currency)}`));
       seatEls.set(id, c);
       layer.append(c);
     });
   }
-  svg.append(layer);
+  markLayer = el('g', { class: 'marks', 'aria-hidden': 'true' });
+  svg.append(layer, markLayer);
+  for (const id of seatEls.keys()) paintMark(id, seatState(id));
+  // The tab stop: the seat that had it, else the first free one, else the first.
+  if (!seatEls.has(focusId)) {
+    const ids = [...seatEls.keys()];
+    focusId = ids.find((id) => seatState(id) === 'free') ?? ids[0] ?? null;
+  }
+  if (focusId !== null) {
+    seatEls.get(focusId).setAttribute('tabindex', '0');
+    if (focus) seatEls.get(focusId).focus();
+  }
   $('seat-legend').style.setProperty('--free', s.colour);
   $('zoom-out').hidden = false;
   $('zoom-title').textContent = `${s.name} · ${s.tier} · ${money(s.price, currency)}`;
-  svg.setAttribute('aria-label', s.name);
-  wrap.scrollLeft = (wrap.scrollWidth - wrap.clientWidth) / 2;
+  svg.setAttribute('aria-label', `${s.name}: ${t('seats.keys_hint')}`);
+  // Rows start at the left with their labels: open there, or on a phone the labels are off screen.
+  wrap.scrollLeft = 0;
+  wrap.scrollTop = 0;
+}
+
+/** The row holding seat `id`: [section, row index]. */
+function rowOf(id) {
+  const s = venue.sections[sectionIndexOf(id)];
+  const r = s ? s.rows.findIndex((x) => id >= x.first_seat && id < x.first_seat + x.seats.length) : -1;
+  return [s, r];
+}
+
+/** Where an arrow key goes from seat `id` in the zoomed section, or null. */
+function seatFrom(id, key) {
+  const [s, r] = rowOf(id);
+  if (!s || r < 0) return null;
+  const row = s.rows[r];
+  const k = id - row.first_seat;
+  const last = row.seats.length - 1;
+  if (key === 'ArrowLeft') return k > 0 ? id - 1 : null;
+  if (key === 'ArrowRight') return k < last ? id + 1 : null;
+  if (key === 'Home') return row.first_seat;
+  if (key === 'End') return row.first_seat + last;
+  if (key !== 'ArrowUp' && key !== 'ArrowDown') return null;
+  // The nearest seat of the next non-empty row up or down, by position.
+  const step = key === 'ArrowUp' ? -1 : 1;
+  const [, x, y] = row.seats[k];
+  for (let j = r + step; j >= 0 && j < s.rows.length; j += step) {
+    const next = s.rows[j];
+    if (!next.seats.length) continue;
+    let best = 0;
+    next.seats.forEach(([, nx, ny], n) => {
+      const [, bx, by] = next.seats[best];
+      if (Math.hypot(nx - x, ny - y) < Math.hypot(bx - x, by - y)) best = n;
+    });
+    return next.first_seat + best;
+  }
+  return null;
+}
+
+function moveFocus(id) {
+  const target = seatEls.get(id);
+  if (!target) return;
+  seatEls.get(focusId)?.setAttribute('tabindex', '-1');
+  focusId = id;
+  target.setAttribute('tabindex', '0');
+  target.focus();
 }
 
 function drawLegend() {
@@ -240,7 +352,8 @@ function drawLegend() {
     li.append(sw, name, p);
     return li;
   });
-  const states = ['free', 'selected', 'mine', 'taken'].map((state) => {
+  const shown = friends.length ? ['free', 'selected', 'mine', 'friend', 'taken'] : ['free', 'selected', 'mine', 'taken'];
+  const states = shown.map((state) => {
     const li = document.createElement('li');
     li.className = 'state';
     const sw = document.createElement('span');
@@ -257,7 +370,7 @@ function applySnapshot(m) {
   const raw = atob(m.taken || '');
   taken = new Uint8Array(Math.max(raw.length, Math.ceil((venue?.seats || 0) / 8)));
   for (let i = 0; i < raw.length; i++) taken[i] = raw.charCodeAt(i);
-  for (const id of selected) if (isTaken(id)) selected.delete(id);
+  for (const id of selected) if (isTaken(id) && !pending.has(id)) selected.delete(id);
   for (const x of hold?.seats || []) setTaken(x.id, true);
   lastSeq = m.seq;
   applyCommon(m);
@@ -270,7 +383,8 @@ function applyDelta(m) {
   let lost = [];
   for (const id of m.taken || []) {
     setTaken(id, true);
-    if (selected.delete(id)) lost.push(id);
+    // A seat of the hold on its way is most likely the viewer's own: its answer decides.
+    if (!pending.has(id) && selected.delete(id)) lost.push(id);
     paintSeat(id);
   }
   for (const id of m.freed || []) {
@@ -395,15 +509,45 @@ function holders(seats) {
 function onMapClick(ev) {
   const seat = ev.target.closest('[data-seat]');
   if (seat) {
-    toggleSeat(Number(seat.dataset.seat));
+    const id = Number(seat.dataset.seat);
+    if (id !== focusId) {
+      seatEls.get(focusId)?.setAttribute('tabindex', '-1');
+      focusId = id;
+      seat.setAttribute('tabindex', '0');
+    }
+    toggleSeat(id);
     return;
   }
   const section = ev.target.closest('[data-section]');
-  if (section) drawSection(Number(section.dataset.section));
+  if (section) drawSection(Number(section.dataset.section), { focus: ev.type === 'keydown' });
+}
+
+function onMapKey(ev) {
+  if (ev.key === 'Enter' || ev.key === ' ') {
+    if (!ev.target.closest('[data-seat], [data-section]')) return;
+    ev.preventDefault();
+    onMapClick(ev);
+    return;
+  }
+  if (zoomed === null) return;
+  if (ev.key === 'Escape') {
+    ev.preventDefault();
+    const section = zoomed;
+    drawOverview();
+    svg.querySelector(`g.section[data-section="${section}"]`)?.focus();
+    return;
+  }
+  const seat = ev.target.closest('[data-seat]');
+  if (!seat) return;
+  const next = seatFrom(Number(seat.dataset.seat), ev.key);
+  if (next === null && !ev.key.startsWith('Arrow') && ev.key !== 'Home' && ev.key !== 'End') return;
+  // Arrows never scroll the map: at a row's end they stay put.
+  ev.preventDefault();
+  if (next !== null) moveFocus(next);
 }
 
 function toggleSeat(id) {
-  if (!chooser || hold || busy) return;
+  if (!chooser || hold || busy || owned.has(id)) return;
   message.dataset.sticky = '';
   if (selected.has(id)) selected.delete(id);
   else if (isTaken(id)) {
@@ -475,7 +619,9 @@ async function holdSeats(body, button) {
   button.textContent = t('stock.holding');
   message.dataset.sticky = '';
   showMessage(message, '');
+  for (const id of body.seats || []) pending.add(id);
   const r = await command('POST', `/api/sales/${saleId}/seats/holds`, { body });
+  pending.clear();
   busy = false;
   button.textContent = label;
   button.disabled = false;
@@ -484,13 +630,18 @@ async function holdSeats(body, button) {
     return;
   }
   message.dataset.sticky = 'true';
-  if (problemSlug(r.problem) === 'seats-taken' && Array.isArray(r.problem.seats)) {
-    for (const id of r.problem.seats) {
-      setTaken(id, true);
-      selected.delete(id);
-      paintSeat(id);
-    }
-    showMessage(message, t('seats.just_taken', { seats: r.problem.seats.map(seatName).join(', ') }), 'error');
+  // Not held, so chosen seats the live map saw go meanwhile went to someone else.
+  const refused = problemSlug(r.problem) === 'seats-taken' && Array.isArray(r.problem.seats) ? r.problem.seats : [];
+  for (const id of refused) setTaken(id, true);
+  const lost = [...selected].filter((id) => isTaken(id)).sort((a, b) => a - b);
+  for (const id of lost) {
+    selected.delete(id);
+    paintSeat(id);
+  }
+  if (refused.length) {
+    showMessage(message, t('seats.just_taken', { seats: refused.map(seatName).join(', ') }), 'error');
+  } else if (lost.length) {
+    showMessage(message, `${problemMessage(r.problem)} ${t('seats.just_taken', { seats: lost.map(seatName).join(', ') })}`, 'error');
   } else {
     showMessage(message, problemMessage(r.problem), 'error');
   }
@@ -522,8 +673,9 @@ async function onConfirm() {
   if (r.ok) {
     clearInterval(timer);
     hold = null;
+    const me = Number(userId());
     for (const x of r.data.seats) {
-      owned.add(x.id);
+      owned.set(x.id, x.holder_id && x.holder_id !== me ? 'friend' : 'mine');
       paintSeat(x.id);
     }
     $('seat-hold-panel').hidden = true;
@@ -566,7 +718,10 @@ async function resumeHold() {
   const me = Number(userId());
   for (const h of r.data.seats) {
     if (String(h.sale_id) !== saleId || h.status !== 'confirmed') continue;
-    for (const x of h.seats) if (x.holder_id === me || h.booker_id === me) owned.add(x.id);
+    for (const x of h.seats) {
+      if (x.holder_id === me) owned.set(x.id, 'mine');
+      else if (h.booker_id === me) owned.set(x.id, 'friend');
+    }
   }
   for (const id of seatEls.keys()) paintSeat(id);
   const mine = r.data.seats.find((h) => String(h.sale_id) === saleId && h.status === 'held' && h.booker_id === me);
@@ -576,11 +731,7 @@ async function resumeHold() {
 // ------------------------------------------------------------ start
 
 svg.addEventListener('click', onMapClick);
-svg.addEventListener('keydown', (ev) => {
-  if (ev.key !== 'Enter' && ev.key !== ' ') return;
-  ev.preventDefault();
-  onMapClick(ev);
-});
+svg.addEventListener('keydown', onMapKey);
 $('zoom-out').addEventListener('click', drawOverview);
 if (chooser) {
   const pick = $('best-count');
@@ -603,8 +754,15 @@ window.addEventListener('resize', () => {
   clearTimeout(resizing);
   resizing = setTimeout(() => {
     if (!venue) return;
-    if (zoomed === null) drawOverview();
-    else drawSection(zoomed);
+    // Redrawing replaces the elements: a keyboard user keeps their place.
+    const section = svg.contains(document.activeElement) ? document.activeElement.closest('[data-section]')?.dataset.section : undefined;
+    const had = svg.contains(document.activeElement);
+    if (zoomed === null) {
+      drawOverview();
+      if (section !== undefined) svg.querySelector(`g.section[data-section="${section}"]`)?.focus();
+    } else {
+      drawSection(zoomed, { focus: had });
+    }
   }, 150);
 });
 
@@ -624,6 +782,10 @@ if (!v.ok) {
   if (chooser) {
     const f = await api('GET', '/api/me/friends');
     if (f.ok) friends = f.data.friends.map((x) => ({ id: x.id, name: x.name }));
+    if (friends.length) {
+      drawLegend();
+      if (zoomed !== null) $('seat-legend').style.setProperty('--free', venue.sections[zoomed].colour);
+    }
     await resumeHold();
   }
   renderChooser();

@@ -533,6 +533,17 @@ pub struct OrderRow {
     pub status: &'static str,
 }
 
+/// One seat of a seat hold or order on "my page", which its booker may give
+/// back or change.
+#[derive(Clone, Debug)]
+pub struct SeatItem {
+    pub id: u32,
+    /// "Floor B-4".
+    pub name: String,
+    /// The section's name, so a swap can offer free seats there first.
+    pub section: String,
+}
+
 /// A seat hold or order on "my page".
 #[derive(Clone, Debug)]
 pub struct SeatRow {
@@ -541,7 +552,12 @@ pub struct SeatRow {
     pub sale_title: String,
     pub status: &'static str,
     pub seats: String,
+    /// The seats one by one, for giving back or changing one.
+    pub seat_items: Vec<SeatItem>,
+    /// "Given back: Floor B-5" when seats were given back or changed.
+    pub released: Option<String>,
     pub amount: String,
+    pub currency: String,
     pub expires: Option<TimeView>,
     /// Whether the viewer booked it (only the booker may confirm or cancel).
     pub mine: bool,
@@ -617,7 +633,22 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
                 .map(|s| format!("{} {}-{}", s.section, s.row, s.label))
                 .collect::<Vec<_>>()
                 .join(", "),
+            seat_items: h
+                .seats
+                .iter()
+                .map(|s| SeatItem {
+                    id: s.id,
+                    name: format!("{} {}-{}", s.section, s.row, s.label),
+                    section: s.section.clone(),
+                })
+                .collect(),
+            released: (!h.released.is_empty()).then(|| {
+                let names: Vec<String> =
+                    h.released.iter().map(|s| format!("{} {}-{}", s.section, s.row, s.label)).collect();
+                lang.t("me.released_list").replace("{seats}", &names.join(", "))
+            }),
             amount: lang.money(h.amount, &h.currency),
+            currency: h.currency.clone(),
             expires: if h.status == "held" { TimeView::new(lang, Some(&h.expires_at)) } else { None },
             mine: h.booker_id == user.id,
             for_me: {
