@@ -4,9 +4,15 @@
 // choosable by keyboard; the zoomed map on a phone shows its row labels;
 // your seats look different from free ones of any tier; on my page a seat
 // order can be refunded, one seat given back, and one seat swapped.
+import path from 'node:path';
 import {
-  apiCall, assert, base, fitsPhone, newContext, openSeatMap, run, seatedSale, shot, signUpApi, test,
+  apiCall, assert, base, fitsPhone, newContext, openSeatMap, run, seatedSale, shot, shots, signUpApi, test,
 } from '../lib.mjs';
+
+/** A screenshot of one element: the sticky header covers part of a full-page one. */
+async function shotOf(page, selector, name) {
+  await page.locator(selector).screenshot({ path: path.join(shots, `${name}.png`) });
+}
 
 /**
  * Proxies the page's seat-map socket and resolves `until(ids)` once a delta
@@ -234,7 +240,7 @@ test('my page, seat orders: give back one seat, change one seat on the map\'s fr
   await page.reload();
   const row = `#my-seats li.row[data-hold="${order.id}"]`;
   assert((await page.locator(`${row} li.seat-item`).count()) === 3, 'each seat of the order is listed');
-  await shot(page, 'me-seat-order');
+  await shotOf(page, row, 'me-seat-order');
 
   // Give back the middle seat.
   await page.click(`${row} li.seat-item[data-seat="${b}"] [data-action="release"]`);
@@ -253,8 +259,7 @@ test('my page, seat orders: give back one seat, change one seat on the map\'s fr
   assert(!offered.includes(a) && !offered.includes(c) && offered.includes(b) && offered.includes(target), `free seats offered: ${offered.length}`);
   assert((await page.locator(`${pick} optgroup`).count()) === 5, 'grouped by row');
   await page.selectOption(pick, String(target));
-  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
-  await shot(page, 'me-seat-swap');
+  await shotOf(page, row, 'me-seat-swap');
   await page.click(`${row} li.seat-item[data-seat="${a}"] [data-action="swap"]`);
   await page.waitForFunction(() => /changed to/.test(document.querySelector('#me-message')?.textContent || ''));
   assert((await page.textContent('#me-message')).includes('Floor A-1 is changed to Floor E-8'), 'the change is confirmed');
@@ -292,7 +297,42 @@ test('my page, seat orders in Korean: the seats of an order with their buttons, 
   const sections = await page.$$eval(`${row} select[data-swap-section] option`, (os) => os.map((o) => o.textContent));
   assert(sections.length === 2 && sections[1].startsWith('Balcony') && (await page.inputValue(`${row} select[data-swap-section]`)) === '1', `sections: ${sections}`);
   await fitsPhone(page);
-  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
-  await shot(page, 'me-seat-swap-ko');
+  await shotOf(page, row, 'me-seat-swap-ko');
   return context;
+});
+
+test('seat map: a seat I hold for a friend is marked as a friend\'s, apart from mine and from free seats', async (browser) => {
+  const sale = await seatedSale(`Browser friend seat mark ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const row = venue.sections[0].rows[2];
+  const [mine, theirs] = [row.first_seat + 3, row.first_seat + 4];
+  const ca = await newContext(browser);
+  await signUpApi(ca, 'Oh');
+  const cb = await newContext(browser);
+  const emailB = await signUpApi(cb, 'Pyo');
+  const [pa, pb] = [await ca.newPage(), await cb.newPage()];
+  await pa.goto(`${base}/me`);
+  await pb.goto(`${base}/me`);
+  const asked = await pageApi(pa, 'POST', '/api/me/friends', { email: emailB });
+  assert(asked.status < 300, `friend request: ${JSON.stringify(asked)}`);
+  const idA = Number(await pa.getAttribute('meta[name="user-id"]', 'content'));
+  const idB = Number(await pb.getAttribute('meta[name="user-id"]', 'content'));
+  const accepted = await pageApi(pb, 'POST', `/api/me/friends/${idA}/accept`);
+  assert(accepted.status < 300, `accept: ${JSON.stringify(accepted)}`);
+  const held = await pageApi(pa, 'POST', `/api/sales/${sale.id}/seats/holds`, { seats: [mine, theirs], holders: [idA, idB] });
+  assert(held.status === 201, `hold: ${JSON.stringify(held)}`);
+  await openSeatMap(pa, sale.id);
+  await pa.waitForSelector('#seat-hold-panel:not([hidden])');
+  await pa.click('#seatmap g.section[data-section="0"]');
+  await pa.waitForSelector(`#seatmap circle[data-seat="${theirs}"][data-state="friend"]`);
+  assert((await pa.getAttribute(`#seatmap circle[data-seat="${mine}"]`, 'data-state')) === 'mine', 'my own seat is mine');
+  assert((await pa.locator('#seatmap .mark[data-mark="mine"]').count()) === 1, 'a check on mine');
+  assert((await pa.locator('#seatmap .mark[data-mark="friend"]').count()) === 1, 'a ring on the friend\'s');
+  assert((await pa.getAttribute(`#seatmap circle[data-seat="${theirs}"]`, 'aria-label')).endsWith(', held for a friend'), 'named as a friend\'s');
+  const fill = (id) => pa.$eval(`#seatmap circle[data-seat="${id}"]`, (e) => getComputedStyle(e).fill);
+  const apart = colourDistance(await fill(theirs), await fill(row.first_seat));
+  assert(apart > 150, `a friend's seat and a free VIP seat look alike: ${apart.toFixed(0)}`);
+  assert((await pa.textContent('#seat-legend')).includes("A friend's"), 'the legend explains the mark');
+  await shotOf(pa, '#seated-panel', 'seatmap-friend-seat');
+  return ca;
 });
