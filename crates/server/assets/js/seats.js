@@ -619,7 +619,8 @@ async function holdSeats(body, button) {
   button.textContent = t('stock.holding');
   message.dataset.sticky = '';
   showMessage(message, '');
-  for (const id of body.seats || []) pending.add(id);
+  // Best available may pick the very seats chosen on the map, so they wait for the answer too.
+  for (const id of body.seats || selected) pending.add(id);
   const r = await command('POST', `/api/sales/${saleId}/seats/holds`, { body });
   pending.clear();
   busy = false;
