@@ -260,7 +260,7 @@ test('my page, seat orders: give back one seat, change one seat on the map\'s fr
   assert((await page.textContent('#me-message')).includes('Floor A-2 is given back'), `message: ${await page.textContent('#me-message')}`);
   let mine = (await pageApi(page, 'GET', '/api/me/seats')).body.seats.find((h) => h.id === order.id);
   assert(JSON.stringify(mine.seats.map((x) => x.id)) === JSON.stringify([a, c]) && mine.amount === 300000, `after giving back: ${JSON.stringify(mine)}`);
-  assert((await page.textContent(row)).includes('Given back: Floor A-2'), 'the row says which seat went back');
+  assert((await page.textContent(row)).includes('Given back or exchanged: Floor A-2'), 'the row says which seat went back');
   assert((await page.locator(`${row} li.seat-item`).count()) === 2, 'two seats left');
 
   // Change the first seat: the form offers the section's free seats, row by row.
