@@ -490,20 +490,6 @@ impl Sale {
         }
     }
 
-    /// How many more units `by` may take now, as far as the limit goes: the
-    /// per-person limit less what their pass bought and less what the book
-    /// counts as theirs (held or sold). Stock and seats left are not counted.
-    pub fn left_for(&self, by: UserId) -> u32 {
-        let limit = self.per_person_limit();
-        let mine = match &self.book {
-            Book::Stock(b) => b.quantity_of(by),
-            Book::Seated(b) => b.seats_of(by),
-            Book::Drop(b) => u32::from(b.first_click(by).is_some()),
-        };
-        let bought = self.queue.as_ref().and_then(|q| q.entry_of(by)).map_or(0, |e| e.bought);
-        limit.saturating_sub(mine).min(limit.saturating_sub(bought))
-    }
-
     /// `by` bought `units`: with a waiting room, they count against the pass.
     fn record_purchase(&mut self, by: UserId, units: u32, now: i64, events: &mut Vec<Event>) {
         let limit = self.per_person_limit();
