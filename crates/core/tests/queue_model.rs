@@ -1734,7 +1734,10 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
     let last = sale.apply(&cmd(T0 + 8, 1, "c3", Action::Confirm { hold: c }));
     assert!(matches!(last.outcome, Outcome::Confirmed(_)));
     assert!(last.events.contains(&Event::QueueAdmitted { upto: 2 }), "reaching the limit frees the slot");
-    assert_eq!(room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)), Some((PassState::Used { at_us: T0 + 8 }, 4)));
+    assert_eq!(
+        room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
+        Some((PassState::Used { at_us: T0 + 8 }, 4))
+    );
     // A refund gives the units back to the stock, not the pass back to its holder.
     assert!(matches!(sale.apply(&cmd(T0 + 9, 1, "f1", Action::Refund { order: a })).outcome, Outcome::Refunded(_)));
     assert_eq!(
@@ -1750,7 +1753,10 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
     let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
     let late = T0 + 1 + 100;
     assert!(matches!(sale.apply(&cmd(late, 1, "c1", Action::Confirm { hold: h })).outcome, Outcome::Confirmed(_)));
-    assert_eq!(room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)), Some((PassState::Expired { at_us: late }, 0)));
+    assert_eq!(
+        room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
+        Some((PassState::Expired { at_us: late }, 0))
+    );
 
     let mut setup = example_setup(AdmissionPolicy::Active { max: 1 });
     setup.kind = KindSetup::Drop { winners: 1 };

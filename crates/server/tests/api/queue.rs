@@ -306,7 +306,8 @@ async fn every_watcher_across_the_fanout_shards_gets_the_same_message() {
 #[tokio::test]
 async fn a_pass_is_good_for_its_lifetime_up_to_the_per_person_limit_and_says_what_is_left() {
     let s = Server::start().await;
-    let wr = json!({"policy": "active", "active_max": 1, "pass_seconds": 60, "pow_bits": 0, "places_per_address": 1000});
+    let wr =
+        json!({"policy": "active", "active_max": 1, "pass_seconds": 60, "pow_bits": 0, "places_per_address": 1000});
     let sale =
         s.stock_sale_by(ADMIN, json!({"per_person_limit": 2, "order_quantity_max": 1, "waiting_room": wr})).await;
     let id = sale["id"].as_u64().unwrap();
@@ -317,7 +318,11 @@ async fn a_pass_is_good_for_its_lifetime_up_to_the_per_person_limit_and_says_wha
     join(&s, id, buyer, &c, 0).await.ok(200);
     join(&s, id, next, &c, 0).await.ok(200);
     let t = me(&s, id, buyer).await;
-    assert_eq!((t["per_person_limit"].as_u64(), t["bought"].as_u64(), t["pass_left"].as_u64()), (Some(2), Some(0), Some(2)), "{t}");
+    assert_eq!(
+        (t["per_person_limit"].as_u64(), t["bought"].as_u64(), t["pass_left"].as_u64()),
+        (Some(2), Some(0), Some(2)),
+        "{t}"
+    );
     assert!(t["pass_ended_at"].is_null(), "{t}");
     let pass = t["pass"].as_str().unwrap().to_owned();
     let expires = t["pass_expires_at_us"].as_i64().unwrap();
