@@ -52,6 +52,10 @@ pub struct QueueConfig {
     pub places_per_address: u32,
     /// Secret until the sale opens; [`commitment`] of it is public from creation.
     pub seed: [u8; 32],
+    /// A pass is good up to the sale's per-person limit. False only for sales
+    /// logged before that rule, whose passes ended at the first checkout: a
+    /// replay must give the answers they were given.
+    pub pass_up_to_limit: bool,
 }
 
 /// Where one person's pass stands.

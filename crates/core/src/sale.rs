@@ -490,9 +490,18 @@ impl Sale {
         }
     }
 
+    /// How many units a pass is good for: the per-person limit, or one
+    /// checkout in sales logged before that rule.
+    fn pass_limit(&self) -> u32 {
+        match &self.queue {
+            Some(q) if !q.config().pass_up_to_limit => 1,
+            _ => self.per_person_limit(),
+        }
+    }
+
     /// `by` bought `units`: with a waiting room, they count against the pass.
     fn record_purchase(&mut self, by: UserId, units: u32, now: i64, events: &mut Vec<Event>) {
-        let limit = self.per_person_limit();
+        let limit = self.pass_limit();
         if let Some(q) = &mut self.queue {
             q.record_purchase(by, units, limit, now, events);
         }
@@ -630,7 +639,7 @@ impl Sale {
         let Some(q) = &self.queue else { return Ok(()) };
         q.check_invariants()?;
         // A pass that bought up to the limit has ended and frees its slot.
-        let limit = self.per_person_limit();
+        let limit = self.pass_limit();
         match q.entries().iter().find(|e| matches!(e.pass, PassState::Admitted { .. }) && e.bought >= limit) {
             Some(e) => Err(format!("ticket {} is live after buying {} of {limit}", e.ticket, e.bought)),
             None => Ok(()),

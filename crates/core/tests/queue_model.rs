@@ -63,6 +63,8 @@ struct Setup {
     pow_bits: u8,
     places_per_address: u32,
     seed: [u8; 32],
+    /// False: the rule of sales logged before passes were good up to the limit (one checkout).
+    pass_up_to_limit: bool,
 }
 
 fn kind_config(kind: &KindSetup) -> KindConfig {
@@ -90,6 +92,7 @@ fn sale_config(s: &Setup) -> SaleConfig {
             pow_bits: s.pow_bits,
             places_per_address: s.places_per_address,
             seed: s.seed,
+            pass_up_to_limit: s.pass_up_to_limit,
         }),
     }
 }
@@ -398,8 +401,12 @@ impl Model {
         }
     }
 
-    /// The documented per-person limit: a stock sale's, one click in a drop.
+    /// What a pass is good for: the documented per-person limit (a stock
+    /// sale's, one click in a drop), or one checkout under the old rule.
     fn limit(&self) -> u32 {
+        if !self.setup.pass_up_to_limit {
+            return 1;
+        }
         match self.setup.kind {
             KindSetup::Stock { per_person_limit, .. } => per_person_limit,
             KindSetup::Drop { .. } => 1,
@@ -753,6 +760,7 @@ fn other_sale(kind: &KindSetup) -> Sale {
             pow_bits: 0,
             places_per_address: 1_000,
             seed: [0xB0; 32],
+            pass_up_to_limit: true,
         }),
     });
     let t = T0 - 10_000;
@@ -1312,6 +1320,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
         0u8..=4,
         1u32..=4,
         any::<[u8; 32]>(),
+        proptest::bool::weighted(0.8),
     )
         .prop_map(
             |(
@@ -1324,6 +1333,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 pow_bits,
                 places_per_address,
                 seed,
+                pass_up_to_limit,
             )| Setup {
                 kind,
                 opens_at_us,
@@ -1334,6 +1344,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 pow_bits,
                 places_per_address,
                 seed,
+                pass_up_to_limit,
             },
         )
 }
@@ -1643,6 +1654,7 @@ fn example_setup(policy: AdmissionPolicy) -> Setup {
         pow_bits: 0,
         places_per_address: 100,
         seed: [7; 32],
+        pass_up_to_limit: true,
     }
 }
 
@@ -1757,6 +1769,16 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
         room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
         Some((PassState::Expired { at_us: late }, 0))
     );
+
+    // A sale logged under the old rule replays as it was: one checkout per pass.
+    let mut setup = example_setup(AdmissionPolicy::Active { max: 1 });
+    setup.pass_up_to_limit = false;
+    let mut sale = Sale::new(sale_config(&setup));
+    sale.apply(&cmd(T0, OWNER, "open", Action::Open));
+    join(&mut sale, T0 + 1, 1);
+    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
+    assert!(matches!(sale.apply(&cmd(T0 + 3, 1, "c1", Action::Confirm { hold: h })).outcome, Outcome::Confirmed(_)));
+    assert_eq!(room(&sale).check_pass(UserId(1), T0 + 3), Err(Rejection::PassUsed));
 
     let mut setup = example_setup(AdmissionPolicy::Active { max: 1 });
     setup.kind = KindSetup::Drop { winners: 1 };
