@@ -96,6 +96,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 pow_bits: 12,
                 places_per_address: 16,
                 seed: rand::random(),
+                pass_up_to_limit: true,
             }),
         },
         SaleConfig {

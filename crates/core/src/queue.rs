@@ -6,13 +6,17 @@
 //! and the seed is revealed then, so anyone can recompute the order with
 //! [`prequeue_order`]. Later arrivals queue in arrival order. Places are
 //! admitted in order by the sale's [`AdmissionPolicy`]; an admission is a pass
-//! valid for the pass lifetime, which buying commands check. A person joins at
-//! most once: joining again returns the same ticket and place.
+//! which buying commands check. A pass is good for its whole lifetime, for as
+//! many purchases as the sale's per-person limit allows: it ends early only
+//! when what was bought with it reaches that limit (a drop's one click). A
+//! person joins at most once: joining again returns the same ticket and place,
+//! so a pass that ended is not given again.
 //!
 //! Invariants, checked by [`WaitingRoom::check_invariants`] and the property
 //! tests: places `1..=admitted` are exactly the admitted ones (their pass
 //! admitted, used or expired), nobody is admitted twice, and under `Active`
-//! no more than `max` passes are live at once.
+//! no more than `max` passes are live at once. A pass stops being live (and
+//! frees its slot) when its lifetime ends or its holder reached the limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +52,10 @@ pub struct QueueConfig {
     pub places_per_address: u32,
     /// Secret until the sale opens; [`commitment`] of it is public from creation.
     pub seed: [u8; 32],
+    /// A pass is good up to the sale's per-person limit. False only for sales
+    /// logged before that rule, whose passes ended at the first checkout: a
+    /// replay must give the answers they were given.
+    pub pass_up_to_limit: bool,
 }
 
 /// Where one person's pass stands.
@@ -58,7 +66,7 @@ pub enum PassState {
         at_us: i64,
         expires_at_us: i64,
     },
-    /// A purchase completed with it (an order confirmed, a drop clicked).
+    /// Its holder bought up to the per-person limit with it (a drop: clicked).
     Used {
         at_us: i64,
     },
@@ -90,6 +98,10 @@ pub struct QueueEntry {
     /// `None` while in the pre-queue, before the shuffle.
     pub place: Option<u32>,
     pub pass: PassState,
+    /// Units bought while the pass was live (stock confirmed, seats confirmed,
+    /// a click). Never goes down, not even on a refund, so a pass that ended
+    /// never comes back and the `Active` bound stays simple.
+    pub bought: u32,
 }
 
 /// The numbers everyone may see; the same for every watcher.
@@ -422,7 +434,7 @@ impl WaitingRoom {
         } else {
             None
         };
-        let entry = QueueEntry { ticket, by, place, pass: PassState::Waiting };
+        let entry = QueueEntry { ticket, by, place, pass: PassState::Waiting, bought: 0 };
         self.entries.push(entry);
         self.by_person.insert(by, ticket);
         self.places_by_address.insert(address, at_address + 1);
@@ -451,11 +463,18 @@ impl WaitingRoom {
         }
     }
 
-    /// `by` completed a purchase: the pass ends and, under `Active`, frees a slot.
-    pub(crate) fn use_pass(&mut self, by: UserId, now_us: i64, events: &mut Vec<Event>) {
+    /// `by` bought `units` with their pass: they count against the per-person
+    /// `limit`, and when they reach it the pass ends and, under `Active`,
+    /// frees a slot. A purchase without a live pass (a hold paid for after
+    /// the pass expired) changes nothing here.
+    pub(crate) fn record_purchase(&mut self, by: UserId, units: u32, limit: u32, now_us: i64, events: &mut Vec<Event>) {
         let Some(&ticket) = self.by_person.get(&by) else { return };
         let Some(e) = self.entry_mut(ticket) else { return };
         let PassState::Admitted { expires_at_us, .. } = e.pass else { return };
+        e.bought = e.bought.saturating_add(units);
+        if e.bought < limit {
+            return;
+        }
         e.pass = PassState::Used { at_us: now_us };
         self.expiry.remove(&(expires_at_us, ticket));
         self.active -= 1;

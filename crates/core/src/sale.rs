@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::UserId;
 use crate::drop_sale::{Click, DropBook, DropConfig, DropView};
 use crate::idempotency::{IdempotencyKey, IdempotencyTable, Recall};
-use crate::queue::{QueueConfig, QueueEntry, QueueView, WaitingRoom};
+use crate::queue::{PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom};
 use crate::schedule::{SaleStatus, Schedule};
 use crate::seated::{SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView};
 use crate::stock::{Hold, HoldId, StockBook, StockConfig, StockView};
@@ -18,7 +18,7 @@ use crate::venue::SeatId;
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 5;
+pub const SNAPSHOT_FORMAT: u32 = 6;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KindConfig {
@@ -481,9 +481,29 @@ impl Sale {
         self.check_pass(by, now)
     }
 
-    fn use_pass(&mut self, by: UserId, now: i64, events: &mut Vec<Event>) {
+    /// The most one person may have: units of stock, seats, or a drop's one click.
+    pub fn per_person_limit(&self) -> u32 {
+        match &self.book {
+            Book::Stock(b) => b.config.per_person_limit,
+            Book::Seated(b) => b.config.per_person_limit,
+            Book::Drop(_) => 1,
+        }
+    }
+
+    /// How many units a pass is good for: the per-person limit, or one
+    /// checkout in sales logged before that rule.
+    fn pass_limit(&self) -> u32 {
+        match &self.queue {
+            Some(q) if !q.config().pass_up_to_limit => 1,
+            _ => self.per_person_limit(),
+        }
+    }
+
+    /// `by` bought `units`: with a waiting room, they count against the pass.
+    fn record_purchase(&mut self, by: UserId, units: u32, now: i64, events: &mut Vec<Event>) {
+        let limit = self.pass_limit();
         if let Some(q) = &mut self.queue {
-            q.use_pass(by, now, events);
+            q.record_purchase(by, units, limit, now, events);
         }
     }
 
@@ -550,15 +570,20 @@ impl Sale {
             }
             // A hold taken while the sale was open (and, with a waiting room,
             // with a live pass) may still be paid for or given back after it
-            // closes or the pass ends. Paying uses the pass up.
+            // closes or the pass ends. What is paid for counts against the pass.
             Action::Confirm { hold } => {
                 let outcome = match &mut self.book {
                     Book::Stock(book) => book.confirm(by, *hold, events),
                     Book::Seated(book) => book.confirm(by, *hold),
                     Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
                 };
-                if matches!(outcome, Outcome::Confirmed(_) | Outcome::SeatsConfirmed(_)) {
-                    self.use_pass(by, now, events);
+                let units = match &outcome {
+                    Outcome::Confirmed(h) => h.quantity,
+                    Outcome::SeatsConfirmed(h) => u32::try_from(h.seats.len()).unwrap_or(u32::MAX),
+                    _ => 0,
+                };
+                if units > 0 {
+                    self.record_purchase(by, units, now, events);
                 }
                 outcome
             }
@@ -587,7 +612,7 @@ impl Sale {
                 }
                 let Book::Drop(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
                 let outcome = book.click(by, now, opened, events);
-                self.use_pass(by, now, events);
+                self.record_purchase(by, 1, now, events);
                 outcome
             }
             Action::Join { nonce, address } => {
@@ -611,8 +636,12 @@ impl Sale {
             Book::Drop(b) => b.check_invariants()?,
             Book::Seated(b) => b.check_invariants()?,
         }
-        match &self.queue {
-            Some(q) => q.check_invariants(),
+        let Some(q) = &self.queue else { return Ok(()) };
+        q.check_invariants()?;
+        // A pass that bought up to the limit has ended and frees its slot.
+        let limit = self.pass_limit();
+        match q.entries().iter().find(|e| matches!(e.pass, PassState::Admitted { .. }) && e.bought >= limit) {
+            Some(e) => Err(format!("ticket {} is live after buying {} of {limit}", e.ticket, e.bought)),
             None => Ok(()),
         }
     }

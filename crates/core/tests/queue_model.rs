@@ -13,7 +13,8 @@
 //! core's own answers: the line is the documented shuffle then arrival order,
 //! a pass goes `Waiting -> Admitted` at most once and in place order, the
 //! policy's bound holds and the room never idles while someone could be let
-//! in, a pass is refused past its lifetime, after use and in another sale,
+//! in, a pass is refused past its lifetime, once it bought up to the
+//! per-person limit and in another sale,
 //! a refused command changes nothing, and the same inputs give the same sale.
 
 use std::collections::BTreeMap;
@@ -62,6 +63,8 @@ struct Setup {
     pow_bits: u8,
     places_per_address: u32,
     seed: [u8; 32],
+    /// False: the rule of sales logged before passes were good up to the limit (one checkout).
+    pass_up_to_limit: bool,
 }
 
 fn kind_config(kind: &KindSetup) -> KindConfig {
@@ -89,6 +92,7 @@ fn sale_config(s: &Setup) -> SaleConfig {
             pow_bits: s.pow_bits,
             places_per_address: s.places_per_address,
             seed: s.seed,
+            pass_up_to_limit: s.pass_up_to_limit,
         }),
     }
 }
@@ -179,6 +183,8 @@ struct MEntry {
     pass: PassState,
     /// When the pass was issued; kept apart because `Used`/`Expired` forget it.
     admitted_at: Option<i64>,
+    /// Units bought while the pass was live.
+    bought: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -258,7 +264,7 @@ impl Model {
     }
 
     fn queue_entry(e: &MEntry) -> QueueEntry {
-        QueueEntry { ticket: e.ticket, by: UserId(e.by), place: e.place, pass: e.pass }
+        QueueEntry { ticket: e.ticket, by: UserId(e.by), place: e.place, pass: e.pass, bought: e.bought }
     }
 
     fn queue_entries(&self) -> Vec<QueueEntry> {
@@ -395,11 +401,27 @@ impl Model {
         }
     }
 
-    fn use_pass(&mut self, by: u64) {
-        let now = self.now;
+    /// What a pass is good for: the documented per-person limit (a stock
+    /// sale's, one click in a drop), or one checkout under the old rule.
+    fn limit(&self) -> u32 {
+        if !self.setup.pass_up_to_limit {
+            return 1;
+        }
+        match self.setup.kind {
+            KindSetup::Stock { per_person_limit, .. } => per_person_limit,
+            KindSetup::Drop { .. } => 1,
+        }
+    }
+
+    /// A live pass counts what it bought and ends once that reaches the limit.
+    fn record_purchase(&mut self, by: u64, units: u32) {
+        let (now, limit) = (self.now, self.limit());
         for e in &mut self.entries {
             if e.by == by && matches!(e.pass, PassState::Admitted { .. }) {
-                e.pass = PassState::Used { at_us: now };
+                e.bought += units;
+                if e.bought >= limit {
+                    e.pass = PassState::Used { at_us: now };
+                }
             }
         }
     }
@@ -581,6 +603,7 @@ impl Model {
                     place,
                     pass: PassState::Waiting,
                     admitted_at: None,
+                    bought: 0,
                 });
                 self.joined_now = Some(ticket);
                 // A newcomer may be let in at once.
@@ -647,8 +670,9 @@ impl Model {
                 }
                 if matches!(action, Action::Confirm { .. }) {
                     self.holds[i].status = HoldStatus::Confirmed;
-                    // Paying uses the pass up.
-                    self.use_pass(by);
+                    // What is paid for counts against the pass.
+                    let units = self.holds[i].quantity;
+                    self.record_purchase(by, units);
                     Outcome::Confirmed(Self::as_hold(&self.holds[i]))
                 } else {
                     self.holds[i].status = HoldStatus::Cancelled;
@@ -703,7 +727,7 @@ impl Model {
                     after_open_us: self.now - opened,
                 };
                 self.clicks.push(click.clone());
-                self.use_pass(by);
+                self.record_purchase(by, 1);
                 Outcome::Clicked(click)
             }
         }
@@ -736,6 +760,7 @@ fn other_sale(kind: &KindSetup) -> Sale {
             pow_bits: 0,
             places_per_address: 1_000,
             seed: [0xB0; 32],
+            pass_up_to_limit: true,
         }),
     });
     let t = T0 - 10_000;
@@ -760,8 +785,9 @@ struct Run {
     model: Model,
     /// First outcome the core gave per (person, key), with its action.
     first: BTreeMap<(u64, String), (Action, Outcome)>,
-    /// The pass of every ticket as the core last showed it.
+    /// The pass of every ticket as the core last showed it, and what it had bought.
     seen: Vec<PassState>,
+    seen_bought: Vec<u32>,
     /// Each person's ticket and (once known) place, as first shown.
     people: BTreeMap<UserId, (u32, Option<u32>)>,
     /// When each admission happened, from the core's own states.
@@ -780,6 +806,7 @@ impl Run {
             model: Model::new(setup.clone()),
             first: BTreeMap::new(),
             seen: Vec::new(),
+            seen_bought: Vec::new(),
             people: BTreeMap::new(),
             admissions: Vec::new(),
             other,
@@ -1032,13 +1059,24 @@ impl Run {
     }
 
     /// Each pass goes `Waiting -> Admitted -> Used | Expired`, once (admitted
-    /// and used may fall in one input), and admission follows place order.
+    /// and used may fall in one input), and admission follows place order. A
+    /// pass is live exactly while it has bought less than the per-person
+    /// limit and its lifetime lasts; what it bought never goes down.
     fn check_passes(&mut self, now: i64, ctx: &str) -> Result<(), TestCaseError> {
         let ttl = self.model.setup.pass_ttl_us;
+        let limit = self.model.limit();
         let entries = room(&self.sale).entries().to_vec();
         prop_assert!(entries.len() >= self.seen.len(), "someone left the room; {ctx}");
         for e in &entries {
             let i = e.ticket as usize - 1;
+            let bought_before = self.seen_bought.get(i).copied().unwrap_or(0);
+            prop_assert!(e.bought >= bought_before, "ticket {} bought went down; {ctx}", e.ticket);
+            match e.pass {
+                PassState::Waiting => prop_assert_eq!(e.bought, 0, "bought before admission; {}", ctx),
+                PassState::Admitted { .. } => prop_assert!(e.bought < limit, "live at {} of {limit}; {ctx}", e.bought),
+                PassState::Used { .. } => prop_assert!(e.bought >= limit, "ended at {} of {limit}; {ctx}", e.bought),
+                PassState::Expired { .. } => {}
+            }
             let prev = self.seen.get(i).copied().unwrap_or(PassState::Waiting);
             let ok = match (prev, e.pass) {
                 (a, b) if a == b => true,
@@ -1062,9 +1100,11 @@ impl Run {
             prop_assert!(ok, "ticket {} went from {prev:?} to {:?}; {ctx}", e.ticket, e.pass);
             if i < self.seen.len() {
                 self.seen[i] = e.pass;
+                self.seen_bought[i] = e.bought;
             } else {
                 prop_assert_eq!(i, self.seen.len(), "tickets skipped; {}", ctx);
                 self.seen.push(e.pass);
+                self.seen_bought.push(e.bought);
             }
         }
         let admitted = entries.iter().filter(|e| e.pass != PassState::Waiting).count();
@@ -1280,6 +1320,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
         0u8..=4,
         1u32..=4,
         any::<[u8; 32]>(),
+        proptest::bool::weighted(0.8),
     )
         .prop_map(
             |(
@@ -1292,6 +1333,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 pow_bits,
                 places_per_address,
                 seed,
+                pass_up_to_limit,
             )| Setup {
                 kind,
                 opens_at_us,
@@ -1302,6 +1344,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 pow_bits,
                 places_per_address,
                 seed,
+                pass_up_to_limit,
             },
         )
 }
@@ -1611,6 +1654,7 @@ fn example_setup(policy: AdmissionPolicy) -> Setup {
         pow_bits: 0,
         places_per_address: 100,
         seed: [7; 32],
+        pass_up_to_limit: true,
     }
 }
 
@@ -1682,24 +1726,59 @@ fn a_pass_is_refused_from_its_expiry_instant() {
 }
 
 #[test]
-fn a_pass_is_used_up_by_an_order_or_a_click() {
+fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
+    // example_setup: a limit of 4 per person, one live pass at a time.
     let mut sale = Sale::new(sale_config(&example_setup(AdmissionPolicy::Active { max: 1 })));
     sale.apply(&cmd(T0, OWNER, "open", Action::Open));
     join(&mut sale, T0 + 1, 1);
     join(&mut sale, T0 + 2, 2);
     let a = held(&sale.apply(&cmd(T0 + 3, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
-    let b = held(&sale.apply(&cmd(T0 + 4, 1, "r2", Action::Reserve { quantity: 1 })).outcome);
-    assert_eq!(room(&sale).check_pass(UserId(2), T0 + 4), Err(Rejection::NotAdmitted));
-    let paid = sale.apply(&cmd(T0 + 5, 1, "c1", Action::Confirm { hold: a }));
+    let paid = sale.apply(&cmd(T0 + 4, 1, "c1", Action::Confirm { hold: a }));
     assert!(matches!(paid.outcome, Outcome::Confirmed(_)));
-    assert!(paid.events.contains(&Event::QueueAdmitted { upto: 2 }), "using a pass frees its slot");
+    // One of four bought: the pass goes on, and still holds the only slot.
+    assert_eq!(room(&sale).check_pass(UserId(1), T0 + 4), Ok(()));
+    assert_eq!(room(&sale).entry_of(UserId(1)).map(|e| e.bought), Some(1));
+    assert_eq!(room(&sale).check_pass(UserId(2), T0 + 4), Err(Rejection::NotAdmitted));
+    let b = held(&sale.apply(&cmd(T0 + 5, 1, "r2", Action::Reserve { quantity: 2 })).outcome);
+    let c = held(&sale.apply(&cmd(T0 + 6, 1, "r3", Action::Reserve { quantity: 1 })).outcome);
+    assert!(matches!(sale.apply(&cmd(T0 + 7, 1, "c2", Action::Confirm { hold: b })).outcome, Outcome::Confirmed(_)));
+    assert_eq!(room(&sale).check_pass(UserId(1), T0 + 7), Ok(()), "three of four bought");
+    let last = sale.apply(&cmd(T0 + 8, 1, "c3", Action::Confirm { hold: c }));
+    assert!(matches!(last.outcome, Outcome::Confirmed(_)));
+    assert!(last.events.contains(&Event::QueueAdmitted { upto: 2 }), "reaching the limit frees the slot");
     assert_eq!(
-        sale.apply(&cmd(T0 + 6, 1, "r3", Action::Reserve { quantity: 1 })).outcome,
+        room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
+        Some((PassState::Used { at_us: T0 + 8 }, 4))
+    );
+    // A refund gives the units back to the stock, not the pass back to its holder.
+    assert!(matches!(sale.apply(&cmd(T0 + 9, 1, "f1", Action::Refund { order: a })).outcome, Outcome::Refunded(_)));
+    assert_eq!(
+        sale.apply(&cmd(T0 + 10, 1, "r4", Action::Reserve { quantity: 1 })).outcome,
         Outcome::Rejected(Rejection::PassUsed)
     );
-    // A hold taken with the pass may still be paid for.
-    assert!(matches!(sale.apply(&cmd(T0 + 7, 1, "c2", Action::Confirm { hold: b })).outcome, Outcome::Confirmed(_)));
-    assert_eq!(room(&sale).entry_of(UserId(1)).map(|e| e.pass), Some(PassState::Used { at_us: T0 + 5 }));
+    assert_eq!(sale.check_invariants(), Ok(()));
+
+    // A hold taken with a live pass may still be paid for after the pass expired.
+    let mut sale = Sale::new(sale_config(&example_setup(AdmissionPolicy::Active { max: 1 })));
+    sale.apply(&cmd(T0, OWNER, "open", Action::Open));
+    join(&mut sale, T0 + 1, 1);
+    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
+    let late = T0 + 1 + 100;
+    assert!(matches!(sale.apply(&cmd(late, 1, "c1", Action::Confirm { hold: h })).outcome, Outcome::Confirmed(_)));
+    assert_eq!(
+        room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
+        Some((PassState::Expired { at_us: late }, 0))
+    );
+
+    // A sale logged under the old rule replays as it was: one checkout per pass.
+    let mut setup = example_setup(AdmissionPolicy::Active { max: 1 });
+    setup.pass_up_to_limit = false;
+    let mut sale = Sale::new(sale_config(&setup));
+    sale.apply(&cmd(T0, OWNER, "open", Action::Open));
+    join(&mut sale, T0 + 1, 1);
+    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
+    assert!(matches!(sale.apply(&cmd(T0 + 3, 1, "c1", Action::Confirm { hold: h })).outcome, Outcome::Confirmed(_)));
+    assert_eq!(room(&sale).check_pass(UserId(1), T0 + 3), Err(Rejection::PassUsed));
 
     let mut setup = example_setup(AdmissionPolicy::Active { max: 1 });
     setup.kind = KindSetup::Drop { winners: 1 };

@@ -48,6 +48,10 @@ pub struct QueueV1 {
     /// Hex of the 32-byte shuffle seed. The log is private to the operator;
     /// the API shows only its commitment until the sale opens.
     pub seed: String,
+    /// Added within v1: absent (sales logged before) means a pass ends at its
+    /// first checkout instead of at the per-person limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pass_up_to_limit: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +266,7 @@ impl From<&SaleConfig> for ConfigV1 {
                 pow_bits: q.pow_bits,
                 places_per_address: q.places_per_address,
                 seed: hex(&q.seed),
+                pass_up_to_limit: q.pass_up_to_limit,
             }),
         }
     }
@@ -283,6 +288,7 @@ impl TryFrom<ConfigV1> for SaleConfig {
                 pow_bits: q.pow_bits,
                 places_per_address: q.places_per_address,
                 seed: unhex32(&q.seed).ok_or(RecordError::Invalid("waiting room seed"))?,
+                pass_up_to_limit: q.pass_up_to_limit,
             }),
         };
         Ok(SaleConfig {
@@ -580,6 +586,29 @@ mod tests {
             let back: ActionV1 = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
             assert_eq!(Action::from(back), a, "{text}");
         }
+    }
+
+    /// A waiting room logged before passes were good up to the per-person
+    /// limit has no `pass_up_to_limit`: it replays under the old rule.
+    #[test]
+    fn a_room_logged_before_the_pass_rule_keeps_one_checkout_per_pass() {
+        let old = br#"{"t":"create","v":1,"config":{"title":"t","description":"","owner":1,"currency":"KRW",
+            "opens_at_us":null,"closes_at_us":null,
+            "kind":{"kind":"stock","stock":10,"price":5,"per_person_limit":2,"order_quantity_max":2,"hold_ttl_us":10},
+            "queue":{"policy":{"policy":"active","max":1},"pass_ttl_us":100,"prequeue_opens_at_us":null,"pow_bits":0,
+            "places_per_address":4,"seed":"0000000000000000000000000000000000000000000000000000000000000000"}}}"#;
+        let Ok(Record::Create { config, .. }) = Record::decode(old) else { panic!("an old create record decodes") };
+        let config = SaleConfig::try_from(config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.queue.as_ref().map(|q| q.pass_up_to_limit), Some(false));
+        // New sales write the rule down, and read it back.
+        let mut new = config.clone();
+        if let Some(q) = &mut new.queue {
+            q.pass_up_to_limit = true;
+        }
+        let bytes = Record::create(&new).encode();
+        assert!(String::from_utf8_lossy(&bytes).contains(r#""pass_up_to_limit":true"#));
+        let Ok(Record::Create { config: back, .. }) = Record::decode(&bytes) else { panic!("decodes") };
+        assert_eq!(SaleConfig::try_from(back).unwrap_or_else(|e| panic!("{e}")), new);
     }
 
     #[test]

@@ -296,6 +296,17 @@ pub struct QueueTicketOut {
     pub pass: Option<String>,
     pub pass_expires_at: Option<String>,
     pub pass_expires_at_us: Option<i64>,
+    /// The most one person may buy in this sale (a drop: one click); a pass
+    /// is good for its whole lifetime up to this many.
+    pub per_person_limit: u32,
+    /// Units bought with the pass while it was live (refunds do not lower it).
+    pub bought: u32,
+    /// How many more the live pass allows (0 once it ended).
+    pub pass_left: u32,
+    /// When the pass ended (`pass_state` `used` or `expired`). Nobody joins a
+    /// sale's line twice, so an ended pass is not given again.
+    pub pass_ended_at: Option<String>,
+    pub pass_ended_at_us: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -5,6 +5,9 @@
 // <time data-local> in the viewer's own time zone and running the
 // [data-countdown-us] timers on the server's clock. A waiting room's pass,
 // once set (setPass), goes with every buying command (POST holds, clicks).
+// Since every change goes through api(), it also keeps the header's name in
+// step with the account and tells the page (a `stampede:bought` event on
+// document) when a purchase went through, so a waiting room can recount its pass.
 
 import { serverNow, syncClock } from './clock.js';
 
@@ -77,7 +80,10 @@ export async function api(method, path, { body, key } = {}) {
       data = null;
     }
   }
-  if (res.ok) return { ok: true, status: res.status, data };
+  if (res.ok) {
+    followChange(method, path, data);
+    return { ok: true, status: res.status, data };
+  }
   const problem = data && typeof data.type === 'string' ? data : { type: '/problems/unknown', detail: text.slice(0, 200) };
   return { ok: false, status: res.status, problem, retryAfter: Number(res.headers.get('retry-after')) || 0 };
 }
@@ -91,6 +97,43 @@ export async function command(method, path, opts = {}) {
     r = await api(method, path, { ...opts, key });
   }
   return r;
+}
+
+/** What other parts of the page show about a successful answer. */
+function followChange(method, path, data) {
+  if (path === '/api/me' && typeof data?.name === 'string') showUserName(data.name);
+  if (method === 'POST' && /\/(confirm|clicks)$/.test(path)) {
+    document.dispatchEvent(new CustomEvent('stampede:bought', { detail: { path, data } }));
+  }
+}
+
+/** The signed-in person's name in the header (shortened there by CSS; the title keeps it whole). */
+export function showUserName(name) {
+  const el = document.getElementById('nav-user');
+  if (!el) return;
+  el.textContent = name;
+  el.title = name;
+}
+
+/**
+ * A sale's status as it changes live: the badge, and the label of the opening
+ * time ("Opens" becomes "Opened"; "opens when the organizer opens it" goes).
+ */
+export function showSaleStatus(status) {
+  const badge = document.getElementById('sale-status');
+  if (badge) {
+    badge.textContent = t(`status.${status}`);
+    badge.className = `badge status-${status}`;
+  }
+  if (status === 'scheduled') return;
+  const label = document.getElementById('opens-label');
+  const manual = document.getElementById('opens-manually');
+  if (manual) {
+    manual.hidden = true;
+    if (label) label.hidden = true;
+  } else if (label) {
+    label.textContent = t('sale.opened_at');
+  }
 }
 
 export function problemSlug(p) {

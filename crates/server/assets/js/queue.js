@@ -4,10 +4,17 @@
 // solved here with WebCrypto SHA-256 (with progress; a small SHA-256 of its
 // own where WebCrypto is missing, on plain http other than localhost), the viewer's place,
 // people ahead and an ETA counted down between messages, and, once admitted,
-// the pass from GET queue/me: it is handed to app.js (sent as stampede-pass)
-// and the sale's own buying script is loaded.
+// the pass from GET queue/me (204 while not in line): it is handed to app.js
+// (sent as stampede-pass) and the sale's own buying script is loaded. A pass
+// is good until it expires or its holder bought up to the per-person limit;
+// after each purchase (app.js's `stampede:bought`) the ticket is read again,
+// so the page says how many more the pass allows and until when, and once it
+// ended, why, and that the line cannot be joined again (buying is hidden then,
+// but a hold already taken can still be paid for).
 
-import { api, command, t, number, problemMessage, problemSlug, clockText, showMessage, userId, setPass } from './app.js';
+import {
+  api, command, t, number, problemMessage, problemSlug, clockText, showMessage, userId, setPass, showSaleStatus,
+} from './app.js';
 import { serverNow, syncClock } from './clock.js';
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +31,9 @@ let status = null;
 let ticket = null;
 let statusAt = 0;
 let admittedShown = false;
+let scriptLoaded = false;
+let passTimer = 0;
+let expiryAsked = false;
 let joining = false;
 
 function hexBytes(hex) {
@@ -123,14 +133,24 @@ function show(id, on) {
   if (e) e.hidden = !on;
 }
 
+/** One of the big boxes: a number, or words (set smaller, so they wrap at spaces, never inside a word). */
+function box(id, text, words = false) {
+  const e = $(id);
+  e.textContent = text;
+  e.classList.toggle('words', words);
+}
+
+function timeOfDay(ms) {
+  return new Intl.DateTimeFormat(document.documentElement.dataset.locale || 'en-US', { timeStyle: 'short' }).format(new Date(ms));
+}
+
 /** Renders the line and the viewer's place from the newest status and ticket. */
 function render() {
   if (!status) return;
   $('queue-joined').textContent = number(status.joined);
   $('queue-admitted-count').textContent = number(status.admitted);
   $('queue-waiting').textContent = number(status.waiting);
-  $('sale-status').textContent = t(`status.${status.status}`);
-  $('sale-status').className = `badge status-${status.status}`;
+  showSaleStatus(status.status);
   let notice = '';
   if (status.status === 'closed') notice = t('queue.closed');
   else if (status.sold_out) notice = t('queue.sold_out');
@@ -144,25 +164,38 @@ function render() {
   show('queue-join-box', false);
   show('queue-mine', true);
   $('queue-ticket').textContent = number(ticket.ticket);
+  // Once the pass ended, a place in line means nothing more ("your turn", "now" would mislead).
+  const over = root.dataset.pass === 'ended';
+  show('queue-state', !over);
+  show('queue-big', !over);
+  if (over) {
+    show('queue-keep', false);
+    return;
+  }
   if (ticket.place == null || status.prequeue) {
-    $('queue-place').textContent = t('queue.place_unknown');
-    $('queue-ahead').textContent = '–';
-    $('queue-eta').textContent = status.status === 'scheduled' ? t('queue.eta_at_opening') : '–';
+    box('queue-place', t('queue.place_unknown'), true);
+    box('queue-ahead', '–');
+    if (status.status === 'scheduled') box('queue-eta', t('queue.eta_at_opening'), true);
+    else box('queue-eta', '–');
     $('queue-state').textContent = t('queue.prequeue');
+    show('queue-keep', true);
     return;
   }
   const ahead = Math.max(0, ticket.place - status.admitted - 1);
   const yourTurn = ticket.admitted || ticket.place <= status.admitted;
-  $('queue-place').textContent = number(yourTurn ? 0 : ticket.place - status.admitted);
-  $('queue-ahead').textContent = number(yourTurn ? 0 : ahead);
+  box('queue-place', number(yourTurn ? 0 : ticket.place - status.admitted));
+  box('queue-ahead', number(yourTurn ? 0 : ahead));
+  // Waiting is over: nothing more happens by keeping the page open.
+  show('queue-keep', !yourTurn);
   if (yourTurn) {
-    $('queue-eta').textContent = t('queue.now');
+    box('queue-eta', t('queue.now'), true);
     $('queue-state').textContent = t('queue.your_turn');
   } else {
     const rate = status.rate_per_s || 0;
     const elapsed = (serverNow() - statusAt) / 1000;
     const eta = rate > 0 ? Math.max(0, ahead / rate - elapsed) : null;
-    $('queue-eta').textContent = eta == null ? t('queue.eta_unknown') : clockText(eta * 1000);
+    if (eta == null) box('queue-eta', t('queue.eta_unknown'), true);
+    else box('queue-eta', clockText(eta * 1000));
     $('queue-state').textContent = status.status === 'scheduled' ? t('queue.waiting_open') : t('queue.waiting');
   }
 }
@@ -170,19 +203,36 @@ function render() {
 async function readTicket() {
   const r = await api('GET', `/api/sales/${saleId}/queue/me`);
   if (r.ok) {
-    ticket = r.data;
-    if (ticket.pass && ticket.pass_state === 'admitted') admit();
-    else if (ticket.pass_state === 'used') showMessage(message, t('queue.pass_used'), 'warn');
-    else if (ticket.pass_state === 'expired') showMessage(message, t('queue.pass_expired'), 'warn');
-  } else if (problemSlug(r.problem) === 'not-in-queue') {
-    ticket = null;
+    ticket = r.status === 204 ? null : r.data;
+    if (ticket?.pass && ticket.pass_state === 'admitted') await admit();
+    else if (ticket && ['used', 'expired'].includes(ticket.pass_state)) await passEnded();
   }
   render();
+}
+
+/** What the live pass still allows, and until when. */
+function showPass() {
+  const end = ticket.pass_expires_at_us / 1000;
+  // A drop's pass is one click: nothing to count.
+  const counts = kind !== 'drop';
+  show('queue-pass-allows', counts);
+  if (counts) $('queue-pass-allows').textContent = t('queue.pass_allows', { left: number(ticket.pass_left), limit: number(ticket.per_person_limit) });
+  $('queue-pass-until').textContent = t('queue.pass_until', { time: timeOfDay(end) });
+}
+
+/** The sale's own buying script, once; it also picks up a hold taken earlier. */
+async function loadBuying() {
+  for (const e of document.querySelectorAll('[data-after-admission]')) e.hidden = false;
+  if (scriptLoaded) return;
+  scriptLoaded = true;
+  const script = { stock: 'stock.js', drop: 'drop.js', seated: 'seats.js' }[kind];
+  if (script) await import(`./${script}`);
 }
 
 /** Admitted: the pass goes with buying commands, and the sale's buying page comes up. */
 async function admit() {
   setPass(ticket.pass);
+  showPass();
   if (admittedShown) return;
   admittedShown = true;
   show('queue-admitted', true);
@@ -190,12 +240,38 @@ async function admit() {
   const tick = () => {
     const left = end - serverNow();
     $('queue-pass-timer').textContent = left > 0 ? clockText(left) : t('time.expired');
+    // The server decides when the pass ended; ask it once the lifetime is up.
+    if (left <= 0 && !expiryAsked) {
+      expiryAsked = true;
+      readTicket();
+    }
   };
   tick();
-  setInterval(tick, 500);
-  for (const e of document.querySelectorAll('[data-after-admission]')) e.hidden = false;
-  const script = { stock: 'stock.js', drop: 'drop.js', seated: 'seats.js' }[kind];
-  if (script) await import(`./${script}`);
+  passTimer = setInterval(tick, 500);
+  await loadBuying();
+}
+
+/**
+ * The pass ended (bought up to the limit, clicked, or expired): buying is
+ * hidden (CSS, by #sale[data-pass="ended"]), and the page says why and that
+ * the line cannot be joined again.
+ */
+async function passEnded() {
+  setPass('');
+  clearInterval(passTimer);
+  root.dataset.pass = 'ended';
+  show('queue-admitted', false);
+  const ended = ticket.pass_ended_at_us / 1000;
+  let why;
+  if (ticket.pass_state === 'expired') why = t('queue.ended_expired', { time: timeOfDay(ended) });
+  else if (kind === 'drop') why = t('queue.ended_clicked');
+  else why = t('queue.ended_limit', { bought: number(ticket.bought), limit: number(ticket.per_person_limit) });
+  $('queue-ended-text').textContent = why;
+  const bought = ticket.pass_state === 'expired' && kind !== 'drop' && ticket.bought > 0;
+  show('queue-ended-bought', bought);
+  if (bought) $('queue-ended-bought').textContent = t('queue.ended_bought', { bought: number(ticket.bought), limit: number(ticket.per_person_limit) });
+  show('queue-ended', true);
+  await loadBuying();
 }
 
 async function join() {
@@ -282,6 +358,10 @@ function connect() {
 }
 
 $('queue-join')?.addEventListener('click', join);
+// A purchase counts against the pass: read what it still allows.
+document.addEventListener('stampede:bought', () => {
+  if (ticket) readTicket();
+});
 syncClock();
 const first = await api('GET', `/api/sales/${saleId}/queue`);
 if (first.ok) onStatus(first.data);

@@ -3,7 +3,7 @@
 // (POST holds), the hold timer counting down to expires_at on the server's
 // clock, confirming and cancelling, and a human message for every refusal.
 
-import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage } from './app.js';
+import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, showSaleStatus } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 
 const $ = (id) => document.getElementById(id);
@@ -55,8 +55,7 @@ function render() {
   const st = sale.stock;
   $('stock-available').textContent = number(st.available);
   $('stock-meter').value = st.available;
-  $('sale-status').textContent = t(`status.${sale.status}`);
-  $('sale-status').className = `badge status-${sale.status}`;
+  showSaleStatus(sale.status);
   if (!form || hold || busy) return;
   const why = blocker();
   $('hold-button').disabled = !!why;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use stampede_core::{Action, Outcome, POW_BITS_MAX, PassState, QueueEntry, Rejection};
+use stampede_core::{Action, KindConfig, Outcome, POW_BITS_MAX, PassState, QueueEntry, Rejection};
 use stampede_engine::SaleHandle;
 
 use crate::AppState;
@@ -28,11 +28,27 @@ fn room(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
     Ok(sale)
 }
 
-fn ticket_out(state: &AppState, sale: u64, e: &QueueEntry, now_us: i64) -> QueueTicketOut {
+/// The most one person may buy in the sale: what a pass is good for.
+fn per_person_limit(sale: &SaleHandle) -> u32 {
+    match &sale.config.kind {
+        KindConfig::Stock(c) => c.per_person_limit,
+        KindConfig::Seated(c) => c.per_person_limit,
+        KindConfig::Drop(_) => 1,
+    }
+}
+
+fn ticket_out(state: &AppState, sale: &SaleHandle, e: &QueueEntry, now_us: i64) -> QueueTicketOut {
     let live = match e.pass {
         PassState::Admitted { expires_at_us, .. } if expires_at_us > now_us => Some(expires_at_us),
         _ => None,
     };
+    let limit = per_person_limit(sale);
+    let ended_at_us = match e.pass {
+        PassState::Admitted { expires_at_us, .. } if expires_at_us <= now_us => Some(expires_at_us),
+        PassState::Used { at_us } | PassState::Expired { at_us } => Some(at_us),
+        _ => None,
+    };
+    let sale = sale.id;
     QueueTicketOut {
         sale_id: sale,
         ticket: e.ticket,
@@ -45,6 +61,11 @@ fn ticket_out(state: &AppState, sale: u64, e: &QueueEntry, now_us: i64) -> Queue
         pass: live.map(|exp_us| state.passes.issue(&PassClaims { sale, user: e.by.0, ticket: e.ticket, exp_us })),
         pass_expires_at: live.map(fmt_us),
         pass_expires_at_us: live,
+        per_person_limit: limit,
+        bought: e.bought,
+        pass_left: if live.is_some() { limit.saturating_sub(e.bought) } else { 0 },
+        pass_ended_at: ended_at_us.map(fmt_us),
+        pass_ended_at_us: ended_at_us,
     }
 }
 
@@ -76,24 +97,22 @@ pub async fn join(
         s.waiting_room().and_then(|q| q.entry_of(me)).map(|e| Outcome::Joined(e.clone()))
     });
     match state.engine.command_unless(sale.id, me, key.0, action, Some(already)).await? {
-        Outcome::Joined(e) => Ok(Json(ticket_out(&state, sale.id, &e, state.engine.now_us()))),
+        Outcome::Joined(e) => Ok(Json(ticket_out(&state, &sale, &e, state.engine.now_us()))),
         Outcome::Rejected(r) => Err(r.into()),
         other => Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
     }
 }
 
-/// Your ticket, place, and pass once admitted.
+/// Your ticket, place, and pass once admitted: what it is good for and when
+/// it ends. Not being in line is an ordinary state, not an error: 204.
 #[utoipa::path(get, path = "/api/sales/{id}/queue/me", tag = "waiting room", params(("id" = u64, Path)),
-    responses((status = 200, body = QueueTicketOut), (status = 404, body = Problem)))]
-pub async fn me(
-    State(state): State<AppState>,
-    auth: Auth,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<QueueTicketOut>, ApiError> {
+    responses((status = 200, body = QueueTicketOut), (status = 204, description = "you have not joined this line"),
+        (status = 404, body = Problem)))]
+pub async fn me(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let sale = room(&state, &id)?;
     match my_entry(&state, &sale, &auth).await? {
-        Some(e) => Ok(Json(ticket_out(&state, sale.id, &e, state.engine.now_us()))),
-        None => Err(Rejection::NotInQueue.into()),
+        Some(e) => Ok(Json(ticket_out(&state, &sale, &e, state.engine.now_us())).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 

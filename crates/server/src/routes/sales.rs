@@ -84,6 +84,7 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
         pow_bits: u8::try_from(pow_bits).unwrap_or(POW_BITS_MAX),
         places_per_address: as_u32(places),
         seed,
+        pass_up_to_limit: true,
     }))
 }
 

@@ -302,3 +302,58 @@ async fn every_watcher_across_the_fanout_shards_gets_the_same_message() {
     let rest = s.get(&format!("/api/sales/{id}/queue"), None).await.ok(200);
     assert_eq!(rest["seq"].as_u64(), seqs.first().copied());
 }
+
+#[tokio::test]
+async fn a_pass_is_good_for_its_lifetime_up_to_the_per_person_limit_and_says_what_is_left() {
+    let s = Server::start().await;
+    let wr =
+        json!({"policy": "active", "active_max": 1, "pass_seconds": 60, "pow_bits": 0, "places_per_address": 1000});
+    let sale =
+        s.stock_sale_by(ADMIN, json!({"per_person_limit": 2, "order_quantity_max": 1, "waiting_room": wr})).await;
+    let id = sale["id"].as_u64().unwrap();
+    let c = unhex(sale["waiting_room"]["commitment"].as_str().unwrap());
+    let users = s.users(2, "twice").await;
+    let (buyer, next) = (&users[0], &users[1]);
+    s.open(id).await;
+    join(&s, id, buyer, &c, 0).await.ok(200);
+    join(&s, id, next, &c, 0).await.ok(200);
+    let t = me(&s, id, buyer).await;
+    assert_eq!(
+        (t["per_person_limit"].as_u64(), t["bought"].as_u64(), t["pass_left"].as_u64()),
+        (Some(2), Some(0), Some(2)),
+        "{t}"
+    );
+    assert!(t["pass_ended_at"].is_null(), "{t}");
+    let pass = t["pass"].as_str().unwrap().to_owned();
+    let expires = t["pass_expires_at_us"].as_i64().unwrap();
+
+    let hold = reserve_with(&s, id, buyer, Some(&pass)).await.ok(201);
+    s.post_empty(&format!("/api/sales/{id}/holds/{}/confirm", hold["id"]), Some(&buyer.token)).await.ok(200);
+    let t = me(&s, id, buyer).await;
+    assert_eq!(t["pass_state"], "admitted", "one of two bought: the pass goes on; {t}");
+    assert_eq!((t["bought"].as_u64(), t["pass_left"].as_u64()), (Some(1), Some(1)), "{t}");
+    assert_eq!(t["pass_expires_at_us"].as_i64(), Some(expires), "the same lifetime; {t}");
+    assert_eq!(me(&s, id, next).await["pass_state"], "waiting", "the slot is still taken");
+
+    // The same pass buys the second one; then it has ended and the next person is let in.
+    let hold = reserve_with(&s, id, buyer, Some(&pass)).await.ok(201);
+    s.post_empty(&format!("/api/sales/{id}/holds/{}/confirm", hold["id"]), Some(&buyer.token)).await.ok(200);
+    let t = me(&s, id, buyer).await;
+    assert_eq!(t["pass_state"], "used", "{t}");
+    assert_eq!((t["bought"].as_u64(), t["pass_left"].as_u64()), (Some(2), Some(0)), "{t}");
+    assert!(t["pass"].is_null() && t["pass_ended_at_us"].as_i64().is_some(), "{t}");
+    reserve_with(&s, id, buyer, Some(&pass)).await.problem(409, "/problems/pass-used");
+    assert_eq!(me(&s, id, next).await["pass_state"], "admitted", "reaching the limit freed the slot");
+}
+
+#[tokio::test]
+async fn not_being_in_line_is_an_ordinary_answer_not_an_error() {
+    let s = Server::start().await;
+    let (id, _) = room_sale(&s, json!({})).await;
+    let u = s.users(1, "outside").await.remove(0);
+    let r = s.get(&format!("/api/sales/{id}/queue/me"), Some(&u.token)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.body.is_empty(), "{}", r.body);
+    // An unknown sale is still a 404.
+    s.get("/api/sales/987654/queue/me", Some(&u.token)).await.problem(404, "/problems/not-found");
+}
