@@ -127,7 +127,7 @@ impl Venue {
                 }
                 for seat in &r.seats {
                     check_name("seat label", &seat.label, SEAT_LABEL_LEN_MAX)?;
-                    if seat.x.abs() > COORD_MAX || seat.y.abs() > COORD_MAX {
+                    if seat.x.unsigned_abs() > COORD_MAX.unsigned_abs() || seat.y.unsigned_abs() > COORD_MAX.unsigned_abs() {
                         return bad(format!("seat coordinates must be within ±{COORD_MAX}"));
                     }
                 }

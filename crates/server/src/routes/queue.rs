@@ -84,7 +84,7 @@ pub async fn join(
 
 /// Your ticket, place, and pass once admitted.
 #[utoipa::path(get, path = "/api/sales/{id}/queue/me", tag = "waiting room", params(("id" = u64, Path)),
-    responses((status = 200, body = QueueTicketOut), (status = 404, body = Problem)))]
+    responses((status = 200, body = QueueTicketOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn me(
     State(state): State<AppState>,
     auth: Auth,
@@ -127,7 +127,8 @@ pub async fn watch(
 /// Change the proof-of-work difficulty while the sale runs (its organizer or an admin).
 #[utoipa::path(put, path = "/api/sales/{id}/queue/pow", tag = "waiting room", params(("id" = u64, Path)),
     request_body = PowRequest,
-    responses((status = 200, body = QueueStatusOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = QueueStatusOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn set_pow(
     State(state): State<AppState>,
     auth: Auth,
