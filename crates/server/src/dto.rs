@@ -102,7 +102,19 @@ pub const NAME_PATTERN: &str =
     concat!("^[", ws!(), "]*[^", ws!(), ctl!(), "](?:[^", ctl!(), "]{0,62}[^", ws!(), ctl!(), "])?[", ws!(), "]*$");
 /// A token label: at most 64 characters once trimmed, no control characters.
 pub const LABEL_PATTERN: &str = concat!(
-    "^[", ws!(), "]*(?:[^", ws!(), ctl!(), "](?:[^", ctl!(), "]{0,62}[^", ws!(), ctl!(), "])?)?[", ws!(), "]*$"
+    "^[",
+    ws!(),
+    "]*(?:[^",
+    ws!(),
+    ctl!(),
+    "](?:[^",
+    ctl!(),
+    "]{0,62}[^",
+    ws!(),
+    ctl!(),
+    "])?)?[",
+    ws!(),
+    "]*$"
 );
 /// A sale's title: 1 to 200 characters once trimmed.
 pub const TITLE_PATTERN: &str =
@@ -114,8 +126,26 @@ pub const DESCRIPTION_PATTERN: &str =
 /// neither first nor last, no whitespace or control characters but around
 /// it (trimmed), 3 to 254 characters.
 pub const EMAIL_PATTERN: &str = concat!(
-    "^[", ws!(), "]*[^@", ws!(), ctl!(), "]+@[^@.", ws!(), ctl!(), "][^@", ws!(), ctl!(), "]*[.][^@", ws!(), ctl!(),
-    "]*[^@.", ws!(), ctl!(), "][", ws!(), "]*$"
+    "^[",
+    ws!(),
+    "]*[^@",
+    ws!(),
+    ctl!(),
+    "]+@[^@.",
+    ws!(),
+    ctl!(),
+    "][^@",
+    ws!(),
+    ctl!(),
+    "]*[.][^@",
+    ws!(),
+    ctl!(),
+    "]*[^@.",
+    ws!(),
+    ctl!(),
+    "][",
+    ws!(),
+    "]*$"
 );
 
 fn text_schema(pattern: &str, min_length: Option<usize>, max_length: Option<usize>) -> utoipa::openapi::Object {

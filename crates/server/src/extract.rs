@@ -49,7 +49,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !first.is_data() {
             return Err(ApiError::malformed(format!("the body is not JSON: {first}")));
         }
-        let mut value = serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| ApiError::malformed(e.to_string()))?;
+        let mut value =
+            serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| ApiError::malformed(e.to_string()))?;
         if !integral_floats_to_integers(&mut value) {
             return Err(ApiError::malformed(format!("the body is not of the expected shape: {first}")));
         }
@@ -91,9 +92,7 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
             true
         }
         Value::Array(items) => items.iter_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed),
-        Value::Object(fields) => {
-            fields.values_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed)
-        }
+        Value::Object(fields) => fields.values_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed),
         _ => false,
     }
 }

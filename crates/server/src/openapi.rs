@@ -331,10 +331,8 @@ fn apply_conventions(doc: &mut Value) {
 
 fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     let has_body = op.contains_key("requestBody");
-    let has_query = op
-        .get("parameters")
-        .and_then(Value::as_array)
-        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+    let has_query =
+        op.get("parameters").and_then(Value::as_array).is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
     let responses = op.entry("responses").or_insert_with(|| json!({}));
     let Value::Object(responses) = responses else { return };
     for response in responses.values_mut() {
@@ -368,8 +366,9 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         add("400", problem("a malformed idempotency-key header (`/problems/invalid-idempotency-key`) or body"));
         add("422", problem("the idempotency key was used for another command (`/problems/idempotency-key-reused`)"));
     }
-    let engine = path.starts_with("/api/sales") && path != "/api/sales/{id}/queue/ws" && path != "/api/sales/{id}/seats/ws"
-        || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
+    let engine =
+        path.starts_with("/api/sales") && path != "/api/sales/{id}/queue/ws" && path != "/api/sales/{id}/seats/ws"
+            || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
     if engine || HASHING.contains(&(method, path)) {
         let mut busy = problem("busy (`/problems/overloaded`) or the log cannot be written (`/problems/unavailable`)");
         busy["headers"] = json!({"retry-after": {"description": "seconds to wait", "schema": {"type": "integer"}}});
@@ -441,10 +440,8 @@ fn integer_ranges(value: &mut Value) {
 /// served as `application/problem+json`.
 fn problem_content_type(response: &mut Value) {
     let Some(Value::Object(content)) = response.get_mut("content") else { return };
-    let is_problem = content
-        .get("application/json")
-        .and_then(|c| c.pointer("/schema/$ref"))
-        .is_some_and(|r| r == PROBLEM_REF);
+    let is_problem =
+        content.get("application/json").and_then(|c| c.pointer("/schema/$ref")).is_some_and(|r| r == PROBLEM_REF);
     if is_problem && let Some(c) = content.remove("application/json") {
         content.insert(PROBLEM_TYPE.into(), c);
     }

@@ -68,7 +68,9 @@ async fn every_extractor_answer_is_declared() {
             continue; // the WebSocket upgrade routes answer their own way
         }
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-        let concrete = |id: &str| path.replace("{id}", id).replace("{hold}", "1").replace("{order}", "1").replace("{user_id}", "1");
+        let concrete = |id: &str| {
+            path.replace("{id}", id).replace("{hold}", "1").replace("{order}", "1").replace("{user_id}", "1")
+        };
         let token = if op.get("security").is_some() { Some(user.token.as_str()) } else { None };
         let mut probes = Vec::new();
         if op.get("security").is_some() {
@@ -90,6 +92,21 @@ async fn every_extractor_answer_is_declared() {
             let r = s.send(rb).await;
             declared(&op, &method, &path, r.status, r.header("content-type"), &r.body);
         }
+    }
+}
+
+/// The WebSocket routes are not fuzzed (an upgrade is no HTTP answer), so
+/// their refusal of a plain GET is checked here. Its content type is issue 9's
+/// item 19.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_get_of_a_websocket_route_is_a_declared_refusal() {
+    let s = Server::start().await;
+    let doc = s.get("/api/openapi.json", None).await.ok(200);
+    let stock = s.open_stock_sale(json!({})).await;
+    for path in ["/api/sales/{id}/queue/ws", "/api/sales/{id}/seats/ws"] {
+        let r = s.get(&path.replace("{id}", &stock.to_string()), None).await;
+        assert!(doc["paths"][path]["get"]["responses"][r.status.to_string()].is_object(), "{path}: {}", r.status);
+        assert!(r.status >= 400 && r.status < 500, "{path}: {}", r.status);
     }
 }
 
@@ -129,7 +146,8 @@ async fn a_number_with_a_zero_fraction_is_that_integer() {
     let id = s.open_stock_sale(json!({})).await;
     let h = s.post_raw(&format!("/api/sales/{id}/holds"), Some(&u.token), r#"{"quantity": 2.0}"#).await.ok(201);
     assert_eq!(h["quantity"], 2);
-    let sale = s.post("/api/sales", Some(ADMIN), json!({"kind": "drop", "title": "D", "winners": 2124.0})).await.ok(201);
+    let sale =
+        s.post("/api/sales", Some(ADMIN), json!({"kind": "drop", "title": "D", "winners": 2124.0})).await.ok(201);
     assert_eq!(sale["drop"]["winners"], 2124);
     // A fraction, or an integral number no integer type holds, is still not an integer.
     for q in ["1.5", "1e30", "-0.5"] {
@@ -164,7 +182,10 @@ async fn bounds_are_declared_as_the_server_checks_them() {
     assert_eq!(bounds(&room["chunk_seconds"]), (Some(rules::CHUNK_SECONDS_MIN), Some(rules::CHUNK_SECONDS_MAX)));
     assert_eq!(bounds(&room["pow_bits"]), (Some(0.0), Some(f64::from(stampede_core::POW_BITS_MAX))));
     assert_eq!(bounds(&room["pass_seconds"]), hold);
-    assert_eq!(bounds(&schemas["ReserveRequest"]["properties"]["quantity"]), (Some(1.0), Some(rules::PER_PERSON_MAX as f64)));
+    assert_eq!(
+        bounds(&schemas["ReserveRequest"]["properties"]["quantity"]),
+        (Some(1.0), Some(rules::PER_PERSON_MAX as f64))
+    );
     assert_eq!(bounds(&schemas["PowRequest"]["properties"]["pow_bits"]), (Some(0.0), Some(28.0)));
     let best = &schemas["BestRequest"]["properties"]["count"];
     assert_eq!(bounds(best), (Some(1.0), Some(stampede_server::routes::seats::SEATS_PER_HOLD_LIMIT as f64)));
@@ -195,11 +216,18 @@ async fn seat_rows_are_declared_as_the_tuples_they_are() {
     let generate = json!({"name": "Hall", "sections": [{"name": "Floor", "tier": "A", "price": 1000,
         "colour": "#336699", "rows": 1, "seats_per_row": 2, "x": 0, "y": 0, "curve_degrees": 0, "spacing": 10}]});
     let sale = s
-        .post("/api/sales", Some(ADMIN), json!({"kind": "seated", "title": "S",
-            "seated": {"per_person_limit": 2, "hold_seconds": 60, "generate": generate}}))
+        .post(
+            "/api/sales",
+            Some(ADMIN),
+            json!({"kind": "seated", "title": "S",
+            "seated": {"per_person_limit": 2, "hold_seconds": 60, "generate": generate}}),
+        )
         .await
         .ok(201);
     let venue = s.get(&format!("/api/sales/{}/venue", sale["id"]), None).await.ok(200);
     let seat = &venue["sections"][0]["rows"][0]["seats"][0];
-    assert!(seat[0].is_string() && seat[1].is_i64() && seat[2].is_i64() && seat.as_array().map(Vec::len) == Some(3), "{seat}");
+    assert!(
+        seat[0].is_string() && seat[1].is_i64() && seat[2].is_i64() && seat.as_array().map(Vec::len) == Some(3),
+        "{seat}"
+    );
 }
