@@ -276,8 +276,8 @@ pub fn seat_tuples() -> utoipa::openapi::schema::Array {
     let coordinate = || ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(i32::MIN)).maximum(Some(i32::MAX));
     let seat = ArrayBuilder::new()
         .prefix_items([
-            ObjectBuilder::new().schema_type(Type::String).build().into(),
-            coordinate().build().into(),
+            ObjectBuilder::new().schema_type(Type::String).build(),
+            coordinate().build(),
             coordinate().build(),
         ])
         .items(ArrayItems::False)
