@@ -337,9 +337,25 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     let Value::Object(responses) = responses else { return };
     for response in responses.values_mut() {
         problem_content_type(response);
+        // OpenAPI requires a description; utoipa leaves it out when none was given.
+        if let Value::Object(r) = response {
+            r.entry("description").or_insert_with(|| json!(""));
+        }
     }
-    let mut add = |status: &str, response: Value| {
-        responses.entry(status.to_owned()).or_insert(response);
+    // A status the annotation declared already keeps its own description and
+    // gains the convention's meaning beside it.
+    let mut add = |status: &str, response: Value| match responses.get_mut(status) {
+        None => {
+            responses.insert(status.to_owned(), response);
+        }
+        Some(declared) => {
+            let extra = response["description"].as_str().unwrap_or_default();
+            let own = declared["description"].as_str().unwrap_or_default();
+            if !own.contains(extra) {
+                declared["description"] =
+                    json!(if own.is_empty() { extra.to_owned() } else { format!("{own}; {extra}") });
+            }
+        }
     };
     let public = PUBLIC.contains(&(method, path));
     if !public {

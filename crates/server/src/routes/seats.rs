@@ -197,7 +197,7 @@ pub async fn venue(State(state): State<AppState>, ApiPath(id): ApiPath<String>) 
 
 /// The seat map now: the same snapshot a WebSocket viewer gets first.
 #[utoipa::path(get, path = "/api/sales/{id}/seats", tag = "seats", params(("id" = u64, Path)),
-    responses((status = 200, description = "seat map snapshot"), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = crate::seatmap::Snapshot), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn seat_map(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let sale = seated_sale(&state, &id)?;
     let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
