@@ -127,7 +127,9 @@ impl Venue {
                 }
                 for seat in &r.seats {
                     check_name("seat label", &seat.label, SEAT_LABEL_LEN_MAX)?;
-                    if seat.x.abs() > COORD_MAX || seat.y.abs() > COORD_MAX {
+                    if seat.x.unsigned_abs() > COORD_MAX.unsigned_abs()
+                        || seat.y.unsigned_abs() > COORD_MAX.unsigned_abs()
+                    {
                         return bad(format!("seat coordinates must be within ±{COORD_MAX}"));
                     }
                 }
@@ -343,6 +345,23 @@ mod tests {
             y: 0,
             curve_degrees: curve,
             spacing: 10,
+        }
+    }
+
+    #[test]
+    fn a_seat_at_the_edge_of_i32_is_refused_not_a_panic() {
+        for (x, y) in [(i32::MIN, 0), (0, i32::MIN), (i32::MAX, 0), (COORD_MAX + 1, 0), (0, -COORD_MAX - 1)] {
+            let venue = Venue {
+                name: "Hall".into(),
+                sections: vec![Section {
+                    name: "Floor".into(),
+                    tier: "R".into(),
+                    price: 100,
+                    colour: "#aa0000".into(),
+                    rows: vec![Row { label: "A".into(), seats: vec![Seat { label: "1".into(), x, y }] }],
+                }],
+            };
+            assert!(venue.validate().is_err(), "({x}, {y}) accepted");
         }
     }
 

@@ -22,8 +22,11 @@ pub fn parse_time(raw: &str, field: &str) -> Result<i64, crate::problem::ApiErro
 
 #[derive(Deserialize, ToSchema)]
 pub struct SignUpRequest {
+    #[schema(schema_with = email_schema)]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(schema_with = name_schema)]
     pub name: String,
 }
 
@@ -37,27 +40,146 @@ pub struct LogInRequest {
 pub struct TokenRequest {
     pub email: String,
     pub password: String,
+    /// What the token is for, to recognise it later.
     #[serde(default)]
+    #[schema(schema_with = label_schema)]
     pub label: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct AdminCreateUser {
+    #[schema(schema_with = email_schema)]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(schema_with = name_schema)]
     pub name: String,
+    #[schema(value_type = RoleName)]
     pub role: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct BulkUsersRequest {
+    #[schema(minimum = 1, maximum = 10000)]
     pub count: i64,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub name_prefix: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RoleRequest {
+    #[schema(value_type = RoleName)]
     pub role: String,
+}
+
+/// An account's role.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used: roles travel as strings
+pub enum RoleName {
+    Participant,
+    Organizer,
+    Admin,
+}
+
+// Text rules as JSON Schema patterns, written with `\uXXXX` escapes that
+// every regex dialect reads alike. `W` is what Rust's `str::trim` removes
+// (Unicode White_Space), `C` the control characters `char::is_control`
+// refuses. Where a field is trimmed before its length is checked, the
+// pattern bounds the trimmed length, as the server counts it.
+macro_rules! ws {
+    () => {
+        r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    };
+}
+macro_rules! ctl {
+    () => {
+        r"\u0000-\u001f\u007f-\u009f"
+    };
+}
+/// A display name: 1 to 64 characters once trimmed, no control characters.
+pub const NAME_PATTERN: &str =
+    concat!("^[", ws!(), "]*[^", ws!(), ctl!(), "](?:[^", ctl!(), "]{0,62}[^", ws!(), ctl!(), "])?[", ws!(), "]*$");
+/// A token label: at most 64 characters once trimmed, no control characters.
+pub const LABEL_PATTERN: &str = concat!(
+    "^[",
+    ws!(),
+    "]*(?:[^",
+    ws!(),
+    ctl!(),
+    "](?:[^",
+    ctl!(),
+    "]{0,62}[^",
+    ws!(),
+    ctl!(),
+    "])?)?[",
+    ws!(),
+    "]*$"
+);
+/// A sale's title: 1 to 200 characters once trimmed.
+pub const TITLE_PATTERN: &str =
+    concat!("^[", ws!(), "]*[^", ws!(), "](?:[\\s\\S]{0,198}[^", ws!(), "])?[", ws!(), "]*$");
+/// A sale's description: at most 4000 characters once trimmed.
+pub const DESCRIPTION_PATTERN: &str =
+    concat!("^[", ws!(), "]*(?:[^", ws!(), "](?:[\\s\\S]{0,3998}[^", ws!(), "])?)?[", ws!(), "]*$");
+/// An e-mail address: one `@` with something before it, a domain with a `.`
+/// neither first nor last, no whitespace or control characters but around
+/// it (trimmed), 3 to 254 characters.
+pub const EMAIL_PATTERN: &str = concat!(
+    "^[",
+    ws!(),
+    "]*[^@",
+    ws!(),
+    ctl!(),
+    "]+@[^@.",
+    ws!(),
+    ctl!(),
+    "][^@",
+    ws!(),
+    ctl!(),
+    "]*[.][^@",
+    ws!(),
+    ctl!(),
+    "]*[^@.",
+    ws!(),
+    ctl!(),
+    "][",
+    ws!(),
+    "]*$"
+);
+
+fn text_schema(pattern: &str, min_length: Option<usize>, max_length: Option<usize>) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(pattern))
+        .min_length(min_length)
+        .max_length(max_length)
+        .build()
+}
+
+pub fn name_schema() -> utoipa::openapi::Object {
+    text_schema(NAME_PATTERN, None, None)
+}
+
+pub fn label_schema() -> utoipa::openapi::Object {
+    text_schema(LABEL_PATTERN, None, None)
+}
+
+pub fn title_schema() -> utoipa::openapi::Object {
+    text_schema(TITLE_PATTERN, None, None)
+}
+
+pub fn description_schema() -> utoipa::openapi::Object {
+    text_schema(DESCRIPTION_PATTERN, None, None)
+}
+
+/// Three letters of ISO 4217, in any case (stored upper case).
+pub fn currency_schema() -> utoipa::openapi::Object {
+    text_schema(concat!("^[", ws!(), "]*[A-Za-z]{3}[", ws!(), "]*$"), None, None)
+}
+
+pub fn email_schema() -> utoipa::openapi::Object {
+    text_schema(EMAIL_PATTERN, Some(3), Some(254))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -103,46 +225,70 @@ pub struct BulkUsersOut {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CreateSaleRequest {
     Stock {
+        #[schema(schema_with = title_schema)]
         title: String,
         #[serde(default)]
+        #[schema(schema_with = description_schema)]
         description: String,
+        #[schema(minimum = 1, maximum = 100000000)]
         stock: i64,
+        /// In the currency's smallest unit.
+        #[schema(minimum = 0, maximum = 1000000000000.0)]
         price: i64,
         #[serde(default = "default_currency")]
+        #[schema(schema_with = currency_schema)]
         currency: String,
+        #[schema(minimum = 1, maximum = 1000000)]
         per_person_limit: i64,
+        #[schema(minimum = 1, maximum = 1000000)]
         order_quantity_max: i64,
+        #[schema(minimum = 10, maximum = 86400)]
         hold_seconds: i64,
+        /// RFC 3339; before `closes_at`.
         #[serde(default)]
+        #[schema(format = DateTime)]
         opens_at: Option<String>,
         #[serde(default)]
+        #[schema(format = DateTime)]
         closes_at: Option<String>,
         #[serde(default)]
         waiting_room: Option<WaitingRoomRequest>,
     },
     /// Reserved seating: `seated` gives the venue and the rules (docs/API.md, "Seated sales").
     Seated {
+        #[schema(schema_with = title_schema)]
         title: String,
         #[serde(default)]
+        #[schema(schema_with = description_schema)]
         description: String,
         #[serde(default = "default_currency")]
+        #[schema(schema_with = currency_schema)]
         currency: String,
         seated: crate::routes::seats::SeatedRequest,
+        /// RFC 3339; before `closes_at`.
         #[serde(default)]
+        #[schema(format = DateTime)]
         opens_at: Option<String>,
         #[serde(default)]
+        #[schema(format = DateTime)]
         closes_at: Option<String>,
         #[serde(default)]
         waiting_room: Option<WaitingRoomRequest>,
     },
     Drop {
+        #[schema(schema_with = title_schema)]
         title: String,
         #[serde(default)]
+        #[schema(schema_with = description_schema)]
         description: String,
+        #[schema(minimum = 1, maximum = 1000000)]
         winners: i64,
+        /// RFC 3339; before `closes_at`.
         #[serde(default)]
+        #[schema(format = DateTime)]
         opens_at: Option<String>,
         #[serde(default)]
+        #[schema(format = DateTime)]
         closes_at: Option<String>,
         #[serde(default)]
         waiting_room: Option<WaitingRoomRequest>,
@@ -153,21 +299,40 @@ pub enum CreateSaleRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct WaitingRoomRequest {
     /// `chunk` or `active`.
+    #[schema(value_type = AdmissionPolicyName)]
     pub policy: String,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub chunk_size: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0.05, maximum = 3600.0)]
     pub chunk_seconds: Option<f64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub active_max: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 86400)]
     pub pass_seconds: Option<i64>,
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub prequeue_opens_at: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 28)]
     pub pow_bits: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub places_per_address: Option<i64>,
+}
+
+/// How a waiting room lets people in.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used: the policy travels as a string
+pub enum AdmissionPolicyName {
+    /// A number of places every so many seconds.
+    Chunk,
+    /// Whenever fewer than `active_max` passes are live.
+    Active,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -177,6 +342,7 @@ pub struct JoinRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct PowRequest {
+    #[schema(minimum = 0, maximum = 28)]
     pub pow_bits: i64,
 }
 
@@ -333,6 +499,8 @@ fn default_currency() -> String {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReserveRequest {
+    /// At most the sale's `order_quantity_max` (422 `/problems/bad-quantity` beyond it).
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: i64,
 }
 

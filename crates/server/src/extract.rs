@@ -2,7 +2,8 @@
 //! authentication (bearer token, session cookie + CSRF, the operator's admin
 //! token), idempotency keys and ids in paths.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -22,20 +23,77 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const OPERATOR_ID: UserId = UserId(0);
 
 /// A JSON body whose rejections are problem answers.
+///
+/// A number written with a zero fraction (`2124.0`) is the integer it equals,
+/// as JSON Schema (and so the OpenAPI document) counts it; serde alone would
+/// refuse it for an integer field, so such a body is read a second time with
+/// those numbers made integers. Bodies that parse at once pay nothing extra.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::malformed("send the body as JSON with content-type: application/json"))
-            }
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::body_too_large()),
-            Err(e) => Err(ApiError::malformed(e.body_text())),
+        if !is_json(req.headers()) {
+            return Err(ApiError::malformed("send the body as JSON with content-type: application/json"));
         }
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ApiError::body_too_large()),
+            Err(e) => return Err(ApiError::malformed(e.body_text())),
+        };
+        let first = match serde_json::from_slice::<T>(&bytes) {
+            Ok(v) => return Ok(ApiJson(v)),
+            Err(e) => e,
+        };
+        if !first.is_data() {
+            return Err(ApiError::malformed(format!("the body is not JSON: {first}")));
+        }
+        let mut value =
+            serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| ApiError::malformed(e.to_string()))?;
+        if !integral_floats_to_integers(&mut value) {
+            return Err(ApiError::malformed(format!("the body is not of the expected shape: {first}")));
+        }
+        // The second reading's complaint, if any, is about what is really wrong.
+        match serde_json::from_value::<T>(value) {
+            Ok(v) => Ok(ApiJson(v)),
+            Err(e) => Err(ApiError::malformed(format!("the body is not of the expected shape: {e}"))),
+        }
+    }
+}
+
+/// `application/json` or any `application/*+json`, parameters ignored.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Turns every float with a zero fraction that fits an `i64` or `u64` into
+/// that integer; says whether it changed anything.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^63 and 2^64 as floats: the first integer past each type's range.
+            const I64_END: f64 = 9_223_372_036_854_775_808.0;
+            const U64_END: f64 = 18_446_744_073_709_551_616.0;
+            if f.fract() != 0.0 || !f.is_finite() {
+                return false;
+            }
+            *n = if (-I64_END..I64_END).contains(&f) {
+                serde_json::Number::from(f as i64)
+            } else if (0.0..U64_END).contains(&f) {
+                serde_json::Number::from(f as u64)
+            } else {
+                return false;
+            };
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed),
+        Value::Object(fields) => fields.values_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed),
+        _ => false,
     }
 }
 

@@ -35,8 +35,11 @@ pub struct SeatFrame {
     pub snapshot: Utf8Bytes,
 }
 
-#[derive(Serialize)]
-struct Snapshot<'a> {
+/// The seat map as `GET /api/sales/{id}/seats` and a WebSocket viewer's first frame give it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SeatMapSnapshot)]
+pub struct Snapshot<'a> {
+    /// `snapshot`.
     #[serde(rename = "type")]
     kind: &'static str,
     seq: u64,

@@ -38,7 +38,8 @@ pub async fn signup(State(state): State<AppState>, ApiJson(req): ApiJson<SignUpR
 
 /// Sign in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts", request_body = LogInRequest,
-    responses((status = 200, body = SessionOut), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = SessionOut), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LogInRequest>) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let user = blocking_hash_work(&state, move || store.log_in(&req.email, &req.password)).await??;
@@ -58,7 +59,8 @@ pub async fn logout(State(state): State<AppState>, _auth: Auth, headers: HeaderM
 
 /// Exchange email and password for a bearer token (for scripts and apps).
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "accounts", request_body = TokenRequest,
-    responses((status = 201, body = TokenOut), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 201, body = TokenOut), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
@@ -82,6 +84,7 @@ pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<UserOu
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct ProfileRequest {
+    #[schema(schema_with = crate::dto::name_schema)]
     pub name: String,
 }
 
@@ -114,7 +117,8 @@ fn parse_role(raw: &str) -> Result<Role, ApiError> {
 
 /// Admin: create an account with any role.
 #[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = AdminCreateUser,
-    responses((status = 201, body = UserOut), (status = 403, body = Problem)))]
+    responses((status = 201, body = UserOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn admin_create_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -147,7 +151,9 @@ pub async fn admin_bulk_users(
 
 /// Admin: change an account's role (approve an organizer).
 #[utoipa::path(put, path = "/api/admin/users/{id}/role", tag = "admin", request_body = RoleRequest,
-    params(("id" = u64, Path)), responses((status = 200, body = UserOut), (status = 404, body = Problem)))]
+    params(("id" = u64, Path)),
+    responses((status = 200, body = UserOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn admin_set_role(
     State(state): State<AppState>,
     auth: Auth,

@@ -107,7 +107,7 @@ pub async fn join(
 /// it ends. Not being in line is an ordinary state, not an error: 204.
 #[utoipa::path(get, path = "/api/sales/{id}/queue/me", tag = "waiting room", params(("id" = u64, Path)),
     responses((status = 200, body = QueueTicketOut), (status = 204, description = "you have not joined this line"),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn me(State(state): State<AppState>, auth: Auth, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let sale = room(&state, &id)?;
     match my_entry(&state, &sale, &auth).await? {
@@ -146,7 +146,8 @@ pub async fn watch(
 /// Change the proof-of-work difficulty while the sale runs (its organizer or an admin).
 #[utoipa::path(put, path = "/api/sales/{id}/queue/pow", tag = "waiting room", params(("id" = u64, Path)),
     request_body = PowRequest,
-    responses((status = 200, body = QueueStatusOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = QueueStatusOut), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn set_pow(
     State(state): State<AppState>,
     auth: Auth,

@@ -416,6 +416,7 @@ pub struct PageQuery {
     #[serde(default)]
     pub offset: usize,
     #[serde(default = "default_leaderboard_limit")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: usize,
 }
 
@@ -425,7 +426,7 @@ fn default_leaderboard_limit() -> usize {
 
 /// The drop's ranking with masked names.
 #[utoipa::path(get, path = "/api/sales/{id}/leaderboard", tag = "sales", params(("id" = u64, Path), PageQuery),
-    responses((status = 200, body = LeaderboardOut), (status = 404, body = Problem)))]
+    responses((status = 200, body = LeaderboardOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn leaderboard(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -468,6 +469,7 @@ pub struct HoldPageQuery {
     #[serde(default)]
     pub after: u64,
     #[serde(default = "default_hold_page")]
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: usize,
 }
 
@@ -477,7 +479,7 @@ fn default_hold_page() -> usize {
 
 /// Every hold of a stock sale, paged by id (its organizer and admins).
 #[utoipa::path(get, path = "/api/sales/{id}/holds", tag = "sales", params(("id" = u64, Path), HoldPageQuery),
-    responses((status = 200, body = HoldPage), (status = 403, body = Problem)))]
+    responses((status = 200, body = HoldPage), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn sale_holds(
     State(state): State<AppState>,
     auth: Auth,

@@ -38,23 +38,27 @@ pub const SEATS_PER_HOLD_DEFAULT: i64 = 8;
 #[derive(Deserialize, ToSchema)]
 pub struct SeatedRequest {
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::openapi::VenueIn>)]
     pub venue: Option<Venue>,
     #[serde(default)]
     pub generate: Option<GenerateRequest>,
     #[serde(default)]
     pub venue_id: Option<u64>,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub per_person_limit: i64,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 50)]
     pub seats_per_hold_max: Option<i64>,
+    #[schema(minimum = 10, maximum = 86400)]
     pub hold_seconds: i64,
 }
 
 /// A venue built from rectangular or curved blocks.
 #[derive(Deserialize, ToSchema)]
 pub struct GenerateRequest {
+    #[schema(max_length = 100)]
     pub name: String,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::openapi::SectionSpecIn>, max_items = 200)]
     pub sections: Vec<SectionSpec>,
 }
 
@@ -139,7 +143,8 @@ pub struct SectionLayoutOut {
 pub struct RowLayoutOut {
     pub label: String,
     pub first_seat: u32,
-    #[schema(value_type = Vec<Vec<Object>>)]
+    /// Each seat as `[label, x, y]`.
+    #[schema(schema_with = crate::openapi::seat_tuples)]
     pub seats: Vec<(String, i32, i32)>,
 }
 
@@ -192,7 +197,7 @@ pub async fn venue(State(state): State<AppState>, ApiPath(id): ApiPath<String>) 
 
 /// The seat map now: the same snapshot a WebSocket viewer gets first.
 #[utoipa::path(get, path = "/api/sales/{id}/seats", tag = "seats", params(("id" = u64, Path)),
-    responses((status = 200, description = "seat map snapshot"), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = crate::seatmap::Snapshot), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn seat_map(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let sale = seated_sale(&state, &id)?;
     let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
@@ -233,10 +238,14 @@ pub async fn watch(
 /// Where best-available looks: a section (by index or name) or a price tier.
 #[derive(Deserialize, ToSchema)]
 pub struct BestRequest {
+    /// At most the sale's `seats_per_hold_max` (422 `/problems/too-many-seats` beyond it).
+    #[schema(minimum = 1, maximum = 50)]
     pub count: i64,
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::section_ref)]
     pub section: Option<SectionRef>,
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub tier: Option<String>,
 }
 
@@ -252,10 +261,12 @@ pub enum SectionRef {
 #[derive(Deserialize, ToSchema)]
 pub struct SeatHoldRequest {
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub seats: Option<Vec<u32>>,
     #[serde(default)]
     pub best: Option<BestRequest>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub holders: Option<Vec<u64>>,
 }
 
@@ -397,7 +408,7 @@ pub async fn hold(
                         None => return Err(stampede_core::Rejection::UnknownSection.into()),
                     }
                 }
-                (None, Some(t)) if t.len() <= stampede_core::VENUE_NAME_LEN_MAX => SeatArea::Tier(t),
+                (None, Some(t)) if t.chars().count() <= stampede_core::VENUE_NAME_LEN_MAX => SeatArea::Tier(t),
                 _ => return Err(ApiError::invalid_field("best: give a section or a tier, not both")),
             };
             Action::HoldBest { area, count, holders }

@@ -28,9 +28,10 @@ use crate::routes::seats::{GenerateRequest, SeatedRequest};
 #[derive(Deserialize, ToSchema)]
 pub struct CreateVenueRequest {
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub name: Option<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<crate::openapi::SectionIn>>, max_items = 200)]
     pub sections: Option<Vec<Section>>,
     #[serde(default)]
     pub generate: Option<GenerateRequest>,
@@ -143,7 +144,7 @@ pub async fn list_venues(State(state): State<AppState>, auth: Auth) -> Result<Js
 
 /// Export a venue: its JSON exactly as stored, which `POST /api/venues` takes back as is.
 #[utoipa::path(get, path = "/api/venues/{id}", tag = "venues", params(("id" = u64, Path)),
-    responses((status = 200, description = "the venue JSON: {name, sections: [{name, tier, price, colour, rows: [{label, seats: [{label, x, y}]}]}]}"),
+    responses((status = 200, description = "the venue, as POST /api/venues takes it", body = crate::openapi::VenueIn),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn export_venue(
     State(state): State<AppState>,
