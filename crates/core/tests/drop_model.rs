@@ -25,7 +25,9 @@ struct Setup {
 }
 
 fn sale_config(s: &Setup) -> SaleConfig {
+    translations: Vec::new(),
     SaleConfig {
+        translations: Vec::new(),
         title: "Stampede drop".into(),
         description: String::new(),
         owner: UserId(999),

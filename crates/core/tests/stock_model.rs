@@ -34,7 +34,9 @@ struct Setup {
 }
 
 fn sale_config(s: &Setup) -> SaleConfig {
+    translations: Vec::new(),
     SaleConfig {
+        translations: Vec::new(),
         title: "Stampede test".into(),
         description: String::new(),
         owner: UserId(99),

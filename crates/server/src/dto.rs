@@ -16,7 +16,7 @@ pub fn fmt_us(us: i64) -> String {
 
 pub fn parse_time(raw: &str, field: &str) -> Result<i64, crate::problem::ApiError> {
     raw.parse::<jiff::Timestamp>().map(|t| t.as_microsecond()).map_err(|_| {
-        crate::problem::ApiError::invalid_field(format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"))
+        crate::problem::ApiError::bad_format(field, format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"))
     })
 }
 
@@ -98,6 +98,14 @@ pub struct BulkUsersOut {
     pub users: Vec<BulkUserOut>,
 }
 
+/// A sale's title and description in one language.
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+pub struct SaleTextRequest {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
 /// Body of `POST /api/sales`; `kind` chooses the sale style.
 #[derive(Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -106,6 +114,9 @@ pub enum CreateSaleRequest {
         title: String,
         #[serde(default)]
         description: String,
+        /// The title and description in other page languages (`ko`, `en`), shown to viewers of that language.
+        #[serde(default)]
+        translations: std::collections::BTreeMap<String, SaleTextRequest>,
         stock: i64,
         price: i64,
         #[serde(default = "default_currency")]
@@ -125,6 +136,9 @@ pub enum CreateSaleRequest {
         title: String,
         #[serde(default)]
         description: String,
+        /// The title and description in other page languages (`ko`, `en`), shown to viewers of that language.
+        #[serde(default)]
+        translations: std::collections::BTreeMap<String, SaleTextRequest>,
         #[serde(default = "default_currency")]
         currency: String,
         seated: crate::routes::seats::SeatedRequest,
@@ -139,6 +153,9 @@ pub enum CreateSaleRequest {
         title: String,
         #[serde(default)]
         description: String,
+        /// The title and description in other page languages (`ko`, `en`), shown to viewers of that language.
+        #[serde(default)]
+        translations: std::collections::BTreeMap<String, SaleTextRequest>,
         winners: i64,
         #[serde(default)]
         opens_at: Option<String>,
@@ -377,6 +394,9 @@ pub struct SaleOut {
     pub kind: &'static str,
     pub title: String,
     pub description: String,
+    /// The title and description in other languages, by language (`ko`, `en`); absent when there are none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub translations: std::collections::BTreeMap<String, SaleTextRequest>,
     pub owner_id: u64,
     pub status: &'static str,
     pub opens_at: Option<String>,
@@ -446,6 +466,11 @@ impl SaleOut {
             kind,
             title: c.title.clone(),
             description: c.description.clone(),
+            translations: c
+                .translations
+                .iter()
+                .map(|t| (t.lang.clone(), SaleTextRequest { title: t.title.clone(), description: t.description.clone() }))
+                .collect(),
             owner_id: c.owner.0,
             status: status.as_str(),
             opens_at: schedule.opens_at_us.map(fmt_us),

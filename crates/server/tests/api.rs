@@ -33,3 +33,5 @@ mod stock;
 mod system;
 #[path = "api/venues.rs"]
 mod venues;
+#[path = "api/words.rs"]
+mod words;

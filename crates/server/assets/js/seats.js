@@ -10,7 +10,7 @@
 // GET /api/me/friends), each chosen seat gets a select saying who sits
 // there, sent as the hold's `holders`.
 
-import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
+import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 
 const $ = (id) => document.getElementById(id);
@@ -292,7 +292,7 @@ function applyCommon(m) {
     $('sale-status').textContent = t(`status.${status}`);
     $('sale-status').className = `badge status-${status}`;
   }
-  if (typeof m.available === 'number') $('seats-left').textContent = t('sale.seats_left', { n: number(m.available) });
+  if (typeof m.available === 'number') $('seats-left').textContent = tn('sale.seats_left', m.available);
   if (zoomed === null) paintSections();
   renderChooser();
 }
