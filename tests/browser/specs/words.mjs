@@ -15,7 +15,7 @@ async function signedIn(browser, locale, name, role) {
   return context;
 }
 
-test('a Korean organizer reads validation problems in Korean, with the bounds, and cannot open a sale in 2020', async (browser) => {
+test('words: a Korean organizer reads validation problems in Korean, with the bounds, and cannot open a sale in 2020', async (browser) => {
   const context = await signedIn(browser, 'ko-KR', 'Kwon', 'organizer');
   const page = await context.newPage();
   await page.goto(`${base}/organizer/new`);
@@ -47,7 +47,7 @@ test('a Korean organizer reads validation problems in Korean, with the bounds, a
   await shot(page, 'words-ko-past-opening');
 });
 
-test('a drop click reads as minutes and seconds, counts take English plurals, and a free drop has no revenue', async (browser) => {
+test('words: a drop click reads as minutes and seconds, counts take English plurals, and a free drop has no revenue', async (browser) => {
   // Opened four minutes ago (the API allows a few minutes in the past), one prize.
   const sale = await apiCall('POST', '/api/sales', {
     kind: 'drop', title: `Words drop ${run}`, description: '', winners: 1,
@@ -94,7 +94,7 @@ test('a drop click reads as minutes and seconds, counts take English plurals, an
   assert(/4분 \d{1,2}\.\d{3}초/.test(krow), `Korean duration: ${krow}`);
 });
 
-test('a sale with a Korean title and description shows them to Korean viewers, the English ones to others', async (browser) => {
+test('words: a sale with a Korean title and description shows them to Korean viewers, the English ones to others', async (browser) => {
   const sale = await apiCall('POST', '/api/sales', {
     kind: 'stock', title: `Tea set ${run}`, description: 'Hand-made in Icheon.', stock: 12345, price: 55000, currency: 'KRW',
     per_person_limit: 4, order_quantity_max: 3, hold_seconds: 300, opens_at: null, closes_at: null,

@@ -142,7 +142,7 @@ async function drawHistogram() {
     text.textContent = label;
     histogram.append(text);
   }
-  setText('histogram-text', tn('org.histogram_text', r.data.total, { n: number(times.length) }));
+  setText('histogram-text', tn('org.histogram_text', r.data.total, { n: number(times.length), total: number(r.data.total) }));
 }
 
 async function showResults() {
