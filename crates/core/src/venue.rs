@@ -515,6 +515,13 @@ mod tests {
     }
 
     #[test]
+    fn the_hall_in_docs_api_md_is_accepted() {
+        let floor = SectionSpec { tier: "VIP".into(), ..spec("Floor", 20, 30, 0.0) };
+        let balcony = at(spec("Balcony", 10, 40, 60.0), 0, 280);
+        assert!(generate("Hall", &[floor, balcony]).is_ok());
+    }
+
+    #[test]
     fn validate_alone_still_reads_a_venue_that_overlaps() {
         // Logs written before the overlap rule hold such venues; they must replay.
         let mut v = generate("Hall", &[spec("A", 2, 4, 0.0), at(spec("B", 2, 4, 0.0), 0, 100)])

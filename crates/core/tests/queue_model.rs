@@ -74,7 +74,6 @@ fn kind_config(kind: &KindSetup) -> KindConfig {
 }
 
 fn sale_config(s: &Setup) -> SaleConfig {
-    translations: Vec::new(),
     SaleConfig {
         translations: Vec::new(),
         title: "Stampede queue test".into(),

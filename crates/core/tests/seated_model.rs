@@ -88,7 +88,6 @@ fn seated_config(venue: Venue, per_person_limit: u32, hold_ttl_us: i64) -> Seate
 }
 
 fn sale_config(s: &Setup) -> SaleConfig {
-    translations: Vec::new(),
     SaleConfig {
         translations: Vec::new(),
         title: "Stampede test".into(),

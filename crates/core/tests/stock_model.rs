@@ -34,7 +34,6 @@ struct Setup {
 }
 
 fn sale_config(s: &Setup) -> SaleConfig {
-    translations: Vec::new(),
     SaleConfig {
         translations: Vec::new(),
         title: "Stampede test".into(),

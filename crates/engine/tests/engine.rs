@@ -23,7 +23,6 @@ impl Clock for ManualClock {
 const T0: i64 = 1_800_000_000 * US_PER_S;
 
 fn stock_config(stock: u64) -> SaleConfig {
-    translations: Vec::new(),
     SaleConfig {
         translations: Vec::new(),
         title: "t".into(),

@@ -137,3 +137,15 @@ async fn a_sale_carries_its_title_and_description_in_korean() {
         assert!(p["field"].as_str().unwrap_or_default().starts_with("translations"), "{p}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_declares_the_new_members() {
+    let s = Server::start().await;
+    let doc = s.get("/api/openapi.json", None).await.ok(200);
+    let problem = &doc["components"]["schemas"]["Problem"]["properties"];
+    for member in ["field", "rule", "min", "max", "sections"] {
+        assert!(problem.get(member).is_some(), "Problem.{member} in {problem}");
+    }
+    assert!(doc["components"]["schemas"]["SaleTextRequest"]["properties"]["title"].is_object(), "SaleTextRequest");
+    assert!(doc["components"]["schemas"]["SaleOut"]["properties"]["translations"].is_object(), "SaleOut.translations");
+}
