@@ -85,7 +85,8 @@ fn demo_sales(organizer: UserId, now: i64) -> anyhow::Result<Vec<SaleConfig>> {
         },
         SaleConfig {
             title: "Coffee giveaway — open now".into(),
-            description: "The first 10 clickers win a coffee voucher. Closes 30 minutes after the server starts.".into(),
+            description: "The first 10 clickers win a coffee voucher. Closes 30 minutes after the server starts."
+                .into(),
             translations: korean(
                 "커피 쿠폰 증정 — 지금 진행 중",
                 "먼저 클릭한 10명에게 커피 쿠폰을 드립니다. 서버가 시작되고 30분 뒤에 닫힙니다.",

@@ -143,9 +143,8 @@ fn seat_gap(section: &Section) -> f64 {
     if in_rows.is_finite() {
         return in_rows;
     }
-    let across = smallest(
-        &mut section.rows.windows(2).filter_map(|w| Some(dist(w[0].seats.first()?, w[1].seats.first()?))),
-    );
+    let across =
+        smallest(&mut section.rows.windows(2).filter_map(|w| Some(dist(w[0].seats.first()?, w[1].seats.first()?))));
     if across.is_finite() { across } else { 1.0 }
 }
 

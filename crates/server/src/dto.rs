@@ -16,7 +16,10 @@ pub fn fmt_us(us: i64) -> String {
 
 pub fn parse_time(raw: &str, field: &str) -> Result<i64, crate::problem::ApiError> {
     raw.parse::<jiff::Timestamp>().map(|t| t.as_microsecond()).map_err(|_| {
-        crate::problem::ApiError::bad_format(field, format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"))
+        crate::problem::ApiError::bad_format(
+            field,
+            format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"),
+        )
     })
 }
 
@@ -469,7 +472,9 @@ impl SaleOut {
             translations: c
                 .translations
                 .iter()
-                .map(|t| (t.lang.clone(), SaleTextRequest { title: t.title.clone(), description: t.description.clone() }))
+                .map(|t| {
+                    (t.lang.clone(), SaleTextRequest { title: t.title.clone(), description: t.description.clone() })
+                })
                 .collect(),
             owner_id: c.owner.0,
             status: status.as_str(),

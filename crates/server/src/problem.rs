@@ -71,7 +71,16 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, title, detail: detail.into(), retry_after_s: None, seats: None, field: None, sections: None }
+        ApiError {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            retry_after_s: None,
+            seats: None,
+            field: None,
+            sections: None,
+        }
     }
 
     /// Names the field and rule a refusal is about (see [`Problem::field`]).

@@ -89,11 +89,7 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
 }
 
 fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
-    if (lo..=hi).contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::out_of_range(field, lo, hi))
-    }
+    if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
 }
 
 fn check_text(v: &str, max: usize, field: &str, required: bool) -> Result<String, ApiError> {
@@ -135,11 +131,7 @@ fn check_translations(
         .collect()
 }
 
-fn window(
-    opens: Option<String>,
-    closes: Option<String>,
-    now_us: i64,
-) -> Result<(Option<i64>, Option<i64>), ApiError> {
+fn window(opens: Option<String>, closes: Option<String>, now_us: i64) -> Result<(Option<i64>, Option<i64>), ApiError> {
     let opens = opens.as_deref().map(|s| parse_time(s, "opens_at")).transpose()?;
     let closes = closes.as_deref().map(|s| parse_time(s, "closes_at")).transpose()?;
     let earliest = now_us.saturating_sub(WINDOW_PAST_TOLERANCE_US);
@@ -203,7 +195,16 @@ fn sale_config(req: CreateSaleRequest, owner: UserId, now_us: i64) -> Result<Sal
                 queue: queue_config(waiting_room)?,
             })
         }
-        CreateSaleRequest::Seated { title, description, translations, currency, seated, opens_at, closes_at, waiting_room } => {
+        CreateSaleRequest::Seated {
+            title,
+            description,
+            translations,
+            currency,
+            seated,
+            opens_at,
+            closes_at,
+            waiting_room,
+        } => {
             let currency = check_currency(&currency)?;
             let (opens_at_us, closes_at_us) = window(opens_at, closes_at, now_us)?;
             Ok(SaleConfig {

@@ -179,18 +179,10 @@ pub struct Card {
 impl Card {
     fn new(lang: Lang, s: &Summary) -> Card {
         let (price, left, sold_out) = if let Some(st) = &s.stock {
-            (
-                Some(lang.money(st.price, &s.currency)),
-                lang.count("sale.units_left", st.available),
-                st.available == 0,
-            )
+            (Some(lang.money(st.price, &s.currency)), lang.count("sale.units_left", st.available), st.available == 0)
         } else if let Some(d) = &s.drop {
             let left = u64::from(d.winners.saturating_sub(d.won));
-            (
-                None,
-                lang.count("sale.wins_left", d.winners.into()).replace("{left}", &lang.number(left)),
-                left == 0,
-            )
+            (None, lang.count("sale.wins_left", d.winners.into()).replace("{left}", &lang.number(left)), left == 0)
         } else if let Some(se) = &s.seated {
             let min = se.sections.iter().map(|x| x.price).min();
             (

@@ -23,15 +23,25 @@ fn at(us: i64) -> String {
 async fn a_refused_field_comes_with_its_name_rule_and_bounds() {
     let s = Server::start().await;
     let p = s.post("/api/sales", Some(ADMIN), stock(json!({"stock": 0}))).await.problem(422, "/problems/invalid-field");
-    assert_eq!((&p["field"], &p["rule"], &p["min"], &p["max"]), (&json!("stock"), &json!("range"), &json!(1), &json!(100_000_000)));
+    assert_eq!(
+        (&p["field"], &p["rule"], &p["min"], &p["max"]),
+        (&json!("stock"), &json!("range"), &json!(1), &json!(100_000_000))
+    );
     assert_eq!(p["detail"], "stock must be between 1 and 100000000", "detail stays English for API users");
 
-    let p = s.post("/api/sales", Some(ADMIN), stock(json!({"title": ""}))).await.problem(422, "/problems/invalid-field");
-    assert_eq!((&p["field"], &p["rule"], &p["min"], &p["max"]), (&json!("title"), &json!("length"), &json!(1), &json!(200)));
+    let p =
+        s.post("/api/sales", Some(ADMIN), stock(json!({"title": ""}))).await.problem(422, "/problems/invalid-field");
+    assert_eq!(
+        (&p["field"], &p["rule"], &p["min"], &p["max"]),
+        (&json!("title"), &json!("length"), &json!(1), &json!(200))
+    );
 
     let room = json!({"waiting_room": {"policy": "chunk", "chunk_seconds": 0.01}});
     let p = s.post("/api/sales", Some(ADMIN), stock(room)).await.problem(422, "/problems/invalid-field");
-    assert_eq!((&p["field"], &p["rule"], &p["min"], &p["max"]), (&json!("waiting_room.chunk_seconds"), &json!("range"), &json!(0.05), &json!(3600.0)));
+    assert_eq!(
+        (&p["field"], &p["rule"], &p["min"], &p["max"]),
+        (&json!("waiting_room.chunk_seconds"), &json!("range"), &json!(0.05), &json!(3600.0))
+    );
 
     for (over, field, rule) in [
         (json!({"currency": "WONS"}), "currency", "format"),
@@ -47,7 +57,10 @@ async fn a_refused_field_comes_with_its_name_rule_and_bounds() {
     let id = s.open_stock_sale(json!({})).await;
     let u = s.users(1, "qty").await.remove(0);
     let p = s.reserve(id, &u.token, 0).await.problem(422, "/problems/bad-quantity");
-    assert_eq!((&p["field"], &p["rule"], &p["min"], &p["max"]), (&json!("quantity"), &json!("range"), &json!(1), &json!(3)));
+    assert_eq!(
+        (&p["field"], &p["rule"], &p["min"], &p["max"]),
+        (&json!("quantity"), &json!("range"), &json!(1), &json!(3))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +110,8 @@ async fn sections_that_overlap_are_refused_with_their_names() {
     assert!(p["detail"].as_str().unwrap_or_default().contains("overlap"), "{p}");
 
     // The venue library refuses them too, generated or sent seat by seat.
-    let library = json!({"generate": {"name": "Hall", "sections": [block("A", 3, 5, 0, 0, 0.0), block("B", 3, 5, 0, 20, 0.0)]}});
+    let library =
+        json!({"generate": {"name": "Hall", "sections": [block("A", 3, 5, 0, 0, 0.0), block("B", 3, 5, 0, 20, 0.0)]}});
     let p = s.post("/api/venues", Some(&org.token), library).await.problem(422, "/problems/sections-overlap");
     assert_eq!(p["sections"], json!(["A", "B"]), "{p}");
     let seat = |x: i32, y: i32| json!({"label": "1", "x": x, "y": y});
@@ -109,7 +123,8 @@ async fn sections_that_overlap_are_refused_with_their_names() {
     assert_eq!(p["sections"], json!(["A", "B"]), "{p}");
 
     // Stacked with an aisle, as the organizer page's builder places them: accepted.
-    let apart = json!({"generate": {"name": "Hall", "sections": [block("A", 3, 5, 0, 0, 0.0), block("B", 3, 5, 0, 50, 40.0)]}});
+    let apart =
+        json!({"generate": {"name": "Hall", "sections": [block("A", 3, 5, 0, 0, 0.0), block("B", 3, 5, 0, 50, 40.0)]}});
     s.post("/api/venues", Some(&org.token), apart).await.ok(201);
 }
 
@@ -118,8 +133,12 @@ async fn a_sale_carries_its_title_and_description_in_korean() {
     let s = Server::start().await;
     let ko = json!({"ko": {"title": "커피 쿠폰", "description": "먼저 클릭한 10명"}});
     let sale = s
-        .post("/api/sales", Some(ADMIN), json!({"kind": "drop", "title": "Coffee", "description": "First 10", "winners": 10,
-            "translations": ko}))
+        .post(
+            "/api/sales",
+            Some(ADMIN),
+            json!({"kind": "drop", "title": "Coffee", "description": "First 10", "winners": 10,
+            "translations": ko}),
+        )
         .await
         .ok(201);
     assert_eq!(sale["translations"], ko);
