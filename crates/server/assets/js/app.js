@@ -140,7 +140,10 @@ export function problemMessage(p) {
     return t('problem.sections-overlap', { a: p.sections[0], b: p.sections[1] });
   }
   const ruleText = p && typeof p.field === 'string' ? fieldRuleText(p) : '';
-  if (ruleText) return `${known ?? t('problem.invalid-field')}: ${ruleText}`;
+  if (ruleText) {
+    const lead = known ?? t('problem.invalid-field');
+    return /[.!?。]$/.test(lead) ? `${lead} ${ruleText}` : `${lead}: ${ruleText}`;
+  }
   let msg = known ?? t('problem.unknown');
   const detailHelps = !known || slug === 'invalid-field' || (lang === 'en' && ['sold-out', 'limit-reached', 'bad-quantity'].includes(slug));
   if (p?.detail && detailHelps) msg += ` (${p.detail})`;
