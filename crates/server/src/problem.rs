@@ -65,8 +65,9 @@ pub struct ApiError {
     pub seats: Option<Vec<u32>>,
     /// Extension members `field`, `rule`, `min`, `max` (see [`Problem::field`]).
     pub field: Option<Box<FieldRule>>,
-    /// Extension member `sections` (see [`Problem::sections`]).
-    pub sections: Option<Vec<String>>,
+    /// Extension member `sections` (see [`Problem::sections`]); boxed, like
+    /// `field`, to keep every `Result<_, ApiError>` small.
+    pub sections: Option<Box<[String; 2]>>,
 }
 
 impl ApiError {
@@ -123,7 +124,7 @@ impl ApiError {
     /// Two sections of a venue overlap on the map.
     pub fn sections_overlap(detail: impl Into<String>, names: [String; 2]) -> Self {
         let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "sections-overlap", "Sections overlap", detail);
-        e.sections = Some(names.to_vec());
+        e.sections = Some(Box::new(names));
         e
     }
 
@@ -440,7 +441,7 @@ impl IntoResponse for ApiError {
             rule: self.field.as_ref().map(|f| f.rule),
             min: self.field.as_ref().and_then(|f| f.min.clone()),
             max: self.field.as_ref().and_then(|f| f.max.clone()),
-            sections: self.sections,
+            sections: self.sections.map(|s| s.to_vec()),
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, bytes).into_response();
