@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use stampede_core::{
-    AdmissionPolicy, DropConfig, KindConfig, QueueConfig, SaleConfig, SeatedConfig, SectionSpec, StockConfig, US_PER_S,
-    UserId,
+    AdmissionPolicy, DropConfig, KindConfig, QueueConfig, SaleConfig, SaleText, SeatedConfig, SectionSpec, StockConfig,
+    US_PER_S, UserId,
 };
 use stampede_engine::{Clock, SystemClock};
 use stampede_server::AppState;
@@ -18,6 +18,11 @@ const ACCOUNTS: [(&str, &str, Role); 3] = [
     ("organizer@demo.stampede", "김주최", Role::Organizer),
     ("buyer@demo.stampede", "Min Buyer", Role::Participant),
 ];
+
+/// The Korean title and description of a demo sale (pages show them to Korean viewers).
+fn korean(title: &str, description: &str) -> Vec<SaleText> {
+    vec![SaleText { lang: "ko".into(), title: title.into(), description: description.into() }]
+}
 
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     if state.store.user_count() > 0 || !state.engine.sales().is_empty() {
@@ -34,11 +39,22 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             organizer = UserId(user.id.0);
         }
     }
-    let now = SystemClock.now_us();
-    let sales = [
+    for config in demo_sales(organizer, SystemClock.now_us())? {
+        state.engine.create_sale(config).await.context("creating a demo sale")?;
+    }
+    Ok(())
+}
+
+/// One sale of every kind, owned by `organizer`, timed from `now`.
+fn demo_sales(organizer: UserId, now: i64) -> anyhow::Result<Vec<SaleConfig>> {
+    Ok(vec![
         SaleConfig {
             title: "Seoul Summer Festival 2027 — 3-day pass".into(),
             description: "General admission, limit 4 per person. Holds last 5 minutes.".into(),
+            translations: korean(
+                "서울 썸머 페스티벌 2027 — 3일권",
+                "자유 입장, 1인 4매까지. 선점은 5분 동안 유지됩니다.",
+            ),
             owner: organizer,
             currency: "KRW".into(),
             opens_at_us: Some(now),
@@ -54,30 +70,45 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
         },
         SaleConfig {
             title: "Limited sneaker drop — first 100 win".into(),
-            description: "Opens two minutes after the server starts. One click per person.".into(),
+            description: "Opens two minutes after the server starts and closes an hour later. One click per person."
+                .into(),
+            translations: korean(
+                "한정판 스니커즈 드롭 — 선착순 100명",
+                "서버가 시작되고 2분 뒤에 열리고 1시간 뒤에 닫힙니다. 한 사람당 한 번만 클릭할 수 있습니다.",
+            ),
             owner: organizer,
             currency: "KRW".into(),
             opens_at_us: Some(now + 120 * US_PER_S),
-            closes_at_us: None,
+            closes_at_us: Some(now + 120 * US_PER_S + 3600 * US_PER_S),
             kind: KindConfig::Drop(DropConfig { winners: 100 }),
             queue: None,
         },
         SaleConfig {
-            title: "59-second giveaway — open now".into(),
-            description: "The first 10 clickers win a coffee voucher.".into(),
+            title: "Coffee giveaway — open now".into(),
+            description: "The first 10 clickers win a coffee voucher. Closes 30 minutes after the server starts."
+                .into(),
+            translations: korean(
+                "커피 쿠폰 증정 — 지금 진행 중",
+                "먼저 클릭한 10명에게 커피 쿠폰을 드립니다. 서버가 시작되고 30분 뒤에 닫힙니다.",
+            ),
             owner: organizer,
             currency: "KRW".into(),
             opens_at_us: Some(now),
-            closes_at_us: None,
+            closes_at_us: Some(now + 30 * 60 * US_PER_S),
             kind: KindConfig::Drop(DropConfig { winners: 10 }),
             queue: None,
         },
         SaleConfig {
             title: "K-pop arena concert — presale with waiting room".into(),
-            description: "Join the waiting room now: everyone who joins before opening is shuffled fairly \
-                          at opening (check it with `stampede queue-order`). 100 people are let in every \
-                          10 seconds; a pass lasts 10 minutes."
+            description: "Join the waiting room now: everyone who joins before opening gets a fair random \
+                          place at opening, drawn from a seed whose fingerprint is shown in advance. 100 people \
+                          are let in every 10 seconds; a pass lasts 10 minutes."
                 .into(),
+            translations: korean(
+                "K-pop 아레나 콘서트 — 대기실이 있는 선예매",
+                "지금 대기실에 들어오세요. 오픈 전에 들어온 모든 분은 오픈할 때 공정한 무작위 순번을 받습니다 \
+                 (순번을 정하는 시드의 지문을 미리 공개합니다). 10초마다 100명씩 입장하며, 입장권은 10분 동안 유효합니다.",
+            ),
             owner: organizer,
             currency: "KRW".into(),
             opens_at_us: Some(now + 15 * 60 * US_PER_S),
@@ -104,6 +135,11 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             description: "Pick your seats on the live map, or let best-available find seats side by side; \
                           hold up to 4 for yourself and friends. Holds last 5 minutes."
                 .into(),
+            translations: korean(
+                "오케스트라의 밤 — 지정석",
+                "실시간 좌석 배치도에서 좌석을 고르거나, 최적 좌석 찾기로 나란히 붙은 좌석을 찾으세요. \
+                 본인과 친구를 위해 최대 4석까지 선점할 수 있습니다. 선점은 5분 동안 유지됩니다.",
+            ),
             owner: organizer,
             currency: "KRW".into(),
             opens_at_us: Some(now),
@@ -116,14 +152,14 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             }),
             queue: None,
         },
-    ];
-    for config in sales {
-        state.engine.create_sale(config).await.context("creating a demo sale")?;
-    }
-    Ok(())
+    ])
 }
 
-/// A concert hall: a straight floor in front, two angled wings, a curved balcony.
+/// A concert hall: a straight floor in front, a wing on each side, a curved
+/// balcony behind. Section names are in both languages, as signs in a
+/// Korean hall are. The balcony's ends curve towards the stage, so it starts
+/// far enough back that its box clears the floor and the wings (the core
+/// refuses overlapping sections).
 fn demo_hall() -> anyhow::Result<stampede_core::Venue> {
     let block = |name: &str, tier: &str, price: u64, colour: &str, rows, seats, x, y, curve| SectionSpec {
         name: name.into(),
@@ -138,12 +174,12 @@ fn demo_hall() -> anyhow::Result<stampede_core::Venue> {
         spacing: 10,
     };
     let specs = [
-        block("Floor", "VIP", 180_000, "#c0392b", 12, 24, 0, 40, 0.0),
-        block("Left wing", "R", 130_000, "#2e86c1", 10, 8, -220, 60, 0.0),
-        block("Right wing", "R", 130_000, "#2e86c1", 10, 8, 220, 60, 0.0),
-        block("Balcony", "S", 90_000, "#27ae60", 8, 40, 0, 200, 50.0),
+        block("플로어 Floor", "VIP", 180_000, "#c0392b", 12, 24, 0, 40, 0.0),
+        block("왼쪽 윙 Left wing", "R", 130_000, "#2e86c1", 10, 8, -220, 60, 0.0),
+        block("오른쪽 윙 Right wing", "R", 130_000, "#2e86c1", 10, 8, 220, 60, 0.0),
+        block("발코니 Balcony", "S", 90_000, "#27ae60", 8, 40, 0, 250, 50.0),
     ];
-    Ok(stampede_core::generate("Stampede Concert Hall", &specs)?)
+    Ok(stampede_core::generate("스탬피드 콘서트홀 Stampede Concert Hall", &specs)?)
 }
 
 pub fn print_welcome(addr: SocketAddr) {
@@ -162,4 +198,25 @@ pub fn print_welcome(addr: SocketAddr) {
         "  curl -XPOST http://{addr}/api/sales/1/holds -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"quantity\":2}}'"
     );
     println!("  API guide: docs/API.md; OpenAPI: http://{addr}/api/openapi.json");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_sales_read_in_korean_close_and_fit_their_hall() -> anyhow::Result<()> {
+        // demo_sales builds the hall, so an overlapping hall fails here.
+        let sales = demo_sales(UserId(2), 1_000_000 * US_PER_S)?;
+        assert_eq!(sales.len(), 5);
+        for s in &sales {
+            let (title, description) = s.text_in("ko");
+            assert!(title != s.title && description != s.description, "{} has no Korean text", s.title);
+            assert!(!s.description.contains('`') && !description.contains('`'), "no commands for buyers: {}", s.title);
+            if matches!(s.kind, KindConfig::Drop(_)) {
+                assert!(s.closes_at_us.is_some(), "the drop {} never closes", s.title);
+            }
+        }
+        Ok(())
+    }
 }

@@ -33,7 +33,8 @@ pub use queue::{
     leading_zero_bits, pow_hash, pow_ok, prequeue_order, solve_pow,
 };
 pub use sale::{
-    Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig, SaleView,
+    Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig,
+    SaleText, SaleView,
 };
 pub use schedule::{SaleStatus, Schedule};
 pub use seated::{HeldSeat, SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView, TAKEN_LISTED_MAX};

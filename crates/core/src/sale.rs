@@ -39,6 +39,27 @@ pub struct SaleConfig {
     pub kind: KindConfig,
     /// A waiting room in front of the sale; buying then needs an admission.
     pub queue: Option<QueueConfig>,
+    /// The title and description in other languages, each language at most
+    /// once; pages show a viewer the one in their language, else `title`.
+    pub translations: Vec<SaleText>,
+}
+
+/// A sale's title and description in one language (`lang`: `ko`, `en`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleText {
+    pub lang: String,
+    pub title: String,
+    pub description: String,
+}
+
+impl SaleConfig {
+    /// The title and description to show a viewer who reads `lang`.
+    pub fn text_in(&self, lang: &str) -> (&str, &str) {
+        match self.translations.iter().find(|t| t.lang == lang) {
+            Some(t) => (&t.title, &t.description),
+            None => (&self.title, &self.description),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

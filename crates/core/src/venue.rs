@@ -75,18 +75,77 @@ pub struct SeatPlace {
 
 /// Why a venue was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VenueError(pub String);
+pub struct VenueError {
+    pub reason: String,
+    /// Set when the refusal is two sections that overlap: their names, in venue order.
+    pub overlapping: Option<[String; 2]>,
+}
 
 impl std::fmt::Display for VenueError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.reason)
     }
 }
 
 impl std::error::Error for VenueError {}
 
 fn bad<T>(msg: impl Into<String>) -> Result<T, VenueError> {
-    Err(VenueError(msg.into()))
+    Err(VenueError { reason: msg.into(), overlapping: None })
+}
+
+/// A section's ground on the map: the bounding box of its seats' centres,
+/// grown on every side by its seat gap (the room a seat and its aisle take).
+/// The seat map draws each section as its box grown by less than that, so
+/// sections whose grounds do not intersect never overlap on the map.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ground {
+    min_x: f64,
+    min_y: f64,
+    max_x: f64,
+    max_y: f64,
+}
+
+impl Ground {
+    fn of(section: &Section) -> Option<Ground> {
+        let seats = || section.rows.iter().flat_map(|r| &r.seats);
+        let (mut min_x, mut min_y, mut max_x, mut max_y) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
+        for s in seats() {
+            min_x = min_x.min(s.x);
+            min_y = min_y.min(s.y);
+            max_x = max_x.max(s.x);
+            max_y = max_y.max(s.y);
+        }
+        if min_x > max_x {
+            return None;
+        }
+        let margin = seat_gap(section);
+        Some(Ground {
+            min_x: f64::from(min_x) - margin,
+            min_y: f64::from(min_y) - margin,
+            max_x: f64::from(max_x) + margin,
+            max_y: f64::from(max_y) + margin,
+        })
+    }
+
+    /// Touching edges do not count: two sections may share an aisle.
+    fn overlaps(&self, o: &Ground) -> bool {
+        self.min_x < o.max_x && o.min_x < self.max_x && self.min_y < o.max_y && o.min_y < self.max_y
+    }
+}
+
+/// The distance between neighbouring seats of a row (the smallest, above
+/// zero); for a section of one-seat rows, between the front seats of
+/// neighbouring rows; 1 for a single seat.
+fn seat_gap(section: &Section) -> f64 {
+    let dist = |a: &Seat, b: &Seat| f64::from(a.x - b.x).hypot(f64::from(a.y - b.y));
+    let smallest = |it: &mut dyn Iterator<Item = f64>| it.filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min);
+    let in_rows = smallest(&mut section.rows.iter().flat_map(|r| r.seats.windows(2).map(|w| dist(&w[0], &w[1]))));
+    if in_rows.is_finite() {
+        return in_rows;
+    }
+    let across =
+        smallest(&mut section.rows.windows(2).filter_map(|w| Some(dist(w[0].seats.first()?, w[1].seats.first()?))));
+    if across.is_finite() { across } else { 1.0 }
 }
 
 fn check_name(what: &str, name: &str, max: usize) -> Result<(), VenueError> {
@@ -136,6 +195,32 @@ impl Venue {
                 total += r.seats.len();
                 if total > VENUE_SEATS_MAX {
                     return bad(format!("a venue has at most {VENUE_SEATS_MAX} seats"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a venue two of whose sections overlap (see `Ground`), naming
+    /// the first such pair. Apart from [`Venue::validate`] because venues
+    /// logged before this rule must still replay; every venue an organizer
+    /// sends now is checked ([`generate`] does it, and the server for
+    /// venues sent whole). Call on a validated venue (at most 200 sections,
+    /// so comparing every pair is cheap).
+    pub fn check_overlap(&self) -> Result<(), VenueError> {
+        let grounds: Vec<Option<Ground>> = self.sections.iter().map(Ground::of).collect();
+        for (i, a) in grounds.iter().enumerate() {
+            for (j, b) in grounds.iter().enumerate().skip(i + 1) {
+                if let (Some(a), Some(b)) = (a, b)
+                    && a.overlaps(b)
+                {
+                    let (first, second) = (&self.sections[i].name, &self.sections[j].name);
+                    return Err(VenueError {
+                        reason: format!(
+                            "sections {first:?} and {second:?} overlap; place them at least one seat gap apart"
+                        ),
+                        overlapping: Some([first.clone(), second.clone()]),
+                    });
                 }
             }
         }
@@ -278,7 +363,7 @@ pub fn row_label(mut i: u32) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Builds a venue from blocks, then validates it.
+/// Builds a venue from blocks, then validates it and refuses overlapping sections.
 pub fn generate(name: &str, specs: &[SectionSpec]) -> Result<Venue, VenueError> {
     let mut sections = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -302,6 +387,7 @@ pub fn generate(name: &str, specs: &[SectionSpec]) -> Result<Venue, VenueError> 
     }
     let venue = Venue { name: name.to_owned(), sections };
     venue.validate()?;
+    venue.check_overlap()?;
     Ok(venue)
 }
 
@@ -376,8 +462,13 @@ mod tests {
 
     #[test]
     fn a_stadium_of_50000_seats_is_generated_and_numbered() {
-        let specs: Vec<_> =
-            (0..40).map(|i| spec(&format!("S{i}"), 25, 50, if i % 2 == 0 { 60.0 } else { 0.0 })).collect();
+        let specs: Vec<_> = (0..40)
+            .map(|i| SectionSpec {
+                x: (i % 8) * 600,
+                y: (i / 8) * 400,
+                ..spec(&format!("S{i}"), 25, 50, if i % 2 == 0 { 60.0 } else { 0.0 })
+            })
+            .collect();
         let v = generate("Stadium", &specs).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v.seat_count(), 50_000);
         let idx = SeatIndex::new(&v);
@@ -410,5 +501,55 @@ mod tests {
         assert!(v.validate().is_err());
         let too_many: Vec<_> = (0..3).map(|i| spec(&format!("S{i}"), 500, 100, 0.0)).collect();
         assert!(generate("x", &too_many).is_err(), "150,000 seats is over the bound");
+    }
+
+    fn at(s: SectionSpec, x: i32, y: i32) -> SectionSpec {
+        SectionSpec { x, y, ..s }
+    }
+
+    #[test]
+    fn overlapping_sections_are_refused_with_their_names() {
+        // The old demo hall: a curved balcony whose ends reach over the floor and both wings.
+        let specs = [
+            at(spec("Floor", 12, 24, 0.0), 0, 40),
+            at(spec("Left wing", 10, 8, 0.0), -220, 60),
+            at(spec("Right wing", 10, 8, 0.0), 220, 60),
+            at(spec("Balcony", 8, 40, 50.0), 0, 200),
+        ];
+        let e = generate("Hall", &specs).err().unwrap_or_else(|| panic!("an overlapping venue was accepted"));
+        assert_eq!(e.overlapping, Some(["Floor".to_string(), "Balcony".to_string()]), "{e}");
+        assert!(e.reason.contains("overlap"), "{e}");
+        // Stacked one behind the other, 3 seat gaps apart, as the organizer's builder places them.
+        let a = generate("Hall", &[spec("A", 3, 5, 0.0)]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.check_overlap().is_ok());
+        let apart = [spec("A", 3, 5, 0.0), at(spec("B", 2, 5, 0.0), 0, 50)];
+        assert!(generate("Hall", &apart).is_ok(), "two seat gaps of aisle between rows 20 and 50");
+        let close = [spec("A", 3, 5, 0.0), at(spec("B", 2, 5, 0.0), 0, 30)];
+        assert!(generate("Hall", &close).is_err(), "one seat gap is no aisle");
+        let beside = [spec("A", 3, 5, 0.0), at(spec("B", 3, 5, 0.0), 70, 0)];
+        assert!(generate("Hall", &beside).is_ok(), "side by side with a two-gap aisle");
+        let inside = [spec("A", 10, 20, 0.0), at(spec("B", 1, 1, 0.0), 0, 40)];
+        assert!(generate("Hall", &inside).is_err(), "a one-seat section inside another");
+    }
+
+    #[test]
+    fn the_hall_in_docs_api_md_is_accepted() {
+        let floor = SectionSpec { tier: "VIP".into(), ..spec("Floor", 20, 30, 0.0) };
+        let balcony = at(spec("Balcony", 10, 40, 60.0), 0, 280);
+        assert!(generate("Hall", &[floor, balcony]).is_ok());
+    }
+
+    #[test]
+    fn validate_alone_still_reads_a_venue_that_overlaps() {
+        // Logs written before the overlap rule hold such venues; they must replay.
+        let mut v = generate("Hall", &[spec("A", 2, 4, 0.0), at(spec("B", 2, 4, 0.0), 0, 100)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        for row in &mut v.sections[1].rows {
+            for seat in &mut row.seats {
+                seat.y -= 100;
+            }
+        }
+        assert!(v.validate().is_ok());
+        assert!(v.check_overlap().is_err());
     }
 }

@@ -26,6 +26,7 @@ struct Setup {
 
 fn sale_config(s: &Setup) -> SaleConfig {
     SaleConfig {
+        translations: Vec::new(),
         title: "Stampede drop".into(),
         description: String::new(),
         owner: UserId(999),

@@ -19,6 +19,7 @@ fn reserve(sale: &mut Sale, by: u64, key: &str, at_us: i64) -> Outcome {
 #[test]
 fn a_person_beyond_the_cap_forgets_their_oldest_key_only() {
     let mut sale = Sale::new(SaleConfig {
+        translations: Vec::new(),
         title: "t".into(),
         description: String::new(),
         owner: UserId(1),

@@ -78,6 +78,7 @@ fn kind_config(kind: &KindSetup) -> KindConfig {
 
 fn sale_config(s: &Setup) -> SaleConfig {
     SaleConfig {
+        translations: Vec::new(),
         title: "Stampede queue test".into(),
         description: String::new(),
         owner: UserId(OWNER),
@@ -746,6 +747,7 @@ const OTHER_HOLDER: u64 = 1_000;
 /// users wait behind them; even-numbered users never joined it.
 fn other_sale(kind: &KindSetup) -> Sale {
     let mut sale = Sale::new(SaleConfig {
+        translations: Vec::new(),
         title: "Another sale".into(),
         description: String::new(),
         owner: UserId(OWNER),

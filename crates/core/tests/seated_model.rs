@@ -89,6 +89,7 @@ fn seated_config(venue: Venue, per_person_limit: u32, hold_ttl_us: i64) -> Seate
 
 fn sale_config(s: &Setup) -> SaleConfig {
     SaleConfig {
+        translations: Vec::new(),
         title: "Stampede test".into(),
         description: String::new(),
         owner: UserId(99),
@@ -1297,6 +1298,7 @@ fn open_sale(rows: u32, seats_per_row: u32, per_person_limit: u32, hold_ttl_us: 
     };
     let venue = generate("Hall", &[spec]).expect("a valid block");
     Sale::new(SaleConfig {
+        translations: Vec::new(),
         title: "Stampede test".into(),
         description: String::new(),
         owner: UserId(99),
@@ -1383,6 +1385,7 @@ fn two_section_sale(per_person_limit: u32) -> Sale {
     };
     let venue = generate("Hall", &[spec("Front", "VIP", 300, 1, 0), spec("Back", "R", 100, 2, 50)]).expect("valid");
     Sale::new(SaleConfig {
+        translations: Vec::new(),
         title: "Stampede test".into(),
         description: String::new(),
         owner: UserId(99),

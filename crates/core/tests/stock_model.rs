@@ -35,6 +35,7 @@ struct Setup {
 
 fn sale_config(s: &Setup) -> SaleConfig {
     SaleConfig {
+        translations: Vec::new(),
         title: "Stampede test".into(),
         description: String::new(),
         owner: UserId(99),

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use stampede_core::{
     Action, AdmissionPolicy, Command, DropConfig, HoldId, IdempotencyKey, Input, KindConfig, Outcome, QueueConfig, Row,
-    SaleConfig, Seat, SeatArea, SeatId, SeatedConfig, Section, StockConfig, UserId, Venue,
+    SaleConfig, SaleText, Seat, SeatArea, SeatId, SeatedConfig, Section, StockConfig, UserId, Venue,
 };
 
 pub const RECORD_VERSION: u16 = 1;
@@ -36,6 +36,16 @@ pub struct ConfigV1 {
     /// Added within v1: absent means no waiting room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueV1>,
+    /// Added within v1: absent means the title and description in one language only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translations: Vec<TextV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextV1 {
+    pub lang: String,
+    pub title: String,
+    pub description: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +246,11 @@ impl From<&SaleConfig> for ConfigV1 {
         ConfigV1 {
             title: c.title.clone(),
             description: c.description.clone(),
+            translations: c
+                .translations
+                .iter()
+                .map(|t| TextV1 { lang: t.lang.clone(), title: t.title.clone(), description: t.description.clone() })
+                .collect(),
             owner: c.owner.0,
             currency: c.currency.clone(),
             opens_at_us: c.opens_at_us,
@@ -294,6 +309,11 @@ impl TryFrom<ConfigV1> for SaleConfig {
         Ok(SaleConfig {
             title: c.title,
             description: c.description,
+            translations: c
+                .translations
+                .into_iter()
+                .map(|t| SaleText { lang: t.lang, title: t.title, description: t.description })
+                .collect(),
             owner: UserId(c.owner),
             currency: c.currency,
             opens_at_us: c.opens_at_us,
@@ -555,6 +575,7 @@ mod tests {
         };
         let venue = stampede_core::generate("Hall", &[spec]).unwrap_or_else(|e| panic!("{e}"));
         let config = SaleConfig {
+            translations: vec![SaleText { lang: "ko".into(), title: "티".into(), description: String::new() }],
             title: "t".into(),
             description: String::new(),
             owner: UserId(1),

@@ -24,6 +24,7 @@ const T0: i64 = 1_800_000_000 * US_PER_S;
 
 fn stock_config(stock: u64) -> SaleConfig {
     SaleConfig {
+        translations: Vec::new(),
         title: "t".into(),
         description: String::new(),
         owner: UserId(1),

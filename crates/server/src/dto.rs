@@ -16,7 +16,10 @@ pub fn fmt_us(us: i64) -> String {
 
 pub fn parse_time(raw: &str, field: &str) -> Result<i64, crate::problem::ApiError> {
     raw.parse::<jiff::Timestamp>().map(|t| t.as_microsecond()).map_err(|_| {
-        crate::problem::ApiError::invalid_field(format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"))
+        crate::problem::ApiError::bad_format(
+            field,
+            format!("{field} must be an RFC 3339 time like 2026-11-22T20:00:00Z"),
+        )
     })
 }
 
@@ -220,6 +223,16 @@ pub struct BulkUsersOut {
     pub users: Vec<BulkUserOut>,
 }
 
+/// A sale's title and description in one language.
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+pub struct SaleTextRequest {
+    #[schema(schema_with = title_schema)]
+    pub title: String,
+    #[serde(default)]
+    #[schema(schema_with = description_schema)]
+    pub description: String,
+}
+
 /// Body of `POST /api/sales`; `kind` chooses the sale style.
 #[derive(Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -230,6 +243,9 @@ pub enum CreateSaleRequest {
         #[serde(default)]
         #[schema(schema_with = description_schema)]
         description: String,
+        /// The title and description in other page languages (`ko`, `en`), shown to viewers of that language.
+        #[serde(default)]
+        translations: std::collections::BTreeMap<String, SaleTextRequest>,
         #[schema(minimum = 1, maximum = 100000000)]
         stock: i64,
         /// In the currency's smallest unit.
@@ -261,6 +277,9 @@ pub enum CreateSaleRequest {
         #[serde(default)]
         #[schema(schema_with = description_schema)]
         description: String,
+        /// The title and description in other page languages (`ko`, `en`), shown to viewers of that language.
+        #[serde(default)]
+        translations: std::collections::BTreeMap<String, SaleTextRequest>,
         #[serde(default = "default_currency")]
         #[schema(schema_with = currency_schema)]
         currency: String,
@@ -281,6 +300,9 @@ pub enum CreateSaleRequest {
         #[serde(default)]
         #[schema(schema_with = description_schema)]
         description: String,
+        /// The title and description in other page languages (`ko`, `en`), shown to viewers of that language.
+        #[serde(default)]
+        translations: std::collections::BTreeMap<String, SaleTextRequest>,
         #[schema(minimum = 1, maximum = 1000000)]
         winners: i64,
         /// RFC 3339; before `closes_at`.
@@ -556,6 +578,9 @@ pub struct SaleOut {
     pub kind: &'static str,
     pub title: String,
     pub description: String,
+    /// The title and description in other languages, by language (`ko`, `en`); absent when there are none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub translations: std::collections::BTreeMap<String, SaleTextRequest>,
     pub owner_id: u64,
     pub status: &'static str,
     pub opens_at: Option<String>,
@@ -625,6 +650,13 @@ impl SaleOut {
             kind,
             title: c.title.clone(),
             description: c.description.clone(),
+            translations: c
+                .translations
+                .iter()
+                .map(|t| {
+                    (t.lang.clone(), SaleTextRequest { title: t.title.clone(), description: t.description.clone() })
+                })
+                .collect(),
             owner_id: c.owner.0,
             status: status.as_str(),
             opens_at: schedule.opens_at_us.map(fmt_us),

@@ -21,6 +21,37 @@ pub struct Problem {
     /// `seats-taken` only: the seats (ids) someone else has, so a seat map can mark them at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<u32>>,
+    /// `invalid-field` and `bad-quantity`: the refused request field, as a
+    /// dotted path (`stock`, `waiting_room.chunk_size`, `opens_at`), so a page
+    /// can word the problem in its own language. `detail` stays English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// With `field`: the rule it broke. `range`: a number from `min` to `max`;
+    /// `length`: text of `min` to `max` characters; `format`: not in the
+    /// expected form (see `detail`); `after`: a time not after `opens_at`;
+    /// `future`: a time already past.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
+    /// With `rule` `range` or `length`: the least value allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub min: Option<serde_json::Value>,
+    /// With `rule` `range` or `length`: the greatest value allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub max: Option<serde_json::Value>,
+    /// `sections-overlap` only: the names of two sections that overlap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sections: Option<Vec<String>>,
+}
+
+/// What a refused field was and which rule it broke (see [`Problem::field`]).
+#[derive(Debug, Clone)]
+pub struct FieldRule {
+    pub field: String,
+    pub rule: &'static str,
+    pub min: Option<serde_json::Value>,
+    pub max: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -32,11 +63,77 @@ pub struct ApiError {
     pub retry_after_s: Option<u32>,
     /// Extension member `seats` (see [`Problem::seats`]).
     pub seats: Option<Vec<u32>>,
+    /// Extension members `field`, `rule`, `min`, `max` (see [`Problem::field`]).
+    pub field: Option<Box<FieldRule>>,
+    /// Extension member `sections` (see [`Problem::sections`]); boxed, like
+    /// `field`, to keep every `Result<_, ApiError>` small.
+    pub sections: Option<Box<[String; 2]>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, slug, title, detail: detail.into(), retry_after_s: None, seats: None }
+        ApiError {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            retry_after_s: None,
+            seats: None,
+            field: None,
+            sections: None,
+        }
+    }
+
+    /// Names the field and rule a refusal is about (see [`Problem::field`]).
+    pub fn with_field(
+        mut self,
+        field: &str,
+        rule: &'static str,
+        min: Option<serde_json::Value>,
+        max: Option<serde_json::Value>,
+    ) -> Self {
+        self.field = Some(Box::new(FieldRule { field: field.to_owned(), rule, min, max }));
+        self
+    }
+
+    /// `field` is not a number from `lo` to `hi`.
+    pub fn out_of_range<N: Into<serde_json::Value> + std::fmt::Display + Copy>(field: &str, lo: N, hi: N) -> Self {
+        Self::invalid_field(format!("{field} must be between {lo} and {hi}")).with_field(
+            field,
+            "range",
+            Some(lo.into()),
+            Some(hi.into()),
+        )
+    }
+
+    /// `field` is not text of `lo` to `hi` characters.
+    pub fn bad_length(field: &str, lo: usize, hi: usize) -> Self {
+        Self::invalid_field(format!("{field} must be {lo}-{hi} characters")).with_field(
+            field,
+            "length",
+            Some(lo.into()),
+            Some(hi.into()),
+        )
+    }
+
+    /// `field` is not in the expected form; `detail` says which.
+    pub fn bad_format(field: &str, detail: impl Into<String>) -> Self {
+        Self::invalid_field(detail).with_field(field, "format", None, None)
+    }
+
+    /// Two sections of a venue overlap on the map.
+    pub fn sections_overlap(detail: impl Into<String>, names: [String; 2]) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "sections-overlap", "Sections overlap", detail);
+        e.sections = Some(Box::new(names));
+        e
+    }
+
+    /// A venue the core refused: its overlap as `sections-overlap`, any other reason as `invalid-field`.
+    pub fn venue(field: &str, e: stampede_core::VenueError) -> Self {
+        match e.overlapping {
+            Some(names) => Self::sections_overlap(format!("{field}: {}", e.reason), names),
+            None => Self::invalid_field(format!("{field}: {}", e.reason)),
+        }
     }
 
     pub fn malformed(detail: impl Into<String>) -> Self {
@@ -125,7 +222,8 @@ impl From<Rejection> for ApiError {
                 "bad-quantity",
                 "Bad quantity",
                 format!("quantity must be between 1 and {max}"),
-            ),
+            )
+            .with_field("quantity", "range", Some(1.into()), Some(max.into())),
             Rejection::UnknownHold => ApiError::not_found("no such hold in this sale"),
             Rejection::UnknownOrder => ApiError::not_found("no such order in this sale"),
             Rejection::NotYourHold => {
@@ -339,6 +437,11 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             detail: self.detail,
             seats: self.seats,
+            field: self.field.as_ref().map(|f| f.field.clone()),
+            rule: self.field.as_ref().map(|f| f.rule),
+            min: self.field.as_ref().and_then(|f| f.min.clone()),
+            max: self.field.as_ref().and_then(|f| f.max.clone()),
+            sections: self.sections.map(|s| s.to_vec()),
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, bytes).into_response();

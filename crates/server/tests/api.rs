@@ -35,3 +35,5 @@ mod stock;
 mod system;
 #[path = "api/venues.rs"]
 mod venues;
+#[path = "api/words.rs"]
+mod words;

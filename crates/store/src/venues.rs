@@ -76,7 +76,7 @@ impl Store {
     /// [`MAX_VENUES_PER_OWNER`], [`StoreError::TooManyVenues`]. The owner is
     /// taken as given (the operator, id 0, has no account).
     pub fn create_venue(&self, owner: UserId, venue: &Venue) -> Result<VenueSummary, StoreError> {
-        venue.validate().map_err(|e| StoreError::InvalidVenue(e.0))?;
+        venue.validate().map_err(|e| StoreError::InvalidVenue(e.reason))?;
         let o = db_id(owner)?;
         let seats = u32::try_from(venue.seat_count()).map_err(|_| StoreError::InvalidVenue("too many seats".into()))?;
         let sections =

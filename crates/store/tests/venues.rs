@@ -24,12 +24,18 @@ fn spec(name: &str, rows: u32, seats: u32, curve: f64) -> SectionSpec {
 
 /// 40 sections × 25 rows × 50 seats, every other section curved.
 fn stadium() -> Result<Venue, StoreError> {
-    let specs: Vec<_> = (0..40).map(|i| spec(&format!("S{i}"), 25, 50, if i % 2 == 0 { 60.0 } else { 0.0 })).collect();
-    generate("Stadium", &specs).map_err(|e| StoreError::InvalidVenue(e.0))
+    let specs: Vec<_> = (0..40)
+        .map(|i| SectionSpec {
+            x: (i % 8) * 600,
+            y: (i / 8) * 400,
+            ..spec(&format!("S{i}"), 25, 50, if i % 2 == 0 { 60.0 } else { 0.0 })
+        })
+        .collect();
+    generate("Stadium", &specs).map_err(|e| StoreError::InvalidVenue(e.reason))
 }
 
 fn small(name: &str) -> Result<Venue, StoreError> {
-    generate(name, &[spec("A", 2, 3, 0.0)]).map_err(|e| StoreError::InvalidVenue(e.0))
+    generate(name, &[spec("A", 2, 3, 0.0)]).map_err(|e| StoreError::InvalidVenue(e.reason))
 }
 
 #[test]

@@ -3,7 +3,9 @@
 // problem answers become human messages (problemMessage), formatting for the
 // page's locale (money, numbers, times, timers), and, on every page, writing
 // <time data-local> in the viewer's own time zone and running the
-// [data-countdown-us] timers on the server's clock. A waiting room's pass,
+// [data-countdown-us] timers on the server's clock. Counted words go through
+// tn (the catalogue's `key.one` form where the language has one), durations
+// through duration. A waiting room's pass,
 // once set (setPass), goes with every buying command (POST holds, clicks).
 // Since every change goes through api(), it also keeps the header's name in
 // step with the account and tells the page (a `stampede:bought` event on
@@ -24,6 +26,18 @@ export function t(key, vars) {
     for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
   }
   return s;
+}
+
+const plurals = new Intl.PluralRules(locale);
+
+/**
+ * Like t, for a count: `{n}` becomes the count with thousands separators, and
+ * the catalogue's `key.one` (or another plural category) is used where the
+ * language has that form ("1 recipient"), else `key`.
+ */
+export function tn(key, n, vars = {}) {
+  const form = `${key}.${plurals.select(n)}`;
+  return t(form in catalogue ? form : key, { n: number(n), ...vars });
 }
 
 export function csrfToken() {
@@ -140,10 +154,39 @@ export function problemSlug(p) {
   return (p?.type || '').replace('/problems/', '');
 }
 
+/** Catalogue labels of the request fields a problem can name (its `field` member). */
+const FIELD_LABELS = {
+  title: 'org.f_title', description: 'org.f_description', currency: 'org.f_currency',
+  opens_at: 'org.f_opens_at', closes_at: 'org.f_closes_at', stock: 'org.f_stock', price: 'org.f_price',
+  per_person_limit: 'org.f_per_person', order_quantity_max: 'org.f_order_max', hold_seconds: 'org.f_hold_seconds',
+  winners: 'org.f_winners', seats_per_hold_max: 'org.f_seats_per_hold', quantity: 'field.quantity',
+  'waiting_room.policy': 'org.f_policy', 'waiting_room.chunk_size': 'org.f_chunk_size',
+  'waiting_room.chunk_seconds': 'org.f_chunk_seconds', 'waiting_room.active_max': 'org.f_active_max',
+  'waiting_room.pass_seconds': 'org.f_pass_seconds', 'waiting_room.pow_bits': 'org.f_pow_bits',
+};
+
+/** What a problem's `field` and `rule` members say, in the viewer's language; '' if the rule is unknown here. */
+function fieldRuleText(p) {
+  const key = FIELD_LABELS[p.field] ?? `field.${p.field}`;
+  const field = key in catalogue ? t(key) : p.field;
+  const num = (v) => (typeof v === 'number' ? number(v) : String(v ?? ''));
+  const rule = p.rule === 'length' && !p.min ? 'length_max' : p.rule;
+  if (!catalogue[`rule.${rule}`]) return '';
+  return t(`rule.${rule}`, { field, min: num(p.min), max: num(p.max) });
+}
+
 /** A problem answer in the viewer's language; the API's detail is added where it says more. */
 export function problemMessage(p) {
   const slug = problemSlug(p);
   const known = catalogue[`problem.${slug}`];
+  if (slug === 'sections-overlap' && Array.isArray(p.sections) && p.sections.length === 2) {
+    return t('problem.sections-overlap', { a: p.sections[0], b: p.sections[1] });
+  }
+  const ruleText = p && typeof p.field === 'string' ? fieldRuleText(p) : '';
+  if (ruleText) {
+    const lead = known ?? t('problem.invalid-field');
+    return /[.!?。]$/.test(lead) ? `${lead} ${ruleText}` : `${lead}: ${ruleText}`;
+  }
   let msg = known ?? t('problem.unknown');
   const detailHelps = !known || slug === 'invalid-field' || (lang === 'en' && ['sold-out', 'limit-reached', 'bad-quantity'].includes(slug));
   if (p?.detail && detailHelps) msg += ` (${p.detail})`;
@@ -168,6 +211,26 @@ export function money(amount, currency) {
 
 export function number(n) {
   return new Intl.NumberFormat(locale).format(n);
+}
+
+/**
+ * A duration a person reads at a glance: "195.123 ms", "17.078 s",
+ * "7 min 17.078 s", "2 h 5 min 3.000 s" (Korean: 7분 17.078초), with the
+ * milliseconds kept, since a drop's ranks can be that close.
+ */
+export function duration(ms) {
+  const total = Math.max(0, Number(ms) || 0);
+  const fixed = (v, digits) =>
+    new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+  if (total < 1000) return t('time.ms', { n: fixed(total, 3) });
+  // Whole milliseconds from here on, so 59.9996 s never shows as "60.000 s".
+  const whole = Math.round(total);
+  const h = Math.floor(whole / 3_600_000);
+  const m = Math.floor((whole % 3_600_000) / 60_000);
+  const s = fixed((whole % 60_000) / 1000, 3);
+  if (h) return t('time.h_min_s', { h: number(h), m, s });
+  if (m) return t('time.min_s', { m, s });
+  return t('time.s', { s });
 }
 
 /** Milliseconds since the epoch of an RFC 3339 time (microseconds allowed). */

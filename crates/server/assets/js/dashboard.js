@@ -6,7 +6,7 @@
 // the leaderboard; and, once the sale is closed, the results table with the
 // buyers' or winners' contact data.
 
-import { api, command, t, locale, money, number, problemMessage, showMessage } from './app.js';
+import { api, command, t, tn, locale, money, number, duration, problemMessage, showMessage } from './app.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('dashboard');
@@ -129,11 +129,11 @@ async function drawHistogram() {
     bar.setAttribute('height', String(h));
     bar.setAttribute('class', won[i] ? 'bar won' : 'bar');
     const title = document.createElementNS(SVG, 'title');
-    title.textContent = t('org.bucket', { from: (i * width).toFixed(1), to: ((i + 1) * width).toFixed(1), n: c });
+    title.textContent = tn('org.bucket', c, { from: duration(i * width), to: duration((i + 1) * width) });
     bar.append(title);
     histogram.append(bar);
   });
-  for (const [x, label, anchor] of [[0, '0 ms', 'start'], [W, `${maxMs.toFixed(1)} ms`, 'end']]) {
+  for (const [x, label, anchor] of [[0, duration(0), 'start'], [W, duration(maxMs), 'end']]) {
     const text = document.createElementNS(SVG, 'text');
     text.setAttribute('x', String(x));
     text.setAttribute('y', String(H + 16));
@@ -142,7 +142,7 @@ async function drawHistogram() {
     text.textContent = label;
     histogram.append(text);
   }
-  setText('histogram-text', t('org.histogram_text', { n: number(times.length), total: number(r.data.total) }));
+  setText('histogram-text', tn('org.histogram_text', r.data.total, { n: number(times.length), total: number(r.data.total) }));
 }
 
 async function showResults() {
@@ -155,14 +155,19 @@ async function showResults() {
   body.replaceChildren();
   for (const p of r.data.recipients) {
     const tr = document.createElement('tr');
-    for (const v of [`#${p.reference}`, p.name, p.email, number(p.quantity), money(p.amount, currency)]) {
+    // A drop's prizes are free: no amount column, no revenue.
+    const cells = [`#${p.reference}`, p.name, p.email, number(p.quantity)];
+    if (kind !== 'drop') cells.push(money(p.amount, currency));
+    for (const v of cells) {
       const td = document.createElement('td');
       td.textContent = v;
       tr.append(td);
     }
     body.append(tr);
   }
-  const summary = t('org.results_summary', { n: number(r.data.recipients.length), revenue: money(r.data.revenue, currency) });
+  const n = r.data.recipients.length;
+  const summary =
+    kind === 'drop' ? tn('org.results_summary_drop', n) : tn('org.results_summary', n, { revenue: money(r.data.revenue, currency) });
   setText('results-summary', r.data.truncated ? `${summary} ${t('org.results_truncated')}` : summary);
   if (kind !== 'drop') setText('dash-revenue', money(r.data.revenue, currency));
   $('results-panel').hidden = false;

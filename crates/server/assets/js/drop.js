@@ -1,11 +1,11 @@
 // drop.js: owns a first-come drop's page. The countdown to opening on the
 // server's clock (clock.js measures the offset NTP-style), the big button
 // that clicks (POST /api/sales/{id}/clicks) and shows your rank and the
-// milliseconds after opening from the answer, the live numbers
+// time after opening (duration: 7 min 17.078 s) from the answer, the live numbers
 // (GET /api/sales/{id}) and the leaderboard (GET .../leaderboard), both
 // every 2 s while the tab is visible.
 
-import { api, command, t, number, problemMessage, problemSlug, countdownText, showMessage, userId } from './app.js';
+import { api, command, t, tn, number, duration, problemMessage, problemSlug, countdownText, showMessage, userId } from './app.js';
 import { serverNow, syncClock, clockQuality } from './clock.js';
 
 const $ = (id) => document.getElementById(id);
@@ -32,8 +32,8 @@ function showClick(c) {
   clicked = c;
   $('click-result').hidden = false;
   $('click-rank').textContent = t('drop.your_rank', { n: number(c.rank) });
-  $('click-ms').textContent = t('drop.ms_after', { n: c.after_open_ms.toFixed(3) });
-  $('click-outcome').textContent = c.won ? t('drop.won') : t('drop.lost', { n: number(c.winners) });
+  $('click-ms').textContent = t('drop.ms_after', { n: duration(c.after_open_ms) });
+  $('click-outcome').textContent = c.won ? t('drop.won') : tn('drop.lost', c.winners);
   $('click-result').dataset.won = String(c.won);
   if (button) {
     button.disabled = true;
@@ -96,8 +96,8 @@ async function refreshSale() {
   $('sale-status').textContent = t(`status.${s.status}`);
   $('sale-status').className = `badge status-${s.status}`;
   if (s.drop) {
-    $('drop-left').textContent = t('drop.left', { n: number(Math.max(0, s.drop.winners - s.drop.won)) });
-    $('drop-clicks').textContent = t('drop.clicks', { n: number(s.drop.clicks) });
+    $('drop-left').textContent = tn('drop.left', Math.max(0, s.drop.winners - s.drop.won));
+    $('drop-clicks').textContent = tn('drop.clicks', s.drop.clicks);
   }
 }
 
@@ -109,7 +109,7 @@ async function refreshBoard() {
     const tr = document.createElement('tr');
     if (clicked && e.rank === clicked.rank) tr.className = 'me';
     if (e.won) tr.classList.add('won');
-    const cells = [number(e.rank), e.name, `${e.after_open_ms.toFixed(3)} ms`, e.won ? t('drop.winner_badge') : ''];
+    const cells = [number(e.rank), e.name, duration(e.after_open_ms), e.won ? t('drop.winner_badge') : ''];
     for (const text of cells) {
       const td = document.createElement('td');
       td.textContent = text;

@@ -193,6 +193,16 @@ function drawPreview() {
 
 // ---- Sending ----
 
+/** The server refuses opening and closing times further in the past than this (WINDOW_PAST_TOLERANCE_US). */
+const PAST_TOLERANCE_MS = 5 * 60 * 1000;
+
+/** Lets the date pickers offer nothing before now (in the viewer's zone). */
+function setEarliestTimes() {
+  const now = new Date();
+  const local = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  for (const id of ['f-opens-at', 'f-closes-at']) $(id).min = local;
+}
+
 /** A datetime-local value (the viewer's zone) as RFC 3339 UTC, or null. */
 function rfc3339(value) {
   if (!value) return null;
@@ -253,6 +263,14 @@ form.addEventListener('submit', async (ev) => {
     $('f-title').focus();
     return;
   }
+  for (const [id, at] of [['f-opens-at', b.opens_at], ['f-closes-at', b.closes_at]]) {
+    if (at && Date.parse(at) < Date.now() - PAST_TOLERANCE_MS) {
+      const field = t(id === 'f-opens-at' ? 'org.f_opens_at' : 'org.f_closes_at');
+      showMessage(errorBox, t('rule.future', { field }), 'error');
+      $(id).focus();
+      return;
+    }
+  }
   if (b.kind === 'seated' && !b.seated.generate.sections.length) {
     showMessage(errorBox, t('org.sections_required'), 'error');
     return;
@@ -266,7 +284,9 @@ form.addEventListener('submit', async (ev) => {
   }
   button.disabled = false;
   let msg = problemMessage(r.problem);
-  if (r.problem?.detail && !msg.includes(r.problem.detail) && problemSlug(r.problem) !== 'internal') msg += ` (${r.problem.detail})`;
+  // A problem that names its field (or sections) is worded here already; the English detail is for API users.
+  const worded = r.problem?.field || r.problem?.sections;
+  if (r.problem?.detail && !worded && !msg.includes(r.problem.detail) && problemSlug(r.problem) !== 'internal') msg += ` (${r.problem.detail})`;
   showMessage(errorBox, msg, 'error');
 });
 
@@ -283,6 +303,7 @@ sectionsBox.addEventListener('click', (ev) => {
 });
 $('add-section').addEventListener('click', () => addSection());
 
-addSection({ name: 'Floor' });
+addSection({ name: t('org.default_section') });
+setEarliestTimes();
 showKindFields();
 showRoomFields();

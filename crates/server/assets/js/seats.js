@@ -22,7 +22,7 @@
 // Each seat is named "Balcony H-39, ₩90,000, free"; the names are set only
 // for the zoomed section, so a 50,000-seat venue keeps a small DOM.
 
-import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
+import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 
 const $ = (id) => document.getElementById(id);
@@ -406,7 +406,7 @@ function applyCommon(m) {
     $('sale-status').textContent = t(`status.${status}`);
     $('sale-status').className = `badge status-${status}`;
   }
-  if (typeof m.available === 'number') $('seats-left').textContent = t('sale.seats_left', { n: number(m.available) });
+  if (typeof m.available === 'number') $('seats-left').textContent = tn('sale.seats_left', m.available);
   if (zoomed === null) paintSections();
   renderChooser();
 }

@@ -37,6 +37,9 @@ pub const PASS_SECONDS_DEFAULT: i64 = 600;
 pub const POW_BITS_DEFAULT: i64 = 16;
 pub const PLACES_PER_ADDRESS_DEFAULT: i64 = 16;
 pub const PLACES_PER_ADDRESS_MAX: i64 = 1_000_000;
+/// How far in the past a new sale's opening or closing time may lie: room for
+/// a form filled in slowly and for the organizer's clock running behind.
+pub const WINDOW_PAST_TOLERANCE_US: i64 = 5 * 60 * US_PER_S;
 
 fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, ApiError> {
     let Some(req) = req else { return Ok(None) };
@@ -46,9 +49,7 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
             let size = in_range(req.chunk_size.unwrap_or(100), 1, CHUNK_SIZE_MAX, "waiting_room.chunk_size")?;
             let seconds = req.chunk_seconds.unwrap_or(1.0);
             if !(CHUNK_SECONDS_MIN..=CHUNK_SECONDS_MAX).contains(&seconds) {
-                return Err(ApiError::invalid_field(format!(
-                    "waiting_room.chunk_seconds must be between {CHUNK_SECONDS_MIN} and {CHUNK_SECONDS_MAX}"
-                )));
+                return Err(ApiError::out_of_range("waiting_room.chunk_seconds", CHUNK_SECONDS_MIN, CHUNK_SECONDS_MAX));
             }
             AdmissionPolicy::Chunk { size: as_u32(size), every_us: (seconds * US_PER_S as f64).round() as i64 }
         }
@@ -56,7 +57,7 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
             let max = in_range(req.active_max.unwrap_or(500), 1, ACTIVE_MAX, "waiting_room.active_max")?;
             AdmissionPolicy::Active { max: as_u32(max) }
         }
-        _ => return Err(ApiError::invalid_field("waiting_room.policy must be chunk or active")),
+        _ => return Err(ApiError::bad_format("waiting_room.policy", "waiting_room.policy must be chunk or active")),
     };
     let pass_seconds = in_range(
         req.pass_seconds.unwrap_or(PASS_SECONDS_DEFAULT),
@@ -89,40 +90,82 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
 }
 
 fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
-    if (lo..=hi).contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::invalid_field(format!("{field} must be between {lo} and {hi}")))
-    }
+    if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
 }
 
 fn check_text(v: &str, max: usize, field: &str, required: bool) -> Result<String, ApiError> {
     let v = v.trim();
     if (required && v.is_empty()) || v.chars().count() > max {
-        let least = if required { 1 } else { 0 };
-        return Err(ApiError::invalid_field(format!("{field} must be {least}-{max} characters")));
+        return Err(ApiError::bad_length(field, usize::from(required), max));
     }
     Ok(v.to_owned())
 }
 
-fn window(opens: Option<String>, closes: Option<String>) -> Result<(Option<i64>, Option<i64>), ApiError> {
+/// A new sale's opening and closing times: both in the future (give or take
+/// [`WINDOW_PAST_TOLERANCE_US`]; leave `opens_at` out to open by hand), closing after opening.
+/// The page languages a sale's text may be given in.
+pub const TEXT_LANGS: [&str; 2] = ["ko", "en"];
+
+fn check_translations(
+    texts: std::collections::BTreeMap<String, SaleTextRequest>,
+) -> Result<Vec<stampede_core::SaleText>, ApiError> {
+    texts
+        .into_iter()
+        .map(|(lang, t)| {
+            if !TEXT_LANGS.contains(&lang.as_str()) {
+                return Err(ApiError::bad_format(
+                    "translations",
+                    format!("translations: {lang:?} is not a page language; use ko or en"),
+                ));
+            }
+            Ok(stampede_core::SaleText {
+                title: check_text(&t.title, TITLE_LEN_MAX, &format!("translations.{lang}.title"), true)?,
+                description: check_text(
+                    &t.description,
+                    DESCRIPTION_LEN_MAX,
+                    &format!("translations.{lang}.description"),
+                    false,
+                )?,
+                lang,
+            })
+        })
+        .collect()
+}
+
+fn window(opens: Option<String>, closes: Option<String>, now_us: i64) -> Result<(Option<i64>, Option<i64>), ApiError> {
     let opens = opens.as_deref().map(|s| parse_time(s, "opens_at")).transpose()?;
     let closes = closes.as_deref().map(|s| parse_time(s, "closes_at")).transpose()?;
+    let earliest = now_us.saturating_sub(WINDOW_PAST_TOLERANCE_US);
+    for (field, at) in [("opens_at", opens), ("closes_at", closes)] {
+        if at.is_some_and(|at| at < earliest) {
+            return Err(ApiError::invalid_field(format!(
+                "{field} is in the past; give a time after {} or leave opens_at out and open the sale by hand",
+                fmt_us(earliest)
+            ))
+            .with_field(field, "future", None, None));
+        }
+    }
     if let (Some(o), Some(c)) = (opens, closes)
         && c <= o
     {
-        return Err(ApiError::invalid_field("closes_at must be after opens_at"));
+        return Err(ApiError::invalid_field("closes_at must be after opens_at").with_field(
+            "closes_at",
+            "after",
+            None,
+            None,
+        ));
     }
     Ok((opens, closes))
 }
 
-fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiError> {
+fn sale_config(req: CreateSaleRequest, owner: UserId, now_us: i64) -> Result<SaleConfig, ApiError> {
     let as_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
     let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
     match req {
         CreateSaleRequest::Stock {
             title,
             description,
+            translations,
             stock,
             price,
             currency,
@@ -134,10 +177,11 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
             waiting_room,
         } => {
             let currency = check_currency(&currency)?;
-            let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
+            let (opens_at_us, closes_at_us) = window(opens_at, closes_at, now_us)?;
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
                 description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
+                translations: check_translations(translations)?,
                 owner,
                 currency,
                 opens_at_us,
@@ -152,12 +196,22 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
                 queue: queue_config(waiting_room)?,
             })
         }
-        CreateSaleRequest::Seated { title, description, currency, seated, opens_at, closes_at, waiting_room } => {
+        CreateSaleRequest::Seated {
+            title,
+            description,
+            translations,
+            currency,
+            seated,
+            opens_at,
+            closes_at,
+            waiting_room,
+        } => {
             let currency = check_currency(&currency)?;
-            let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
+            let (opens_at_us, closes_at_us) = window(opens_at, closes_at, now_us)?;
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
                 description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
+                translations: check_translations(translations)?,
                 owner,
                 currency,
                 opens_at_us,
@@ -166,11 +220,12 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
                 queue: queue_config(waiting_room)?,
             })
         }
-        CreateSaleRequest::Drop { title, description, winners, opens_at, closes_at, waiting_room } => {
-            let (opens_at_us, closes_at_us) = window(opens_at, closes_at)?;
+        CreateSaleRequest::Drop { title, description, translations, winners, opens_at, closes_at, waiting_room } => {
+            let (opens_at_us, closes_at_us) = window(opens_at, closes_at, now_us)?;
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
                 description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
+                translations: check_translations(translations)?,
                 owner,
                 currency: "KRW".into(),
                 opens_at_us,
@@ -185,7 +240,7 @@ fn sale_config(req: CreateSaleRequest, owner: UserId) -> Result<SaleConfig, ApiE
 fn check_currency(raw: &str) -> Result<String, ApiError> {
     let currency = raw.trim().to_ascii_uppercase();
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid_field("currency must be a 3-letter ISO 4217 code"));
+        return Err(ApiError::bad_format("currency", "currency must be a 3-letter ISO 4217 code"));
     }
     Ok(currency)
 }
@@ -223,7 +278,7 @@ pub async fn create_sale(
     if let CreateSaleRequest::Seated { seated, .. } = &mut req {
         crate::routes::venues::resolve_venue_id(&state, &auth, seated).await?;
     }
-    let config = sale_config(req, auth.core_id())?;
+    let config = sale_config(req, auth.core_id(), state.engine.now_us())?;
     let sale = state.engine.create_sale(config).await?;
     Ok((StatusCode::CREATED, Json(sale_out(&state, sale.id).await?)))
 }

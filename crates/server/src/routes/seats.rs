@@ -67,24 +67,19 @@ pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
     use crate::routes::sales::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
     let venue = match (req.venue, req.generate, req.venue_id) {
         (Some(v), None, None) => {
-            v.validate().map_err(|e| ApiError::invalid_field(format!("venue: {e}")))?;
+            v.validate().and_then(|()| v.check_overlap()).map_err(|e| ApiError::venue("venue", e))?;
             v
         }
         (None, Some(g), None) => {
             if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
                 return Err(ApiError::invalid_field("generate: too many sections"));
             }
-            stampede_core::generate(&g.name, &g.sections)
-                .map_err(|e| ApiError::invalid_field(format!("generate: {e}")))?
+            stampede_core::generate(&g.name, &g.sections).map_err(|e| ApiError::venue("generate", e))?
         }
         _ => return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id")),
     };
     let bounded = |v: i64, lo: i64, hi: i64, field: &str| {
-        if (lo..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(ApiError::invalid_field(format!("{field} must be between {lo} and {hi}")))
-        }
+        if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
     };
     let per_person_limit = bounded(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
     let per_hold = bounded(

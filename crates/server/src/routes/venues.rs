@@ -95,12 +95,19 @@ where
 /// The venue a creation request describes (validated later, by the store).
 fn requested_venue(req: CreateVenueRequest) -> Result<Venue, ApiError> {
     match (req.name, req.sections, req.generate) {
-        (Some(name), Some(sections), None) => Ok(Venue { name, sections }),
+        (Some(name), Some(sections), None) => {
+            let venue = Venue { name, sections };
+            // The store checks the bounds; a venue over them is refused there, as before.
+            if venue.validate().is_ok() {
+                venue.check_overlap().map_err(|e| ApiError::venue("venue", e))?;
+            }
+            Ok(venue)
+        }
         (None, None, Some(g)) => {
             if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
                 return Err(ApiError::invalid_field("generate: too many sections"));
             }
-            stampede_core::generate(&g.name, &g.sections).map_err(|e| ApiError::invalid_field(format!("generate: {e}")))
+            stampede_core::generate(&g.name, &g.sections).map_err(|e| ApiError::venue("generate", e))
         }
         _ => Err(ApiError::invalid_field("send either a venue (name and sections) or generate, not both")),
     }

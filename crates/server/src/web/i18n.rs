@@ -118,6 +118,16 @@ impl Lang {
         self.t(key).replace("{n}", &n.to_string())
     }
 
+    /// The text for `key` counting `count`, `{n}` being the count with
+    /// thousands separators: `key.one` when the count is 1 and the catalogue
+    /// has that form (English: "1 seat left"), else `key`. JavaScript's `tn`
+    /// picks the same forms through `Intl.PluralRules`.
+    pub fn count(self, key: &str, count: u64) -> String {
+        let one = format!("{key}.one");
+        let key = if count == 1 && self.catalogue().contains_key(&one) { one.as_str() } else { key };
+        self.t(key).replace("{n}", &self.number(count))
+    }
+
     /// The whole catalogue as JSON for the page's scripts.
     pub fn script_json(self) -> &'static str {
         match self {

@@ -104,6 +104,11 @@ impl Chrome {
         self.lang.tn(key, n)
     }
 
+    /// See [`Lang::count`] (templates pass their values by reference).
+    pub fn count<N: Into<u64> + Copy>(&self, key: &str, n: &N) -> String {
+        self.lang.count(key, (*n).into())
+    }
+
     /// The text of `group.value` (`kind.stock`, `status.open`, `order.refunded`).
     pub fn label(&self, group: &str, value: &str) -> String {
         let key = format!("{group}.{value}");

@@ -99,7 +99,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(handle: &SaleHandle) -> Summary {
+    /// The sale as `lang`'s viewers see it (its title and description in their language, if given).
+    pub fn of(handle: &SaleHandle, lang: Lang) -> Summary {
         let live = handle.live().borrow().clone();
         let c = &handle.config;
         let view = &live.view;
@@ -145,8 +146,8 @@ impl Summary {
                 KindConfig::Drop(_) => "drop",
                 KindConfig::Seated(_) => "seated",
             },
-            title: c.title.clone(),
-            description: c.description.clone(),
+            title: c.text_in(lang.code()).0.to_owned(),
+            description: c.text_in(lang.code()).1.to_owned(),
             status: view.status.as_str(),
             opens_at_us: c.opens_at_us,
             closes_at_us: c.closes_at_us,
@@ -178,25 +179,15 @@ pub struct Card {
 impl Card {
     fn new(lang: Lang, s: &Summary) -> Card {
         let (price, left, sold_out) = if let Some(st) = &s.stock {
-            (
-                Some(lang.money(st.price, &s.currency)),
-                lang.t("sale.units_left").replace("{n}", &lang.number(st.available)),
-                st.available == 0,
-            )
+            (Some(lang.money(st.price, &s.currency)), lang.count("sale.units_left", st.available), st.available == 0)
         } else if let Some(d) = &s.drop {
             let left = u64::from(d.winners.saturating_sub(d.won));
-            (
-                None,
-                lang.t("sale.wins_left")
-                    .replace("{n}", &lang.number(left))
-                    .replace("{m}", &lang.number(d.winners.into())),
-                left == 0,
-            )
+            (None, lang.count("sale.wins_left", d.winners.into()).replace("{left}", &lang.number(left)), left == 0)
         } else if let Some(se) = &s.seated {
             let min = se.sections.iter().map(|x| x.price).min();
             (
                 min.map(|p| lang.t("sale.price_from").replace("{n}", &lang.money(p, &s.currency))),
-                lang.t("sale.seats_left").replace("{n}", &lang.number(se.available.into())),
+                lang.count("sale.seats_left", se.available.into()),
                 se.available == 0,
             )
         } else {
@@ -259,7 +250,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     let (mut open, mut today, mut week, mut later, mut closed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for handle in state.engine.sales() {
-        let s = Summary::of(&handle);
+        let s = Summary::of(&handle, lang);
         if kind.is_some_and(|k| k != s.kind) {
             continue;
         }
@@ -507,7 +498,7 @@ pub async fn sale(
     let Some(handle) = parse_id(&id, "sale").ok().and_then(|id| state.engine.sale(id)) else {
         return not_found_page(c);
     };
-    let s = SaleView::new(c.lang, &Summary::of(&handle));
+    let s = SaleView::new(c.lang, &Summary::of(&handle, c.lang));
     render(StatusCode::OK, &SalePage { c, s })
 }
 
@@ -583,7 +574,9 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
     let c = Chrome::from_request(&state, &headers, &uri, "me");
     let Some(user) = c.user.clone() else { return see_other("/login?next=%2Fme") };
     let lang = c.lang;
-    let title = |sale_id: u64| state.engine.sale(sale_id).map(|h| h.config.title.clone()).unwrap_or_default();
+    let title = |sale_id: u64| {
+        state.engine.sale(sale_id).map(|h| h.config.text_in(lang.code()).0.to_owned()).unwrap_or_default()
+    };
     let currency =
         |sale_id: u64| state.engine.sale(sale_id).map_or_else(|| "KRW".to_owned(), |h| h.config.currency.clone());
     let read = async {
@@ -770,7 +763,7 @@ pub async fn organizer(State(state): State<AppState>, headers: HeaderMap, uri: U
         .iter()
         .filter(|h| user.role == "admin" || h.config.owner.0 == user.id)
         .map(|h| {
-            let s = Summary::of(h);
+            let s = Summary::of(h, lang);
             let total = if let Some(st) = &s.stock {
                 lang.number(st.total)
             } else if let Some(d) = &s.drop {
@@ -829,7 +822,7 @@ pub async fn organizer_sale(
     if user.role != "admin" && handle.config.owner.0 != user.id {
         return forbidden_page(c);
     }
-    let s = SaleView::new(c.lang, &Summary::of(&handle));
+    let s = SaleView::new(c.lang, &Summary::of(&handle, c.lang));
     render(StatusCode::OK, &OrganizerSalePage { role: user.role, c, s })
 }
 
