@@ -94,7 +94,11 @@ where
 /// The venue a creation request describes (validated later, by the store).
 fn requested_venue(req: CreateVenueRequest) -> Result<Venue, ApiError> {
     match (req.name, req.sections, req.generate) {
-        (Some(name), Some(sections), None) => Ok(Venue { name, sections }),
+        (Some(name), Some(sections), None) => {
+            let venue = Venue { name, sections };
+            venue.check_prices().map_err(|e| ApiError::invalid_field(format!("venue: {e}")))?;
+            Ok(venue)
+        }
         (None, None, Some(g)) => {
             if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
                 return Err(ApiError::invalid_field("generate: too many sections"));
