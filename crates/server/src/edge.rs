@@ -82,9 +82,16 @@ fn body_len_max(method: &Method, matched: Option<&str>) -> usize {
 pub async fn guard_body(State(limits): State<EdgeLimits>, req: Request, next: Next) -> Response {
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let max = body_len_max(req.method(), req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
-    if declared.is_some_and(|n| n > max as u64) {
+    if let Some(len) = declared.filter(|&n| n > max as u64) {
         let mut res = ApiError::body_too_large().into_response();
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        // Most clients send the body without waiting for an answer; closing on
+        // them mid-send resets the connection and loses this answer. So a body
+        // of plausible size is read away (on the same clock) while the answer
+        // goes out; a huge one is not worth reading and the connection just closes.
+        if len <= REFUSED_BODY_DRAIN_LEN_MAX {
+            tokio::spawn(discard(TimedBody::new(req.into_body(), limits)));
+        }
         return res;
     }
     // A request that says it has no body costs no timer.
@@ -93,6 +100,15 @@ pub async fn guard_body(State(limits): State<EdgeLimits>, req: Request, next: Ne
         return next.run(req).await;
     }
     next.run(req.map(|body| Body::new(TimedBody::new(body, limits)))).await
+}
+
+/// The largest refused body still read (and thrown away) so that its sender
+/// sees the 413 rather than a reset connection.
+pub const REFUSED_BODY_DRAIN_LEN_MAX: u64 = 16 * 1024 * 1024;
+
+/// Reads a body to its end (or its first error, e.g. too slow) and drops it.
+async fn discard(mut body: TimedBody) {
+    while let Some(Ok(_)) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {}
 }
 
 /// Adds the headers every answer carries: `nosniff`, so a browser never runs
