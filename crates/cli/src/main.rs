@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use stampede_engine::EngineConfig;
 use stampede_log::CommandLog;
-use stampede_server::{App, CONNECTIONS_MAX_DEFAULT, ServerConfig};
+use stampede_server::{App, CONNECTIONS_MAX_DEFAULT, EdgeLimits, ServerConfig};
 
 // A rush allocates and frees many small buffers on every core at once
 // (requests, frames, log records); glibc's allocator spent several percent of
@@ -79,6 +79,25 @@ struct ServeArgs {
     /// Fewest log entries between two snapshots of a sale (the gap also grows with the log).
     #[arg(long, default_value_t = EngineConfig::default().snapshot_every)]
     snapshot_every: u64,
+    /// Seconds a client has to send a request head (also ends idle keep-alive connections).
+    #[arg(long, default_value_t = EdgeLimits::default().header_read_max.as_secs())]
+    header_read_max_s: u64,
+    /// Seconds a request body may take before the minimum rate applies.
+    #[arg(long, default_value_t = EdgeLimits::default().body_grace.as_secs())]
+    body_grace_s: u64,
+    /// Slowest average rate a request body may arrive at after the grace (bytes per second).
+    #[arg(long, default_value_t = EdgeLimits::default().body_rate_min_bytes_per_s)]
+    body_rate_min_bytes_per_s: u32,
+    /// Seconds a whole request body may take, however fast it goes.
+    #[arg(long, default_value_t = EdgeLimits::default().body_read_max.as_secs())]
+    body_read_max_s: u64,
+    /// Seconds a connection may neither read nor write before it is closed.
+    #[arg(long, default_value_t = EdgeLimits::default().idle_max.as_secs())]
+    idle_max_s: u64,
+    /// The URL people reach the server at, e.g. https://tickets.example.com behind a
+    /// TLS proxy; when it is https the session cookie is marked Secure.
+    #[arg(long, env = "STAMPEDE_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Operator token accepted as an admin bearer token.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -171,6 +190,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_token: args.admin_token.clone(),
         connections_max: args.max_connections,
         engine: EngineConfig { snapshot_every: args.snapshot_every.max(1), ..EngineConfig::default() },
+        public_url: args.public_url.clone(),
+    };
+    if let Some(url) = &args.public_url
+        && !(url.starts_with("http://") || stampede_server::is_https(url))
+    {
+        bail!("--public-url must start with http:// or https:// (got {url:?})");
+    }
+    let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+    let limits = EdgeLimits {
+        connections_max: args.max_connections,
+        idle_max: secs(args.idle_max_s),
+        header_read_max: secs(args.header_read_max_s),
+        body_grace: std::time::Duration::from_secs(args.body_grace_s),
+        body_rate_min_bytes_per_s: args.body_rate_min_bytes_per_s.max(1),
+        body_read_max: secs(args.body_read_max_s),
     };
     let app = App::open(&config)?;
     tracing::info!(
@@ -191,7 +225,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         demo::print_welcome(addr);
     }
-    stampede_server::serve(listener, app.state, config.connections_max, shutdown_signal()).await?;
+    stampede_server::serve_with_limits(listener, app.state, limits, shutdown_signal()).await?;
     tracing::info!("stopped; everything acknowledged is on disk");
     Ok(())
 }

@@ -17,6 +17,7 @@
 
 mod drop_sale;
 mod idempotency;
+mod money;
 mod queue;
 mod sale;
 mod schedule;
@@ -28,6 +29,7 @@ pub use drop_sale::{Click, DropBook, DropConfig, DropView};
 pub use idempotency::{
     IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey,
 };
+pub use money::{Money, PRICE_MAX, PriceTooHigh};
 pub use queue::{
     AdmissionPolicy, POW_BITS_MAX, POW_DOMAIN, PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom, commitment,
     leading_zero_bits, pow_hash, pow_ok, prequeue_order, solve_pow,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::stock::{HoldId, HoldStatus};
 use crate::venue::{RowSpan, SeatId, SeatIndex, Venue};
-use crate::{Event, Outcome, Rejection, UserId};
+use crate::{Event, Money, Outcome, Rejection, UserId};
 
 /// Most seats named in one rejection (the rest are summarized by the count).
 pub const TAKEN_LISTED_MAX: usize = 16;
@@ -66,8 +66,10 @@ pub struct SeatHold {
 }
 
 impl SeatHold {
-    pub fn amount(&self) -> u64 {
-        self.seats.iter().fold(0u64, |sum, s| sum.saturating_add(s.price))
+    /// The seats' prices together; `None` if that does not fit (bounded
+    /// prices over at most 100,000 seats always do).
+    pub fn amount(&self) -> Option<Money> {
+        Money::checked_sum(self.seats.iter().map(|s| Money::from_minor(s.price)))
     }
 
     fn active(&self) -> bool {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Outcome, Rejection, UserId};
+use crate::{Event, Money, Outcome, Rejection, UserId};
 
 /// A hold, numbered from 1 within its sale. A confirmed hold is an order with the same id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -52,8 +52,10 @@ pub struct Hold {
 }
 
 impl Hold {
-    pub fn amount(&self) -> u64 {
-        self.price.saturating_mul(u64::from(self.quantity))
+    /// Unit price × quantity; `None` if it does not fit (a sale created with
+    /// `stock × price` checked never gets there).
+    pub fn amount(&self) -> Option<Money> {
+        Money::from_minor(self.price).checked_mul(u64::from(self.quantity))
     }
 }
 

@@ -227,6 +227,18 @@ impl Venue {
         Ok(())
     }
 
+    /// Checks every section's price is within [`crate::PRICE_MAX`]. Apart
+    /// from [`Venue::validate`] because sales logged before prices were
+    /// bounded must still replay; every new venue is checked by both.
+    pub fn check_prices(&self) -> Result<(), VenueError> {
+        for s in &self.sections {
+            if let Err(e) = crate::Money::price(s.price) {
+                return bad(format!("section {:?}: {e}", s.name));
+            }
+        }
+        Ok(())
+    }
+
     pub fn seat_count(&self) -> usize {
         self.sections.iter().flat_map(|s| &s.rows).map(|r| r.seats.len()).sum()
     }
@@ -363,8 +375,23 @@ pub fn row_label(mut i: u32) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Builds a venue from blocks, then validates it and refuses overlapping sections.
+/// Builds a venue from blocks, then validates it and refuses overlapping sections
+/// and prices over the bound. The counts are checked before a single seat is
+/// built: a few bytes of request can describe hundreds of millions of seats.
 pub fn generate(name: &str, specs: &[SectionSpec]) -> Result<Venue, VenueError> {
+    if specs.is_empty() || specs.len() > VENUE_SECTIONS_MAX {
+        return bad(format!("a venue has 1 to {VENUE_SECTIONS_MAX} sections"));
+    }
+    let mut total = 0u64;
+    for spec in specs {
+        total = total.saturating_add(u64::from(spec.rows).saturating_mul(u64::from(spec.seats_per_row)));
+    }
+    if total > VENUE_SEATS_MAX as u64 {
+        return bad(format!("a venue has at most {VENUE_SEATS_MAX} seats; these blocks make {total}"));
+    }
+    if let Some(spec) = specs.iter().find(|s| s.price > crate::PRICE_MAX) {
+        return bad(format!("section {:?}: a price must be between 0 and {}", spec.name, crate::PRICE_MAX));
+    }
     let mut sections = Vec::with_capacity(specs.len());
     for spec in specs {
         if spec.rows == 0 || spec.rows as usize > SECTION_ROWS_MAX {
@@ -388,6 +415,7 @@ pub fn generate(name: &str, specs: &[SectionSpec]) -> Result<Venue, VenueError> 
     let venue = Venue { name: name.to_owned(), sections };
     venue.validate()?;
     venue.check_overlap()?;
+    venue.check_prices()?;
     Ok(venue)
 }
 
@@ -551,5 +579,30 @@ mod tests {
         }
         assert!(v.validate().is_ok());
         assert!(v.check_overlap().is_err());
+    }
+
+    #[test]
+    fn seat_totals_are_refused_before_any_seat_is_built() {
+        // 32 blocks of 500 × 1,000: sixteen million seats from a few KB of request.
+        let huge: Vec<_> = (0..32).map(|i| spec(&format!("S{i}"), 500, 1_000, 0.0)).collect();
+        let err = generate("x", &huge).err().map(|e| e.reason).unwrap_or_default();
+        assert!(err.contains("these blocks make 16000000"), "refused by the count, not after building: {err}");
+        let mut s = spec("S", 2, 2, 0.0);
+        s.rows = u32::MAX;
+        s.seats_per_row = u32::MAX;
+        let err = generate("x", &[s.clone(), s]).err().map(|e| e.reason).unwrap_or_default();
+        assert!(err.contains("at most 100000 seats"), "{err}");
+    }
+
+    #[test]
+    fn prices_are_bounded() {
+        let mut s = spec("A", 2, 2, 0.0);
+        s.price = u64::MAX;
+        assert!(generate("x", std::slice::from_ref(&s)).is_err());
+        s.price = crate::PRICE_MAX;
+        let mut v = generate("x", std::slice::from_ref(&s)).unwrap_or_else(|e| panic!("{e}"));
+        v.sections[0].price = crate::PRICE_MAX + 1;
+        assert!(v.validate().is_ok(), "the structure is fine (old logs replay)");
+        assert!(v.check_prices().is_err(), "but a new venue is refused");
     }
 }

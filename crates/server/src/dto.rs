@@ -685,16 +685,24 @@ pub struct HoldOut {
     pub amount: u64,
 }
 
+/// An amount for an answer. Sales are created so that every amount fits;
+/// one that does not is a bug, answered 500 and logged, never a wrong number.
+pub fn amount_out(amount: Option<stampede_core::Money>) -> Result<u64, crate::problem::ApiError> {
+    amount
+        .map(stampede_core::Money::minor)
+        .ok_or_else(|| crate::problem::ApiError::internal(&"an amount does not fit in 64 bits"))
+}
+
 impl HoldOut {
-    pub fn new(sale_id: u64, h: &Hold) -> Self {
-        HoldOut {
+    pub fn new(sale_id: u64, h: &Hold) -> Result<Self, crate::problem::ApiError> {
+        Ok(HoldOut {
             id: h.id.0,
             sale_id,
             quantity: h.quantity,
             status: h.status.as_str(),
             expires_at: fmt_us(h.expires_at_us),
-            amount: h.amount(),
-        }
+            amount: amount_out(h.amount())?,
+        })
     }
 }
 
@@ -708,8 +716,9 @@ pub struct OrderOut {
 }
 
 impl OrderOut {
-    pub fn new(sale_id: u64, h: &Hold) -> Self {
-        OrderOut { id: h.id.0, sale_id, quantity: h.quantity, status: h.status.as_str(), amount: h.amount() }
+    pub fn new(sale_id: u64, h: &Hold) -> Result<Self, crate::problem::ApiError> {
+        let amount = amount_out(h.amount())?;
+        Ok(OrderOut { id: h.id.0, sale_id, quantity: h.quantity, status: h.status.as_str(), amount })
     }
 
     pub fn is_order(h: &Hold) -> bool {

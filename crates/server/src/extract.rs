@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -17,6 +18,14 @@ use crate::problem::ApiError;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "stampede_session";
+/// The `Set-Cookie` value of a session cookie (`max_age_s` 0 clears it). It is
+/// `Secure` when the server's public URL is https, so a deployment behind a
+/// TLS proxy never lets the browser send the session in clear.
+pub fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> String {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_s}{secure}")
+}
+
 /// Header carrying the CSRF token for cookie-authenticated changes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The user id the operator's `STAMPEDE_ADMIN_TOKEN` acts as. Accounts start at 1.
@@ -40,6 +49,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let bytes = match Bytes::from_request(req, state).await {
             Ok(b) => b,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ApiError::body_too_large()),
+            Err(e) if crate::edge::is_body_too_slow(&e) => return Err(ApiError::body_too_slow()),
             Err(e) => return Err(ApiError::malformed(e.body_text())),
         };
         let first = match serde_json::from_slice::<T>(&bytes) {
@@ -229,8 +239,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IdemKey {
 }
 
 /// Parses an id from a path segment; anything else is simply "not found".
+/// Only the canonical spelling names a resource (`1`, not `+1` or `01`), so
+/// one thing has one address and caches, logs and permission checks agree.
 pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
-    raw.parse::<u64>().map_err(|_| ApiError::not_found(format!("no such {what}")))
+    let canonical = raw.bytes().all(|b| b.is_ascii_digit()) && (raw == "0" || !raw.starts_with('0'));
+    raw.parse::<u64>().ok().filter(|_| canonical).ok_or_else(|| ApiError::not_found(format!("no such {what}")))
+}
+
+/// A WebSocket upgrade whose rejection (a plain GET, a missing or wrong
+/// upgrade header) is a problem answer like every other API error.
+pub struct ApiWebSocket(pub WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiWebSocket {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(ApiWebSocket)
+            .map_err(|e| ApiError::new(e.status(), "websocket-required", "WebSocket upgrade required", e.body_text()))
+    }
 }
 
 /// Header carrying a waiting-room pass.

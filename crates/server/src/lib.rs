@@ -8,6 +8,7 @@
 //! start the real server on port 0.
 
 pub mod dto;
+pub mod edge;
 pub mod extract;
 pub mod listener;
 pub mod live;
@@ -32,6 +33,7 @@ use stampede_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+pub use crate::edge::EdgeLimits;
 use crate::live::{LiveHub, WsGauge};
 use crate::pass::PassKeys;
 use crate::problem::ApiError;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub live: Arc<LiveHub>,
     pub websockets: Arc<WsGauge>,
     pub seatmaps: Arc<seatmap::SeatMapHub>,
+    /// Session cookies carry `Secure` (the public URL is https).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             live: Arc::new(LiveHub::default()),
             websockets: Arc::new(WsGauge::default()),
             seatmaps: Arc::new(seatmap::SeatMapHub::default()),
+            secure_cookies: false,
         }
     }
 }
@@ -107,6 +112,9 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     pub connections_max: usize,
     pub engine: EngineConfig,
+    /// The address people reach the server at (e.g. behind a TLS proxy).
+    /// When it is https the session cookie is `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -116,6 +124,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
             .field("connections_max", &self.connections_max)
             .field("engine", &self.engine)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -155,12 +164,24 @@ impl App {
         let passes = PassKeys::load_or_create(&config.data_dir)?;
         let log = SqliteLog::open(&config.data_dir.join("log.sqlite"))?;
         let (engine, report) = Engine::start(Box::new(log), clock, config.engine.clone())?;
-        Ok(App { state: AppState::new(engine, store, config.admin_token.as_deref(), passes), report })
+        let mut state = AppState::new(engine, store, config.admin_token.as_deref(), passes);
+        state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
+        Ok(App { state, report })
     }
 }
 
-/// Every route of the API.
+/// Whether a public URL is served over TLS (scheme compared case-insensitively).
+pub fn is_https(url: &str) -> bool {
+    url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// Every route of the API, with the default [`EdgeLimits`].
 pub fn router(state: AppState) -> Router {
+    router_with(state, EdgeLimits::default())
+}
+
+/// Every route of the API; request bodies are held to `limits`.
+pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -221,6 +242,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
+        // After routing, so the declared length is held to the matched route's limit.
+        .layer(axum::middleware::from_fn_with_state(limits, edge::guard_body))
+        .layer(axum::middleware::from_fn(edge::security_headers))
         .with_state(state)
 }
 
@@ -232,24 +256,22 @@ pub async fn serve(
     connections_max: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_idle(listener, state, connections_max, CONNECTION_IDLE_MAX, shutdown).await
+    serve_with_limits(listener, state, EdgeLimits { connections_max, ..EdgeLimits::default() }, shutdown).await
 }
 
-/// [`serve`] with a chosen idle limit per connection.
-pub async fn serve_with_idle(
+/// [`serve`] with chosen connection and request limits.
+pub async fn serve_with_limits(
     listener: TcpListener,
     state: AppState,
-    connections_max: usize,
-    idle_max: Duration,
+    limits: EdgeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
-    let app = router(state);
-    let listener = listener::LimitedListener::new(listener, connections_max, idle_max);
-    // Peer addresses feed the waiting room's per-address join limit.
-    let app = app.into_make_service_with_connect_info::<listener::PeerAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let app = router_with(state, limits);
+    let listener = listener::LimitedListener::new(listener, limits.connections_max, limits.idle_max);
+    // Peer addresses (ConnectInfo<PeerAddr>) feed the waiting room's per-address join limit.
+    listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;
     pruner.abort();
     engine.shutdown().await;
     Ok(())

@@ -1,21 +1,30 @@
 //! A TCP listener that holds at most a set number of connections, so a flood
 //! of sockets waits in the kernel's backlog instead of exhausting descriptors,
 //! and closes a connection that neither reads nor writes for `idle_max`, so
-//! idle or trickling sockets cannot keep those slots forever. (Long-lived
-//! WebSockets must therefore carry pings more often than `idle_max`.)
+//! idle sockets cannot keep those slots forever. (Long-lived WebSockets must
+//! therefore carry pings more often than `idle_max`.) [`serve_connections`]
+//! runs HTTP/1 on each with a deadline for the request head, since a client
+//! trickling one byte at a time is never idle.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
+use tower::ServiceExt;
 
 /// Pause after a failed accept (typically EMFILE) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
@@ -65,11 +74,9 @@ fn idle_error() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "connection idle for too long")
 }
 
-impl axum::serve::Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl LimitedListener {
+    /// Waits for a free slot, then for a connection.
+    async fn accept(&mut self) -> (LimitedStream, SocketAddr) {
         loop {
             let Ok(permit) = self.permits.clone().acquire_owned().await else {
                 // The semaphore is never closed; if it were, keep serving without a bound.
@@ -89,10 +96,68 @@ impl axum::serve::Listener for LimitedListener {
             }
         }
     }
+}
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
+/// Serves `app` on every connection `listener` accepts until `shutdown`
+/// resolves; then stops accepting, asks each connection to finish its
+/// current request, and returns once all have closed.
+///
+/// HTTP/1 only (as before), with hyper's head deadline
+/// (`header_read_max`) and upgrades for WebSockets. Each request carries
+/// `ConnectInfo<PeerAddr>`.
+pub async fn serve_connections(
+    mut listener: LimitedListener,
+    app: axum::Router,
+    header_read_max: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(header_read_max);
+    // Dropping the receiver tells the connections to finish; each holds a
+    // clone of `all_closed_rx`, so `closed()` resolves once every one is gone.
+    let (stop_tx, stop_rx) = watch::channel(());
+    let (all_closed_tx, all_closed_rx) = watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(stop_rx);
+    });
+    loop {
+        let (io, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop_tx.closed() => break,
+        };
+        let service = app.clone().map_request(move |req: Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo(PeerAddr(addr)));
+            req
+        });
+        let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)).with_upgrades();
+        let stop_tx = stop_tx.clone();
+        let all_closed_rx = all_closed_rx.clone();
+        tokio::spawn(async move {
+            let mut conn = pin!(conn);
+            let mut stopping = pin!(stop_tx.closed());
+            let mut asked = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::trace!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = &mut stopping, if !asked => {
+                        asked = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(all_closed_rx);
+        });
     }
+    drop(all_closed_rx);
+    drop(listener);
+    all_closed_tx.closed().await;
 }
 
 impl AsyncRead for LimitedStream {
@@ -133,9 +198,3 @@ impl AsyncWrite for LimitedStream {
 /// The peer's address, as handlers see it through `ConnectInfo<PeerAddr>`.
 #[derive(Clone, Copy, Debug)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LimitedListener>> for PeerAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}

@@ -149,6 +149,15 @@ impl ApiError {
         )
     }
 
+    pub fn body_too_slow() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-too-slow",
+            "Request body too slow",
+            "the body did not arrive at the minimum rate or within the time allowed; send it again at once",
+        )
+    }
+
     pub fn invalid_field(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field", detail)
     }

@@ -15,6 +15,8 @@ mod accounts;
 mod auth;
 #[path = "api/drops.rs"]
 mod drops;
+#[path = "api/edge.rs"]
+mod edge;
 #[path = "api/friends.rs"]
 mod friends;
 #[path = "api/idempotency.rs"]

@@ -11,14 +11,13 @@ use crate::extract::{ApiJson, ApiPath, Auth, SESSION_COOKIE, cookie_from_headers
 use crate::problem::{ApiError, Problem};
 use crate::{AppState, blocking_hash_work};
 
-fn session_cookie(value: &str, max_age_s: i64) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_s}"))
-        .map_err(|e| ApiError::internal(&e))
+fn session_cookie(state: &AppState, value: &str, max_age_s: i64) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(&crate::extract::session_cookie(state, value, max_age_s)).map_err(|e| ApiError::internal(&e))
 }
 
 fn with_session(state: &AppState, status: StatusCode, user: &stampede_store::User) -> Result<Response, ApiError> {
     let session = state.store.create_session(user.id)?;
-    let cookie = session_cookie(&session.cookie_value, 30 * 24 * 3600)?;
+    let cookie = session_cookie(state, &session.cookie_value, 30 * 24 * 3600)?;
     let body = SessionOut { user: user.into(), csrf_token: session.csrf_token };
     let mut res = (status, Json(body)).into_response();
     res.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -53,7 +52,7 @@ pub async fn logout(State(state): State<AppState>, _auth: Auth, headers: HeaderM
         state.store.end_session(v)?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0)?);
+    res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0)?);
     Ok(res)
 }
 

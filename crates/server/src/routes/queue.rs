@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use stampede_engine::SaleHandle;
 
 use crate::AppState;
 use crate::dto::*;
-use crate::extract::{ApiJson, ApiPath, Auth, IdemKey};
+use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey};
 use crate::listener::PeerAddr;
 use crate::live::{self, Published};
 use crate::pass::PassClaims;
@@ -134,7 +133,7 @@ pub async fn status(State(state): State<AppState>, ApiPath(id): ApiPath<String>)
 pub async fn watch(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ws: WebSocketUpgrade,
+    ApiWebSocket(ws): ApiWebSocket,
 ) -> Result<Response, ApiError> {
     let sale = room(&state, &id)?;
     let updates = state.live.watch(&sale);

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use stampede_core::{
-    Action, AdmissionPolicy, DropConfig, HoldId, HoldStatus, KindConfig, Outcome, POW_BITS_MAX, QueueConfig,
+    Action, AdmissionPolicy, DropConfig, HoldId, HoldStatus, KindConfig, Money, Outcome, POW_BITS_MAX, QueueConfig,
     SaleConfig, StockConfig, US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
@@ -25,7 +25,7 @@ pub const WINNERS_MAX: i64 = 1_000_000;
 pub const PER_PERSON_MAX: i64 = 1_000_000;
 pub const HOLD_SECONDS_MIN: i64 = 10;
 pub const HOLD_SECONDS_MAX: i64 = 86_400;
-pub const PRICE_MAX: i64 = 1_000_000_000_000;
+pub const PRICE_MAX: i64 = stampede_core::PRICE_MAX as i64;
 /// Most rows in one listing page.
 pub const PAGE_LEN_MAX: usize = 10_000;
 pub const LEADERBOARD_PAGE_MAX: usize = 1000;
@@ -178,6 +178,15 @@ fn sale_config(req: CreateSaleRequest, owner: UserId, now_us: i64) -> Result<Sal
         } => {
             let currency = check_currency(&currency)?;
             let (opens_at_us, closes_at_us) = window(opens_at, closes_at, now_us)?;
+            let stock = as_u64(in_range(stock, 1, STOCK_MAX, "stock")?);
+            let price = as_u64(in_range(price, 0, PRICE_MAX, "price")?);
+            // Selling out must not overflow: then no order and no revenue can.
+            if Money::from_minor(price).checked_mul(stock).is_none() {
+                return Err(ApiError::bad_format(
+                    "price",
+                    format!("stock × price must be at most {} (the whole sale's revenue)", u64::MAX),
+                ));
+            }
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
                 description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
@@ -187,8 +196,8 @@ fn sale_config(req: CreateSaleRequest, owner: UserId, now_us: i64) -> Result<Sal
                 opens_at_us,
                 closes_at_us,
                 kind: KindConfig::Stock(StockConfig {
-                    stock: as_u64(in_range(stock, 1, STOCK_MAX, "stock")?),
-                    price: as_u64(in_range(price, 0, PRICE_MAX, "price")?),
+                    stock,
+                    price,
                     per_person_limit: as_u32(in_range(per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?),
                     order_quantity_max: as_u32(in_range(order_quantity_max, 1, PER_PERSON_MAX, "order_quantity_max")?),
                     hold_ttl_us: in_range(hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")? * US_PER_S,
@@ -278,7 +287,12 @@ pub async fn create_sale(
     if let CreateSaleRequest::Seated { seated, .. } = &mut req {
         crate::routes::venues::resolve_venue_id(&state, &auth, seated).await?;
     }
-    let config = sale_config(req, auth.core_id(), state.engine.now_us())?;
+    // A seated request may generate or check up to 100,000 seats: off the
+    // request executor, so pings and holds are not queued behind it.
+    let owner = auth.core_id();
+    let now_us = state.engine.now_us();
+    let config =
+        tokio::task::spawn_blocking(move || sale_config(req, owner, now_us)).await.map_err(|e| ApiError::internal(&e))??;
     let sale = state.engine.create_sale(config).await?;
     Ok((StatusCode::CREATED, Json(sale_out(&state, sale.id).await?)))
 }
@@ -377,7 +391,7 @@ pub async fn reserve(
         }
     };
     match hold_command(&state, &auth, &sale, key, Action::Reserve { quantity }).await? {
-        Outcome::Held(h) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)))),
+        Outcome::Held(h) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)?))),
         other => Err(unexpected(&other)),
     }
 }
@@ -406,7 +420,7 @@ pub async fn confirm(
 ) -> Result<Json<OrderOut>, ApiError> {
     let (sale, hold) = ids(&state, &sale, &hold)?;
     match hold_command(&state, &auth, &sale, key, Action::Confirm { hold }).await? {
-        Outcome::Confirmed(h) => Ok(Json(OrderOut::new(sale.id, &h))),
+        Outcome::Confirmed(h) => Ok(Json(OrderOut::new(sale.id, &h)?)),
         other => Err(unexpected(&other)),
     }
 }
@@ -422,7 +436,7 @@ pub async fn cancel(
 ) -> Result<Json<HoldOut>, ApiError> {
     let (sale, hold) = ids(&state, &sale, &hold)?;
     match hold_command(&state, &auth, &sale, key, Action::Cancel { hold }).await? {
-        Outcome::Cancelled(h) => Ok(Json(HoldOut::new(sale.id, &h))),
+        Outcome::Cancelled(h) => Ok(Json(HoldOut::new(sale.id, &h)?)),
         other => Err(unexpected(&other)),
     }
 }
@@ -438,7 +452,7 @@ pub async fn refund(
 ) -> Result<Json<OrderOut>, ApiError> {
     let (sale, order) = ids(&state, &sale, &order)?;
     match hold_command(&state, &auth, &sale, key, Action::Refund { order }).await? {
-        Outcome::Refunded(h) => Ok(Json(OrderOut::new(sale.id, &h))),
+        Outcome::Refunded(h) => Ok(Json(OrderOut::new(sale.id, &h)?)),
         other => Err(unexpected(&other)),
     }
 }
@@ -578,26 +592,24 @@ pub async fn results(
         .read(sale_id, move |s| {
             let out = SaleOut::from_sale(sale_id, s);
             let mut rows: Vec<(UserId, u64, u32, u64)> = Vec::new();
-            let mut revenue = 0u64;
+            let mut revenue = Some(Money::ZERO);
             let mut truncated = false;
+            let mut add = |by: UserId, reference: u64, quantity: u32, amount: Option<Money>| {
+                revenue = revenue.zip(amount).and_then(|(r, a)| r.checked_add(a));
+                if rows.len() < PAGE_LEN_MAX {
+                    rows.push((by, reference, quantity, amount.map_or(0, Money::minor)));
+                } else {
+                    truncated = true;
+                }
+            };
             if let Some(b) = s.stock() {
                 for h in b.holds_after(HoldId(0), usize::MAX).filter(|h| h.status == HoldStatus::Confirmed) {
-                    revenue = revenue.saturating_add(h.amount());
-                    if rows.len() < PAGE_LEN_MAX {
-                        rows.push((h.by, h.id.0, h.quantity, h.amount()));
-                    } else {
-                        truncated = true;
-                    }
+                    add(h.by, h.id.0, h.quantity, h.amount());
                 }
             }
             if let Some(b) = s.seats() {
                 for h in b.holds_after(HoldId(0), usize::MAX).filter(|h| h.status == HoldStatus::Confirmed) {
-                    revenue = revenue.saturating_add(h.amount());
-                    if rows.len() < PAGE_LEN_MAX {
-                        rows.push((h.by, h.id.0, h.seats.len() as u32, h.amount()));
-                    } else {
-                        truncated = true;
-                    }
+                    add(h.by, h.id.0, h.seats.len() as u32, h.amount());
                 }
             }
             if let Some(b) = s.drop_book() {
@@ -613,6 +625,8 @@ pub async fn results(
             (out, revenue, rows, truncated)
         })
         .await?;
+    // An amount that does not fit also leaves the revenue `None`.
+    let revenue = amount_out(revenue)?;
     let recipients = rows
         .into_iter()
         .map(|(by, reference, quantity, amount)| {
@@ -644,9 +658,9 @@ pub async fn my_holds(State(state): State<AppState>, auth: Auth) -> Result<Json<
                     .map(|b| {
                         b.holds_of(me).filter(|h| h.status == HoldStatus::Held).map(|h| HoldOut::new(id, h)).collect()
                     })
-                    .unwrap_or_else(Vec::new)
+                    .unwrap_or_else(|| Ok(Vec::new()))
             })
-            .await?;
+            .await??;
         holds.extend(mine);
     }
     Ok(Json(HoldsOut { holds }))
@@ -664,9 +678,9 @@ pub async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<Json
             .read(id, move |s| {
                 s.stock()
                     .map(|b| b.holds_of(me).filter(|h| OrderOut::is_order(h)).map(|h| OrderOut::new(id, h)).collect())
-                    .unwrap_or_else(Vec::new)
+                    .unwrap_or_else(|| Ok(Vec::new()))
             })
-            .await?;
+            .await??;
         orders.extend(mine);
     }
     Ok(Json(OrdersOut { orders }))

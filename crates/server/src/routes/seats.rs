@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -19,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::dto::fmt_us;
-use crate::extract::{ApiJson, ApiPath, Auth, IdemKey, SalePass, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey, SalePass, parse_id};
 use crate::live;
 use crate::problem::{ApiError, Problem};
 use crate::routes::sales::handle;
@@ -67,7 +66,10 @@ pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
     use crate::routes::sales::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
     let venue = match (req.venue, req.generate, req.venue_id) {
         (Some(v), None, None) => {
-            v.validate().and_then(|()| v.check_overlap()).map_err(|e| ApiError::venue("venue", e))?;
+            v.validate()
+                .and_then(|()| v.check_overlap())
+                .and_then(|()| v.check_prices())
+                .map_err(|e| ApiError::venue("venue", e))?;
             v
         }
         (None, Some(g), None) => {
@@ -209,7 +211,7 @@ pub async fn seat_map(State(state): State<AppState>, ApiPath(id): ApiPath<String
 pub async fn watch(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ws: WebSocketUpgrade,
+    ApiWebSocket(ws): ApiWebSocket,
 ) -> Result<Response, ApiError> {
     let sale = seated_sale(&state, &id)?;
     let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
@@ -308,7 +310,12 @@ fn seat_out(config: &SeatedConfig, index: &stampede_core::SeatIndex, s: &HeldSea
 }
 
 impl SeatHoldOut {
-    pub fn new(sale_id: u64, sale: &SaleConfig, index: &stampede_core::SeatIndex, h: &SeatHold) -> Self {
+    pub fn new(
+        sale_id: u64,
+        sale: &SaleConfig,
+        index: &stampede_core::SeatIndex,
+        h: &SeatHold,
+    ) -> Result<Self, ApiError> {
         let empty = SeatedConfig {
             venue: Venue { name: String::new(), sections: Vec::new() },
             per_person_limit: 0,
@@ -316,18 +323,18 @@ impl SeatHoldOut {
             hold_ttl_us: 0,
         };
         let config = seated_of(sale).unwrap_or(&empty);
-        SeatHoldOut {
+        Ok(SeatHoldOut {
             id: h.id.0,
             sale_id,
             booker_id: h.by.0,
             status: h.status.as_str(),
             expires_at: fmt_us(h.expires_at_us),
             expires_at_us: h.expires_at_us,
-            amount: h.amount(),
+            amount: crate::dto::amount_out(h.amount())?,
             currency: sale.currency.clone(),
             seats: h.seats.iter().map(|s| seat_out(config, index, s)).collect(),
             released: h.released.iter().map(|s| seat_out(config, index, s)).collect(),
-        }
+        })
     }
 }
 
@@ -352,7 +359,7 @@ async fn seat_command(
         other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
     };
     let index = state.seatmaps.index(id, &config);
-    Ok(SeatHoldOut::new(id, &config, &index, &hold))
+    SeatHoldOut::new(id, &config, &index, &hold)
 }
 
 /// Hold seats, all or none: the ones you chose, or the best adjacent ones.
@@ -523,9 +530,9 @@ pub async fn my_seats(State(state): State<AppState>, auth: Auth) -> Result<Json<
             .read(id, move |s| {
                 s.seats()
                     .map(|b| b.holds_of(me).map(|h| SeatHoldOut::new(id, &config, &index, h)).collect())
-                    .unwrap_or_else(Vec::new)
+                    .unwrap_or_else(|| Ok(Vec::new()))
             })
-            .await?;
+            .await??;
         seats.extend(mine);
     }
     Ok(Json(MySeatsOut { seats }))

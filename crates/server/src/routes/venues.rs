@@ -99,7 +99,7 @@ fn requested_venue(req: CreateVenueRequest) -> Result<Venue, ApiError> {
             let venue = Venue { name, sections };
             // The store checks the bounds; a venue over them is refused there, as before.
             if venue.validate().is_ok() {
-                venue.check_overlap().map_err(|e| ApiError::venue("venue", e))?;
+                venue.check_overlap().and_then(|()| venue.check_prices()).map_err(|e| ApiError::venue("venue", e))?;
             }
             Ok(venue)
         }

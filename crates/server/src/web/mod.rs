@@ -24,7 +24,7 @@ use axum::routing::{any, get};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::extract::{Auth, SESSION_COOKIE, cookie_from_headers};
+use crate::extract::{ApiWebSocket, Auth, SESSION_COOKIE, cookie_from_headers};
 use i18n::{LANG_COOKIE, Lang};
 
 /// Where the content may come from: this server only.
@@ -295,7 +295,7 @@ const TIME_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10)
 /// bytes) is answered at once with `{"tag": ..., "server_time_us": ...}`. Over
 /// one open connection a sample's round trip is the network's alone, so the
 /// page's NTP-style offset is tighter than over separate HTTP requests.
-async fn server_time_ws(State(state): State<AppState>, ws: axum::extract::ws::WebSocketUpgrade) -> Response {
+async fn server_time_ws(State(state): State<AppState>, ApiWebSocket(ws): ApiWebSocket) -> Response {
     use axum::extract::ws::Message;
     let guard = state.websockets.open();
     ws.read_buffer_size(1024)

@@ -348,7 +348,7 @@ pub async fn logout(
         tracing::warn!(error = %e, "ending a session failed");
     }
     let mut res = see_other("/");
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+    let clear = crate::extract::session_cookie(&state, "", 0);
     if let Ok(v) = HeaderValue::from_str(&clear) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -93,6 +93,7 @@ impl Server {
             admin_token: Some(ADMIN.into()),
             connections_max: 1000,
             engine: Default::default(),
+            public_url: None,
         };
         let app = App::open_with_clock(&config, clock).expect("App::open");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -256,6 +256,7 @@ async fn check_friends_accepts_friends_and_refuses_a_non_friend() {
         admin_token: None,
         connections_max: 10,
         engine: Default::default(),
+        public_url: None,
     };
     let app = App::open(&config).unwrap();
     let state = &app.state;

@@ -63,13 +63,15 @@ async fn an_idle_connection_is_closed_and_gives_its_slot_back() {
         admin_token: None,
         connections_max: 1,
         engine: Default::default(),
+        public_url: None,
     };
     let app = stampede_server::App::open(&config).expect("open");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let idle = Duration::from_millis(300);
-    let task = tokio::spawn(stampede_server::serve_with_idle(listener, app.state, 1, idle, async move {
+    let limits = stampede_server::EdgeLimits { connections_max: 1, idle_max: idle, ..Default::default() };
+    let task = tokio::spawn(stampede_server::serve_with_limits(listener, app.state, limits, async move {
         let _ = stopped.await;
     }));
 

@@ -1,0 +1,200 @@
+//! What every request passes before a handler sees it: the slow-client
+//! limits ([`EdgeLimits`]), an immediate 413 for a declared body over the
+//! route's limit, and the security headers of every answer.
+//!
+//! The connection-level limits (how many sockets, idle time, time to send a
+//! request head) are enforced by `listener.rs`; this module bounds the body.
+//! A body must keep up a minimum rate after a short grace period and end
+//! within an absolute time, so one slow sender cannot hold a connection
+//! slot (and with `--max-connections` slots taken, everybody else) forever.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use crate::problem::ApiError;
+
+/// The limits that keep slow or idle clients from holding connections.
+/// The defaults suit a public server; tests shorten them.
+#[derive(Clone, Copy, Debug)]
+pub struct EdgeLimits {
+    /// Most connections open at once; more wait in the kernel's backlog.
+    pub connections_max: usize,
+    /// A connection that neither reads nor writes for this long is closed.
+    pub idle_max: Duration,
+    /// Time a client has to send a complete request head, counted from the
+    /// connection's start or the end of the previous answer. It also ends idle
+    /// keep-alive connections, which is what lets trickled heads be refused.
+    pub header_read_max: Duration,
+    /// Time a body may take before the minimum rate starts to count.
+    pub body_grace: Duration,
+    /// Each byte received buys the sender this much more time after the grace:
+    /// a body must arrive at least this fast on average (bytes per second).
+    pub body_rate_min_bytes_per_s: u32,
+    /// A whole body must have arrived this long after its head, however fast.
+    pub body_read_max: Duration,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            connections_max: crate::CONNECTIONS_MAX_DEFAULT,
+            idle_max: crate::CONNECTION_IDLE_MAX,
+            header_read_max: HEADER_READ_MAX_DEFAULT,
+            body_grace: BODY_GRACE_DEFAULT,
+            body_rate_min_bytes_per_s: BODY_RATE_MIN_DEFAULT,
+            body_read_max: BODY_READ_MAX_DEFAULT,
+        }
+    }
+}
+
+/// A request head takes one round trip; 10 s is generous on a bad phone line.
+pub const HEADER_READ_MAX_DEFAULT: Duration = Duration::from_secs(10);
+/// Bodies of up to a few KiB arrive in one round trip; 5 s covers slow starts.
+pub const BODY_GRACE_DEFAULT: Duration = Duration::from_secs(5);
+/// 1 KiB/s: a 16 KiB body has 21 s, far beyond any honest client.
+pub const BODY_RATE_MIN_DEFAULT: u32 = 1024;
+/// An 8 MiB venue upload needs about 140 KB/s to make it.
+pub const BODY_READ_MAX_DEFAULT: Duration = Duration::from_secs(60);
+
+/// The largest body `method path` accepts. Must agree with the
+/// `DefaultBodyLimit` layers in [`crate::router`]; this copy answers a
+/// declared length before any of the body is read.
+fn body_len_max(method: &Method, matched: Option<&str>) -> usize {
+    match (method, matched) {
+        (&Method::POST, Some("/api/sales" | "/api/venues")) => crate::routes::seats::VENUE_BODY_LEN_MAX,
+        _ => crate::BODY_LEN_MAX,
+    }
+}
+
+/// Refuses a declared `Content-Length` over the route's limit at once (413,
+/// and the connection is closed so the body is never read), and puts every
+/// other body on the clock of [`EdgeLimits`].
+pub async fn guard_body(State(limits): State<EdgeLimits>, req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let max = body_len_max(req.method(), req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    if let Some(len) = declared.filter(|&n| n > max as u64) {
+        let mut res = ApiError::body_too_large().into_response();
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        // Most clients send the body without waiting for an answer; closing on
+        // them mid-send resets the connection and loses this answer. So a body
+        // of plausible size is read away (on the same clock) while the answer
+        // goes out; a huge one is not worth reading and the connection just closes.
+        if len <= REFUSED_BODY_DRAIN_LEN_MAX {
+            tokio::spawn(discard(TimedBody::new(req.into_body(), limits)));
+        }
+        return res;
+    }
+    // A request that says it has no body costs no timer.
+    let bodiless = declared == Some(0) || (declared.is_none() && req.body().is_end_stream());
+    if bodiless {
+        return next.run(req).await;
+    }
+    next.run(req.map(|body| Body::new(TimedBody::new(body, limits)))).await
+}
+
+/// The largest refused body still read (and thrown away) so that its sender
+/// sees the 413 rather than a reset connection.
+pub const REFUSED_BODY_DRAIN_LEN_MAX: u64 = 16 * 1024 * 1024;
+
+/// Reads a body to its end (or its first error, e.g. too slow) and drops it.
+async fn discard(mut body: TimedBody) {
+    while let Some(Ok(_)) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {}
+}
+
+/// Adds the headers every answer carries: `nosniff`, so a browser never runs
+/// a JSON (or any) answer as script or style because of its content.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut().entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    res
+}
+
+/// The failure a body reports when its sender fell behind the minimum rate
+/// or ran out of time; extractors answer it with 408.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body arrived too slowly")]
+pub struct BodyTooSlow;
+
+/// True when `err` (a rejection or body error) was caused by [`BodyTooSlow`].
+pub fn is_body_too_slow(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<BodyTooSlow>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A request body that fails with [`BodyTooSlow`] once it is later than
+/// `start + grace + received / rate`, or than `start + body_read_max`.
+struct TimedBody {
+    inner: Body,
+    start: Instant,
+    limits: EdgeLimits,
+    received: u64,
+    /// Made on the first wait: most bodies arrive with their head and never need one.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl TimedBody {
+    fn new(inner: Body, limits: EdgeLimits) -> Self {
+        TimedBody { inner, start: Instant::now(), limits, received: 0, timer: None }
+    }
+
+    fn deadline(&self) -> Instant {
+        let rate = u64::from(self.limits.body_rate_min_bytes_per_s.max(1));
+        let earned = Duration::from_micros(self.received.saturating_mul(1_000_000) / rate);
+        let by_rate = self.limits.body_grace.saturating_add(earned);
+        self.start + by_rate.min(self.limits.body_read_max)
+    }
+}
+
+impl HttpBody for TimedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received = this.received.saturating_add(data.len() as u64);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let deadline = this.deadline();
+                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(Err(Box::new(BodyTooSlow))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
