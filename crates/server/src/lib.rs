@@ -16,6 +16,7 @@ pub mod pass;
 pub mod problem;
 pub mod routes;
 pub mod seatmap;
+pub mod throttle;
 pub mod web;
 
 use std::future::Future;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub live: Arc<LiveHub>,
     pub websockets: Arc<WsGauge>,
     pub seatmaps: Arc<seatmap::SeatMapHub>,
+    /// Limits password checks and account lookups per address and account.
+    pub logins: Arc<throttle::LoginThrottle>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             live: Arc::new(LiveHub::default()),
             websockets: Arc::new(WsGauge::default()),
             seatmaps: Arc::new(seatmap::SeatMapHub::default()),
+            logins: Arc::new(throttle::LoginThrottle::new()),
         }
     }
 }
@@ -169,7 +173,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/signup", post(accounts::signup))
         .route("/api/auth/login", post(accounts::login))
         .route("/api/auth/logout", post(accounts::logout))
-        .route("/api/auth/tokens", post(accounts::create_token))
+        .route("/api/auth/tokens", post(accounts::create_token).get(accounts::list_tokens))
+        .route("/api/auth/tokens/{id}", delete(accounts::revoke_token))
         .route("/api/me", get(accounts::me).put(accounts::update_me))
         .route("/api/me/holds", get(sales::my_holds))
         .route("/api/me/orders", get(sales::my_orders))

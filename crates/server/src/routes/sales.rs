@@ -95,13 +95,19 @@ fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// A title (required: one line that shows something) or a description
+/// (optional: may have line breaks), through the one rule for text people
+/// see (`stampede_core::text`: NFC, no control, format or bidi characters).
 fn check_text(v: &str, max: usize, field: &str, required: bool) -> Result<String, ApiError> {
-    let v = v.trim();
-    if (required && v.is_empty()) || v.chars().count() > max {
-        let least = if required { 1 } else { 0 };
-        return Err(ApiError::invalid_field(format!("{field} must be {least}-{max} characters")));
-    }
-    Ok(v.to_owned())
+    use stampede_core::text::{TextError, clean_line, clean_paragraphs};
+    let cleaned = if required { clean_line(v, max, true) } else { clean_paragraphs(v, max, false) };
+    cleaned.map_err(|e| match e {
+        TextError::Blank | TextError::TooLong { .. } => {
+            let least = if required { 1 } else { 0 };
+            ApiError::invalid_field(format!("{field} must be {least}-{max} characters"))
+        }
+        TextError::Forbidden { .. } => ApiError::invalid_field(format!("{field} {e}")),
+    })
 }
 
 fn window(opens: Option<String>, closes: Option<String>) -> Result<(Option<i64>, Option<i64>), ApiError> {
