@@ -252,6 +252,10 @@ mod tests {
         assert_eq!(weak("KIM@EXAMPLE.COM"), Some(PasswordWeakness::Personal));
         assert_eq!(weak("kimmin2026"), Some(PasswordWeakness::Personal));
         assert_eq!(weak("가나다라마바사아"), Some(PasswordWeakness::Guessable));
+        // The demo accounts' password (crates/cli/src/demo.rs) must pass for each of them.
+        for (email, name) in [("admin@demo.stampede", "Demo Admin"), ("buyer@demo.stampede", "Min Buyer")] {
+            assert!(check_password_strength("stampede-demo", email, name).is_ok(), "{email}");
+        }
         for strong in ["correct horse battery", "plum-river-42", "Tr0ub4dor&3", "browser-pass-1", "sleepy-kimchi-7"] {
             assert_eq!(weak(strong), None, "{strong:?}");
         }

@@ -81,6 +81,7 @@ async fn guessing_one_account_is_throttled_and_the_owner_still_gets_in() {
 async fn probing_for_accounts_from_one_address_is_throttled_in_parallel_too() {
     let s = Server::start().await;
     let prober = from(50);
+    let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..16 {
         let (client, base) = (prober.clone(), s.base.clone());
@@ -109,8 +110,14 @@ async fn probing_for_accounts_from_one_address_is_throttled_in_parallel_too() {
             }
         }
     }
-    assert_eq!(answered, 20, "the address's burst, exactly, even in parallel");
-    assert_eq!(throttled, 48 - 20);
+    // The burst, plus one for every 3 s the run took (the limiter refills).
+    let refilled = started.elapsed().as_secs() / 3 + 1;
+    assert!(
+        (20..=20 + refilled).contains(&answered),
+        "{answered} answered in {:?}: the address's burst of 20, even in parallel",
+        started.elapsed()
+    );
+    assert_eq!(throttled, 48 - answered);
     // Another address is not affected, and a lookup still says clearly that there is no such account (A1).
     log_in_from(&s, &from(51), "nobody@example.com", "a guess of mine").await.problem(404, "/problems/unknown-account");
 }
