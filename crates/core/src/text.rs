@@ -43,7 +43,11 @@ impl std::fmt::Display for TextError {
             TextError::Blank => f.write_str("must show at least one visible character"),
             TextError::TooLong { max } => write!(f, "must be at most {max} characters"),
             TextError::Forbidden { ch } => {
-                write!(f, "must not contain U+{:04X} (an invisible, control or direction-changing character)", *ch as u32)
+                write!(
+                    f,
+                    "must not contain U+{:04X} (an invisible, control or direction-changing character)",
+                    *ch as u32
+                )
             }
         }
     }

@@ -284,10 +284,12 @@ mod tests {
         let from = ip("203.0.113.7");
         // Different accounts each time: only the address limiter binds.
         let passed = (0..30)
-            .filter(|i| t.begin(&format!("u{i}@example.com"), from, now).is_ok_and(|a| {
-                t.finish(a, Ending::Failed, now);
-                true
-            }))
+            .filter(|i| {
+                t.begin(&format!("u{i}@example.com"), from, now).is_ok_and(|a| {
+                    t.finish(a, Ending::Failed, now);
+                    true
+                })
+            })
             .count();
         assert_eq!(passed, ADDRESS.burst as usize);
         let wait = t.begin("new@example.com", from, now).err();

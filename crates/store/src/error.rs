@@ -21,7 +21,9 @@ pub enum StoreError {
     WeakPassword(crate::PasswordWeakness),
     /// The display name is empty, too long, shows nothing, or has control,
     /// format or bidi characters.
-    #[error("invalid name (1-64 characters that show something, no control, invisible or direction-changing characters)")]
+    #[error(
+        "invalid name (1-64 characters that show something, no control, invisible or direction-changing characters)"
+    )]
     InvalidName,
     /// A token label is too long or has control characters.
     #[error("invalid token label (at most 64 characters, no control characters)")]

@@ -32,7 +32,8 @@ pub use friends::{
 };
 pub use model::{AuthUser, IssuedToken, NewSession, Role, TokenId, TokenInfo, User, UserId};
 pub use store::{
-    MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN, now_us,
+    MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN,
+    now_us,
 };
 pub use validate::{
     PasswordWeakness, check_password, check_password_strength, mask_name, normalize_email, normalize_name,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
-use stampede_core::text::clean_line;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use stampede_core::text::clean_line;
 
 use crate::crypto::{self, Digest32, TOKEN_PREFIX};
 use crate::index::{Index, Redacted, SessionEntry};

@@ -142,9 +142,7 @@ pub fn check_password_strength(password: &str, email: &str, name: &str) -> Resul
         return Ok(());
     }
     let weakness = match estimate.feedback().and_then(|f| f.warning()) {
-        Some(W::ThisIsATop10Password | W::ThisIsATop100Password | W::ThisIsACommonPassword) => {
-            PasswordWeakness::Common
-        }
+        Some(W::ThisIsATop10Password | W::ThisIsATop100Password | W::ThisIsACommonPassword) => PasswordWeakness::Common,
         Some(W::ThisIsSimilarToACommonlyUsedPassword) => PasswordWeakness::Common,
         Some(
             W::StraightRowsOfKeysAreEasyToGuess
@@ -265,7 +263,9 @@ mod tests {
     fn emails_and_names_refuse_invisible_characters() {
         assert!(matches!(normalize_email("kim\u{202E}@example.com"), Err(StoreError::InvalidEmail)));
         assert!(matches!(normalize_email("\u{FEFF}kim@example.com"), Err(StoreError::InvalidEmail)));
-        for bad in ["a\u{202E}b", "\u{200B}", "\u{200B}\u{200B}", "\u{FEFF}Kim", "Kim\u{FFFF}", "Kim\u{E000}", "\u{3164}"] {
+        for bad in
+            ["a\u{202E}b", "\u{200B}", "\u{200B}\u{200B}", "\u{FEFF}Kim", "Kim\u{FFFF}", "Kim\u{E000}", "\u{3164}"]
+        {
             assert!(matches!(normalize_name(bad), Err(StoreError::InvalidName)), "{bad:?} should be refused");
         }
         // NFC: two jamo become one syllable

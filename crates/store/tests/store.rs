@@ -268,10 +268,7 @@ fn tokens_are_listed_revoked_by_id_and_expire() -> TestResult {
         for i in 1..MAX_TOKENS_PER_USER {
             short.push(store.issue_token_at(user.id, &format!("t{i}"), Some(TOKEN_TTL_US_MIN), t0)?);
         }
-        assert!(matches!(
-            store.issue_token_at(user.id, "full", None, t0),
-            Err(StoreError::TooManyTokens { max: 100 })
-        ));
+        assert!(matches!(store.issue_token_at(user.id, "full", None, t0), Err(StoreError::TooManyTokens { max: 100 })));
         assert_eq!(store.tokens_of_at(user.id, t0)?.len(), MAX_TOKENS_PER_USER);
         let first = &short[0];
         assert_eq!(first.expires_us, Some(t0 + TOKEN_TTL_US_MIN));
@@ -298,7 +295,10 @@ fn tokens_are_listed_revoked_by_id_and_expire() -> TestResult {
     let store = Store::open(&path)?;
     assert!(store.bearer(&other_token).is_some());
     let long = store.issue_token(user.id, "a year", Some(TOKEN_TTL_US_MAX))?;
-    let store = { drop(store); Store::open(&path)? };
+    let store = {
+        drop(store);
+        Store::open(&path)?
+    };
     assert!(store.bearer(&long.token).is_some());
     assert_eq!(store.bearer_at(&long.token, now_us() + TOKEN_TTL_US_MAX + 1), None);
     let listed = store.tokens_of(user.id)?;

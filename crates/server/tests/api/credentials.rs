@@ -141,9 +141,14 @@ async fn fastest_log_in(s: &Server, client: &reqwest::Client, email: &str, statu
 async fn an_unknown_account_answers_as_slowly_as_a_wrong_password() {
     let s = Server::start().await;
     let client = from(60);
-    post_from(&s, &client, "/api/auth/signup", json!({"email": "lee@example.com", "password": PASSWORD, "name": "Lee"}))
-        .await
-        .ok(201);
+    post_from(
+        &s,
+        &client,
+        "/api/auth/signup",
+        json!({"email": "lee@example.com", "password": PASSWORD, "name": "Lee"}),
+    )
+    .await
+    .ok(201);
     let known = fastest_log_in(&s, &client, "lee@example.com", 401).await;
     let unknown = fastest_log_in(&s, &client, "nobody@example.com", 404).await;
     assert!(unknown * 2 > known, "unknown {unknown:?} vs known {known:?}");
@@ -180,9 +185,7 @@ async fn tokens_are_listed_revoked_and_may_expire() {
     let s = Server::start().await;
     let creds = json!({"email": "kim@example.com", "password": PASSWORD, "name": "Kim"});
     s.post("/api/auth/signup", None, creds).await.ok(201);
-    let login = |label: &str, expires_in: Value| {
-        json!({"email": "kim@example.com", "password": PASSWORD, "label": label, "expires_in": expires_in})
-    };
+    let login = |label: &str, expires_in: Value| json!({"email": "kim@example.com", "password": PASSWORD, "label": label, "expires_in": expires_in});
     let laptop = token(&s, login("laptop", Value::Null)).await;
     assert!(laptop.get("expires_at").is_none(), "{laptop}");
     let ci = token(&s, login("ci", json!(3600))).await;
@@ -231,7 +234,8 @@ async fn tokens_are_listed_revoked_and_may_expire() {
 #[tokio::test]
 async fn invisible_and_control_characters_are_refused() {
     let s = Server::start().await;
-    for name in ["Kim\u{202E}nim", "\u{200B}", "\u{200B}\u{200B}", "\u{FEFF}Kim", "Kim\u{FFFF}", "Kim\u{E000}", "\u{3164}"]
+    for name in
+        ["Kim\u{202E}nim", "\u{200B}", "\u{200B}\u{200B}", "\u{FEFF}Kim", "Kim\u{FFFF}", "Kim\u{E000}", "\u{3164}"]
     {
         let body = json!({"email": "kim@example.com", "password": PASSWORD, "name": name});
         s.post("/api/auth/signup", None, body).await.problem(422, "/problems/invalid-field");
@@ -251,7 +255,8 @@ async fn invisible_and_control_characters_are_refused() {
         let p = s.post("/api/sales", Some(&org.token), body).await.problem(422, "/problems/invalid-field");
         assert!(p["detail"].as_str().is_some_and(|d| d.contains("title")), "{p}");
     }
-    let sale = s.stock_sale_by(&org.token, json!({"title": "Jazz\u{2003}night", "description": "Line one\nLine two"})).await;
+    let sale =
+        s.stock_sale_by(&org.token, json!({"title": "Jazz\u{2003}night", "description": "Line one\nLine two"})).await;
     assert_eq!(sale["description"], "Line one\nLine two", "descriptions keep their line breaks");
 
     let venue = json!({"name": "Club", "sections": [
