@@ -173,10 +173,13 @@ impl LoginThrottle {
     }
 
     /// Charges one attempt at `email` from `ip`, or says how long to wait.
-    /// The e-mail is compared as sign-up stores it (trimmed, lowercase).
+    /// The e-mail is compared as the store compares it (NFC, trimmed,
+    /// lowercase), so spelling one address several ways buys no attempts.
     pub fn begin(&self, email: &str, ip: IpAddr, now: Instant) -> Result<Attempt, Duration> {
         let address = self.key(("address", address_block(ip)));
-        let account = self.key(("account", email.trim().to_lowercase()));
+        let canonical =
+            stampede_core::text::clean_line(email, usize::MAX, false).unwrap_or_else(|_| email.trim().to_owned());
+        let account = self.key(("account", canonical.to_lowercase()));
         let pair = self.key(("pair", account, address));
         let mut t = self.tables.lock();
         let trusted = t.trusted.get(&pair).is_some_and(|at| now.saturating_duration_since(*at) < TRUSTED_PAIR_TTL);
@@ -323,6 +326,14 @@ mod tests {
             (0..40u8).filter(|i| fail(&t, "Kim@Example.com ", IpAddr::from([198, 51, 100, *i]), 1, now) == 1).count();
         assert_eq!(passed, ACCOUNT.burst as usize);
         assert_eq!(t.begin("kim@example.com", ip("198.51.100.200"), now).err(), Some(ACCOUNT.interval));
+        // Another spelling of the same address is the same account: case, spaces, NFC.
+        assert!(t.begin(" KIM@example.COM", ip("198.51.100.201"), now).is_err());
+        assert!(t.begin("jos\u{e9}@example.com", ip("198.51.100.202"), now).is_ok_and(|a| {
+            t.finish(a, Ending::Failed, now);
+            true
+        }));
+        let nfd_passed = fail(&t, "jose\u{301}@example.com", ip("198.51.100.203"), 20, now);
+        assert_eq!(nfd_passed, ACCOUNT.burst - 1, "NFD and NFC spellings share one limiter");
         assert!(t.begin("kim@example.com", ip("198.51.100.200"), now + ACCOUNT.interval).is_ok());
     }
 
