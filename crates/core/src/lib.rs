@@ -23,6 +23,7 @@ mod sale;
 mod schedule;
 mod seated;
 mod stock;
+pub mod text;
 mod venue;
 
 pub use drop_sale::{Click, DropBook, DropConfig, DropView};

@@ -149,10 +149,10 @@ fn seat_gap(section: &Section) -> f64 {
 }
 
 fn check_name(what: &str, name: &str, max: usize) -> Result<(), VenueError> {
-    if name.trim().is_empty() || name.len() > max || name.chars().any(char::is_control) {
-        return bad(format!("{what} must be 1 to {max} bytes without control characters"));
+    if name.trim().is_empty() || name.len() > max {
+        return bad(format!("{what} must be 1 to {max} bytes"));
     }
-    Ok(())
+    crate::text::check_line(name).or_else(|e| bad(format!("{what} {e}")))
 }
 
 fn check_colour(colour: &str) -> bool {

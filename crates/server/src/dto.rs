@@ -47,6 +47,10 @@ pub struct TokenRequest {
     #[serde(default)]
     #[schema(schema_with = label_schema)]
     pub label: String,
+    /// Seconds until the token stops working (60 to 31,622,400); absent: until revoked.
+    #[serde(default)]
+    #[schema(minimum = 60, maximum = 31_622_400)]
+    pub expires_in: Option<i64>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -208,7 +212,28 @@ pub struct SessionOut {
 #[derive(Serialize, ToSchema)]
 pub struct TokenOut {
     pub token: String,
+    /// Its id, to revoke it with `DELETE /api/auth/tokens/{id}`.
+    pub id: u64,
+    /// When it stops working (RFC 3339); absent: until revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     pub user: UserOut,
+}
+
+/// One of your API tokens, as `GET /api/auth/tokens` lists it (never the token itself).
+#[derive(Serialize, ToSchema)]
+pub struct TokenInfoOut {
+    pub id: u64,
+    pub label: String,
+    pub created_at: String,
+    /// When it stops working (RFC 3339); absent: until revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokensOut {
+    pub tokens: Vec<TokenInfoOut>,
 }
 
 #[derive(Serialize, ToSchema)]

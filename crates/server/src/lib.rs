@@ -17,6 +17,7 @@ pub mod pass;
 pub mod problem;
 pub mod routes;
 pub mod seatmap;
+pub mod throttle;
 pub mod web;
 
 use std::future::Future;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub seatmaps: Arc<seatmap::SeatMapHub>,
     /// Session cookies carry `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Limits password checks and account lookups per address and account.
+    pub logins: Arc<throttle::LoginThrottle>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             websockets: Arc::new(WsGauge::default()),
             seatmaps: Arc::new(seatmap::SeatMapHub::default()),
             secure_cookies: false,
+            logins: Arc::new(throttle::LoginThrottle::new()),
         }
     }
 }
@@ -190,7 +194,8 @@ pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
         .route("/api/auth/signup", post(accounts::signup))
         .route("/api/auth/login", post(accounts::login))
         .route("/api/auth/logout", post(accounts::logout))
-        .route("/api/auth/tokens", post(accounts::create_token))
+        .route("/api/auth/tokens", post(accounts::create_token).get(accounts::list_tokens))
+        .route("/api/auth/tokens/{id}", delete(accounts::revoke_token))
         .route("/api/me", get(accounts::me).put(accounts::update_me))
         .route("/api/me/holds", get(sales::my_holds))
         .route("/api/me/orders", get(sales::my_orders))

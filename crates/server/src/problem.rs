@@ -43,6 +43,10 @@ pub struct Problem {
     /// `sections-overlap` only: the names of two sections that overlap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sections: Option<Vec<String>>,
+    /// `weak-password` only: why, as a stable code (`common`, `personal`,
+    /// `pattern`, `date`, `word`, `guessable`) a page can say in its language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
 }
 
 /// What a refused field was and which rule it broke (see [`Problem::field`]).
@@ -68,6 +72,8 @@ pub struct ApiError {
     /// Extension member `sections` (see [`Problem::sections`]); boxed, like
     /// `field`, to keep every `Result<_, ApiError>` small.
     pub sections: Option<Box<[String; 2]>>,
+    /// Extension member `reason` (see [`Problem::reason`]).
+    pub reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -81,6 +87,7 @@ impl ApiError {
             seats: None,
             field: None,
             sections: None,
+            reason: None,
         }
     }
 
@@ -204,6 +211,19 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "see the server log")
+    }
+
+    /// Too many password checks or account lookups (see `throttle.rs`).
+    pub fn too_many_attempts(wait: std::time::Duration) -> Self {
+        let secs = crate::throttle::retry_after_s(wait);
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-attempts",
+            "Too many attempts",
+            format!("too many sign-in attempts for this account or from this address; try again in {secs} s"),
+        );
+        e.retry_after_s = Some(secs);
+        e
     }
 
     pub fn kind(&self) -> String {
@@ -364,11 +384,23 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         use StatusCode as S;
         match e {
-            StoreError::InvalidEmail => {
-                ApiError::invalid_field("email must look like name@example.com, 3-254 characters")
-            }
+            StoreError::InvalidEmail => ApiError::invalid_field(
+                "email must look like name@example.com, 3-254 characters, without spaces or invisible characters",
+            ),
             StoreError::InvalidPassword => ApiError::invalid_field("password must be 8-128 characters"),
-            StoreError::InvalidName => ApiError::invalid_field("name must be 1-64 characters, no control characters"),
+            StoreError::WeakPassword(why) => {
+                let mut e = ApiError::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "weak-password",
+                    "Password too easy to guess",
+                    format!("choose another password: {}", why.message()),
+                );
+                e.reason = Some(why.code());
+                e
+            }
+            StoreError::InvalidName => ApiError::invalid_field(
+                "name must be 1-64 characters that show something, without control, invisible or direction-changing characters",
+            ),
             StoreError::EmailTaken => {
                 ApiError::new(S::CONFLICT, "email-taken", "Email taken", "an account with that email exists")
             }
@@ -383,16 +415,25 @@ impl From<StoreError> for ApiError {
             }
             StoreError::UnknownUser => ApiError::not_found("no such user"),
             StoreError::InvalidCount => ApiError::invalid_field("count must be 1..=10000"),
-            StoreError::InvalidLabel => ApiError::invalid_field("label must be at most 64 characters"),
+            StoreError::InvalidLabel => ApiError::invalid_field(
+                "label must be at most 64 characters, without control, invisible or direction-changing characters",
+            ),
+            StoreError::InvalidTokenLifetime => {
+                ApiError::invalid_field("expires_in must be 60 to 31622400 seconds (1 minute to 366 days)")
+            }
+            StoreError::UnknownToken => ApiError::not_found("you have no token with that id"),
             StoreError::InvalidPrefix => {
                 ApiError::invalid_field("name_prefix must be 1-32 characters of A-Z a-z 0-9 - _")
             }
             StoreError::InvalidRole => ApiError::invalid_field("role must be participant, organizer or admin"),
-            StoreError::TooManyTokens { .. } => ApiError::new(
+            StoreError::TooManyTokens { max } => ApiError::new(
                 S::CONFLICT,
                 "too-many-tokens",
                 "Too many tokens",
-                "this account has the most tokens allowed; revoke one",
+                format!(
+                    "this account has {max} live tokens, the most allowed: list them with GET /api/auth/tokens and \
+                     revoke one with DELETE /api/auth/tokens/{{id}} (tokens given an expires_in free their place when they expire)"
+                ),
             ),
             StoreError::CannotBefriendSelf => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
@@ -451,6 +492,7 @@ impl IntoResponse for ApiError {
             min: self.field.as_ref().and_then(|f| f.min.clone()),
             max: self.field.as_ref().and_then(|f| f.max.clone()),
             sections: self.sections.map(|s| s.to_vec()),
+            reason: self.reason,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, bytes).into_response();

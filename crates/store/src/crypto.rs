@@ -44,6 +44,21 @@ pub(crate) fn hash_password(password: &str) -> Result<String, StoreError> {
     Ok(hash.to_string())
 }
 
+/// A PHC string with this build's argon2id parameters and a made-up salt and
+/// digest, which no password matches. Log-in checks the password against it
+/// when the account does not exist or has no password, so that answer costs
+/// the same argon2 work as a wrong password and timing does not tell
+/// whether an address has an account. `dummy_matches_current_parameters`
+/// keeps it in step with [`hash_password`].
+pub(crate) const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c3RhbXBlZGUtZHVtbXkhIQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Spends the same work as checking a real password, and matches nothing.
+pub(crate) fn verify_dummy(password: &str) {
+    // The answer is always "no"; only the time spent matters.
+    let _ = verify_password(password, DUMMY_PHC);
+}
+
 /// Checks a password against a stored PHC string, using the algorithm,
 /// parameters and salt recorded in that string. Slow.
 pub(crate) fn verify_password(password: &str, phc: &str) -> Result<bool, StoreError> {
@@ -77,6 +92,16 @@ mod tests {
         let d = sha256("abc");
         assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
         assert_eq!(d[28..], [0xf2, 0x00, 0x15, 0xad]);
+    }
+
+    #[test]
+    fn dummy_matches_current_parameters() -> Result<(), StoreError> {
+        let real = hash_password("anything at all")?;
+        let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+        assert_eq!(params(DUMMY_PHC), params(&real));
+        assert!(!verify_password("anything at all", DUMMY_PHC)?);
+        assert!(!verify_password("", DUMMY_PHC)?);
+        Ok(())
     }
 
     #[test]

@@ -16,8 +16,14 @@ pub enum StoreError {
     /// The password is too short or too long.
     #[error("invalid password (8-128 characters)")]
     InvalidPassword,
-    /// The display name is empty, too long or has control characters.
-    #[error("invalid name (1-64 characters, no control characters)")]
+    /// A new password that is easy to guess; says why.
+    #[error("password too easy to guess: {}", .0.message())]
+    WeakPassword(crate::PasswordWeakness),
+    /// The display name is empty, too long, shows nothing, or has control,
+    /// format or bidi characters.
+    #[error(
+        "invalid name (1-64 characters that show something, no control, invisible or direction-changing characters)"
+    )]
     InvalidName,
     /// A token label is too long or has control characters.
     #[error("invalid token label (at most 64 characters, no control characters)")]
@@ -40,11 +46,18 @@ pub enum StoreError {
     /// The account exists but the password does not match (or the account has no password).
     #[error("wrong password")]
     WrongPassword,
+    /// No token of this user has this id.
+    #[error("no such token")]
+    UnknownToken,
+    /// A token lifetime outside the allowed range.
+    #[error("invalid token lifetime (1 minute to 1 year)")]
+    InvalidTokenLifetime,
     /// No user has this id.
     #[error("no such user")]
     UnknownUser,
-    /// The user already has the maximum number of API tokens.
-    #[error("too many API tokens for this user (at most {max})")]
+    /// The user already has the maximum number of live API tokens: revoke
+    /// one (expired ones are removed by themselves).
+    #[error("too many API tokens for this user (at most {max}); revoke one")]
     TooManyTokens {
         /// The limit.
         max: usize,

@@ -30,14 +30,20 @@ pub(crate) struct SessionEntry {
     pub(crate) expires_us: i64,
 }
 
+/// A live API token.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokenEntry {
+    pub(crate) user: UserId,
+    /// `None` = until revoked.
+    pub(crate) expires_us: Option<i64>,
+}
+
 /// See the module documentation.
 #[derive(Default)]
 pub(crate) struct Index {
     pub(crate) users: HashMap<UserId, User>,
-    /// sha256(token) -> owner.
-    pub(crate) tokens: HashMap<Digest32, UserId>,
-    /// How many tokens each user has (absent = 0).
-    pub(crate) token_counts: HashMap<UserId, usize>,
+    /// sha256(token) -> owner and expiry.
+    pub(crate) tokens: HashMap<Digest32, TokenEntry>,
     /// sha256(cookie value) -> session.
     pub(crate) sessions: HashMap<Digest32, SessionEntry>,
     /// Every friendship once, as `(lower id, higher id)` (see
@@ -47,24 +53,11 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    pub(crate) fn add_token(&mut self, hash: Digest32, user: UserId) {
-        if self.tokens.insert(hash, user).is_none() {
-            *self.token_counts.entry(user).or_default() += 1;
-        }
+    pub(crate) fn add_token(&mut self, hash: Digest32, user: UserId, expires_us: Option<i64>) {
+        self.tokens.insert(hash, TokenEntry { user, expires_us });
     }
 
     pub(crate) fn remove_token(&mut self, hash: &Digest32) {
-        if let Some(user) = self.tokens.remove(hash)
-            && let Some(n) = self.token_counts.get_mut(&user)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.token_counts.remove(&user);
-            }
-        }
-    }
-
-    pub(crate) fn token_count(&self, user: UserId) -> usize {
-        self.token_counts.get(&user).copied().unwrap_or(0)
+        self.tokens.remove(hash);
     }
 }

@@ -30,7 +30,12 @@ pub use friends::{
     Friend, FriendRemoval, FriendRequest, FriendRequestOutcome, MAX_FRIENDS_PER_USER, MAX_INCOMING_LISTED,
     MAX_OUTGOING_REQUESTS_PER_USER, PendingRequests, Person,
 };
-pub use model::{AuthUser, NewSession, Role, User, UserId};
-pub use store::{MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, now_us};
-pub use validate::{check_password, mask_name, normalize_email, normalize_name};
+pub use model::{AuthUser, IssuedToken, NewSession, Role, TokenId, TokenInfo, User, UserId};
+pub use store::{
+    MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN,
+    now_us,
+};
+pub use validate::{
+    PasswordWeakness, check_password, check_password_strength, mask_name, normalize_email, normalize_name,
+};
 pub use venues::{MAX_VENUES_LISTED, MAX_VENUES_PER_OWNER, VenueId, VenueSummary};

@@ -104,3 +104,42 @@ impl fmt::Debug for NewSession {
         f.debug_struct("NewSession").field("cookie_value", &"[redacted]").field("csrf_token", &"[redacted]").finish()
     }
 }
+
+/// An API token's id (SQLite rowid, never reused), to list and revoke it by.
+/// Not a secret: the token itself is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(pub u64);
+
+/// What the owner sees of one of their API tokens (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its id.
+    pub id: TokenId,
+    /// The owner's label ("laptop", "ci"); may be empty.
+    pub label: String,
+    /// When it was issued, microseconds since the Unix epoch.
+    pub created_us: i64,
+    /// When it stops working; `None` = until revoked.
+    pub expires_us: Option<i64>,
+}
+
+/// A freshly issued API token. The token is shown now or never; `Debug`
+/// does not print it.
+pub struct IssuedToken {
+    /// Its id, for listing and revoking.
+    pub id: TokenId,
+    /// The bearer token (the store keeps only its SHA-256).
+    pub token: String,
+    /// When it stops working; `None` = until revoked.
+    pub expires_us: Option<i64>,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .field("token", &"[redacted]")
+            .field("expires_us", &self.expires_us)
+            .finish()
+    }
+}

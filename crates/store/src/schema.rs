@@ -83,6 +83,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX venues_by_owner ON venues (owner_id, id);
     ",
+    // 3 -> 4: API tokens may expire (issue #9). NULL: until revoked.
+    "
+    ALTER TABLE tokens ADD COLUMN expires_us INTEGER;
+    ",
 ];
 
 /// The schema version this build writes.

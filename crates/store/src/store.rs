@@ -8,18 +8,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use stampede_core::text::clean_line;
 
 use crate::crypto::{self, Digest32, TOKEN_PREFIX};
 use crate::index::{Index, Redacted, SessionEntry};
-use crate::validate::{BULK_DOMAIN, check_password, check_prefix, normalize_email, normalize_label, normalize_name};
-use crate::{AuthUser, NewSession, Role, StoreError, User, UserId, schema};
+use crate::validate::{
+    BULK_DOMAIN, check_password, check_password_strength, check_prefix, normalize_email, normalize_label,
+    normalize_name,
+};
+use crate::{AuthUser, IssuedToken, NewSession, Role, StoreError, TokenId, TokenInfo, User, UserId, schema};
 
 /// How long a browser session lives: 30 days, in microseconds.
 pub const SESSION_TTL_US: i64 = 30 * 24 * 60 * 60 * 1_000_000;
 /// Live sessions kept per user; creating one more ends the oldest.
 pub const MAX_SESSIONS_PER_USER: usize = 100;
-/// API tokens allowed per user; creating one more fails with [`StoreError::TooManyTokens`].
+/// Live API tokens allowed per user; creating one more fails with
+/// [`StoreError::TooManyTokens`] until one is revoked or expires (expired
+/// tokens do not count and are deleted when the user next asks for one).
 pub const MAX_TOKENS_PER_USER: usize = 100;
+/// The shortest lifetime a token may be given: one minute.
+pub const TOKEN_TTL_US_MIN: i64 = 60 * 1_000_000;
+/// The longest lifetime a token may be given: 366 days. Without one, a token
+/// lives until revoked.
+pub const TOKEN_TTL_US_MAX: i64 = 366 * 24 * 60 * 60 * 1_000_000;
 /// The most accounts one [`Store::bulk_create`] call makes.
 pub const MAX_BULK: u32 = 10_000;
 
@@ -98,12 +109,14 @@ impl Store {
     }
 
     /// Creates an account with a password. The e-mail is trimmed and
-    /// lowercased, the name trimmed; see [`StoreError`] for the rules.
-    /// Runs argon2id (slow) outside every lock.
+    /// lowercased, the name trimmed, both NFC; see [`StoreError`] for the
+    /// rules. A password that is easy to guess is refused with the reason
+    /// ([`StoreError::WeakPassword`]). Runs argon2id (slow) outside every lock.
     pub fn sign_up(&self, email: &str, password: &str, name: &str, role: Role) -> Result<User, StoreError> {
         let email = normalize_email(email)?;
         check_password(password)?;
         let name = normalize_name(name)?;
+        check_password_strength(password, &email, &name)?;
         // Cheap early answer, so a taken address costs no argon2 work; the
         // UNIQUE constraint below settles races.
         if self.email_exists(&email)? {
@@ -136,9 +149,21 @@ impl Store {
     /// Checks an e-mail and password. [`StoreError::UnknownAccount`] when no
     /// account has this address, [`StoreError::WrongPassword`] when the
     /// password does not match or the account has none (bulk users).
-    /// Runs argon2id (slow) outside every lock.
+    /// Runs argon2id (slow) outside every lock, and just as long when there
+    /// is no account or no password to check, so the time taken does not
+    /// tell whether an address has an account (the server throttles how
+    /// often anyone may ask).
     pub fn log_in(&self, email: &str, password: &str) -> Result<User, StoreError> {
-        let email = email.trim().to_lowercase();
+        // A password outside the sign-up rules cannot match: every path skips the hashing.
+        let plausible = check_password(password).is_ok();
+        // The sign-up form of the address (NFC, lowercase), without sign-up's
+        // refusal of the bulk domain: bulk accounts exist and get their own answer.
+        let Ok(email) = clean_line(email, 254, true).map(|e| e.to_lowercase()) else {
+            if plausible {
+                crypto::verify_dummy(password);
+            }
+            return Err(StoreError::UnknownAccount);
+        };
         let row = {
             let conn = self.inner.conn.lock();
             conn.query_row("SELECT id, name, role, password_hash FROM users WHERE email = ?1", [&email], |r| {
@@ -152,13 +177,18 @@ impl Store {
             .optional()?
         };
         let Some((id, name, role, phc)) = row else {
+            if plausible {
+                crypto::verify_dummy(password);
+            }
             return Err(StoreError::UnknownAccount);
         };
         let Some(phc) = phc else {
+            if plausible {
+                crypto::verify_dummy(password);
+            }
             return Err(StoreError::WrongPassword);
         };
-        // A password outside the sign-up rules cannot match; skip the hashing.
-        if check_password(password).is_err() || !crypto::verify_password(password, &phc)? {
+        if !plausible || !crypto::verify_password(password, &phc)? {
             return Err(StoreError::WrongPassword);
         }
         Ok(User { id: user_id(id)?, email, name, role: parse_role(&role)? })
@@ -263,31 +293,111 @@ impl Store {
         Some((user.auth(), entry.csrf_token.0.clone()))
     }
 
+    /// Issues an API bearer token for `user` that lives until revoked; see
+    /// [`Store::issue_token`].
+    pub fn create_token(&self, user: UserId, label: &str) -> Result<String, StoreError> {
+        self.issue_token(user, label, None).map(|t| t.token)
+    }
+
     /// Issues an API bearer token for `user`: `"stp_"` + base64url(32 random
     /// bytes). Only its SHA-256 is stored; the caller must hand the token
-    /// over now, it cannot be recovered. The label (trimmed, at most 64
-    /// characters) may be empty.
-    pub fn create_token(&self, user: UserId, label: &str) -> Result<String, StoreError> {
+    /// over now, it cannot be recovered. The label (a name: trimmed, NFC, at
+    /// most 64 characters) may be empty. `ttl_us`, if given, must lie in
+    /// [`TOKEN_TTL_US_MIN`]..=[`TOKEN_TTL_US_MAX`]; the token then stops
+    /// working on its own. The user's expired tokens are deleted first; if
+    /// [`MAX_TOKENS_PER_USER`] are still live, [`StoreError::TooManyTokens`]:
+    /// the way out is [`Store::revoke_token_of`] (nothing is replaced
+    /// silently, so no script loses its token by surprise).
+    pub fn issue_token(&self, user: UserId, label: &str, ttl_us: Option<i64>) -> Result<IssuedToken, StoreError> {
+        self.issue_token_at(user, label, ttl_us, now_us())
+    }
+
+    /// [`Store::issue_token`] at a given time (microseconds since the Unix epoch).
+    pub fn issue_token_at(
+        &self,
+        user: UserId,
+        label: &str,
+        ttl_us: Option<i64>,
+        now_us: i64,
+    ) -> Result<IssuedToken, StoreError> {
         let uid = db_id(user)?;
         let label = normalize_label(label)?;
+        if ttl_us.is_some_and(|t| !(TOKEN_TTL_US_MIN..=TOKEN_TTL_US_MAX).contains(&t)) {
+            return Err(StoreError::InvalidTokenLifetime);
+        }
+        let expires_us = ttl_us.map(|t| now_us.saturating_add(t));
         let token = crypto::new_token();
         let hash = crypto::sha256(&token);
-        let conn = self.inner.conn.lock();
-        {
-            let index = self.inner.index.read();
-            if !index.users.contains_key(&user) {
-                return Err(StoreError::UnknownUser);
-            }
-            if index.token_count(user) >= MAX_TOKENS_PER_USER {
-                return Err(StoreError::TooManyTokens { max: MAX_TOKENS_PER_USER });
-            }
+        let mut conn = self.inner.conn.lock();
+        if !self.inner.index.read().users.contains_key(&user) {
+            return Err(StoreError::UnknownUser);
         }
-        conn.execute(
-            "INSERT INTO tokens (hash, user_id, label, created_us) VALUES (?1, ?2, ?3, ?4)",
-            params![hash, uid, label, now_us()],
+        let tx = conn.transaction()?;
+        const EXPIRED: &str = "user_id = ?1 AND expires_us IS NOT NULL AND expires_us <= ?2";
+        let expired: Vec<Digest32> = tx
+            .prepare(&format!("SELECT hash FROM tokens WHERE {EXPIRED}"))?
+            .query_map(params![uid, now_us], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if !expired.is_empty() {
+            tx.execute(&format!("DELETE FROM tokens WHERE {EXPIRED}"), params![uid, now_us])?;
+        }
+        let live: i64 = tx.query_row("SELECT COUNT(*) FROM tokens WHERE user_id = ?1", [uid], |r| r.get(0))?;
+        if usize::try_from(live).unwrap_or(usize::MAX) >= MAX_TOKENS_PER_USER {
+            // Dropping the transaction rolls back the deletion too; the index is untouched.
+            return Err(StoreError::TooManyTokens { max: MAX_TOKENS_PER_USER });
+        }
+        tx.execute(
+            "INSERT INTO tokens (hash, user_id, label, created_us, expires_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, uid, label, now_us, expires_us],
         )?;
-        self.inner.index.write().add_token(hash, user);
-        Ok(token)
+        let id = TokenId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0));
+        tx.commit()?;
+        let mut index = self.inner.index.write();
+        for h in &expired {
+            index.remove_token(h);
+        }
+        index.add_token(hash, user, expires_us);
+        Ok(IssuedToken { id, token, expires_us })
+    }
+
+    /// The user's live API tokens (not the tokens themselves), oldest first.
+    pub fn tokens_of(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError> {
+        self.tokens_of_at(user, now_us())
+    }
+
+    /// [`Store::tokens_of`] at a given time (microseconds since the Unix epoch).
+    pub fn tokens_of_at(&self, user: UserId, now_us: i64) -> Result<Vec<TokenInfo>, StoreError> {
+        let uid = db_id(user)?;
+        let conn = self.inner.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, label, created_us, expires_us FROM tokens
+             WHERE user_id = ?1 AND (expires_us IS NULL OR expires_us > ?2) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![uid, now_us], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
+        })?;
+        rows.map(|row| {
+            let (id, label, created_us, expires_us) = row?;
+            let id = TokenId(u64::try_from(id).map_err(|_| StoreError::Corrupt(format!("negative token id {id}")))?);
+            Ok(TokenInfo { id, label, created_us, expires_us })
+        })
+        .collect()
+    }
+
+    /// Revokes one of `user`'s API tokens by id; [`StoreError::UnknownToken`]
+    /// when the user has no token with that id (someone else's included).
+    pub fn revoke_token_of(&self, user: UserId, id: TokenId) -> Result<(), StoreError> {
+        let uid = db_id(user)?;
+        let tid = i64::try_from(id.0).map_err(|_| StoreError::UnknownToken)?;
+        let conn = self.inner.conn.lock();
+        let hash: Option<Digest32> = conn
+            .query_row("DELETE FROM tokens WHERE id = ?1 AND user_id = ?2 RETURNING hash", params![tid, uid], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let hash = hash.ok_or(StoreError::UnknownToken)?;
+        self.inner.index.write().remove_token(&hash);
+        Ok(())
     }
 
     /// Revokes an API token; returns whether it existed.
@@ -302,15 +412,24 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Who this API token belongs to, with their current role. Memory only, O(1).
+    /// Who this API token belongs to, with their current role; `None` if
+    /// unknown, revoked or expired. Memory only, O(1).
     pub fn bearer(&self, token: &str) -> Option<AuthUser> {
+        self.bearer_at(token, now_us())
+    }
+
+    /// [`Store::bearer`] at a given time (microseconds since the Unix epoch).
+    pub fn bearer_at(&self, token: &str, now_us: i64) -> Option<AuthUser> {
         if token.len() > MAX_SECRET_LEN || !token.starts_with(TOKEN_PREFIX) {
             return None;
         }
         let hash = crypto::sha256(token);
         let index = self.inner.index.read();
-        let id = index.tokens.get(&hash)?;
-        index.users.get(id).map(User::auth)
+        let entry = index.tokens.get(&hash)?;
+        if entry.expires_us.is_some_and(|e| e <= now_us) {
+            return None;
+        }
+        index.users.get(&entry.user).map(User::auth)
     }
 
     /// Creates `count` (1..=10,000) password-less participants with one API
@@ -365,7 +484,7 @@ impl Store {
         Ok(out
             .into_iter()
             .map(|(user, token, hash)| {
-                index.add_token(hash, user.id);
+                index.add_token(hash, user.id, None);
                 index.users.insert(user.id, user.clone());
                 (user, token)
             })
@@ -413,7 +532,7 @@ impl Store {
 }
 
 /// Reads users, token digests, live session digests and friendships into a fresh index,
-/// deleting expired sessions on the way.
+/// deleting expired sessions and tokens on the way.
 fn load_index(conn: &Connection, now_us: i64) -> Result<Index, StoreError> {
     conn.execute("DELETE FROM sessions WHERE expires_us <= ?1", [now_us])?;
     let mut index = Index::default();
@@ -430,11 +549,12 @@ fn load_index(conn: &Connection, now_us: i64) -> Result<Index, StoreError> {
         index.users.insert(user.id, user);
     }
 
-    let mut stmt = conn.prepare("SELECT hash, user_id FROM tokens")?;
+    conn.execute("DELETE FROM tokens WHERE expires_us IS NOT NULL AND expires_us <= ?1", [now_us])?;
+    let mut stmt = conn.prepare("SELECT hash, user_id, expires_us FROM tokens")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let hash: Digest32 = r.get(0)?;
-        index.add_token(hash, user_id(r.get(1)?)?);
+        index.add_token(hash, user_id(r.get(1)?)?, r.get(2)?);
     }
 
     let mut stmt = conn.prepare("SELECT hash, user_id, csrf_token, expires_us FROM sessions")?;

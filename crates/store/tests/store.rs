@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 use stampede_store::{
-    AuthUser, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, Role, SESSION_TTL_US, Store, StoreError, UserId, mask_name,
+    AuthUser, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, PasswordWeakness, Role, SESSION_TTL_US, Store, StoreError,
+    TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN, TokenId, UserId, mask_name, now_us,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -25,7 +26,7 @@ fn store_is_send_sync_clone() {
 #[test]
 fn sign_up_log_in_round_trip() -> TestResult {
     let store = Store::open_in_memory()?;
-    let user = store.sign_up("  Kim@Example.com ", "hunter2hunter2", "  Kim Min ", Role::Participant)?;
+    let user = store.sign_up("  Kim@Example.com ", "plum-river-42", "  Kim Min ", Role::Participant)?;
     assert_eq!(user.email, "kim@example.com");
     assert_eq!(user.name, "Kim Min");
     assert_eq!(user.role, Role::Participant);
@@ -33,13 +34,13 @@ fn sign_up_log_in_round_trip() -> TestResult {
     assert_eq!(store.user_count(), 1);
 
     // right password, address in any case
-    assert_eq!(store.log_in("KIM@example.COM", "hunter2hunter2")?, user);
+    assert_eq!(store.log_in("KIM@example.COM", "plum-river-42")?, user);
     // wrong password vs no such account: two different, clear answers (A1)
-    assert!(matches!(store.log_in("kim@example.com", "hunter2hunter3"), Err(StoreError::WrongPassword)));
-    assert!(matches!(store.log_in("nobody@example.com", "hunter2hunter2"), Err(StoreError::UnknownAccount)));
+    assert!(matches!(store.log_in("kim@example.com", "plum-river-43"), Err(StoreError::WrongPassword)));
+    assert!(matches!(store.log_in("nobody@example.com", "plum-river-42"), Err(StoreError::UnknownAccount)));
     // same address, different case: taken
     assert!(matches!(
-        store.sign_up("KIM@EXAMPLE.COM", "whatever123", "Other", Role::Organizer),
+        store.sign_up("KIM@EXAMPLE.COM", "violet-harbor-77", "Other", Role::Organizer),
         Err(StoreError::EmailTaken)
     ));
     assert_eq!(store.user_count(), 1);
@@ -248,6 +249,129 @@ fn at_most_100_tokens_per_user() -> TestResult {
     Ok(())
 }
 
+/// Issue 9 item 17: at the cap, listing and revoking by id is the way out;
+/// expired tokens stop working, are not listed and free their place.
+#[test]
+fn tokens_are_listed_revoked_by_id_and_expire() -> TestResult {
+    let (_dir, path) = temp_db()?;
+    let t0 = now_us();
+    let (user, other_token) = {
+        let store = Store::open(&path)?;
+        let (user, _) = store.bulk_create(1, "tok")?.remove(0);
+        let (other, other_token) = store.bulk_create(1, "other")?.remove(0);
+        let listed = store.tokens_of_at(user.id, t0)?;
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].label.as_str(), listed[0].expires_us), ("bulk", None));
+
+        // Fill up with short-lived tokens: the cap answers, then time frees it.
+        let mut short = Vec::new();
+        for i in 1..MAX_TOKENS_PER_USER {
+            short.push(store.issue_token_at(user.id, &format!("t{i}"), Some(TOKEN_TTL_US_MIN), t0)?);
+        }
+        assert!(matches!(store.issue_token_at(user.id, "full", None, t0), Err(StoreError::TooManyTokens { max: 100 })));
+        assert_eq!(store.tokens_of_at(user.id, t0)?.len(), MAX_TOKENS_PER_USER);
+        let first = &short[0];
+        assert_eq!(first.expires_us, Some(t0 + TOKEN_TTL_US_MIN));
+        assert_eq!(store.bearer_at(&first.token, t0 + TOKEN_TTL_US_MIN - 1).map(|a| a.id), Some(user.id));
+        assert_eq!(store.bearer_at(&first.token, t0 + TOKEN_TTL_US_MIN), None, "expired tokens stop working");
+        let later = t0 + TOKEN_TTL_US_MIN;
+        assert_eq!(store.tokens_of_at(user.id, later)?.len(), 1, "expired tokens are not listed");
+        let kept = store.issue_token_at(user.id, "after expiry", None, later)?;
+
+        // Revoke by id: only your own, once.
+        assert!(matches!(store.revoke_token_of(other.id, kept.id), Err(StoreError::UnknownToken)));
+        assert!(store.bearer(&kept.token).is_some());
+        store.revoke_token_of(user.id, kept.id)?;
+        assert_eq!(store.bearer(&kept.token), None);
+        assert!(matches!(store.revoke_token_of(user.id, kept.id), Err(StoreError::UnknownToken)));
+        assert!(matches!(store.revoke_token_of(user.id, TokenId(u64::MAX)), Err(StoreError::UnknownToken)));
+
+        for bad in [Some(TOKEN_TTL_US_MIN - 1), Some(TOKEN_TTL_US_MAX + 1), Some(0), Some(-5)] {
+            assert!(matches!(store.issue_token(user.id, "x", bad), Err(StoreError::InvalidTokenLifetime)));
+        }
+        (user, other_token)
+    };
+    // After a reopen the expiry is still known, and revoked tokens stay revoked.
+    let store = Store::open(&path)?;
+    assert!(store.bearer(&other_token).is_some());
+    let long = store.issue_token(user.id, "a year", Some(TOKEN_TTL_US_MAX))?;
+    let store = {
+        drop(store);
+        Store::open(&path)?
+    };
+    assert!(store.bearer(&long.token).is_some());
+    assert_eq!(store.bearer_at(&long.token, now_us() + TOKEN_TTL_US_MAX + 1), None);
+    let listed = store.tokens_of(user.id)?;
+    assert_eq!(listed.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(), ["bulk", "a year"]);
+    Ok(())
+}
+
+/// Issue 9 item 16: common and guessable passwords are refused with the reason.
+#[test]
+fn sign_up_refuses_guessable_passwords() -> TestResult {
+    let store = Store::open_in_memory()?;
+    for (password, why) in [
+        ("12345678", PasswordWeakness::Common),
+        ("password", PasswordWeakness::Common),
+        ("        ", PasswordWeakness::Pattern),
+        ("kim@example.com", PasswordWeakness::Personal),
+    ] {
+        match store.sign_up("kim@example.com", password, "Kim Min", Role::Participant) {
+            Err(StoreError::WeakPassword(w)) => assert_eq!(w, why, "{password:?}"),
+            other => panic!("{password:?}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(store.user_count(), 0);
+    Ok(())
+}
+
+/// Issue 9 item 18: invisible, control and direction-changing characters.
+#[test]
+fn names_and_emails_refuse_invisible_characters() -> TestResult {
+    let store = Store::open_in_memory()?;
+    for name in ["Kim\u{202E}nim", "\u{200B}", "\u{FEFF}Kim", "Kim\u{FFFF}", "Kim\u{E000}", "\u{3164}"] {
+        assert!(
+            matches!(store.sign_up("a@b.cd", "plum-river-42", name, Role::Participant), Err(StoreError::InvalidName)),
+            "{name:?}"
+        );
+    }
+    assert!(matches!(
+        store.sign_up("ki\u{202E}m@b.cd", "plum-river-42", "Kim", Role::Participant),
+        Err(StoreError::InvalidEmail)
+    ));
+    let (user, _) = store.bulk_create(1, "n")?.remove(0);
+    assert!(matches!(store.set_name(user.id, "x\u{202E}y"), Err(StoreError::InvalidName)));
+    assert_eq!(store.set_name(user.id, "\u{1100}\u{1161}\u{11A8}")?.name, "각", "stored in NFC");
+    Ok(())
+}
+
+/// Issue 9 item 14: an unknown address costs the same argon2 work as a
+/// wrong password, so timing does not tell which addresses have accounts.
+/// Compares the fastest of a few runs of each (noise only adds time): before
+/// the fix the unknown address answered about 15 times faster.
+#[test]
+fn unknown_account_takes_as_long_as_a_wrong_password() -> TestResult {
+    let store = Store::open_in_memory()?;
+    store.sign_up("kim@example.com", "plum-river-42", "Kim", Role::Participant)?;
+    let (bulk, _) = store.bulk_create(1, "nopw")?.remove(0);
+    let fastest = |email: &str| {
+        (0..4)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let _ = store.log_in(email, "plum-river-43");
+                start.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let known = fastest("kim@example.com");
+    let unknown = fastest("nobody@example.com");
+    let no_password = fastest(&bulk.email);
+    assert!(unknown * 2 > known, "unknown {unknown:?} vs known {known:?}");
+    assert!(no_password * 2 > known, "password-less {no_password:?} vs known {known:?}");
+    Ok(())
+}
+
 #[test]
 fn bulk_create_1000_distinct_tokens_stored_only_as_hashes() -> TestResult {
     let (_dir, path) = temp_db()?;
@@ -385,7 +509,7 @@ fn newer_schema_is_refused() -> TestResult {
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     assert_eq!(mode, "wal");
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     conn.pragma_update(None, "user_version", 99)?;
     drop(conn);
     assert!(matches!(Store::open(&path), Err(StoreError::SchemaTooNew { found: 99, .. })));

@@ -1,6 +1,7 @@
 // auth.js: owns the sign-up and log-in forms. It posts them to
 // /api/auth/signup and /api/auth/login, shows the API's problems inline in the
-// viewer's language (an unknown email offers sign-up, a taken one log-in), and
+// viewer's language (an unknown email offers sign-up, a taken one log-in, a
+// guessable password says why, too many attempts say how long to wait), and
 // then goes on to the local page the viewer came from.
 
 import { api, t, problemMessage, problemSlug } from './app.js';
@@ -59,5 +60,11 @@ async function submit(ev) {
   const slug = problemSlug(r.problem);
   if (slug === 'unknown-account') showError(problemMessage(r.problem), { href: '/signup', text: t('auth.signup_instead') });
   else if (slug === 'email-taken') showError(problemMessage(r.problem), { href: '/login', text: t('auth.login_instead') });
+  else if (slug === 'weak-password') {
+    // The API names the reason as a stable code; say it in the viewer's language.
+    const why = `password.${r.problem.reason}`;
+    showError(`${problemMessage(r.problem)} ${t(why) === why ? t('password.guessable') : t(why)}`);
+    field('password').focus();
+  } else if (slug === 'too-many-attempts') showError(t('auth.too_many_attempts', { s: r.retryAfter || 1 }));
   else showError(problemMessage(r.problem));
 }

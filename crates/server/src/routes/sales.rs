@@ -93,12 +93,19 @@ fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
     if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
 }
 
+/// A title (required: one line that shows something) or a description
+/// (optional: may have line breaks), through the one rule for text people
+/// see (`stampede_core::text`: NFC, no control, format or bidi characters).
 fn check_text(v: &str, max: usize, field: &str, required: bool) -> Result<String, ApiError> {
-    let v = v.trim();
-    if (required && v.is_empty()) || v.chars().count() > max {
-        return Err(ApiError::bad_length(field, usize::from(required), max));
-    }
-    Ok(v.to_owned())
+    use stampede_core::text::{TextError, clean_line, clean_paragraphs};
+    let cleaned = if required { clean_line(v, max, true) } else { clean_paragraphs(v, max, false) };
+    cleaned.map_err(|e| match e {
+        TextError::Blank | TextError::TooLong { .. } => {
+            let least = if required { 1 } else { 0 };
+            ApiError::bad_length(field, least, max)
+        }
+        TextError::Forbidden { .. } => ApiError::bad_format(field, format!("{field} {e}")),
+    })
 }
 
 /// A new sale's opening and closing times: both in the future (give or take

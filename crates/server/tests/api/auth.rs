@@ -50,7 +50,7 @@ async fn roles_decide_who_creates_opens_and_administers() {
     s.put(&format!("/api/admin/users/{}/role", p.id), Some(&p.token), json!({"role": "admin"}))
         .await
         .problem(403, "/problems/forbidden");
-    let created = json!({"email": "x@example.com", "password": "long enough", "name": "X", "role": "admin"});
+    let created = json!({"email": "x@example.com", "password": "long enough, truly", "name": "X", "role": "admin"});
     s.post("/api/admin/users", Some(&p.token), created).await.problem(403, "/problems/forbidden");
     assert_eq!(s.get("/api/sales", None).await.ok(200)["sales"], json!([]));
     assert_eq!(s.get("/api/me", Some(&p.token)).await.ok(200)["role"], "participant");
