@@ -19,6 +19,8 @@ mod drops;
 mod friends;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/orders.rs"]
+mod orders;
 #[path = "api/owner.rs"]
 mod owner;
 #[path = "api/queue.rs"]

@@ -33,7 +33,9 @@ function showClick(c) {
   $('click-result').hidden = false;
   $('click-rank').textContent = t('drop.your_rank', { n: number(c.rank) });
   $('click-ms').textContent = t('drop.ms_after', { n: c.after_open_ms.toFixed(3) });
-  $('click-outcome').textContent = c.won ? t('drop.won') : t('drop.lost', { n: number(c.winners) });
+  $('click-outcome').textContent = c.won
+    ? `${t('drop.won')} ${t('me.order_ref')} ${c.reference}`
+    : t('drop.lost', { n: number(c.winners) });
   $('click-result').dataset.won = String(c.won);
   if (button) {
     button.disabled = true;
