@@ -82,7 +82,7 @@ test('buy from a stock sale: hold, the timer runs, confirm, see it on my page; c
   await page.click('#confirm-button');
   await page.waitForSelector('#order-panel:not([hidden])');
   const order = await page.textContent('#order-text');
-  assert(/Order #\d+ confirmed: 2 for ₩110,000/.test(order), `order text: ${order}`);
+  assert(/Order [2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{4} confirmed: 2 for ₩110,000/.test(order), `order text: ${order}`);
   await shot(page, 'stock-confirmed');
 
   // A second hold, cancelled from my page.
@@ -183,7 +183,7 @@ test('seat map: whole venue, zoom into a section, select two adjacent seats, hol
   await page.click('#seat-confirm');
   await page.waitForSelector('#seat-order-panel:not([hidden])');
   const order = await page.textContent('#seat-order-text');
-  assert(/Order #\d+ confirmed: Floor A-4, Floor A-5 for ₩300,000/.test(order), `order text: ${order}`);
+  assert(/Order [2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{4} confirmed: Floor A-4, Floor A-5 for ₩300,000/.test(order), `order text: ${order}`);
   assert((await page.getAttribute(`#seatmap circle[data-seat="${b}"]`, 'data-state')) === 'mine', 'bought seats stay marked as mine');
   await shot(page, 'seats-confirmed');
 

@@ -19,6 +19,7 @@ mod drop_sale;
 mod idempotency;
 mod money;
 mod queue;
+mod reference;
 mod sale;
 mod schedule;
 mod seated;
@@ -35,9 +36,10 @@ pub use queue::{
     AdmissionPolicy, POW_BITS_MAX, POW_DOMAIN, PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom, commitment,
     leading_zero_bits, pow_hash, pow_ok, prequeue_order, solve_pow,
 };
+pub use reference::OrderRef;
 pub use sale::{
-    Action, Applied, Command, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale, SaleConfig,
-    SaleText, SaleView,
+    Action, Applied, Command, EditField, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale,
+    SaleConfig, SaleEdit, SaleText, SaleView, TermsEdit,
 };
 pub use schedule::{SaleStatus, Schedule};
 pub use seated::{HeldSeat, SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView, TAKEN_LISTED_MAX};

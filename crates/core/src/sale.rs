@@ -12,7 +12,7 @@ use crate::idempotency::{IdempotencyKey, IdempotencyTable, Recall};
 use crate::queue::{PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom};
 use crate::schedule::{SaleStatus, Schedule};
 use crate::seated::{SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView};
-use crate::stock::{Hold, HoldId, StockBook, StockConfig, StockView};
+use crate::stock::{Hold, HoldId, HoldStatus, StockBook, StockConfig, StockView};
 use crate::venue::SeatId;
 
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
@@ -69,6 +69,46 @@ enum Book {
     Seated(SeatBook),
 }
 
+/// The terms of a sale's kind that an organizer may change before opening.
+/// A seated sale keeps its venue: its seat map is published (and cached) as it
+/// was created; a different venue is a different sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TermsEdit {
+    Stock(StockConfig),
+    Drop(DropConfig),
+    Seated { per_person_limit: u32, seats_per_hold_max: u32, hold_ttl_us: i64 },
+}
+
+/// An organizer's change to a sale; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// `Some(None)` removes the time: the sale then opens by hand.
+    pub opens_at_us: Option<Option<i64>>,
+    /// `Some(None)` removes the time: the sale then closes by hand.
+    pub closes_at_us: Option<Option<i64>>,
+    pub terms: Option<TermsEdit>,
+}
+
+/// What may no longer change once a sale has opened, named in a refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EditField {
+    OpensAt,
+    ClosesAt,
+    Terms,
+}
+
+impl EditField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EditField::OpensAt => "opens_at",
+            EditField::ClosesAt => "closes_at",
+            EditField::Terms => "terms",
+        }
+    }
+}
+
 /// What a person (or the organizer) asks a sale to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
@@ -120,6 +160,12 @@ pub enum Action {
         from: SeatId,
         to: SeatId,
     },
+    /// The organizer changes the sale: anything before it opens; after, only
+    /// the title, the description and (while open) the closing time.
+    Edit(Box<SaleEdit>),
+    /// The organizer takes a sale nobody has bought from off the lists. It
+    /// closes for good; its log stays, so it can still be audited.
+    Archive,
 }
 
 /// An action with its author, its idempotency key and the time the sale's
@@ -202,6 +248,15 @@ pub enum Rejection {
         friend: UserId,
         remaining: u32,
     },
+    /// The sale has opened, so this field is fixed now.
+    EditNotAllowed {
+        field: EditField,
+    },
+    /// The opening must lie ahead, the closing after it and ahead too.
+    BadSchedule,
+    SaleArchived,
+    /// Someone holds or bought something (or clicked a drop): the sale stays listed.
+    SaleHasOrders,
 }
 
 impl Rejection {
@@ -241,6 +296,10 @@ impl Rejection {
             Rejection::UnknownSection => "unknown-section",
             Rejection::SeatNotInOrder => "seat-not-in-order",
             Rejection::FriendLimitReached { .. } => "friend-limit-reached",
+            Rejection::EditNotAllowed { .. } => "edit-not-allowed",
+            Rejection::BadSchedule => "bad-schedule",
+            Rejection::SaleArchived => "sale-archived",
+            Rejection::SaleHasOrders => "sale-has-orders",
         }
     }
 }
@@ -264,6 +323,8 @@ pub enum Outcome {
     PowSet {
         bits: u8,
     },
+    Edited,
+    Archived,
     /// A tick that moved time forward.
     Ticked,
     Rejected(Rejection),
@@ -327,6 +388,11 @@ pub struct Sale {
     book: Book,
     queue: Option<WaitingRoom>,
     idempotency: IdempotencyTable,
+    /// Taken off the lists by its organizer; closed for good.
+    archived: bool,
+    /// Counts edits and archiving, so the runtime can tell cheaply that the
+    /// configuration it shows has changed.
+    revision: u32,
     /// Inputs must arrive in time order; a late input is treated as arriving now.
     last_at_us: i64,
 }
@@ -344,12 +410,25 @@ impl Sale {
             config,
             book,
             idempotency: IdempotencyTable::default(),
+            archived: false,
+            revision: 0,
             last_at_us: i64::MIN,
         }
     }
 
+    /// The sale's configuration as edited so far: its `create` record with
+    /// every logged edit applied (the one source of its title and terms).
     pub fn config(&self) -> &SaleConfig {
         &self.config
+    }
+
+    pub fn archived(&self) -> bool {
+        self.archived
+    }
+
+    /// Goes up with every edit and with archiving.
+    pub fn revision(&self) -> u32 {
+        self.revision
     }
 
     pub fn schedule(&self) -> &Schedule {
@@ -647,7 +726,137 @@ impl Sale {
                 Some(q) => q.set_pow_bits(*bits),
                 None => Outcome::Rejected(Rejection::NoWaitingRoom),
             },
+            Action::Edit(edit) => match self.edit(edit, now, events) {
+                Ok(()) => Outcome::Edited,
+                Err(r) => Outcome::Rejected(r),
+            },
+            Action::Archive => match self.archive(now, events) {
+                Ok(()) => Outcome::Archived,
+                Err(r) => Outcome::Rejected(r),
+            },
         }
+    }
+
+    /// Before opening everything but the kind, the venue and the waiting room
+    /// may change (nobody can hold anything yet, so the book starts afresh).
+    /// After opening only what promises nobody anything: the title, the
+    /// description, and the closing time while the sale is still open.
+    /// A field sent with its current value is no change, so a form may send
+    /// every field. Checks everything before changing anything.
+    fn edit(&mut self, edit: &SaleEdit, now: i64, events: &mut Vec<Event>) -> Result<(), Rejection> {
+        if self.archived {
+            return Err(Rejection::SaleArchived);
+        }
+        let status = self.schedule.status;
+        let opens = edit.opens_at_us.filter(|o| *o != self.schedule.opens_at_us);
+        let closes = edit.closes_at_us.filter(|c| *c != self.schedule.closes_at_us);
+        let terms = edit.terms.as_ref().filter(|t| !self.terms_are(t));
+        if status != SaleStatus::Scheduled {
+            if opens.is_some() {
+                return Err(Rejection::EditNotAllowed { field: EditField::OpensAt });
+            }
+            if terms.is_some() {
+                return Err(Rejection::EditNotAllowed { field: EditField::Terms });
+            }
+            if status == SaleStatus::Closed && closes.is_some() {
+                return Err(Rejection::EditNotAllowed { field: EditField::ClosesAt });
+            }
+        }
+        if opens.flatten().is_some_and(|o| o <= now) || closes.flatten().is_some_and(|c| c <= now) {
+            return Err(Rejection::BadSchedule);
+        }
+        let new_opens = opens.unwrap_or(self.schedule.opens_at_us);
+        let new_closes = closes.unwrap_or(self.schedule.closes_at_us);
+        if status == SaleStatus::Scheduled
+            && let (Some(o), Some(c)) = (new_opens, new_closes)
+            && c <= o
+        {
+            return Err(Rejection::BadSchedule);
+        }
+        let book = match terms {
+            None => None,
+            Some(t) => Some(self.book_with(t)?),
+        };
+        if let Some(title) = &edit.title {
+            self.config.title.clone_from(title);
+        }
+        if let Some(description) = &edit.description {
+            self.config.description.clone_from(description);
+        }
+        self.schedule.opens_at_us = new_opens;
+        self.schedule.closes_at_us = new_closes;
+        self.config.opens_at_us = new_opens;
+        self.config.closes_at_us = new_closes;
+        if let Some((book, kind)) = book {
+            self.book = book;
+            self.config.kind = kind;
+            if let Some(stock) = self.stock() {
+                events.push(Event::StockChanged(stock.view()));
+            }
+        }
+        self.revision = self.revision.wrapping_add(1);
+        Ok(())
+    }
+
+    fn terms_are(&self, terms: &TermsEdit) -> bool {
+        match (terms, &self.config.kind) {
+            (TermsEdit::Stock(t), KindConfig::Stock(c)) => t == c,
+            (TermsEdit::Drop(t), KindConfig::Drop(c)) => t == c,
+            (TermsEdit::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us }, KindConfig::Seated(c)) => {
+                *per_person_limit == c.per_person_limit
+                    && *seats_per_hold_max == c.seats_per_hold_max
+                    && *hold_ttl_us == c.hold_ttl_us
+            }
+            _ => false,
+        }
+    }
+
+    /// A fresh book under new terms of the same kind.
+    fn book_with(&self, terms: &TermsEdit) -> Result<(Book, KindConfig), Rejection> {
+        match (terms, &self.config.kind) {
+            (TermsEdit::Stock(t), KindConfig::Stock(_)) => {
+                Ok((Book::Stock(StockBook::new(t.clone())), KindConfig::Stock(t.clone())))
+            }
+            (TermsEdit::Drop(t), KindConfig::Drop(_)) => {
+                Ok((Book::Drop(DropBook::new(t.clone())), KindConfig::Drop(t.clone())))
+            }
+            (TermsEdit::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us }, KindConfig::Seated(c)) => {
+                let config = SeatedConfig {
+                    venue: c.venue.clone(),
+                    per_person_limit: *per_person_limit,
+                    seats_per_hold_max: *seats_per_hold_max,
+                    hold_ttl_us: *hold_ttl_us,
+                };
+                Ok((Book::Seated(SeatBook::new(config.clone())), KindConfig::Seated(config)))
+            }
+            _ => Err(Rejection::WrongSaleKind),
+        }
+    }
+
+    /// Only a sale nobody has bought from (or held, or clicked) may go: the
+    /// buyers' orders must stay where they can see them.
+    fn archive(&mut self, now: i64, events: &mut Vec<Event>) -> Result<(), Rejection> {
+        if self.archived {
+            return Err(Rejection::SaleArchived);
+        }
+        // A refunded order still counts: its buyer keeps seeing it on their page.
+        let bought = |s: HoldStatus| matches!(s, HoldStatus::Held | HoldStatus::Confirmed | HoldStatus::Refunded);
+        let sold = match &self.book {
+            Book::Stock(b) => b.holds_after(HoldId(0), usize::MAX).any(|h| bought(h.status)),
+            Book::Seated(b) => b.holds_after(HoldId(0), usize::MAX).any(|h| bought(h.status)),
+            Book::Drop(b) => !b.clicks().is_empty(),
+        };
+        if sold {
+            return Err(Rejection::SaleHasOrders);
+        }
+        if self.schedule.status != SaleStatus::Closed {
+            self.schedule.close_now(now);
+            events.push(Event::StatusChanged(SaleStatus::Closed));
+            self.follow_status(now, events);
+        }
+        self.archived = true;
+        self.revision = self.revision.wrapping_add(1);
+        Ok(())
     }
 
     /// Recounts the books; Err names the first broken invariant.

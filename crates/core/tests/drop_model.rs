@@ -215,6 +215,8 @@ impl Model {
             | Action::HoldBest { .. }
             | Action::ReleaseSeat { .. }
             | Action::SwapSeat { .. } => Outcome::Rejected(Rejection::WrongSaleKind),
+            // Editing and archiving have their own model (edit_model.rs); these runs never send them.
+            Action::Edit(_) | Action::Archive => panic!("model: the drop runs do not edit or archive"),
         }
     }
 }

@@ -703,6 +703,8 @@ impl Model {
             | Action::HoldBest { .. }
             | Action::ReleaseSeat { .. }
             | Action::SwapSeat { .. } => reject(Rejection::WrongSaleKind),
+            // Editing and archiving have their own model (edit_model.rs); these runs never send them.
+            Action::Edit(_) | Action::Archive => panic!("model: the waiting-room runs do not edit or archive"),
             Action::Click => {
                 let KindSetup::Drop { winners } = self.setup.kind else {
                     return reject(Rejection::WrongSaleKind);

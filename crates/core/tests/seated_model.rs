@@ -552,6 +552,8 @@ impl Model {
             }
             Action::Reserve { .. } | Action::Click => reject(Rejection::WrongSaleKind),
             Action::Join { .. } | Action::SetPowBits { .. } => reject(Rejection::NoWaitingRoom),
+            // Editing and archiving have their own model (edit_model.rs); these runs never send them.
+            Action::Edit(_) | Action::Archive => panic!("model: the seated runs do not edit or archive"),
             Action::HoldSeats { seats, holders } => {
                 if let Err(r) = self.open_for_taking() {
                     return reject(r);

@@ -325,6 +325,8 @@ impl Model {
                     _ => reject(Rejection::UnknownOrder),
                 }
             }
+            // Editing and archiving have their own model (edit_model.rs); these runs never send them.
+            Action::Edit(_) | Action::Archive => panic!("model: the stock runs do not edit or archive"),
         }
     }
 }

@@ -7,8 +7,8 @@
 //! answer leaves only when the writer reports the batch durable. When idle it
 //! sleeps until the sale's next deadline and then applies a tick.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SNAPSHOT_FORMAT, Sale, UserId};
@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::record::Record;
 use crate::replay::encode_snapshot;
 use crate::writer::{Job, OnDurable, WriterHandle};
-use crate::{Clock, EngineError, LiveView};
+use crate::{Clock, EngineError, LiveView, Registry};
 
 /// Most messages taken from the mailbox before handing a batch to the writer.
 const DRAIN_MAX: usize = 1024;
@@ -59,6 +59,10 @@ pub(crate) struct SaleTask {
     pub last_at_us: i64,
     /// Published once a batch is durable, so watchers never see an effect that could still be lost.
     pub live: Arc<watch::Sender<Arc<LiveView>>>,
+    /// The sale's revision last handed to the registry.
+    pub revision: u32,
+    /// Where handles come from; weak, so a task does not keep a dropped engine alive.
+    pub registry: Weak<Registry>,
 }
 
 impl SaleTask {
@@ -198,12 +202,26 @@ impl SaleTask {
             let next = self.tip.next_seq;
             let live = self.live.clone();
             let view = Arc::new(LiveView::of(&self.sale));
+            let edited = (self.sale.revision() != self.revision).then(|| {
+                self.revision = self.sale.revision();
+                (Arc::new(self.sale.config().clone()), self.sale.archived(), self.registry.clone())
+            });
+            let id = self.id;
             // First, before any answer: whoever is told "done" finds it published.
             job.on_durable.insert(
                 0,
                 Box::new(move |ok| {
                     if ok {
                         durable.fetch_max(next, Ordering::AcqRel);
+                        // Batches of one sale become durable in order, so the
+                        // registry never goes back to an older configuration.
+                        if let Some((config, archived, registry)) = edited
+                            && let Some(registry) = registry.upgrade()
+                            && let Some(handle) = registry.write().get_mut(&id)
+                        {
+                            handle.config = config;
+                            handle.archived = archived;
+                        }
                         live.send_if_modified(|old| {
                             let changed = view.differs_from(old);
                             if changed {

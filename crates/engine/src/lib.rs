@@ -111,12 +111,16 @@ impl LiveView {
     }
 }
 
-/// A running sale as the server sees it: its immutable configuration, its
-/// mailbox, and a watch of its durable public state.
+/// A running sale as the server sees it: its configuration, its mailbox, and
+/// a watch of its durable public state.
 #[derive(Clone)]
 pub struct SaleHandle {
     pub id: SaleId,
+    /// The configuration as of the newest durable edit when this handle was
+    /// taken from the engine ([`Engine::sale`] hands out the current one).
     pub config: Arc<SaleConfig>,
+    /// Taken off the lists by its organizer ([`Engine::sales`] leaves it out).
+    pub archived: bool,
     tx: mpsc::Sender<SaleMsg>,
     live: watch::Receiver<Arc<LiveView>>,
     /// Commands posted to the mailbox since start (accepted or not), for the
@@ -159,8 +163,12 @@ pub struct StartReport {
     pub from_snapshots: usize,
 }
 
+/// Every running sale's handle; a sale task replaces its own entry's
+/// configuration once an edit is durable.
+pub(crate) type Registry = RwLock<BTreeMap<SaleId, SaleHandle>>;
+
 struct Inner {
-    sales: RwLock<BTreeMap<SaleId, SaleHandle>>,
+    sales: Arc<Registry>,
     writer: Mutex<Option<WriterHandle>>,
     healthy_probe: WriterHandle,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -197,7 +205,7 @@ impl Engine {
         let (writer, thread) = writer::spawn(log)?;
         let engine = Engine {
             inner: Arc::new(Inner {
-                sales: RwLock::new(BTreeMap::new()),
+                sales: Arc::new(RwLock::new(BTreeMap::new())),
                 healthy_probe: writer.clone(),
                 writer: Mutex::new(Some(writer)),
                 writer_thread: Mutex::new(Some(thread)),
@@ -217,10 +225,17 @@ impl Engine {
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
-        let handle =
-            SaleHandle { id, config: Arc::new(sale.config().clone()), tx, live, commands: Arc::new(AtomicU64::new(0)) };
+        let handle = SaleHandle {
+            id,
+            config: Arc::new(sale.config().clone()),
+            archived: sale.archived(),
+            tx,
+            live,
+            commands: Arc::new(AtomicU64::new(0)),
+        };
         let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
         let last_at_us = sale.last_at_us();
+        let sale_revision = sale.revision();
         let task = SaleTask {
             id,
             sale,
@@ -233,6 +248,8 @@ impl Engine {
             durable_next_seq,
             last_at_us,
             live: Arc::new(live_tx),
+            revision: sale_revision,
+            registry: Arc::downgrade(&self.inner.sales),
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -266,9 +283,10 @@ impl Engine {
         self.inner.sales.read().get(&id).cloned()
     }
 
-    /// Every sale, in id order.
+    /// Every sale not archived, in id order. An archived sale is still found
+    /// by [`Engine::sale`]: its log and its page stay.
     pub fn sales(&self) -> Vec<SaleHandle> {
-        self.inner.sales.read().values().cloned().collect()
+        self.inner.sales.read().values().filter(|h| !h.archived).cloned().collect()
     }
 
     /// Sends a command to a sale and waits for its durable outcome.

@@ -11,7 +11,8 @@
 use serde::{Deserialize, Serialize};
 use stampede_core::{
     Action, AdmissionPolicy, Command, DropConfig, HoldId, IdempotencyKey, Input, KindConfig, Outcome, QueueConfig, Row,
-    SaleConfig, SaleText, Seat, SeatArea, SeatId, SeatedConfig, Section, StockConfig, UserId, Venue,
+    SaleConfig, SaleEdit, SaleText, Seat, SeatArea, SeatId, SeatedConfig, Section, StockConfig, TermsEdit, UserId,
+    Venue,
 };
 
 pub const RECORD_VERSION: u16 = 1;
@@ -208,6 +209,86 @@ pub enum ActionV1 {
         from: u32,
         to: u32,
     },
+    /// Added within v1: an organizer's edit; absent fields stay as they were.
+    Edit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opens_at_us: Option<TimeV1>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        closes_at_us: Option<TimeV1>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        terms: Option<TermsV1>,
+    },
+    /// Added within v1.
+    Archive,
+}
+
+/// A new opening or closing time: an instant, or none (by hand).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeV1 {
+    At(i64),
+    ByHand,
+}
+
+impl TimeV1 {
+    fn of(t: Option<i64>) -> Self {
+        t.map_or(TimeV1::ByHand, TimeV1::At)
+    }
+
+    fn time(&self) -> Option<i64> {
+        match self {
+            TimeV1::At(t) => Some(*t),
+            TimeV1::ByHand => None,
+        }
+    }
+}
+
+/// New terms of a sale's kind. A seated sale's venue never changes, so an edit
+/// does not repeat it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TermsV1 {
+    Stock { stock: u64, price: u64, per_person_limit: u32, order_quantity_max: u32, hold_ttl_us: i64 },
+    Drop { winners: u32 },
+    Seated { per_person_limit: u32, seats_per_hold_max: u32, hold_ttl_us: i64 },
+}
+
+impl From<&TermsEdit> for TermsV1 {
+    fn from(t: &TermsEdit) -> Self {
+        match t {
+            TermsEdit::Stock(s) => TermsV1::Stock {
+                stock: s.stock,
+                price: s.price,
+                per_person_limit: s.per_person_limit,
+                order_quantity_max: s.order_quantity_max,
+                hold_ttl_us: s.hold_ttl_us,
+            },
+            TermsEdit::Drop(d) => TermsV1::Drop { winners: d.winners },
+            TermsEdit::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us } => TermsV1::Seated {
+                per_person_limit: *per_person_limit,
+                seats_per_hold_max: *seats_per_hold_max,
+                hold_ttl_us: *hold_ttl_us,
+            },
+        }
+    }
+}
+
+impl From<TermsV1> for TermsEdit {
+    fn from(t: TermsV1) -> Self {
+        match t {
+            TermsV1::Stock { stock, price, per_person_limit, order_quantity_max, hold_ttl_us } => {
+                TermsEdit::Stock(StockConfig { stock, price, per_person_limit, order_quantity_max, hold_ttl_us })
+            }
+            TermsV1::Drop { winners } => TermsEdit::Drop(DropConfig { winners }),
+            TermsV1::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us } => {
+                TermsEdit::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us }
+            }
+        }
+    }
 }
 
 /// What the command's answer was, in enough detail to check a replay and a receipt.
@@ -384,6 +465,14 @@ impl From<&Action> for ActionV1 {
             },
             Action::ReleaseSeat { order, seat } => ActionV1::ReleaseSeat { order: order.0, seat: seat.0 },
             Action::SwapSeat { order, from, to } => ActionV1::SwapSeat { order: order.0, from: from.0, to: to.0 },
+            Action::Edit(e) => ActionV1::Edit {
+                title: e.title.clone(),
+                description: e.description.clone(),
+                opens_at_us: e.opens_at_us.map(TimeV1::of),
+                closes_at_us: e.closes_at_us.map(TimeV1::of),
+                terms: e.terms.as_ref().map(TermsV1::from),
+            },
+            Action::Archive => ActionV1::Archive,
         }
     }
 }
@@ -417,6 +506,16 @@ impl From<ActionV1> for Action {
             ActionV1::SwapSeat { order, from, to } => {
                 Action::SwapSeat { order: HoldId(order), from: SeatId(from), to: SeatId(to) }
             }
+            ActionV1::Edit { title, description, opens_at_us, closes_at_us, terms } => {
+                Action::Edit(Box::new(SaleEdit {
+                    title,
+                    description,
+                    opens_at_us: opens_at_us.map(|t| t.time()),
+                    closes_at_us: closes_at_us.map(|t| t.time()),
+                    terms: terms.map(TermsEdit::from),
+                }))
+            }
+            ActionV1::Archive => Action::Archive,
         }
     }
 }
@@ -436,6 +535,8 @@ impl From<&Outcome> for OutcomeV1 {
             Outcome::Opened => "opened",
             Outcome::Closed => "closed",
             Outcome::Ticked => "ticked",
+            Outcome::Edited => "edited",
+            Outcome::Archived => "archived",
             Outcome::Held(h) | Outcome::Confirmed(h) | Outcome::Cancelled(h) | Outcome::Refunded(h) => {
                 out.hold = Some(h.id.0);
                 out.quantity = Some(h.quantity);
@@ -601,6 +702,28 @@ mod tests {
             Action::HoldBest { area: SeatArea::Any, count: 3, holders: vec![] },
             Action::ReleaseSeat { order: HoldId(4), seat: SeatId(7) },
             Action::SwapSeat { order: HoldId(4), from: SeatId(7), to: SeatId(8) },
+            Action::Edit(Box::new(SaleEdit {
+                title: Some("New".into()),
+                description: None,
+                opens_at_us: Some(None),
+                closes_at_us: Some(Some(99)),
+                terms: Some(TermsEdit::Seated { per_person_limit: 2, seats_per_hold_max: 2, hold_ttl_us: 5 }),
+            })),
+            Action::Edit(Box::new(SaleEdit {
+                terms: Some(TermsEdit::Stock(StockConfig {
+                    stock: 3,
+                    price: 4,
+                    per_person_limit: 1,
+                    order_quantity_max: 1,
+                    hold_ttl_us: 6,
+                })),
+                ..SaleEdit::default()
+            })),
+            Action::Edit(Box::new(SaleEdit {
+                terms: Some(TermsEdit::Drop(DropConfig { winners: 3 })),
+                ..SaleEdit::default()
+            })),
+            Action::Archive,
         ];
         for a in actions {
             let text = serde_json::to_string(&ActionV1::from(&a)).unwrap_or_default();

@@ -222,3 +222,50 @@ async fn the_live_view_follows_durable_changes_and_skips_unchanged_batches() {
     drop(sale);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_reach_the_handle_once_durable_and_archived_sales_leave_the_list_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 - 10 * US_PER_S)));
+    // Snapshots after every couple of entries, so the restart starts from one.
+    let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 2 };
+    let (engine, _) = start(dir.path(), clock.clone(), config.clone());
+    let kept = engine.create_sale(stock_config(5)).await.unwrap().id;
+    let gone = engine.create_sale(stock_config(5)).await.unwrap().id;
+    let edit = stampede_core::SaleEdit {
+        title: Some("Renamed".into()),
+        terms: Some(stampede_core::TermsEdit::Stock(StockConfig {
+            stock: 7,
+            price: 10,
+            per_person_limit: 100,
+            order_quantity_max: 10,
+            hold_ttl_us: 60 * US_PER_S,
+        })),
+        ..Default::default()
+    };
+    let out = engine.command(kept, UserId(1), key("e1"), Action::Edit(Box::new(edit))).await.unwrap();
+    assert_eq!(out, Outcome::Edited);
+    // The server reads titles and terms from the handle: it must already say so.
+    let handle = engine.sale(kept).unwrap();
+    assert_eq!(handle.config.title, "Renamed");
+    assert!(matches!(&handle.config.kind, KindConfig::Stock(s) if s.stock == 7));
+    // A handle holds the sale's mailbox open; shutdown waits for every one to go.
+    drop(handle);
+    assert_eq!(engine.command(gone, UserId(1), key("a1"), Action::Archive).await.unwrap(), Outcome::Archived);
+    assert!(engine.sale(gone).unwrap().archived);
+    let listed: Vec<u64> = engine.sales().iter().map(|h| h.id).collect();
+    assert_eq!(listed, [kept]);
+    engine.shutdown().await;
+    drop(engine);
+
+    let (engine, _) = start(dir.path(), clock, config);
+    assert_eq!(engine.sale(kept).unwrap().config.title, "Renamed");
+    assert!(engine.sale(gone).unwrap().archived, "archived is in the log, not in memory only");
+    assert_eq!(engine.sales().iter().map(|h| h.id).collect::<Vec<_>>(), [kept]);
+    engine.shutdown().await;
+    drop(engine);
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    for id in [kept, gone] {
+        replay::audit(&mut log, id).unwrap();
+    }
+}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    AdmissionPolicy, Click, Hold, HoldStatus, KindConfig, QueueConfig, QueueView, Sale, SaleView, US_PER_S,
+    AdmissionPolicy, Click, Hold, HoldStatus, KindConfig, OrderRef, QueueConfig, QueueView, Sale, SaleView, US_PER_S,
 };
 use stampede_engine::LiveView;
 use stampede_store::User;
@@ -615,6 +615,8 @@ pub struct SaleOut {
     pub drop: Option<DropOut>,
     pub seated: Option<SeatedOut>,
     pub waiting_room: Option<WaitingRoomOut>,
+    /// Deleted by its organizer: off every list, its log kept.
+    pub archived: bool,
 }
 
 impl SaleOut {
@@ -691,6 +693,7 @@ impl SaleOut {
             drop: drop.map(|d| DropOut { winners: d.winners, clicks: d.clicks, won: d.won }),
             seated,
             waiting_room: c.queue.as_ref().zip(queue.as_ref()).map(|(c, q)| WaitingRoomOut::new(c, q)),
+            archived: sale.archived(),
         }
     }
 }
@@ -703,6 +706,8 @@ pub struct SalesOut {
 #[derive(Serialize, ToSchema)]
 pub struct HoldOut {
     pub id: u64,
+    /// Unique across the platform, e.g. `K7M-4QX2`; the order keeps it once confirmed.
+    pub reference: String,
     pub sale_id: u64,
     pub quantity: u32,
     pub status: &'static str,
@@ -722,6 +727,7 @@ impl HoldOut {
     pub fn new(sale_id: u64, h: &Hold) -> Result<Self, crate::problem::ApiError> {
         Ok(HoldOut {
             id: h.id.0,
+            reference: OrderRef::new(sale_id, h.id.0).to_string(),
             sale_id,
             quantity: h.quantity,
             status: h.status.as_str(),
@@ -733,7 +739,10 @@ impl HoldOut {
 
 #[derive(Serialize, ToSchema)]
 pub struct OrderOut {
+    /// The order's number in its sale (they restart in every sale).
     pub id: u64,
+    /// Unique across the platform, e.g. `K7M-4QX2`: what a buyer quotes.
+    pub reference: String,
     pub sale_id: u64,
     pub quantity: u32,
     pub status: &'static str,
@@ -743,7 +752,7 @@ pub struct OrderOut {
 impl OrderOut {
     pub fn new(sale_id: u64, h: &Hold) -> Result<Self, crate::problem::ApiError> {
         let amount = amount_out(h.amount())?;
-        Ok(OrderOut { id: h.id.0, sale_id, quantity: h.quantity, status: h.status.as_str(), amount })
+        Ok(OrderOut { id: h.id.0, reference: OrderRef::new(sale_id, h.id.0).to_string(), sale_id, quantity: h.quantity, status: h.status.as_str(), amount })
     }
 
     pub fn is_order(h: &Hold) -> bool {
@@ -766,6 +775,8 @@ pub struct ClickOut {
     pub sale_id: u64,
     pub rank: u32,
     pub won: bool,
+    /// A win's reference, unique across the platform (from the sale and the rank).
+    pub reference: Option<String>,
     pub winners: u32,
     pub clicked_at: String,
     pub clicked_at_us: i64,
@@ -778,6 +789,7 @@ impl ClickOut {
             sale_id,
             rank: c.rank,
             won: c.won,
+            reference: c.won.then(|| OrderRef::new(sale_id, u64::from(c.rank)).to_string()),
             winners,
             clicked_at: fmt_us(c.at_us),
             clicked_at_us: c.at_us,
@@ -824,8 +836,10 @@ pub struct Recipient {
     pub user_id: u64,
     pub name: String,
     pub email: String,
-    /// The order id (stock) or the rank (drop).
-    pub reference: u64,
+    /// The order's reference, unique across the platform, e.g. `K7M-4QX2`.
+    pub reference: String,
+    /// The order's number in its sale (stock, seats) or the winner's rank (drop).
+    pub order: u64,
     pub quantity: u32,
     pub amount: u64,
 }
@@ -838,4 +852,68 @@ pub struct ResultsOut {
     pub recipients: Vec<Recipient>,
     /// True when `recipients` was cut at the listing limit.
     pub truncated: bool,
+}
+
+/// Reads a field that may be absent (leave as is), `null` (remove) or a value.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Body of `PATCH /api/sales/{id}`: only the fields sent change. Before the
+/// sale opens anything here may change; after, only `title`, `description`
+/// and (while open) `closes_at`. A field sent with its current value is no
+/// change, so a form may send them all.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EditSaleRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// RFC 3339; `null` removes it (the organizer opens the sale by hand).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub opens_at: Option<Option<String>>,
+    /// RFC 3339; `null` removes it (the organizer closes the sale by hand).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub closes_at: Option<Option<String>>,
+    /// Stock sales.
+    #[serde(default)]
+    pub stock: Option<i64>,
+    /// Stock sales.
+    #[serde(default)]
+    pub price: Option<i64>,
+    /// Stock and seated sales.
+    #[serde(default)]
+    pub per_person_limit: Option<i64>,
+    /// Stock sales.
+    #[serde(default)]
+    pub order_quantity_max: Option<i64>,
+    /// Stock and seated sales.
+    #[serde(default)]
+    pub hold_seconds: Option<i64>,
+    /// Drops.
+    #[serde(default)]
+    pub winners: Option<i64>,
+    /// Seated sales.
+    #[serde(default)]
+    pub seats_per_hold_max: Option<i64>,
+}
+
+/// One order (or hold, or drop win) found by its reference.
+#[derive(Serialize, ToSchema)]
+pub struct OrderLookupOut {
+    pub reference: String,
+    pub sale_id: u64,
+    pub sale_title: String,
+    /// `stock`, `seated` or `drop`: which of the next three is present.
+    pub kind: &'static str,
+    pub stock: Option<HoldOut>,
+    pub seats: Option<crate::routes::seats::SeatHoldOut>,
+    pub click: Option<ClickOut>,
 }

@@ -217,7 +217,8 @@ pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
             "/api/sales",
             post(sales::create_sale).layer(DefaultBodyLimit::max(seats::VENUE_BODY_LEN_MAX)).get(sales::list_sales),
         )
-        .route("/api/sales/{id}", get(sales::get_sale))
+        .route("/api/sales/{id}", get(sales::get_sale).patch(sales::edit_sale).delete(sales::delete_sale))
+        .route("/api/orders/{reference}", get(sales::order_by_reference))
         .route("/api/sales/{id}/open", post(sales::open_sale))
         .route("/api/sales/{id}/close", post(sales::close_sale))
         .route("/api/sales/{id}/holds", post(sales::reserve).get(sales::sale_holds))

@@ -366,6 +366,23 @@ impl From<Rejection> for ApiError {
                 "A friend's limit reached",
                 format!("user {} may take {remaining} more seats in this sale", friend.0),
             ),
+            Rejection::EditNotAllowed { field } => conflict(
+                "edit-not-allowed",
+                "Fixed since opening",
+                format!("{} cannot change once the sale has opened (or, for the closing time, closed)", field.as_str()),
+            ),
+            Rejection::BadSchedule => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "bad-schedule",
+                "Impossible times",
+                "a new opening or closing time must lie ahead, and the closing after the opening",
+            ),
+            Rejection::SaleArchived => conflict("sale-archived", "Sale deleted", "the sale was deleted".into()),
+            Rejection::SaleHasOrders => conflict(
+                "sale-has-orders",
+                "Sale has buyers",
+                "someone holds or bought from this sale, so it cannot be deleted; close it instead".into(),
+            ),
         }
     }
 }

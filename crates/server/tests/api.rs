@@ -25,6 +25,8 @@ mod friends;
 mod idempotency;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/orders.rs"]
+mod orders;
 #[path = "api/owner.rs"]
 mod owner;
 #[path = "api/queue.rs"]

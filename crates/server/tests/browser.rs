@@ -267,7 +267,12 @@ async fn my_page_needs_a_session_and_lists_holds_and_orders() {
     assert!(body.contains("Minji"));
     assert!(body.contains(&format!("<meta name=\"csrf-token\" content=\"{csrf}\">")), "the page carries the token");
     assert!(body.contains("data-countdown-us="), "the open hold has a timer");
-    assert!(body.contains(&format!("Order #{}", first["id"])) && body.contains("₩2,000") && body.contains("Confirmed"));
+    let reference = first["reference"].as_str().expect("a hold has a reference");
+    assert!(
+        body.contains(&format!("<strong class=\"reference\">{reference}</strong>")),
+        "the order shows its reference"
+    );
+    assert!(body.contains("₩2,000") && body.contains("Confirmed"));
     assert_eq!(r.header("cache-control"), "no-store");
 }
 

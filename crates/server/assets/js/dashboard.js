@@ -3,8 +3,10 @@
 // GET /api/sales/{id} (sold, held, available, the waiting room's joined /
 // admitted / waiting), revenue (price × sold for stock, else from the
 // organizer-only results); for drops the click-time histogram drawn from
-// the leaderboard; and, once the sale is closed, the results table with the
-// buyers' or winners' contact data.
+// the leaderboard; once the sale is closed, the results table with the
+// buyers' or winners' contact data; and editing (PATCH /api/sales/{id}: the
+// fields that are fixed since opening are disabled, and only changed ones are
+// sent) and deleting (DELETE /api/sales/{id}) the sale.
 
 import { api, command, t, tn, locale, money, number, duration, problemMessage, showMessage } from './app.js';
 
@@ -41,12 +43,17 @@ function showStatus(s) {
   badge.className = `badge status-${s}`;
   $('open-sale').disabled = s !== 'scheduled';
   $('close-sale').disabled = s === 'closed';
+  lockFields(s);
 }
 
 async function refresh() {
   const r = await api('GET', `/api/sales/${saleId}`);
   if (!r.ok) return;
   const sale = r.data;
+  if (!formFilled) {
+    formFilled = true;
+    fillForm(sale);
+  }
   showStatus(sale.status);
   if (sale.stock) {
     setText('dash-sold', number(sale.stock.sold));
@@ -156,7 +163,7 @@ async function showResults() {
   for (const p of r.data.recipients) {
     const tr = document.createElement('tr');
     // A drop's prizes are free: no amount column, no revenue.
-    const cells = [`#${p.reference}`, p.name, p.email, number(p.quantity)];
+    const cells = [kind === 'drop' ? number(p.order) : p.reference, p.name, p.email, number(p.quantity)];
     if (kind !== 'drop') cells.push(money(p.amount, currency));
     for (const v of cells) {
       const td = document.createElement('td');
@@ -189,6 +196,95 @@ async function act(action) {
 $('open-sale').addEventListener('click', () => act('open'));
 $('close-sale').addEventListener('click', () => {
   if (window.confirm(t('org.confirm_close'))) act('close');
+});
+
+// ---- Editing and deleting ----
+
+const form = $('edit-form');
+const FIELDS = ['title', 'description', 'opens_at', 'closes_at', 'stock', 'price', 'order_quantity_max', 'winners',
+  'per_person_limit', 'hold_seconds', 'seats_per_hold_max'];
+/** Each field's value as last read from the server: only fields that differ are sent. */
+let initial = {};
+let formFilled = false;
+
+/** An RFC 3339 time as a datetime-local value in the viewer's zone. */
+function localInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local value (the viewer's zone) as RFC 3339 UTC, or null (by hand). */
+function rfc3339(value) {
+  const ms = value ? new Date(value).getTime() : NaN;
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+function fillForm(sale) {
+  const terms = sale.stock || sale.seated || {};
+  const values = {
+    title: sale.title,
+    description: sale.description,
+    opens_at: localInput(sale.opens_at),
+    closes_at: localInput(sale.closes_at),
+    stock: sale.stock?.total,
+    price: sale.stock?.price,
+    order_quantity_max: sale.stock?.order_quantity_max,
+    winners: sale.drop?.winners,
+    per_person_limit: terms.per_person_limit,
+    hold_seconds: terms.hold_seconds,
+    seats_per_hold_max: sale.seated?.seats_per_hold_max,
+  };
+  initial = {};
+  for (const name of FIELDS) {
+    const input = form.elements[name];
+    if (!input) continue;
+    input.value = values[name] ?? '';
+    initial[name] = input.value;
+  }
+  lockFields(sale.status);
+}
+
+/** Opening fixes the times and the terms; closing fixes the closing time too. */
+function lockFields(s) {
+  if (!form) return;
+  for (const input of form.querySelectorAll('[data-fixed]')) {
+    input.disabled = input.dataset.fixed === 'open' ? s !== 'scheduled' : s === 'closed';
+  }
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = {};
+  for (const name of FIELDS) {
+    const input = form.elements[name];
+    if (!input || input.disabled || input.value === initial[name]) continue;
+    if ('time' in input.dataset) body[name] = rfc3339(input.value);
+    else if (input.type === 'number') body[name] = Number(input.value);
+    else body[name] = input.value;
+  }
+  if (!Object.keys(body).length) {
+    showMessage(message, t('org.nothing_changed'), 'ok');
+    return;
+  }
+  $('edit-save').disabled = true;
+  const r = await command('PATCH', `/api/sales/${saleId}`, { body });
+  $('edit-save').disabled = false;
+  if (r.ok) {
+    fillForm(r.data);
+    setText('dash-title', r.data.title);
+    showMessage(message, t('org.saved'), 'ok');
+  } else {
+    showMessage(message, problemMessage(r.problem), 'error');
+  }
+});
+
+$('delete-sale').addEventListener('click', async () => {
+  if (!window.confirm(t('org.confirm_delete'))) return;
+  const r = await command('DELETE', `/api/sales/${saleId}`);
+  if (r.ok) window.location.assign('/organizer');
+  else showMessage(message, problemMessage(r.problem), 'error');
 });
 
 async function loop() {

@@ -33,7 +33,7 @@ function showClick(c) {
   $('click-result').hidden = false;
   $('click-rank').textContent = t('drop.your_rank', { n: number(c.rank) });
   $('click-ms').textContent = t('drop.ms_after', { n: duration(c.after_open_ms) });
-  $('click-outcome').textContent = c.won ? t('drop.won') : tn('drop.lost', c.winners);
+  $('click-outcome').textContent = c.won ? `${t('drop.won')} ${t('me.order_ref')} ${c.reference}` : tn('drop.lost', c.winners);
   $('click-result').dataset.won = String(c.won);
   if (button) {
     button.disabled = true;

@@ -682,7 +682,7 @@ async function onConfirm() {
     $('seat-hold-panel').hidden = true;
     $('seat-order-panel').hidden = false;
     $('seat-order-text').textContent = t('seats.confirmed', {
-      n: r.data.id,
+      ref: r.data.reference,
       seats: seatList(r.data),
       amount: money(r.data.amount, r.data.currency || currency),
     });

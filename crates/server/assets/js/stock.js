@@ -139,7 +139,7 @@ async function onConfirm() {
     $('hold-panel').hidden = true;
     $('order-panel').hidden = false;
     $('order-text').textContent = t('stock.confirmed', {
-      n: r.data.id,
+      ref: r.data.reference,
       q: number(r.data.quantity),
       amount: money(r.data.amount, currency),
     });

@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use stampede_core::{
-    Action, AdmissionPolicy, DropConfig, HoldId, HoldStatus, KindConfig, Money, Outcome, POW_BITS_MAX, QueueConfig,
-    SaleConfig, StockConfig, US_PER_S, UserId,
+    Action, AdmissionPolicy, DropConfig, HoldId, HoldStatus, KindConfig, Money, OrderRef, Outcome, POW_BITS_MAX,
+    QueueConfig, SaleConfig, SaleEdit, StockConfig, TermsEdit, US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
 use utoipa::IntoParams;
@@ -96,6 +96,17 @@ fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
 /// A title (required: one line that shows something) or a description
 /// (optional: may have line breaks), through the one rule for text people
 /// see (`stampede_core::text`: NFC, no control, format or bidi characters).
+/// Selling out must not overflow: then no order and no revenue can.
+fn sellout_fits(stock: u64, price: u64) -> Result<(), ApiError> {
+    if Money::from_minor(price).checked_mul(stock).is_none() {
+        return Err(ApiError::bad_format(
+            "price",
+            format!("stock × price must be at most {} (the whole sale's revenue)", u64::MAX),
+        ));
+    }
+    Ok(())
+}
+
 fn check_text(v: &str, max: usize, field: &str, required: bool) -> Result<String, ApiError> {
     use stampede_core::text::{TextError, clean_line, clean_paragraphs};
     let cleaned = if required { clean_line(v, max, true) } else { clean_paragraphs(v, max, false) };
@@ -187,13 +198,7 @@ fn sale_config(req: CreateSaleRequest, owner: UserId, now_us: i64) -> Result<Sal
             let (opens_at_us, closes_at_us) = window(opens_at, closes_at, now_us)?;
             let stock = as_u64(in_range(stock, 1, STOCK_MAX, "stock")?);
             let price = as_u64(in_range(price, 0, PRICE_MAX, "price")?);
-            // Selling out must not overflow: then no order and no revenue can.
-            if Money::from_minor(price).checked_mul(stock).is_none() {
-                return Err(ApiError::bad_format(
-                    "price",
-                    format!("stock × price must be at most {} (the whole sale's revenue)", u64::MAX),
-                ));
-            }
+            sellout_fits(stock, price)?;
             Ok(SaleConfig {
                 title: check_text(&title, TITLE_LEN_MAX, "title", true)?,
                 description: check_text(&description, DESCRIPTION_LEN_MAX, "description", false)?,
@@ -636,19 +641,215 @@ pub async fn results(
     let revenue = amount_out(revenue)?;
     let recipients = rows
         .into_iter()
-        .map(|(by, reference, quantity, amount)| {
+        .map(|(by, order, quantity, amount)| {
             let user = state.store.user(stampede_store::UserId(by.0));
             Recipient {
                 user_id: by.0,
                 name: user.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
                 email: user.map(|u| u.email).unwrap_or_default(),
-                reference,
+                reference: OrderRef::new(sale_id, order).to_string(),
+                order,
                 quantity,
                 amount,
             }
         })
         .collect();
     Ok(Json(ResultsOut { sale: out, revenue, recipients, truncated }))
+}
+
+/// The organizer's change as the core takes it. Terms not sent keep their
+/// current values, and are checked against the same bounds as at creation.
+fn sale_edit(req: EditSaleRequest, current: &SaleConfig) -> Result<SaleEdit, ApiError> {
+    let as_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+    let time = |t: Option<Option<String>>, field: &str| -> Result<Option<Option<i64>>, ApiError> {
+        t.map(|t| t.as_deref().map(|s| parse_time(s, field)).transpose()).transpose()
+    };
+    let hold_ttl_us = |v: Option<i64>, now_us: i64| -> Result<i64, ApiError> {
+        match v {
+            Some(s) => Ok(in_range(s, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")? * US_PER_S),
+            None => Ok(now_us),
+        }
+    };
+    let per_person = |v: Option<i64>, now: u32| -> Result<u32, ApiError> {
+        v.map_or(Ok(now), |v| Ok(as_u32(in_range(v, 1, PER_PERSON_MAX, "per_person_limit")?)))
+    };
+    let wrong_field = |field: &str| ApiError::invalid_field(format!("{field} does not belong to this kind of sale"));
+    let terms = match &current.kind {
+        KindConfig::Stock(c) => {
+            for (sent, field) in
+                [(req.winners.is_some(), "winners"), (req.seats_per_hold_max.is_some(), "seats_per_hold_max")]
+            {
+                if sent {
+                    return Err(wrong_field(field));
+                }
+            }
+            let any = req.stock.is_some()
+                || req.price.is_some()
+                || req.per_person_limit.is_some()
+                || req.order_quantity_max.is_some()
+                || req.hold_seconds.is_some();
+            any.then(|| -> Result<TermsEdit, ApiError> {
+                let stock = req.stock.map_or(Ok(c.stock), |v| in_range(v, 1, STOCK_MAX, "stock").map(as_u64))?;
+                let price = req.price.map_or(Ok(c.price), |v| in_range(v, 0, PRICE_MAX, "price").map(as_u64))?;
+                sellout_fits(stock, price)?;
+                Ok(TermsEdit::Stock(StockConfig {
+                    stock,
+                    price,
+                    per_person_limit: per_person(req.per_person_limit, c.per_person_limit)?,
+                    order_quantity_max: req.order_quantity_max.map_or(Ok(c.order_quantity_max), |v| {
+                        in_range(v, 1, PER_PERSON_MAX, "order_quantity_max").map(as_u32)
+                    })?,
+                    hold_ttl_us: hold_ttl_us(req.hold_seconds, c.hold_ttl_us)?,
+                }))
+            })
+            .transpose()?
+        }
+        KindConfig::Drop(_) => {
+            for (sent, field) in [
+                (req.stock.is_some(), "stock"),
+                (req.price.is_some(), "price"),
+                (req.per_person_limit.is_some(), "per_person_limit"),
+                (req.order_quantity_max.is_some(), "order_quantity_max"),
+                (req.hold_seconds.is_some(), "hold_seconds"),
+                (req.seats_per_hold_max.is_some(), "seats_per_hold_max"),
+            ] {
+                if sent {
+                    return Err(wrong_field(field));
+                }
+            }
+            req.winners
+                .map(|w| {
+                    in_range(w, 1, WINNERS_MAX, "winners").map(|w| TermsEdit::Drop(DropConfig { winners: as_u32(w) }))
+                })
+                .transpose()?
+        }
+        KindConfig::Seated(c) => {
+            for (sent, field) in [
+                (req.stock.is_some(), "stock"),
+                (req.price.is_some(), "price"),
+                (req.order_quantity_max.is_some(), "order_quantity_max"),
+                (req.winners.is_some(), "winners"),
+            ] {
+                if sent {
+                    return Err(wrong_field(field));
+                }
+            }
+            let any = req.per_person_limit.is_some() || req.seats_per_hold_max.is_some() || req.hold_seconds.is_some();
+            any.then(|| -> Result<TermsEdit, ApiError> {
+                Ok(TermsEdit::Seated {
+                    per_person_limit: per_person(req.per_person_limit, c.per_person_limit)?,
+                    seats_per_hold_max: req.seats_per_hold_max.map_or(Ok(c.seats_per_hold_max), |v| {
+                        in_range(v, 1, crate::routes::seats::SEATS_PER_HOLD_LIMIT, "seats_per_hold_max").map(as_u32)
+                    })?,
+                    hold_ttl_us: hold_ttl_us(req.hold_seconds, c.hold_ttl_us)?,
+                })
+            })
+            .transpose()?
+        }
+    };
+    Ok(SaleEdit {
+        title: req.title.as_deref().map(|t| check_text(t, TITLE_LEN_MAX, "title", true)).transpose()?,
+        description: req
+            .description
+            .as_deref()
+            .map(|d| check_text(d, DESCRIPTION_LEN_MAX, "description", false))
+            .transpose()?,
+        opens_at_us: time(req.opens_at, "opens_at")?,
+        closes_at_us: time(req.closes_at, "closes_at")?,
+        terms,
+    })
+}
+
+/// Change a sale (its organizer or an admin): anything before it opens;
+/// after, only the title, the description and (while open) the closing time.
+#[utoipa::path(patch, path = "/api/sales/{id}", tag = "sales", params(("id" = u64, Path)), request_body = EditSaleRequest,
+    responses((status = 200, body = SaleOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn edit_sale(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<EditSaleRequest>,
+) -> Result<Json<SaleOut>, ApiError> {
+    let sale = handle(&state, &id)?;
+    require_owner(&auth, &sale)?;
+    let edit = sale_edit(req, &sale.config)?;
+    organizer_command(state, auth, id, key, Action::Edit(Box::new(edit))).await
+}
+
+/// Delete a sale nobody has bought from (its organizer or an admin). It is
+/// archived: closed for good and off every list, while its log stays for audits.
+#[utoipa::path(delete, path = "/api/sales/{id}", tag = "sales", params(("id" = u64, Path)),
+    responses((status = 200, body = SaleOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn delete_sale(
+    State(state): State<AppState>,
+    auth: Auth,
+    key: IdemKey,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SaleOut>, ApiError> {
+    organizer_command(state, auth, id, key, Action::Archive).await
+}
+
+/// One order, hold or drop win by its reference: for the buyer, the people
+/// seated in it, and the sale's organizer. Anyone else gets 404, as for a
+/// reference that does not exist.
+#[utoipa::path(get, path = "/api/orders/{reference}", tag = "buying", params(("reference" = String, Path)),
+    responses((status = 200, body = OrderLookupOut), (status = 404, body = Problem)))]
+pub async fn order_by_reference(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(reference): ApiPath<String>,
+) -> Result<Json<OrderLookupOut>, ApiError> {
+    let missing = || ApiError::not_found("no order with this reference");
+    let r = OrderRef::parse(&reference).ok_or_else(missing)?;
+    let sale = state.engine.sale(r.sale).ok_or_else(missing)?;
+    let me = auth.core_id();
+    let organizer = require_owner(&auth, &sale).is_ok();
+    let (sale_id, config) = (sale.id, sale.config.clone());
+    let index = matches!(config.kind, KindConfig::Seated(_)).then(|| state.seatmaps.index(sale_id, &config));
+    let found = state
+        .engine
+        .read(sale_id, move |s| {
+            let kind = match &config.kind {
+                KindConfig::Stock(_) => "stock",
+                KindConfig::Drop(_) => "drop",
+                KindConfig::Seated(_) => "seated",
+            };
+            let mut out = OrderLookupOut {
+                reference: r.to_string(),
+                sale_id,
+                sale_title: s.config().title.clone(),
+                kind,
+                stock: None,
+                seats: None,
+                click: None,
+            };
+            let allowed = |by: UserId| organizer || by == me;
+            if let Some(b) = s.stock() {
+                let h = b.hold(HoldId(r.order)).filter(|h| allowed(h.by))?;
+                out.stock = Some(match HoldOut::new(sale_id, h) {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(e)),
+                });
+            } else if let Some(b) = s.seats() {
+                let h = b.hold(HoldId(r.order)).filter(|h| allowed(h.by) || h.seats.iter().any(|x| x.holder == me))?;
+                out.seats = Some(match crate::routes::seats::SeatHoldOut::new(sale_id, &config, index.as_ref()?, h) {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(e)),
+                });
+            } else if let Some(b) = s.drop_book() {
+                let rank_index = usize::try_from(r.order).ok()?.checked_sub(1)?;
+                let c = b.clicks().get(rank_index).filter(|c| c.won && allowed(c.by))?;
+                out.click = Some(ClickOut::new(sale_id, b.config.winners, c));
+            }
+            // An amount that does not fit is a 500, not a 404.
+            Some(Ok(out))
+        })
+        .await?;
+    found.ok_or_else(missing)?.map(Json)
 }
 
 /// Your active holds in every sale.

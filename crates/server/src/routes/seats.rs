@@ -281,6 +281,8 @@ pub struct SeatOut {
 #[derive(Serialize, ToSchema)]
 pub struct SeatHoldOut {
     pub id: u64,
+    /// Unique across the platform, e.g. `K7M-4QX2`: what a buyer quotes.
+    pub reference: String,
     pub sale_id: u64,
     pub booker_id: u64,
     /// `held`, `confirmed`, `cancelled`, `expired` or `refunded`.
@@ -325,6 +327,7 @@ impl SeatHoldOut {
         let config = seated_of(sale).unwrap_or(&empty);
         Ok(SeatHoldOut {
             id: h.id.0,
+            reference: stampede_core::OrderRef::new(sale_id, h.id.0).to_string(),
             sale_id,
             booker_id: h.by.0,
             status: h.status.as_str(),

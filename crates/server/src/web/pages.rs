@@ -495,7 +495,8 @@ pub async fn sale(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
     let c = Chrome::from_request(&state, &headers, &uri, "sales");
-    let Some(handle) = parse_id(&id, "sale").ok().and_then(|id| state.engine.sale(id)) else {
+    // A deleted (archived) sale is gone for buyers; its organizer still reaches its dashboard.
+    let Some(handle) = parse_id(&id, "sale").ok().and_then(|id| state.engine.sale(id)).filter(|h| !h.archived) else {
         return not_found_page(c);
     };
     let s = SaleView::new(c.lang, &Summary::of(&handle, c.lang));
@@ -517,6 +518,8 @@ pub struct HoldRow {
 #[derive(Clone, Debug)]
 pub struct OrderRow {
     pub id: u64,
+    /// Unique across the platform; the number alone repeats in every sale.
+    pub reference: String,
     pub sale_id: u64,
     pub sale_title: String,
     pub quantity: u32,
@@ -539,6 +542,7 @@ pub struct SeatItem {
 #[derive(Clone, Debug)]
 pub struct SeatRow {
     pub id: u64,
+    pub reference: String,
     pub sale_id: u64,
     pub sale_title: String,
     pub status: &'static str,
@@ -604,6 +608,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         .iter()
         .map(|o| OrderRow {
             id: o.id,
+            reference: o.reference.clone(),
             sale_id: o.sale_id,
             sale_title: title(o.sale_id),
             quantity: o.quantity,
@@ -617,6 +622,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         .filter(|h| matches!(h.status, "held" | "confirmed" | "refunded"))
         .map(|h| SeatRow {
             id: h.id,
+            reference: h.reference.clone(),
             sale_id: h.sale_id,
             sale_title: title(h.sale_id),
             status: h.status,

@@ -99,7 +99,7 @@ async fn drop_clicks_rank_in_order_and_only_winners_are_delivered() {
         assert_eq!(r["user_id"], u.id);
         assert_eq!(r["name"], u.name.as_str());
         assert_eq!(r["email"], format!("fan-{}@bulk.invalid", u.id));
-        assert_eq!(r["reference"], i + 1, "the reference of a winner is the rank");
+        assert_eq!(r["order"], i + 1, "a winner's order number is the rank");
     }
     assert_eq!(results["sale"]["drop"]["won"], 2);
     s.get(&format!("/api/sales/{id}/results"), Some(&users[0].token)).await.problem(403, "/problems/forbidden");
