@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 
 pub use acked::{Ack, AckRecord, read_acked};
 pub use error::BenchError;
-pub use summary::{Summary, VerifyReport};
+pub use summary::{Summary, VerifyReport, Window};
 
 /// Command-line arguments of `stampede bench`.
 #[derive(clap::Args, Debug, Clone)]

@@ -10,6 +10,7 @@
 //! [`CommandLog`] is the backend-neutral trait; [`SqliteLog`] is the SQLite backend.
 
 mod chain;
+mod checkpoint;
 mod command_log;
 mod error;
 mod sqlite;
@@ -17,4 +18,5 @@ mod sqlite;
 pub use chain::{ChainTip, Entry, GENESIS_HASH, Hash, SaleId, Snapshot, chain_hash};
 pub use command_log::{ChainReport, CommandLog};
 pub use error::{ChainFault, LogError};
-pub use sqlite::{SCHEMA_VERSION, SqliteLog};
+pub use checkpoint::{WAL_RESET_FRAMES, WAL_SIZE_LIMIT_BYTES};
+pub use sqlite::{SCHEMA_VERSION, SqliteLog, backup_database};
