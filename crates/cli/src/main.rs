@@ -311,7 +311,8 @@ fn backup(data: &Path, to: &Path) -> anyhow::Result<()> {
         let file = file?;
         let name = file.file_name();
         if file.file_type()?.is_file() && !is_database_file(&name.to_string_lossy()) {
-            std::fs::copy(file.path(), to.join(&name)).with_context(|| format!("copying {}", name.to_string_lossy()))?;
+            std::fs::copy(file.path(), to.join(&name))
+                .with_context(|| format!("copying {}", name.to_string_lossy()))?;
         }
     }
     // A quick look at what was copied: every sale's hash chain (the full audit is `verify`).

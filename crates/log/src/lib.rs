@@ -16,7 +16,7 @@ mod error;
 mod sqlite;
 
 pub use chain::{ChainTip, Entry, GENESIS_HASH, Hash, SaleId, Snapshot, chain_hash};
+pub use checkpoint::{WAL_RESET_FRAMES, WAL_SIZE_LIMIT_BYTES};
 pub use command_log::{ChainReport, CommandLog};
 pub use error::{ChainFault, LogError};
-pub use checkpoint::{WAL_RESET_FRAMES, WAL_SIZE_LIMIT_BYTES};
 pub use sqlite::{SCHEMA_VERSION, SqliteLog, backup_database};

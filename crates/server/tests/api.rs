@@ -19,6 +19,8 @@ mod drops;
 mod friends;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/log_audit.rs"]
+mod log_audit;
 #[path = "api/owner.rs"]
 mod owner;
 #[path = "api/queue.rs"]
