@@ -396,4 +396,30 @@ mod tests {
         assert_eq!(log.tips.get(&1), Some(&tip));
         assert_eq!(log.verify_chain(1).unwrap().tip, tip);
     }
+
+    #[test]
+    fn commits_leave_checkpoints_to_the_thread_and_the_wal_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let mut log = SqliteLog::open(&path).unwrap();
+        // A commit that checkpoints makes its whole batch wait for it.
+        let autocheckpoint: i64 = log.conn.pragma_query_value(None, "wal_autocheckpoint", |row| row.get(0)).unwrap();
+        assert_eq!(autocheckpoint, 0);
+        let wal = dir.path().join("log.db-wal");
+        let mut tip = ChainTip::genesis(1);
+        let mut wal_max = 0;
+        // About 21 WAL frames per batch: 1000 batches are five times the frames
+        // after which the WAL restarts.
+        for batch in 0..1000 {
+            let entries: Vec<Entry> = (0..20).map(|i| tip.append(batch * 20 + i, vec![b'x'; 4000])).collect();
+            log.append(&entries, &[]).unwrap();
+            wal_max = wal_max.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+        let (_, checkpoints) = log.wal_status().unwrap();
+        assert!(checkpoints > 0, "no background checkpoint ran");
+        let frame_bytes = 4096 + 24;
+        let bound = (crate::checkpoint::WAL_RESET_FRAMES as u64 + 2000) * frame_bytes;
+        assert!(wal_max <= bound, "the WAL grew to {wal_max} bytes (bound {bound})");
+        assert_eq!(log.verify_chain(1).unwrap().entries, 20_000);
+    }
 }
