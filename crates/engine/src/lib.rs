@@ -384,8 +384,12 @@ impl Engine {
             };
             let mut entries = 0;
             for (done, &id) in sales.iter().enumerate() {
+                if inner.strong_count() == 0 {
+                    return; // the engine stopped; nobody is left to tell
+                }
                 match replay::audit(reader.as_mut(), id) {
                     Ok(a) => entries += a.entries,
+                    Err(_) if inner.strong_count() == 0 => return,
                     Err(e) => {
                         tracing::error!(
                             sale = id,
