@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 
 pub use acked::{Ack, AckRecord, read_acked};
 pub use error::BenchError;
-pub use summary::{Summary, VerifyReport};
+pub use summary::{Summary, VerifyReport, Window};
 
 /// Command-line arguments of `stampede bench`.
 #[derive(clap::Args, Debug, Clone)]
@@ -229,7 +229,7 @@ impl std::fmt::Display for Scenario {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// A load run.
-    Load(Summary),
+    Load(Box<Summary>),
     /// A `--verify-acked` check.
     Verify(VerifyReport),
 }
@@ -266,7 +266,7 @@ impl Outcome {
 pub async fn execute(args: &BenchArgs) -> Result<Outcome, BenchError> {
     match &args.verify_acked {
         Some(file) => Ok(Outcome::Verify(verify_acked(args, file).await?)),
-        None => Ok(Outcome::Load(run(args).await?)),
+        None => Ok(Outcome::Load(Box::new(run(args).await?))),
     }
 }
 

@@ -3,7 +3,9 @@
 //! merge at the end of the run.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use hyper::StatusCode;
@@ -17,7 +19,13 @@ pub(crate) struct Live {
     pub requests: AtomicU64,
     pub ok: AtomicU64,
     pub errors: AtomicU64,
+    /// When the load started: answers are also counted per [`WINDOW`] from it.
+    pub origin: OnceLock<Instant>,
 }
+
+/// The span of one latency window: a stall that a whole run's percentiles
+/// average away shows in the window it happened in.
+pub(crate) const WINDOW: Duration = Duration::from_secs(10);
 
 /// How a request is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +47,8 @@ pub(crate) struct ConnStats {
     transport_errors: u64,
     timeouts: u64,
     problems: HashMap<String, u64>,
+    /// Latencies of the answers that arrived in each [`WINDOW`] since `Live::origin`.
+    windows: Vec<Histogram<u64>>,
 }
 
 /// Latencies are capped at one hour (bounds the histogram's memory).
@@ -62,6 +72,7 @@ impl ConnStats {
             transport_errors: 0,
             timeouts: 0,
             problems: HashMap::new(),
+            windows: Vec::new(),
         })
     }
 
@@ -89,6 +100,18 @@ impl ConnStats {
         let micros = micros.clamp(1, MAX_MICROS);
         if self.hist.record(micros).is_err() {
             self.hist.saturating_record(micros);
+        }
+        if let Some(origin) = live.origin.get() {
+            let window = (origin.elapsed().as_nanos() / WINDOW.as_nanos()) as usize;
+            while self.windows.len() <= window {
+                match new_histogram() {
+                    Ok(h) => self.windows.push(h),
+                    Err(_) => return,
+                }
+            }
+            if self.windows[window].record(micros).is_err() {
+                self.windows[window].saturating_record(micros);
+            }
         }
         if let Some(slot) = self.statuses.get_mut(usize::from(status.as_u16())) {
             *slot += 1;
@@ -126,9 +149,21 @@ pub(crate) struct Totals {
     pub statuses: BTreeMap<String, u64>,
     /// Problem `type` to count.
     pub problems: BTreeMap<String, u64>,
+    /// Latencies per [`WINDOW`] of the run, in order.
+    pub windows: Vec<Histogram<u64>>,
 }
 
 impl Totals {
+    fn add_windows(&mut self, windows: &[Histogram<u64>]) -> Result<(), BenchError> {
+        for (i, h) in windows.iter().enumerate() {
+            while self.windows.len() <= i {
+                self.windows.push(new_histogram()?);
+            }
+            self.windows[i].add(h).map_err(|e| BenchError::Internal(format!("histogram merge: {e:?}")))?;
+        }
+        Ok(())
+    }
+
     pub fn new() -> Result<Totals, BenchError> {
         Ok(Totals {
             hist: new_histogram()?,
@@ -138,11 +173,13 @@ impl Totals {
             errors: 0,
             statuses: BTreeMap::new(),
             problems: BTreeMap::new(),
+            windows: Vec::new(),
         })
     }
 
     pub fn add(&mut self, s: ConnStats) -> Result<(), BenchError> {
         self.hist.add(&s.hist).map_err(|e| BenchError::Internal(format!("histogram merge: {e:?}")))?;
+        self.add_windows(&s.windows)?;
         self.requests += s.requests;
         self.ok += s.ok;
         self.rejected += s.rejected;
@@ -166,6 +203,7 @@ impl Totals {
     /// Adds everything counted in `other`.
     pub fn merge(&mut self, other: &Totals) -> Result<(), BenchError> {
         self.hist.add(&other.hist).map_err(|e| BenchError::Internal(format!("histogram merge: {e:?}")))?;
+        self.add_windows(&other.windows)?;
         self.requests += other.requests;
         self.ok += other.ok;
         self.rejected += other.rejected;
@@ -211,5 +249,19 @@ mod tests {
         again.merge(&t).unwrap();
         assert_eq!((again.requests, again.ok, again.rejected, again.errors), (8, 4, 2, 2));
         assert_eq!((again.statuses["201"], again.problems["/problems/sold-out"], again.hist.len()), (4, 2, 6));
+    }
+
+    #[test]
+    fn answers_are_counted_in_the_window_they_arrive_in() {
+        let live = Live::default();
+        // The load started two and a half windows ago.
+        live.origin.set(Instant::now() - WINDOW * 5 / 2).unwrap();
+        let mut a = ConnStats::new().unwrap();
+        a.response(&live, StatusCode::CREATED, 400_000, None, Class::Ok);
+        let mut t = Totals::new().unwrap();
+        t.add(a).unwrap();
+        assert_eq!(t.windows.len(), 3);
+        assert_eq!(t.windows.iter().map(Histogram::len).collect::<Vec<_>>(), vec![0, 0, 1]);
+        assert!(t.windows[2].max() >= 399_000);
     }
 }

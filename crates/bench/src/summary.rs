@@ -47,6 +47,17 @@ pub struct Summary {
     pub extra: Vec<(String, String)>,
     /// Human-readable remarks (details of anomalies) for [`Summary::report`].
     pub notes: Vec<String>,
+    /// Latency of each 10-second window of the run, in order.
+    pub windows: Vec<Window>,
+}
+
+/// The latency of the answers that arrived in one 10-second window of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Window {
+    pub answers: u64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
 }
 
 fn ms(micros: u64) -> f64 {
@@ -74,6 +85,16 @@ impl Summary {
             p99_ms: q(0.99),
             p999_ms: q(0.999),
             max_ms: if h.is_empty() { 0.0 } else { ms(h.max()) },
+            windows: totals
+                .windows
+                .iter()
+                .map(|w| Window {
+                    answers: w.len(),
+                    p99_ms: if w.is_empty() { 0.0 } else { ms(w.value_at_quantile(0.99)) },
+                    p999_ms: if w.is_empty() { 0.0 } else { ms(w.value_at_quantile(0.999)) },
+                    max_ms: if w.is_empty() { 0.0 } else { ms(w.max()) },
+                })
+                .collect(),
             statuses: totals.statuses,
             problems: totals.problems,
             ..Summary::default()
@@ -81,11 +102,12 @@ impl Summary {
     }
 
     /// The machine-readable result line:
-    /// `bench scenario=stock requests=.. ok=.. rejected=.. errors=.. rps=.. p50_ms=.. p99_ms=.. oversold=..`
-    /// followed by the scenario's extras.
+    /// `bench scenario=stock requests=.. ok=.. rejected=.. errors=.. rps=.. p50_ms=.. p99_ms=.. p999_ms=..
+    /// max_ms=.. oversold=..` followed by the scenario's extras.
     pub fn line(&self) -> String {
         let mut line = format!(
-            "bench scenario={} requests={} ok={} rejected={} errors={} rps={:.1} p50_ms={:.3} p99_ms={:.3} oversold={}",
+            "bench scenario={} requests={} ok={} rejected={} errors={} rps={:.1} p50_ms={:.3} p99_ms={:.3} \
+             p999_ms={:.3} max_ms={:.3} oversold={}",
             self.scenario.name(),
             self.requests,
             self.ok,
@@ -94,12 +116,33 @@ impl Summary {
             self.rps,
             self.p50_ms,
             self.p99_ms,
+            self.p999_ms,
+            self.max_ms,
             self.oversold,
         );
         for (key, value) in &self.extra {
             let _ = write!(line, " {key}={value}");
         }
         line
+    }
+
+    /// One line per 10-second window, `window=N answers=.. p99_ms=.. p999_ms=.. max_ms=..`
+    /// (N from 1), printed before [`Summary::line`]: where in a run a stall happened.
+    pub fn window_lines(&self) -> Vec<String> {
+        self.windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                format!(
+                    "window={} answers={} p99_ms={:.3} p999_ms={:.3} max_ms={:.3}",
+                    i + 1,
+                    w.answers,
+                    w.p99_ms,
+                    w.p999_ms,
+                    w.max_ms
+                )
+            })
+            .collect()
     }
 
     /// The human-readable report printed before [`Summary::line`].
@@ -207,21 +250,26 @@ mod tests {
             rps: 100.04,
             p50_ms: 1.2345,
             p99_ms: 10.0,
+            p999_ms: 20.5,
+            max_ms: 31.25,
             oversold: 0,
+            windows: vec![Window { answers: 7, p99_ms: 1.0, p999_ms: 2.0, max_ms: 3.5 }],
             extra: vec![("stock".into(), "100".into()), ("held".into(), "90".into())],
             ..Summary::default()
         };
         assert_eq!(
             s.line(),
             "bench scenario=stock requests=1000 ok=900 rejected=90 errors=10 rps=100.0 \
-             p50_ms=1.234 p99_ms=10.000 oversold=0 stock=100 held=90"
+             p50_ms=1.234 p99_ms=10.000 p999_ms=20.500 max_ms=31.250 oversold=0 stock=100 held=90"
         );
+        assert_eq!(s.window_lines(), vec!["window=1 answers=7 p99_ms=1.000 p999_ms=2.000 max_ms=3.500"]);
         assert!(s.report().contains("p99.9"));
         assert!(s.is_clean());
         let ping = Summary::default();
         assert_eq!(
             ping.line(),
-            "bench scenario=ping requests=0 ok=0 rejected=0 errors=0 rps=0.0 p50_ms=0.000 p99_ms=0.000 oversold=0"
+            "bench scenario=ping requests=0 ok=0 rejected=0 errors=0 rps=0.0 p50_ms=0.000 p99_ms=0.000 p999_ms=0.000 \
+             max_ms=0.000 oversold=0"
         );
     }
 

@@ -26,6 +26,7 @@ fn config(opens_at_us: Option<i64>, closes_at_us: Option<i64>) -> SaleConfig {
     SaleConfig {
         title: "First".into(),
         description: "d".into(),
+        translations: Vec::new(),
         owner: UserId(1),
         currency: "KRW".into(),
         opens_at_us,

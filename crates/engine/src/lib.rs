@@ -155,6 +155,26 @@ impl SaleHandle {
     }
 }
 
+/// What the background audit of the log (started by
+/// [`Engine::audit_log_in_background`]) has found so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogAudit {
+    /// No audit was started.
+    NotStarted,
+    /// Replaying; `sales_done` sales checked so far.
+    Running { sales_done: usize },
+    /// Every sale's chain, outcomes, invariants and newest snapshot checked.
+    Intact { sales: usize, entries: u64 },
+    /// A sale failed the audit: the log is not the one that was written.
+    Damaged { sale: SaleId, checked: u64, problem: String },
+}
+
+impl LogAudit {
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, LogAudit::Damaged { .. })
+    }
+}
+
 /// Facts about start-up, for the log line that says what was recovered.
 #[derive(Debug, Default, Clone)]
 pub struct StartReport {
@@ -176,6 +196,7 @@ struct Inner {
     config: EngineConfig,
     next_sale: AtomicU64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    audit: Mutex<LogAudit>,
 }
 
 /// The running engine; cheap to clone.
@@ -213,15 +234,27 @@ impl Engine {
                 config,
                 next_sale: AtomicU64::new(next_sale),
                 tasks: Mutex::new(Vec::new()),
+                audit: Mutex::new(LogAudit::NotStarted),
             }),
         };
         for (id, r) in recovered {
-            engine.spawn_sale(id, r.sale, r.tip, None);
+            // Counted from the snapshot recovery started from, not from this
+            // start: a server restarted more often than every `snapshot_every`
+            // entries must still snapshot its sales.
+            let since_snapshot = r.tip.next_seq - r.from_snapshot_seq.map_or(0, |seq| seq + 1);
+            engine.spawn_sale(id, r.sale, r.tip, since_snapshot, None);
         }
         Ok((engine, report))
     }
 
-    fn spawn_sale(&self, id: SaleId, sale: Sale, tip: ChainTip, first: Option<Job>) -> Option<SaleHandle> {
+    fn spawn_sale(
+        &self,
+        id: SaleId,
+        sale: Sale,
+        tip: ChainTip,
+        entries_since_snapshot: u64,
+        first: Option<Job>,
+    ) -> Option<SaleHandle> {
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
@@ -244,7 +277,7 @@ impl Engine {
             writer,
             clock: self.inner.clock.clone(),
             snapshot_every: self.inner.config.snapshot_every,
-            entries_since_snapshot: 0,
+            entries_since_snapshot,
             durable_next_seq,
             last_at_us,
             live: Arc::new(live_tx),
@@ -272,7 +305,7 @@ impl Engine {
                 let _ = tx.send(ok);
             })],
         };
-        let handle = self.spawn_sale(id, Sale::new(config), tip, Some(job)).ok_or(EngineError::Unavailable)?;
+        let handle = self.spawn_sale(id, Sale::new(config), tip, 1, Some(job)).ok_or(EngineError::Unavailable)?;
         match rx.await {
             Ok(true) => Ok(handle),
             _ => Err(EngineError::Unavailable),
@@ -342,6 +375,62 @@ impl Engine {
     /// that must agree with the sales' notion of time.
     pub fn now_us(&self) -> i64 {
         self.inner.clock.now_us()
+    }
+
+    /// Audits every sale of the log from its first entry (as `stampede verify`
+    /// does) on a thread of its own, reading through `reader`, a second
+    /// connection to the log this engine writes. Start-up only replays from the
+    /// newest snapshot, so damage before it would otherwise go unnoticed while
+    /// the server serves; a failure is logged loudly and shows in [`Engine::log_audit`].
+    pub fn audit_log_in_background(&self, mut reader: Box<dyn CommandLog>) -> std::io::Result<()> {
+        *self.inner.audit.lock() = LogAudit::Running { sales_done: 0 };
+        let inner = Arc::downgrade(&self.inner);
+        std::thread::Builder::new().name("stampede-log-audit".into()).spawn(move || {
+            let set = |state: LogAudit| {
+                if let Some(inner) = inner.upgrade() {
+                    *inner.audit.lock() = state;
+                }
+            };
+            let started = std::time::Instant::now();
+            let sales = match reader.sales() {
+                Ok(sales) => sales,
+                Err(e) => {
+                    tracing::error!(error = %e, "LOG AUDIT FAILED: cannot list the log's sales");
+                    set(LogAudit::Damaged { sale: 0, checked: 0, problem: e.to_string() });
+                    return;
+                }
+            };
+            let mut entries = 0;
+            for (done, &id) in sales.iter().enumerate() {
+                if inner.strong_count() == 0 {
+                    return; // the engine stopped; nobody is left to tell
+                }
+                match replay::audit(reader.as_mut(), id) {
+                    Ok(a) => entries += a.entries,
+                    Err(_) if inner.strong_count() == 0 => return,
+                    Err(e) => {
+                        tracing::error!(
+                            sale = id,
+                            checked = e.checked,
+                            error = %e,
+                            "LOG DAMAGED: the log fails verification; /readyz now answers 503. \
+                             Stop taking traffic, run `stampede verify` and restore from a backup"
+                        );
+                        set(LogAudit::Damaged { sale: id, checked: e.checked, problem: e.to_string() });
+                        return;
+                    }
+                }
+                set(LogAudit::Running { sales_done: done + 1 });
+            }
+            tracing::info!(sales = sales.len(), entries, took_ms = started.elapsed().as_millis(), "log audit passed");
+            set(LogAudit::Intact { sales: sales.len(), entries });
+        })?;
+        Ok(())
+    }
+
+    /// What the background audit of the log has found so far.
+    pub fn log_audit(&self) -> LogAudit {
+        self.inner.audit.lock().clone()
     }
 
     /// False once the log could not be written; the server then reports unready.

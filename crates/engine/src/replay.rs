@@ -25,6 +25,23 @@ pub enum ReplayError {
     Empty { sale: SaleId },
     #[error("sale {sale}: snapshot at seq {seq} differs from the replayed state")]
     SnapshotMismatch { sale: SaleId, seq: u64 },
+    /// A snapshot is only ever written for an entry of the log, so the log was
+    /// changed (or copied inconsistently) after it was taken.
+    #[error(
+        "sale {sale}: the log's entry {seq} {} the snapshot taken at it; the log was changed after the snapshot \
+         (run `stampede verify`)",
+        if *.missing { "is missing, unlike" } else { "differs from" }
+    )]
+    SnapshotNotInLog { sale: SaleId, seq: u64, missing: bool },
+}
+
+/// A failed audit, with how far it got.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct AuditFailure {
+    /// Entries checked and found right before the failure.
+    pub checked: u64,
+    pub source: ReplayError,
 }
 
 /// Entries between two full invariant recounts during an audit.
@@ -116,9 +133,26 @@ fn run(log: &mut dyn CommandLog, replayer: &mut Replayer, from_seq: u64) -> Resu
     }
 }
 
-/// Rebuilds one sale for serving: newest snapshot, then the entries after it.
+/// Checks that every stored snapshot of the sale names an entry of the log by
+/// (seq, hash): one index lookup per snapshot, cheap enough for every start.
+pub fn check_snapshot_marks(log: &mut dyn CommandLog, id: SaleId) -> Result<(), ReplayError> {
+    for (seq, hash) in log.snapshot_marks(id)? {
+        match log.entry_hash(id, seq)? {
+            Some(found) if found == hash => {}
+            found => return Err(ReplayError::SnapshotNotInLog { sale: id, seq, missing: found.is_none() }),
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds one sale for serving: newest snapshot, then the entries after it,
+/// each link of the chain checked from the snapshot on. Refuses a log whose
+/// snapshots are not its own entries ([`check_snapshot_marks`]); damage before
+/// the newest snapshot is otherwise left to the full audit
+/// ([`audit`], run in the background by a serving engine).
 /// A snapshot that is unreadable or from another format is skipped (full replay).
 pub fn recover(log: &mut dyn CommandLog, id: SaleId) -> Result<Recovered, ReplayError> {
+    check_snapshot_marks(log, id)?;
     if let Some(snap) = log.latest_snapshot(id)?
         && snap.format == SNAPSHOT_FORMAT
     {
@@ -151,13 +185,22 @@ pub struct SaleAudit {
 /// Replays a sale from its first entry with every check on: chain links,
 /// recorded outcomes, invariants every [`AUDIT_RECOUNT_EVERY`] entries and at the end, and the newest snapshot
 /// compared with the replayed state at its seq.
-pub fn audit(log: &mut dyn CommandLog, id: SaleId) -> Result<SaleAudit, ReplayError> {
-    log.verify_chain(id)?;
-    let snapshot = log.latest_snapshot(id)?.filter(|s| s.format == SNAPSHOT_FORMAT);
+pub fn audit(log: &mut dyn CommandLog, id: SaleId) -> Result<SaleAudit, AuditFailure> {
+    // The chain first, on its own: a broken link is reported as such, with the
+    // number of good links before it, rather than as whatever its payload does.
+    let mut chain = ChainTip::genesis(id);
+    log.replay(id, 0, &mut |entry| chain.accept(&entry))
+        .map_err(|e| AuditFailure { checked: chain.next_seq, source: e.into() })?;
     let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: true };
+    audit_outcomes(log, &mut r).map_err(|source| AuditFailure { checked: r.replayed, source })
+}
+
+fn audit_outcomes(log: &mut dyn CommandLog, r: &mut Replayer) -> Result<SaleAudit, ReplayError> {
+    let id = r.id;
+    let snapshot = log.latest_snapshot(id)?.filter(|s| s.format == SNAPSHOT_FORMAT);
     let mut snapshot_checked = None;
     if let Some(snap) = &snapshot {
-        run_until(log, &mut r, snap.seq)?;
+        run_until(log, r, snap.seq)?;
         let replayed = r.sale.as_ref().ok_or(ReplayError::Empty { sale: id })?;
         let stored: Sale =
             postcard::from_bytes(&snap.state).map_err(|_| ReplayError::SnapshotMismatch { sale: id, seq: snap.seq })?;
@@ -167,8 +210,8 @@ pub fn audit(log: &mut dyn CommandLog, id: SaleId) -> Result<SaleAudit, ReplayEr
         snapshot_checked = Some(snap.seq);
     }
     let from = r.tip.next_seq;
-    run(log, &mut r, from)?;
-    let final_state = r.sale.ok_or(ReplayError::Empty { sale: id })?;
+    run(log, r, from)?;
+    let final_state = r.sale.take().ok_or(ReplayError::Empty { sale: id })?;
     final_state.check_invariants().map_err(|problem| ReplayError::Invariant {
         sale: id,
         seq: r.tip.next_seq.saturating_sub(1),

@@ -1,6 +1,6 @@
 //! The backend-neutral command log trait.
 
-use crate::chain::{ChainTip, Entry, SaleId, Snapshot};
+use crate::chain::{ChainTip, Entry, Hash, SaleId, Snapshot};
 use crate::error::LogError;
 
 /// The result of a successful [`CommandLog::verify_chain`].
@@ -35,6 +35,27 @@ pub trait CommandLog: Send {
 
     /// The snapshot with the highest seq for the sale, if any.
     fn latest_snapshot(&mut self, sale: SaleId) -> Result<Option<Snapshot>, LogError>;
+
+    /// The (seq, hash) of every stored snapshot of the sale, newest first, without their states.
+    fn snapshot_marks(&mut self, sale: SaleId) -> Result<Vec<(u64, Hash)>, LogError> {
+        Ok(self.latest_snapshot(sale)?.map(|s| (s.seq, s.hash)).into_iter().collect())
+    }
+
+    /// The hash of the sale's entry `seq`, or `None` when the log has no such entry.
+    fn entry_hash(&mut self, sale: SaleId, seq: u64) -> Result<Option<Hash>, LogError> {
+        let mut found = None;
+        let result = self.replay(sale, seq, &mut |entry| {
+            if entry.seq == seq {
+                found = Some(entry.hash);
+            }
+            // One entry is enough; stop the replay.
+            Err(LogError::Visitor("stop".into()))
+        });
+        match result {
+            Ok(()) | Err(LogError::Visitor(_)) => Ok(found),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Calls `visit` for each entry of `sale` with seq >= from_seq, in seq order, streaming
     /// (never loads the whole sale into memory). Stops early and returns the visitor's error.

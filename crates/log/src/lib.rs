@@ -10,11 +10,13 @@
 //! [`CommandLog`] is the backend-neutral trait; [`SqliteLog`] is the SQLite backend.
 
 mod chain;
+mod checkpoint;
 mod command_log;
 mod error;
 mod sqlite;
 
 pub use chain::{ChainTip, Entry, GENESIS_HASH, Hash, SaleId, Snapshot, chain_hash};
+pub use checkpoint::{WAL_RESET_FRAMES, WAL_SIZE_LIMIT_BYTES};
 pub use command_log::{ChainReport, CommandLog};
 pub use error::{ChainFault, LogError};
-pub use sqlite::{SCHEMA_VERSION, SqliteLog};
+pub use sqlite::{SCHEMA_VERSION, SqliteLog, backup_database};

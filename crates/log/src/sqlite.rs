@@ -1,15 +1,17 @@
 //! The SQLite backend of the command log: one database file in WAL mode with
-//! `synchronous=FULL`, one `BEGIN IMMEDIATE ... COMMIT` per append.
+//! `synchronous=FULL`, one `BEGIN IMMEDIATE ... COMMIT` per append; the WAL is
+//! checkpointed by a thread of its own ([`crate::checkpoint`]), never by a commit.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use crate::chain::{ChainTip, Entry, SaleId, Snapshot};
+use crate::chain::{ChainTip, Entry, Hash, SaleId, Snapshot};
+use crate::checkpoint::{Checkpointer, WAL_SIZE_LIMIT_BYTES, checkpoint};
 use crate::command_log::CommandLog;
 use crate::error::LogError;
 
@@ -53,7 +55,13 @@ const SELECT_LATEST_SNAPSHOT: &str = "SELECT seq, hash, format, state FROM snaps
 const SELECT_FIRST_SALE: &str = "SELECT MIN(sale) FROM entries";
 const SELECT_NEXT_SALE: &str = "SELECT MIN(sale) FROM entries WHERE sale > ?1";
 const SELECT_ENTRIES_FROM: &str = "SELECT seq, at_us, payload, hash FROM entries \
-     WHERE sale = ?1 AND seq >= ?2 ORDER BY seq";
+     WHERE sale = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3";
+const SELECT_SNAPSHOT_MARKS: &str = "SELECT seq, hash FROM snapshots WHERE sale = ?1 ORDER BY seq DESC";
+
+/// Entries read per statement by `replay`. Each statement is its own read
+/// transaction, so a long replay (an audit beside a running server, a backup's
+/// check) never pins the WAL for longer than one page of entries.
+const REPLAY_PAGE_ENTRIES: i64 = 4096;
 
 /// The SQLite command log.
 ///
@@ -61,8 +69,11 @@ const SELECT_ENTRIES_FROM: &str = "SELECT seq, at_us, payload, hash FROM entries
 /// continuity without reading the database; hence it must be the only writer of its file.
 pub struct SqliteLog {
     conn: Connection,
+    path: PathBuf,
     /// Committed tip of each sale touched by `append` so far, loaded lazily.
     tips: HashMap<SaleId, ChainTip>,
+    /// Started by the first append: a log only read (`verify`, an audit) needs none.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteLog {
@@ -83,9 +94,44 @@ impl SqliteLog {
             return Err(LogError::Unsupported(format!("journal_mode is {mode:?}, WAL is required")));
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let mut log = Self { conn, tips: HashMap::new() };
+        // Commits must never run a checkpoint (see `crate::checkpoint`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+        let mut log = Self { conn, path: path.to_path_buf(), tips: HashMap::new(), checkpointer: None };
         log.migrate()?;
         Ok(log)
+    }
+
+    /// WAL frames seen by the last background checkpoint, and how many checkpoints ran.
+    pub fn wal_status(&self) -> Option<(u64, u64)> {
+        self.checkpointer.as_ref().map(|c| (c.wal_frames(), c.checkpoints()))
+    }
+
+    /// Before a batch: start the checkpoint thread if need be, and copy back the
+    /// WAL's last frames when it asked for it so the next transaction restarts the WAL.
+    fn before_append(&mut self) {
+        if self.checkpointer.is_none() {
+            match Checkpointer::spawn(&self.path) {
+                Ok(c) => self.checkpointer = Some(c),
+                Err(e) => {
+                    // Without the thread the WAL would grow without bound: let
+                    // commits checkpoint again, stalls and all.
+                    tracing::warn!(error = %e, "cannot start the WAL checkpoint thread; commits will checkpoint");
+                    let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 1000);
+                    return;
+                }
+            }
+        }
+        if let Some(c) = &self.checkpointer
+            && c.take_reset_wanted()
+        {
+            match checkpoint(&self.conn, "PASSIVE") {
+                // The background checkpoint was running: try again before the next batch.
+                Ok((true, _, _)) => c.want_reset_again(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint before a batch failed"),
+            }
+        }
     }
 
     fn migrate(&mut self) -> Result<(), LogError> {
@@ -163,6 +209,36 @@ impl SqliteLog {
     }
 }
 
+/// Copies the SQLite database at `from` into a new file `to` with SQLite's online
+/// backup API, in one step: one read transaction, so the copy is one consistent
+/// state of the database even while a server keeps committing to it (a `cp` of
+/// the database and its WAL taken at two moments is not).
+pub fn backup_database(from: &Path, to: &Path) -> Result<(), LogError> {
+    if to.exists() {
+        return Err(LogError::Unsupported(format!("{} exists; a backup never overwrites a file", to.display())));
+    }
+    // Read-write without create: a missing source is an error, not a new empty
+    // database; read-only connections to a WAL database need its -shm to exist.
+    let source = Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    source.busy_timeout(BUSY_TIMEOUT)?;
+    let mut target = Connection::open(to)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&source, &mut target)?;
+        // -1: every page in one step. A copy made in several steps starts over
+        // whenever another connection writes, which a busy server always does.
+        match backup.step(-1)? {
+            rusqlite::backup::StepResult::Done => {}
+            other => return Err(LogError::Unsupported(format!("the backup did not finish: {other:?}"))),
+        }
+    }
+    // The copy is a database file of its own: fold its WAL in and fsync it, so it
+    // is complete without a -wal file beside it.
+    target.pragma_update(None, "journal_mode", "DELETE")?;
+    target.pragma_update(None, "synchronous", "FULL")?;
+    drop(target);
+    Ok(())
+}
+
 /// Converts a sale id or seq to SQLite's signed 64-bit integer.
 fn to_db(value: u64, what: &'static str) -> Result<i64, LogError> {
     i64::try_from(value).map_err(|_| LogError::OutOfRange { what, value })
@@ -190,10 +266,14 @@ impl CommandLog for SqliteLog {
         if entries.is_empty() && snapshots.is_empty() {
             return Ok(());
         }
+        self.before_append();
         let mut touched = HashMap::new();
         match Self::write_batch(&mut self.conn, &self.tips, &mut touched, entries, snapshots) {
             Ok(()) => {
                 self.tips.extend(touched);
+                if let Some(c) = &self.checkpointer {
+                    c.committed();
+                }
                 Ok(())
             }
             Err(err) => {
@@ -251,11 +331,45 @@ impl CommandLog for SqliteLog {
             return Ok(());
         };
         let mut stmt = self.conn.prepare_cached(SELECT_ENTRIES_FROM)?;
-        let mut rows = stmt.query(params![db_sale, db_from])?;
-        while let Some(row) = rows.next()? {
-            visit(Entry { sale, seq: get_u64(row, 0)?, at_us: row.get(1)?, payload: row.get(2)?, hash: row.get(3)? })?;
+        let mut next = db_from;
+        loop {
+            let mut rows = stmt.query(params![db_sale, next, REPLAY_PAGE_ENTRIES])?;
+            let mut read = 0;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                read += 1;
+                next = seq.saturating_add(1);
+                visit(Entry {
+                    sale,
+                    seq: get_u64(row, 0)?,
+                    at_us: row.get(1)?,
+                    payload: row.get(2)?,
+                    hash: row.get(3)?,
+                })?;
+            }
+            if read < REPLAY_PAGE_ENTRIES {
+                return Ok(());
+            }
         }
-        Ok(())
+    }
+
+    fn snapshot_marks(&mut self, sale: SaleId) -> Result<Vec<(u64, Hash)>, LogError> {
+        let Ok(db_sale) = i64::try_from(sale) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn.prepare_cached(SELECT_SNAPSHOT_MARKS)?;
+        let marks = stmt
+            .query_map(params![db_sale], |row| Ok((get_u64(row, 0)?, row.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(marks)
+    }
+
+    fn entry_hash(&mut self, sale: SaleId, seq: u64) -> Result<Option<Hash>, LogError> {
+        let (Ok(db_sale), Ok(db_seq)) = (i64::try_from(sale), i64::try_from(seq)) else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(SELECT_ENTRY_HASH)?;
+        Ok(stmt.query_row(params![db_sale, db_seq], |row| row.get(0)).optional()?)
     }
 }
 
@@ -281,5 +395,31 @@ mod tests {
         log.append(&[b], &[]).unwrap();
         assert_eq!(log.tips.get(&1), Some(&tip));
         assert_eq!(log.verify_chain(1).unwrap().tip, tip);
+    }
+
+    #[test]
+    fn commits_leave_checkpoints_to_the_thread_and_the_wal_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let mut log = SqliteLog::open(&path).unwrap();
+        // A commit that checkpoints makes its whole batch wait for it.
+        let autocheckpoint: i64 = log.conn.pragma_query_value(None, "wal_autocheckpoint", |row| row.get(0)).unwrap();
+        assert_eq!(autocheckpoint, 0);
+        let wal = dir.path().join("log.db-wal");
+        let mut tip = ChainTip::genesis(1);
+        let mut wal_max = 0;
+        // About 21 WAL frames per batch: 1000 batches are five times the frames
+        // after which the WAL restarts.
+        for batch in 0..1000 {
+            let entries: Vec<Entry> = (0..20).map(|i| tip.append(batch * 20 + i, vec![b'x'; 4000])).collect();
+            log.append(&entries, &[]).unwrap();
+            wal_max = wal_max.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+        let (_, checkpoints) = log.wal_status().unwrap();
+        assert!(checkpoints > 0, "no background checkpoint ran");
+        let frame_bytes = 4096 + 24;
+        let bound = (crate::checkpoint::WAL_RESET_FRAMES as u64 + 2000) * frame_bytes;
+        assert!(wal_max <= bound, "the WAL grew to {wal_max} bytes (bound {bound})");
+        assert_eq!(log.verify_chain(1).unwrap().entries, 20_000);
     }
 }

@@ -752,7 +752,14 @@ pub struct OrderOut {
 impl OrderOut {
     pub fn new(sale_id: u64, h: &Hold) -> Result<Self, crate::problem::ApiError> {
         let amount = amount_out(h.amount())?;
-        Ok(OrderOut { id: h.id.0, reference: OrderRef::new(sale_id, h.id.0).to_string(), sale_id, quantity: h.quantity, status: h.status.as_str(), amount })
+        Ok(OrderOut {
+            id: h.id.0,
+            reference: OrderRef::new(sale_id, h.id.0).to_string(),
+            sale_id,
+            quantity: h.quantity,
+            status: h.status.as_str(),
+            amount,
+        })
     }
 
     pub fn is_order(h: &Hold) -> bool {

@@ -145,6 +145,8 @@ pub enum OpenError {
     Engine(#[from] stampede_engine::StartError),
     #[error(transparent)]
     PassKey(#[from] pass::PassKeyError),
+    #[error("cannot start the log audit thread: {0}")]
+    Audit(std::io::Error),
 }
 
 /// A ready application: store opened, log replayed, engine running.
@@ -166,8 +168,12 @@ impl App {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::DataDir(config.data_dir.clone(), e))?;
         let store = Store::open(&config.data_dir.join("store.sqlite"))?;
         let passes = PassKeys::load_or_create(&config.data_dir)?;
-        let log = SqliteLog::open(&config.data_dir.join("log.sqlite"))?;
+        let log_path = config.data_dir.join("log.sqlite");
+        let log = SqliteLog::open(&log_path)?;
         let (engine, report) = Engine::start(Box::new(log), clock, config.engine.clone())?;
+        // Start-up replayed only from each sale's newest snapshot; the rest of
+        // the log is audited while the server already serves (/readyz turns 503 if it fails).
+        engine.audit_log_in_background(Box::new(SqliteLog::open(&log_path)?)).map_err(OpenError::Audit)?;
         let mut state = AppState::new(engine, store, config.admin_token.as_deref(), passes);
         state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
         Ok(App { state, report })

@@ -165,8 +165,9 @@ where
     Fut: Future<Output = Result<(ConnStats, T), BenchError>> + Send + 'static,
 {
     let duration = Duration::from_secs(args.duration);
-    let progress = Progress::start(live, duration, args.quiet, args.scenario.name());
     let start = Instant::now();
+    let _ = live.origin.set(start.into_std());
+    let progress = Progress::start(live, duration, args.quiet, args.scenario.name());
     let deadline = start + duration;
     let mut tasks = tokio::task::JoinSet::new();
     for conn in 0..connections {

@@ -303,8 +303,9 @@ pub async fn create_sale(
     // request executor, so pings and holds are not queued behind it.
     let owner = auth.core_id();
     let now_us = state.engine.now_us();
-    let config =
-        tokio::task::spawn_blocking(move || sale_config(req, owner, now_us)).await.map_err(|e| ApiError::internal(&e))??;
+    let config = tokio::task::spawn_blocking(move || sale_config(req, owner, now_us))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
     let sale = state.engine.create_sale(config).await?;
     Ok((StatusCode::CREATED, Json(sale_out(&state, sale.id).await?)))
 }

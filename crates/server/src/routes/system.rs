@@ -13,10 +13,17 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 once the log is replayed and the writer is healthy.
+/// 200 once the log is replayed and the writer is healthy; 503 when the log
+/// cannot be written or the background audit found it damaged.
 #[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200, body = String), (status = 503, body = String)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.engine.healthy() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unready") }
+    if !state.engine.healthy() {
+        (StatusCode::SERVICE_UNAVAILABLE, "unready")
+    } else if state.engine.log_audit().is_damaged() {
+        (StatusCode::SERVICE_UNAVAILABLE, "unready: the log failed its audit")
+    } else {
+        (StatusCode::OK, "ready")
+    }
 }
 
 /// The trivial endpoint `stampede bench --scenario ping` measures.

@@ -1,0 +1,194 @@
+//! Recovery on start: snapshots keep coming on a server restarted often, a log
+//! changed behind its snapshots is refused, and damage start-up cannot see is
+//! found by the background audit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use stampede_core::{Action, IdempotencyKey, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId};
+use stampede_engine::replay::ReplayError;
+use stampede_engine::{Clock, Engine, EngineConfig, LogAudit, StartError};
+use stampede_log::{CommandLog, SqliteLog};
+
+struct ManualClock(AtomicI64);
+
+impl Clock for ManualClock {
+    fn now_us(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const T0: i64 = 1_800_000_000 * US_PER_S;
+const SNAPSHOT_EVERY: u64 = 10;
+
+fn config() -> EngineConfig {
+    EngineConfig { mailbox_len_max: 64, snapshot_every: SNAPSHOT_EVERY }
+}
+
+fn stock_sale() -> SaleConfig {
+    SaleConfig {
+        title: "t".into(),
+        description: String::new(),
+        translations: Vec::new(),
+        owner: UserId(1),
+        currency: "KRW".into(),
+        // Opened by command, so no timer tick races into the log.
+        opens_at_us: None,
+        closes_at_us: None,
+        kind: KindConfig::Stock(StockConfig {
+            stock: 1000,
+            price: 10,
+            per_person_limit: 1000,
+            order_quantity_max: 10,
+            hold_ttl_us: 3600 * US_PER_S,
+        }),
+        queue: None,
+    }
+}
+
+fn start(dir: &Path) -> Result<Engine, StartError> {
+    let log = SqliteLog::open(&dir.join("log.sqlite")).unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    Engine::start(Box::new(log), clock, config()).map(|(engine, _)| engine)
+}
+
+async fn hold(engine: &Engine, sale: u64, key: &str) {
+    let outcome = engine
+        .command(sale, UserId(7), IdempotencyKey::parse(key).unwrap(), Action::Reserve { quantity: 1 })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Held(_)), "{outcome:?}");
+}
+
+async fn stop(engine: Engine) {
+    engine.shutdown().await;
+    drop(engine);
+}
+
+/// A sale with `holds` holds after its create and open entries, written by one engine.
+async fn sale_with_holds(dir: &Path, holds: u32) -> u64 {
+    let engine = start(dir).unwrap();
+    let sale = engine.create_sale(stock_sale()).await.unwrap().id;
+    let opened = engine.command(sale, UserId(1), IdempotencyKey::parse("open").unwrap(), Action::Open).await.unwrap();
+    assert_eq!(opened, Outcome::Opened);
+    for i in 0..holds {
+        hold(&engine, sale, &format!("h{i}")).await;
+    }
+    stop(engine).await;
+    sale
+}
+
+fn snapshot_seqs(dir: &Path, sale: u64) -> Vec<u64> {
+    let mut log = SqliteLog::open(&dir.join("log.sqlite")).unwrap();
+    log.snapshot_marks(sale).unwrap().into_iter().map(|(seq, _)| seq).collect()
+}
+
+fn raw(dir: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("log.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_is_snapshotted_even_when_every_run_writes_fewer_entries_than_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 + 4 entries, then four more runs of 4 holds each: 22 entries, never 10 in one run.
+    let sale = sale_with_holds(dir.path(), 4).await;
+    assert_eq!(snapshot_seqs(dir.path(), sale), Vec::<u64>::new());
+    for run in 0..4 {
+        let engine = start(dir.path()).unwrap();
+        for i in 0..4 {
+            hold(&engine, sale, &format!("r{run}-{i}")).await;
+        }
+        stop(engine).await;
+    }
+    let snapshots = snapshot_seqs(dir.path(), sale);
+    assert!(!snapshots.is_empty(), "22 entries over 5 runs with a gap of 10, and no snapshot");
+    // Entries 0..=9 are the first 10 since the (absent) snapshot: the first is due at seq 9 at the latest.
+    assert!(snapshots.iter().all(|&seq| seq >= SNAPSHOT_EVERY - 1), "{snapshots:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_refuses_a_log_that_lost_the_entries_under_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let sale = sale_with_holds(dir.path(), 30).await;
+    let snapshots = snapshot_seqs(dir.path(), sale);
+    assert_eq!(snapshots.len(), 2, "two snapshots kept: {snapshots:?}");
+    let newest = snapshots[0];
+    // As a copy of the database file taken before its WAL would: the snapshot
+    // row is there, the last entries (the snapshot's own among them) are not.
+    raw(dir.path())
+        .execute("DELETE FROM entries WHERE sale = ?1 AND seq >= ?2", (sale as i64, newest as i64 - 3))
+        .unwrap();
+    match start(dir.path()) {
+        Err(StartError::Replay { sale: s, source: ReplayError::SnapshotNotInLog { seq, missing: true, .. } }) => {
+            assert_eq!((s, seq), (sale, newest));
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("started on a log that lost the entries under its newest snapshot"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_refuses_a_log_whose_older_snapshot_names_another_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let sale = sale_with_holds(dir.path(), 30).await;
+    let snapshots = snapshot_seqs(dir.path(), sale);
+    let older = snapshots[1];
+    // Entry `older` rewritten with a hash of its own; the entries after the
+    // newest snapshot, which is all a start replays, are untouched.
+    raw(dir.path())
+        .execute("UPDATE entries SET hash = zeroblob(32) WHERE sale = ?1 AND seq = ?2", (sale as i64, older as i64))
+        .unwrap();
+    match start(dir.path()) {
+        Err(StartError::Replay { source: ReplayError::SnapshotNotInLog { seq, missing: false, .. }, .. }) => {
+            assert_eq!(seq, older);
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("started on a log whose snapshot names an entry it does not have"),
+    }
+}
+
+async fn audit_result(engine: &Engine) -> LogAudit {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let audit = engine.log_audit();
+        if !matches!(audit, LogAudit::Running { .. }) || Instant::now() > deadline {
+            return audit;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_audit_finds_damage_before_the_newest_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let sale = sale_with_holds(dir.path(), 30).await;
+    let oldest = *snapshot_seqs(dir.path(), sale).last().unwrap();
+
+    // An intact log passes.
+    let engine = start(dir.path()).unwrap();
+    assert_eq!(engine.log_audit(), LogAudit::NotStarted);
+    engine.audit_log_in_background(Box::new(SqliteLog::open(&dir.path().join("log.sqlite")).unwrap())).unwrap();
+    assert_eq!(audit_result(&engine).await, LogAudit::Intact { sales: 1, entries: 32 });
+    stop(engine).await;
+
+    // Entry 5 deleted: both snapshots and everything after them are intact,
+    // so the server starts and serves; the audit finds the gap.
+    assert!(oldest > 5, "{oldest}");
+    raw(dir.path()).execute("DELETE FROM entries WHERE sale = ?1 AND seq = 5", [sale as i64]).unwrap();
+    let engine = start(dir.path()).expect("a start replays only from the newest snapshot");
+    engine.audit_log_in_background(Box::new(SqliteLog::open(&dir.path().join("log.sqlite")).unwrap())).unwrap();
+    hold(&engine, sale, "after-start").await;
+    match audit_result(&engine).await {
+        LogAudit::Damaged { sale: s, checked, problem } => {
+            assert_eq!((s, checked), (sale, 5), "{problem}");
+            assert!(problem.contains("seq 6"), "{problem}");
+        }
+        other => panic!("the audit did not find the missing entry: {other:?}"),
+    }
+    stop(engine).await;
+}
