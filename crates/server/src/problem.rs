@@ -65,8 +65,9 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: String,
     pub retry_after_s: Option<u32>,
-    /// Extension member `seats` (see [`Problem::seats`]).
-    pub seats: Option<Vec<u32>>,
+    /// Extension member `seats` (see [`Problem::seats`]); boxed, like the
+    /// others, to keep every `Result<_, ApiError>` small.
+    pub seats: Option<Box<[u32]>>,
     /// Extension members `field`, `rule`, `min`, `max` (see [`Problem::field`]).
     pub field: Option<Box<FieldRule>>,
     /// Extension member `sections` (see [`Problem::sections`]); boxed, like
@@ -503,7 +504,7 @@ impl IntoResponse for ApiError {
             title: self.title,
             status: self.status.as_u16(),
             detail: self.detail,
-            seats: self.seats,
+            seats: self.seats.map(Vec::from),
             field: self.field.as_ref().map(|f| f.field.clone()),
             rule: self.field.as_ref().map(|f| f.rule),
             min: self.field.as_ref().and_then(|f| f.min.clone()),
