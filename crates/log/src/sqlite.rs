@@ -464,7 +464,7 @@ impl CommandLog for SqliteLog {
         if let Some(conn) = self.snapshots_db()? {
             marks.extend(read(conn)?);
         }
-        marks.sort_by(|a, b| b.0.cmp(&a.0));
+        marks.sort_by_key(|&(seq, _)| std::cmp::Reverse(seq));
         Ok(marks)
     }
 
