@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use stampede_core::{SNAPSHOT_FORMAT, Sale};
 use stampede_log::{Hash, SaleId, Snapshot, SnapshotStore};
@@ -26,6 +27,8 @@ enum Msg {
         seq: u64,
         hash: Hash,
         state: Box<Sale>,
+        /// How long the sale task spent cloning it, for the log line.
+        cloned_in: Duration,
     },
     /// Answered once every snapshot handed over before it is written.
     Flush(oneshot::Sender<()>),
@@ -47,12 +50,24 @@ impl Snapshotter {
         std::thread::Builder::new().name("stampede-snapshots".into()).spawn(move || {
             while let Ok(msg) = rx.recv() {
                 match msg {
-                    Msg::Take { sale, seq, hash, state } => {
+                    Msg::Take { sale, seq, hash, state, cloned_in } => {
+                        let started = Instant::now();
                         if let Some(state) = encode_snapshot(&state) {
+                            let encoded_in = started.elapsed();
+                            let bytes = state.len();
                             let snap = Snapshot { sale, seq, hash, format: SNAPSHOT_FORMAT, state };
                             // A cache: a snapshot not written only means a longer replay.
-                            if let Err(e) = store.put(&snap) {
-                                tracing::warn!(sale, seq, error = %e, "snapshot not written");
+                            match store.put(&snap) {
+                                Ok(()) => tracing::info!(
+                                    sale,
+                                    seq,
+                                    bytes,
+                                    clone_ms = cloned_in.as_millis(),
+                                    encode_ms = encoded_in.as_millis(),
+                                    write_ms = (started.elapsed() - encoded_in).as_millis(),
+                                    "snapshot written"
+                                ),
+                                Err(e) => tracing::warn!(sale, seq, error = %e, "snapshot not written"),
                             }
                         }
                         flag.store(false, Ordering::Release);
@@ -74,12 +89,19 @@ impl Snapshotter {
     /// After a successful [`Snapshotter::claim`]: the continuation of the batch
     /// that ends at entry (`seq`, `hash`), handing `state` to the thread once the
     /// batch is durable (and releasing the claim if it failed).
-    pub(crate) fn when_durable(&self, sale: SaleId, seq: u64, hash: Hash, state: Sale) -> OnDurable {
+    pub(crate) fn when_durable(
+        &self,
+        sale: SaleId,
+        seq: u64,
+        hash: Hash,
+        state: Sale,
+        cloned_in: Duration,
+    ) -> OnDurable {
         let tx = self.tx.clone();
         let busy = self.busy.clone();
         let state = Box::new(state);
         Box::new(move |ok| {
-            if !ok || tx.send(Msg::Take { sale, seq, hash, state }).is_err() {
+            if !ok || tx.send(Msg::Take { sale, seq, hash, state, cloned_in }).is_err() {
                 busy.store(false, Ordering::Release);
             }
         })
