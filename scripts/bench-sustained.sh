@@ -23,6 +23,7 @@ cleanup() {
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
   [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true
   [ -n "$data" ] && rm -rf "$data" "$data.out" "$data.wal"
+  return 0
 }
 trap cleanup EXIT
 

@@ -334,7 +334,15 @@ fn backup(data: &Path, to: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let started = std::time::Instant::now();
-    // The log first: the store copied after it knows every account the log names.
+    // Snapshots before the log: each is written only once its entry is durable,
+    // so the log copied after them has the entry of every copied snapshot (one
+    // ahead of the log would make the copy refuse to start).
+    let snapshots = stampede_log::snapshots_path(&log);
+    if snapshots.exists() {
+        let name = snapshots.file_name().unwrap_or_default();
+        stampede_log::backup_database(&snapshots, &to.join(name)).context("copying the snapshots")?;
+    }
+    // The log next: the store copied after it knows every account the log names.
     stampede_log::backup_database(&log, &to.join("log.sqlite")).context("copying the log")?;
     let store = data.join("store.sqlite");
     if store.exists() {

@@ -100,7 +100,7 @@ async fn a_backup_taken_under_load_verifies_and_serves() {
 
     server.kill().unwrap();
     server.wait().unwrap();
-    for file in ["log.sqlite", "store.sqlite", "pass-key"] {
+    for file in ["log.sqlite", "log.snapshots.sqlite", "store.sqlite", "pass-key"] {
         assert!(copy.join(file).exists(), "{file} missing from the copy");
     }
     assert!(!copy.join("log.sqlite-wal").exists(), "the copy is self-contained");

@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SNAPSHOT_FORMAT, Sale, UserId};
-use stampede_log::{ChainTip, Snapshot};
+use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, Sale, UserId};
+use stampede_log::ChainTip;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::record::Record;
-use crate::replay::encode_snapshot;
+use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, OnDurable, WriterHandle};
 use crate::{Clock, EngineError, LiveView, Registry};
 
@@ -54,6 +54,8 @@ pub(crate) struct SaleTask {
     pub clock: Arc<dyn Clock>,
     pub snapshot_every: u64,
     pub entries_since_snapshot: u64,
+    /// Encodes and writes snapshots off this task; `None`: the log keeps none.
+    pub snapshots: Option<Snapshotter>,
     /// Next seq not yet known durable; reads skip the writer when it equals the tip.
     pub durable_next_seq: Arc<AtomicU64>,
     pub last_at_us: i64,
@@ -187,15 +189,16 @@ impl SaleTask {
             // stays linear, and a restart replays at most a third of the log.
             let due = self.snapshot_every.max(self.tip.next_seq / 2);
             if self.entries_since_snapshot >= due
-                && let Some(state) = encode_snapshot(&self.sale)
+                && let Some(snapshots) = &self.snapshots
+                // Busy with another snapshot: try again with the next batch.
+                && snapshots.claim()
             {
-                job.snapshot = Some(Snapshot {
-                    sale: self.id,
-                    seq: self.tip.next_seq - 1,
-                    hash: self.tip.last_hash,
-                    format: SNAPSHOT_FORMAT,
-                    state,
-                });
+                let seq = self.tip.next_seq - 1;
+                let started = std::time::Instant::now();
+                let state = self.sale.clone();
+                let store = snapshots.when_durable(self.id, seq, self.tip.last_hash, state, started.elapsed());
+                // Last: the snapshot leaves only once the batch is durable.
+                job.on_durable.push(store);
                 self.entries_since_snapshot = 0;
             }
             let durable = self.durable_next_seq.clone();

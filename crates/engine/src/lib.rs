@@ -12,6 +12,7 @@
 mod actor;
 pub mod record;
 pub mod replay;
+mod snapshotter;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use crate::actor::Precheck;
 use crate::actor::{SaleMsg, SaleTask};
 use crate::record::Record;
+use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
 
 /// Where "now" comes from. The engine stamps it on commands; the core never reads it.
@@ -197,6 +199,7 @@ struct Inner {
     next_sale: AtomicU64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     audit: Mutex<LogAudit>,
+    snapshots: Option<Snapshotter>,
 }
 
 /// The running engine; cheap to clone.
@@ -223,6 +226,7 @@ impl Engine {
             recovered.push((id, r));
         }
         let next_sale = recovered.last().map_or(1, |(id, _)| id + 1);
+        let snapshots = log.snapshot_store()?.map(Snapshotter::spawn).transpose()?;
         let (writer, thread) = writer::spawn(log)?;
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -235,6 +239,7 @@ impl Engine {
                 next_sale: AtomicU64::new(next_sale),
                 tasks: Mutex::new(Vec::new()),
                 audit: Mutex::new(LogAudit::NotStarted),
+                snapshots,
             }),
         };
         for (id, r) in recovered {
@@ -278,6 +283,7 @@ impl Engine {
             clock: self.inner.clock.clone(),
             snapshot_every: self.inner.config.snapshot_every,
             entries_since_snapshot,
+            snapshots: self.inner.snapshots.clone(),
             durable_next_seq,
             last_at_us,
             live: Arc::new(live_tx),
@@ -439,7 +445,8 @@ impl Engine {
     }
 
     /// Stops accepting work, lets every sale task finish what it holds, and
-    /// waits until the writer has committed everything queued.
+    /// waits until the writer has committed everything queued and the
+    /// snapshots of those batches are written.
     pub async fn shutdown(&self) {
         self.inner.sales.write().clear();
         self.inner.writer.lock().take();
@@ -465,6 +472,10 @@ impl Engine {
                 .await;
             let _ = rx.await;
             drop(thread);
+        }
+        // Every durable batch has handed its snapshot over by now.
+        if let Some(snapshots) = &self.inner.snapshots {
+            snapshots.flush().await;
         }
     }
 }

@@ -192,3 +192,35 @@ async fn the_background_audit_finds_damage_before_the_newest_snapshot() {
     }
     stop(engine).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_held_back_never_delays_the_sale_and_is_written_beside_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = start(dir.path()).unwrap();
+    let sale = engine.create_sale(stock_sale()).await.unwrap().id;
+    engine.command(sale, UserId(1), IdempotencyKey::parse("open").unwrap(), Action::Open).await.unwrap();
+    // Another writer holds the snapshots database: the snapshot due at seq 9
+    // waits for it, and the sale must go on answering meanwhile.
+    let snapshots_db = stampede_log::snapshots_path(&dir.path().join("log.sqlite"));
+    let blocker = rusqlite::Connection::open(&snapshots_db).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for i in 0..12 {
+        tokio::time::timeout(Duration::from_secs(3), hold(&engine, sale, &format!("h{i}")))
+            .await
+            .expect("a command waited behind a snapshot");
+    }
+    assert_eq!(snapshot_seqs(dir.path(), sale), Vec::<u64>::new(), "the snapshot is still held back");
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+    stop(engine).await;
+
+    let seqs = snapshot_seqs(dir.path(), sale);
+    assert!(!seqs.is_empty() && seqs.iter().all(|&seq| (SNAPSHOT_EVERY - 1..14).contains(&seq)), "{seqs:?}");
+    let in_log: i64 = raw(dir.path()).query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0)).unwrap();
+    assert_eq!(in_log, 0, "snapshots never go into the log's own file");
+    let log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let (engine, report) = Engine::start(Box::new(log), clock, config()).unwrap();
+    assert_eq!((report.from_snapshots, report.entries_replayed), (1, 14 - 1 - seqs[0]));
+    stop(engine).await;
+}

@@ -30,6 +30,13 @@ pub trait CommandLog: Send {
     /// after all entries of the call, so a batch may snapshot its own last entry.
     fn append(&mut self, entries: &[Entry], snapshots: &[Snapshot]) -> Result<(), LogError>;
 
+    /// A writer of snapshots that works apart from `append`, for a thread of
+    /// its own, so a large snapshot never delays a commit; `None` when this
+    /// backend keeps snapshots only through `append`.
+    fn snapshot_store(&mut self) -> Result<Option<Box<dyn SnapshotStore>>, LogError> {
+        Ok(None)
+    }
+
     /// Every sale that has at least one entry, ascending.
     fn sales(&mut self) -> Result<Vec<SaleId>, LogError>;
 
@@ -73,4 +80,14 @@ pub trait CommandLog: Send {
         self.replay(sale, 0, &mut |entry| tip.accept(&entry))?;
         Ok(ChainReport { sale, entries: tip.next_seq, tip })
     }
+}
+
+/// Stores snapshots beside a [`CommandLog`] (see [`CommandLog::snapshot_store`]).
+///
+/// It does not check the snapshot against the log: the caller hands over only
+/// snapshots whose entry is already durable, and recovery checks every stored
+/// snapshot's (seq, hash) against the log before using any.
+pub trait SnapshotStore: Send {
+    /// Stores the snapshot (durably enough for a cache), keeping the newest few per sale.
+    fn put(&mut self, snapshot: &Snapshot) -> Result<(), LogError>;
 }

@@ -1,6 +1,9 @@
 //! The SQLite backend of the command log: one database file in WAL mode with
 //! `synchronous=FULL`, one `BEGIN IMMEDIATE ... COMMIT` per append; the WAL is
 //! checkpointed by a thread of its own ([`crate::checkpoint`]), never by a commit.
+//! Snapshots live in a database file of their own beside it ([`snapshots_path`]),
+//! written by their own connection ([`SqliteSnapshotStore`]), so a large
+//! snapshot never takes the log's write lock or grows the log's WAL.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
@@ -12,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 
 use crate::chain::{ChainTip, Entry, Hash, SaleId, Snapshot};
 use crate::checkpoint::{Checkpointer, WAL_SIZE_LIMIT_BYTES, checkpoint};
-use crate::command_log::CommandLog;
+use crate::command_log::{CommandLog, SnapshotStore};
 use crate::error::LogError;
 
 /// The schema version this build writes and understands (stored in `PRAGMA user_version`).
@@ -50,6 +53,18 @@ const PUT_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (sale, seq, hash, f
      VALUES (?1, ?2, ?3, ?4, ?5)";
 const PRUNE_SNAPSHOTS: &str = "DELETE FROM snapshots WHERE sale = ?1 AND seq < \
      (SELECT seq FROM snapshots WHERE sale = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)";
+/// The snapshots database has the same table; logs written before it keep
+/// theirs in the log's own file, which is read too.
+const SNAPSHOTS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS snapshots (
+    sale   INTEGER NOT NULL CHECK (sale >= 0),
+    seq    INTEGER NOT NULL CHECK (seq >= 0),
+    hash   BLOB    NOT NULL CHECK (length(hash) = 32),
+    format INTEGER NOT NULL CHECK (format BETWEEN 0 AND 4294967295),
+    state  BLOB    NOT NULL,
+    PRIMARY KEY (sale, seq)
+) STRICT;
+";
 const SELECT_LATEST_SNAPSHOT: &str = "SELECT seq, hash, format, state FROM snapshots \
      WHERE sale = ?1 ORDER BY seq DESC LIMIT 1";
 const SELECT_FIRST_SALE: &str = "SELECT MIN(sale) FROM entries";
@@ -74,6 +89,8 @@ pub struct SqliteLog {
     tips: HashMap<SaleId, ChainTip>,
     /// Started by the first append: a log only read (`verify`, an audit) needs none.
     checkpointer: Option<Checkpointer>,
+    /// Read connection to the snapshots database, once it exists.
+    snapshots: Option<Connection>,
 }
 
 impl std::fmt::Debug for SqliteLog {
@@ -97,9 +114,25 @@ impl SqliteLog {
         // Commits must never run a checkpoint (see `crate::checkpoint`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
-        let mut log = Self { conn, path: path.to_path_buf(), tips: HashMap::new(), checkpointer: None };
+        let mut log =
+            Self { conn, path: path.to_path_buf(), tips: HashMap::new(), checkpointer: None, snapshots: None };
         log.migrate()?;
         Ok(log)
+    }
+
+    /// A connection of its own to the snapshots database (created if missing),
+    /// for a thread that writes snapshots beside the log's commits.
+    pub fn snapshot_store(&self) -> Result<SqliteSnapshotStore, LogError> {
+        Ok(SqliteSnapshotStore { conn: open_snapshots(&self.path)? })
+    }
+
+    /// The snapshots database, opened for reading when it exists. Never attached to
+    /// the log's connection: `BEGIN IMMEDIATE` would then lock it on every commit.
+    fn snapshots_db(&mut self) -> Result<Option<&Connection>, LogError> {
+        if self.snapshots.is_none() && snapshots_path(&self.path).exists() {
+            self.snapshots = Some(open_snapshots(&self.path)?);
+        }
+        Ok(self.snapshots.as_ref())
     }
 
     /// WAL frames seen by the last background checkpoint, and how many checkpoints ran.
@@ -209,6 +242,49 @@ impl SqliteLog {
     }
 }
 
+/// The snapshots database of the log at `log`: `log.sqlite` keeps its
+/// snapshots in `log.snapshots.sqlite` beside it.
+pub fn snapshots_path(log: &Path) -> PathBuf {
+    let stem = log.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    log.with_file_name(format!("{stem}.snapshots.sqlite"))
+}
+
+fn open_snapshots(log: &Path) -> Result<Connection, LogError> {
+    let conn = Connection::open(snapshots_path(log))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let _: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    // A cache: losing the newest snapshot to a power cut only means a longer replay.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+    conn.execute_batch(SNAPSHOTS_SCHEMA)?;
+    Ok(conn)
+}
+
+/// Writes snapshots into the snapshots database ([`snapshots_path`]) through a
+/// connection of its own: never inside a commit of the log.
+pub struct SqliteSnapshotStore {
+    conn: Connection,
+}
+
+impl SnapshotStore for SqliteSnapshotStore {
+    fn put(&mut self, snap: &Snapshot) -> Result<(), LogError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let sale = to_db(snap.sale, "sale")?;
+            tx.prepare_cached(PUT_SNAPSHOT)?.execute(params![
+                sale,
+                to_db(snap.seq, "seq")?,
+                snap.hash,
+                snap.format,
+                snap.state
+            ])?;
+            tx.prepare_cached(PRUNE_SNAPSHOTS)?.execute(params![sale, SNAPSHOTS_KEPT_PER_SALE - 1])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
 /// Copies the SQLite database at `from` into a new file `to` with SQLite's online
 /// backup API, in one step: one read transaction, so the copy is one consistent
 /// state of the database even while a server keeps committing to it (a `cp` of
@@ -287,6 +363,10 @@ impl CommandLog for SqliteLog {
         }
     }
 
+    fn snapshot_store(&mut self) -> Result<Option<Box<dyn SnapshotStore>>, LogError> {
+        Ok(Some(Box::new(SqliteLog::snapshot_store(self)?)))
+    }
+
     fn sales(&mut self) -> Result<Vec<SaleId>, LogError> {
         // One read transaction for a consistent view; one index seek per sale.
         let tx = self.conn.transaction()?;
@@ -311,13 +391,29 @@ impl CommandLog for SqliteLog {
         let Ok(db_sale) = i64::try_from(sale) else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare_cached(SELECT_LATEST_SNAPSHOT)?;
-        let snapshot = stmt
-            .query_row(params![db_sale], |row| {
-                Ok(Snapshot { sale, seq: get_u64(row, 0)?, hash: row.get(1)?, format: row.get(2)?, state: row.get(3)? })
-            })
-            .optional()?;
-        Ok(snapshot)
+        let read = |conn: &Connection| -> Result<Option<Snapshot>, LogError> {
+            let mut stmt = conn.prepare_cached(SELECT_LATEST_SNAPSHOT)?;
+            Ok(stmt
+                .query_row(params![db_sale], |row| {
+                    Ok(Snapshot {
+                        sale,
+                        seq: get_u64(row, 0)?,
+                        hash: row.get(1)?,
+                        format: row.get(2)?,
+                        state: row.get(3)?,
+                    })
+                })
+                .optional()?)
+        };
+        let older = read(&self.conn)?;
+        let newer = match self.snapshots_db()? {
+            Some(conn) => read(conn)?,
+            None => None,
+        };
+        Ok(match (older, newer) {
+            (Some(a), Some(b)) => Some(if a.seq > b.seq { a } else { b }),
+            (a, b) => b.or(a),
+        })
     }
 
     fn replay(
@@ -357,10 +453,18 @@ impl CommandLog for SqliteLog {
         let Ok(db_sale) = i64::try_from(sale) else {
             return Ok(Vec::new());
         };
-        let mut stmt = self.conn.prepare_cached(SELECT_SNAPSHOT_MARKS)?;
-        let marks = stmt
-            .query_map(params![db_sale], |row| Ok((get_u64(row, 0)?, row.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
+        let read = |conn: &Connection| -> Result<Vec<(u64, Hash)>, LogError> {
+            let mut stmt = conn.prepare_cached(SELECT_SNAPSHOT_MARKS)?;
+            let marks = stmt
+                .query_map(params![db_sale], |row| Ok((get_u64(row, 0)?, row.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(marks)
+        };
+        let mut marks = read(&self.conn)?;
+        if let Some(conn) = self.snapshots_db()? {
+            marks.extend(read(conn)?);
+        }
+        marks.sort_by_key(|&(seq, _)| std::cmp::Reverse(seq));
         Ok(marks)
     }
 

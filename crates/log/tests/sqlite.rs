@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use stampede_log::{
-    ChainFault, ChainTip, CommandLog, Entry, GENESIS_HASH, LogError, SCHEMA_VERSION, SaleId, Snapshot, SqliteLog,
+    ChainFault, ChainTip, CommandLog, Entry, GENESIS_HASH, LogError, SCHEMA_VERSION, SaleId, Snapshot, SnapshotStore,
+    SqliteLog,
 };
 
 fn db_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -350,4 +351,40 @@ fn schema_is_versioned_and_wal() {
         matches!(err, LogError::UnsupportedSchema { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
         "{err:?}"
     );
+}
+
+#[test]
+fn snapshots_from_the_store_live_beside_the_log_and_older_ones_in_the_log_still_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let mut log = SqliteLog::open(&path).unwrap();
+    let mut tip = ChainTip::genesis(1);
+    let entries: Vec<Entry> = (0..6).map(|i| tip.append(i, vec![b'e'])).collect();
+    // A log written before the snapshots database: its snapshot is in the log's file.
+    log.append(&entries[..3], &[snapshot_of(&entries[2], b"old")]).unwrap();
+    log.append(&entries[3..], &[]).unwrap();
+    let mut store = log.snapshot_store().unwrap();
+    // The log's write lock held by a commit in progress does not stop the store.
+    let writer = raw(&path);
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store.put(&snapshot_of(&entries[4], b"new")).unwrap();
+    writer.execute_batch("ROLLBACK").unwrap();
+    drop(log);
+
+    let mut log = SqliteLog::open(&path).unwrap();
+    assert_eq!(log.latest_snapshot(1).unwrap().unwrap().state, b"new");
+    assert_eq!(log.snapshot_marks(1).unwrap(), vec![(4, entries[4].hash), (2, entries[2].hash)]);
+    let in_log: i64 = raw(&path).query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0)).unwrap();
+    assert_eq!(in_log, 1, "only the old snapshot is in the log's file");
+    let beside = stampede_log::snapshots_path(&path);
+    assert_eq!(beside, dir.path().join("log.snapshots.sqlite"));
+    let n: i64 = raw(&beside).query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0)).unwrap();
+    assert_eq!(n, 1);
+    // The newest few per sale are kept.
+    for seq in [5, 5] {
+        store.put(&snapshot_of(&entries[seq], b"newer")).unwrap();
+    }
+    store.put(&snapshot_of(&entries[3], b"x")).unwrap();
+    let n: i64 = raw(&beside).query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0)).unwrap();
+    assert!(n <= 2, "{n} snapshots kept");
 }
