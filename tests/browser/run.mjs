@@ -330,7 +330,8 @@ test('waiting room: join with a proof of work, see the line live, be admitted, t
   await shot(page, 'queue-before-join');
   await page.click('#queue-join');
   await page.waitForSelector('#queue-admitted:not([hidden])', { timeout: 15000 });
-  assert((await page.textContent('#queue-state')).includes('your turn'), 'the line says it is my turn');
+  const state = await page.textContent('#queue-state');
+  assert(state.includes('your turn'), `the line says it is my turn, not "${state}"`);
   assert(/^\d+:\d\d$/.test((await page.textContent('#queue-pass-timer')).trim()), 'the pass timer runs');
   await page.waitForSelector('#hold-form:not([hidden])');
   await fitsPhone(page);

@@ -52,6 +52,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(e) if crate::edge::is_body_too_slow(&e) => return Err(ApiError::body_too_slow()),
             Err(e) => return Err(ApiError::malformed(e.body_text())),
         };
+        // Every request body is an object. serde would also read a struct
+        // from an array of its fields in order (`[null, null]`), which no
+        // document promises and no client means.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::malformed("the body must be a JSON object"));
+        }
         let first = match serde_json::from_slice::<T>(&bytes) {
             Ok(v) => return Ok(ApiJson(v)),
             Err(e) => e,

@@ -204,6 +204,9 @@ async function readTicket() {
   const r = await api('GET', `/api/sales/${saleId}/queue/me`);
   if (r.ok) {
     ticket = r.status === 204 ? null : r.data;
+    // The words first: admitting loads the buying script, and the panel it
+    // shows must not sit there without saying it is your turn meanwhile.
+    render();
     if (ticket?.pass && ticket.pass_state === 'admitted') await admit();
     else if (ticket && ['used', 'expired'].includes(ticket.pass_state)) await passEnded();
   }
