@@ -198,7 +198,8 @@ struct Inner {
     config: EngineConfig,
     next_sale: AtomicU64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    audit: Mutex<LogAudit>,
+    /// A watch, so tests and tools can await the audit's end instead of polling.
+    audit: watch::Sender<LogAudit>,
     snapshots: Option<Snapshotter>,
 }
 
@@ -238,7 +239,7 @@ impl Engine {
                 config,
                 next_sale: AtomicU64::new(next_sale),
                 tasks: Mutex::new(Vec::new()),
-                audit: Mutex::new(LogAudit::NotStarted),
+                audit: watch::Sender::new(LogAudit::NotStarted),
                 snapshots,
             }),
         };
@@ -389,12 +390,12 @@ impl Engine {
     /// newest snapshot, so damage before it would otherwise go unnoticed while
     /// the server serves; a failure is logged loudly and shows in [`Engine::log_audit`].
     pub fn audit_log_in_background(&self, mut reader: Box<dyn CommandLog>) -> std::io::Result<()> {
-        *self.inner.audit.lock() = LogAudit::Running { sales_done: 0 };
+        self.inner.audit.send_replace(LogAudit::Running { sales_done: 0 });
         let inner = Arc::downgrade(&self.inner);
         std::thread::Builder::new().name("stampede-log-audit".into()).spawn(move || {
             let set = |state: LogAudit| {
                 if let Some(inner) = inner.upgrade() {
-                    *inner.audit.lock() = state;
+                    inner.audit.send_replace(state);
                 }
             };
             let started = std::time::Instant::now();
@@ -436,7 +437,17 @@ impl Engine {
 
     /// What the background audit of the log has found so far.
     pub fn log_audit(&self) -> LogAudit {
-        self.inner.audit.lock().clone()
+        self.inner.audit.borrow().clone()
+    }
+
+    /// Waits until the background audit is no longer running, and says what it found.
+    pub async fn log_audit_finished(&self) -> LogAudit {
+        let mut rx = self.inner.audit.subscribe();
+        match rx.wait_for(|a| !matches!(a, LogAudit::Running { .. })).await {
+            Ok(a) => a.clone(),
+            // The sender lives as long as the engine, which `self` keeps alive.
+            Err(_) => self.log_audit(),
+        }
     }
 
     /// False once the log could not be written; the server then reports unready.

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stampede_core::{Action, IdempotencyKey, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId};
 use stampede_engine::replay::ReplayError;
@@ -153,14 +153,9 @@ async fn start_refuses_a_log_whose_older_snapshot_names_another_entry() {
 }
 
 async fn audit_result(engine: &Engine) -> LogAudit {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let audit = engine.log_audit();
-        if !matches!(audit, LogAudit::Running { .. }) || Instant::now() > deadline {
-            return audit;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(30), engine.log_audit_finished())
+        .await
+        .expect("the audit ends within 30 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

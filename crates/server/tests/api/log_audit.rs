@@ -3,7 +3,7 @@
 //! finds the damage.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use stampede_core::{Action, IdempotencyKey, KindConfig, SaleConfig, StockConfig, US_PER_S, UserId};
@@ -23,14 +23,9 @@ fn open(dir: &std::path::Path) -> App {
 }
 
 async fn audited(state: &AppState) -> LogAudit {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let audit = state.engine.log_audit();
-        if !matches!(audit, LogAudit::Running { .. }) || Instant::now() > deadline {
-            return audit;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(30), state.engine.log_audit_finished())
+        .await
+        .expect("the audit ends within 30 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
