@@ -36,14 +36,6 @@ CREATE TABLE IF NOT EXISTS entries (
     hash    BLOB    NOT NULL CHECK (length(hash) = 32),
     PRIMARY KEY (sale, seq)
 ) WITHOUT ROWID, STRICT;
-CREATE TABLE IF NOT EXISTS snapshots (
-    sale   INTEGER NOT NULL CHECK (sale >= 0),
-    seq    INTEGER NOT NULL CHECK (seq >= 0),
-    hash   BLOB    NOT NULL CHECK (length(hash) = 32),
-    format INTEGER NOT NULL CHECK (format BETWEEN 0 AND 4294967295),
-    state  BLOB    NOT NULL,
-    PRIMARY KEY (sale, seq)
-) STRICT;
 ";
 
 const INSERT_ENTRY: &str = "INSERT INTO entries (sale, seq, at_us, payload, hash) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -53,8 +45,9 @@ const PUT_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (sale, seq, hash, f
      VALUES (?1, ?2, ?3, ?4, ?5)";
 const PRUNE_SNAPSHOTS: &str = "DELETE FROM snapshots WHERE sale = ?1 AND seq < \
      (SELECT seq FROM snapshots WHERE sale = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)";
-/// The snapshots database has the same table; logs written before it keep
-/// theirs in the log's own file, which is read too.
+/// The snapshots table: in the snapshots database, and in the log's own file
+/// (schema version 1 has it; logs written before the snapshots database keep
+/// their snapshots there, and they are read too).
 const SNAPSHOTS_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS snapshots (
     sale   INTEGER NOT NULL CHECK (sale >= 0),
@@ -173,6 +166,7 @@ impl SqliteLog {
         match version {
             0 => {
                 tx.execute_batch(SCHEMA_V1)?;
+                tx.execute_batch(SNAPSHOTS_SCHEMA)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             SCHEMA_VERSION => {}
