@@ -172,7 +172,8 @@ pub struct SectionIn {
     /// Price tier; sections of one tier share a price.
     #[schema(max_length = 100)]
     tier: String,
-    /// One seat's price in the currency's minor unit.
+    /// One seat's price in the currency's minor unit, at most `PRICE_MAX`.
+    #[schema(maximum = 1000000000000.0)]
     price: u64,
     /// `#rrggbb`.
     #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
@@ -211,6 +212,7 @@ pub struct SectionSpecIn {
     name: String,
     #[schema(max_length = 100)]
     tier: String,
+    #[schema(maximum = 1000000000000.0)]
     price: u64,
     #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
     colour: String,
