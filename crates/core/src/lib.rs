@@ -38,8 +38,8 @@ pub use queue::{
 };
 pub use reference::OrderRef;
 pub use sale::{
-    Action, Applied, Command, EditField, Event, Input, KindConfig, Outcome, Rejection, SNAPSHOT_FORMAT, Sale,
-    SaleConfig, SaleEdit, SaleText, SaleView, TermsEdit,
+    Action, Applied, Command, EditField, Event, HoldChange, HoldFact, Input, KindConfig, Outcome, Rejection,
+    SNAPSHOT_FORMAT, Sale, SaleConfig, SaleEdit, SaleText, SaleView, TermsEdit,
 };
 pub use schedule::{SaleStatus, Schedule};
 pub use seated::{HeldSeat, SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView, TAKEN_LISTED_MAX};

@@ -438,7 +438,7 @@ impl WaitingRoom {
         self.entries.push(entry);
         self.by_person.insert(by, ticket);
         self.places_by_address.insert(address, at_address + 1);
-        events.push(Event::QueueJoined { ticket });
+        events.push(Event::QueueJoined { ticket, by });
         // A newcomer may be let in at once (a free `Active` slot, a chunk not yet used up).
         self.advance(now_us, events);
         match self.entry(ticket) {

@@ -330,19 +330,60 @@ pub enum Outcome {
     Rejected(Rejection),
 }
 
-/// Something watchers may want to hear about (live pages, notifications).
+/// What happened to a hold (an order, once confirmed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HoldChange {
+    Held,
+    Confirmed,
+    Cancelled,
+    Refunded,
+    Expired,
+    /// One seat of a seat order given back.
+    SeatReleased,
+    /// One seat of a seat order exchanged for another.
+    SeatSwapped,
+}
+
+/// A hold as it is after a change: of units of stock, or of seats.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HoldFact {
+    Stock(Hold),
+    Seats(SeatHold),
+}
+
+impl HoldFact {
+    pub fn id(&self) -> HoldId {
+        match self {
+            HoldFact::Stock(h) => h.id,
+            HoldFact::Seats(h) => h.id,
+        }
+    }
+
+    pub fn by(&self) -> UserId {
+        match self {
+            HoldFact::Stock(h) => h.by,
+            HoldFact::Seats(h) => h.by,
+        }
+    }
+}
+
+/// A fact for everybody but the caller: live pages, projections (orders,
+/// statistics, results) and later notifications are all made from these.
+/// Each event says enough on its own that a fold over a sale's events,
+/// in log order, rebuilds what they describe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     StatusChanged(SaleStatus),
     StockChanged(StockView),
-    HoldExpired {
-        hold: HoldId,
-        by: UserId,
-        quantity: u32,
+    /// A hold was taken, or changed state or seats; `hold` is its state after.
+    Hold {
+        change: HoldChange,
+        hold: HoldFact,
     },
     Clicked(Click),
     QueueJoined {
         ticket: u32,
+        by: UserId,
     },
     QueueShuffled {
         prequeue_len: u32,
@@ -360,6 +401,31 @@ pub enum Event {
     SeatsFreed {
         seats: Vec<SeatId>,
     },
+    /// The organizer changed the sale's text, schedule or terms.
+    Edited,
+    /// The organizer took the sale off the lists.
+    Archived,
+}
+
+/// The event that a command's outcome is, for the outcomes that change a hold
+/// or the sale's configuration (the rest announce themselves from inside).
+fn outcome_event(outcome: &Outcome) -> Option<Event> {
+    let (change, hold) = match outcome {
+        Outcome::Held(h) => (HoldChange::Held, HoldFact::Stock(h.clone())),
+        Outcome::Confirmed(h) => (HoldChange::Confirmed, HoldFact::Stock(h.clone())),
+        Outcome::Cancelled(h) => (HoldChange::Cancelled, HoldFact::Stock(h.clone())),
+        Outcome::Refunded(h) => (HoldChange::Refunded, HoldFact::Stock(h.clone())),
+        Outcome::SeatsHeld(h) => (HoldChange::Held, HoldFact::Seats(h.clone())),
+        Outcome::SeatsConfirmed(h) => (HoldChange::Confirmed, HoldFact::Seats(h.clone())),
+        Outcome::SeatsCancelled(h) => (HoldChange::Cancelled, HoldFact::Seats(h.clone())),
+        Outcome::SeatsRefunded(h) => (HoldChange::Refunded, HoldFact::Seats(h.clone())),
+        Outcome::SeatReleased(h) => (HoldChange::SeatReleased, HoldFact::Seats(h.clone())),
+        Outcome::SeatSwapped(h) => (HoldChange::SeatSwapped, HoldFact::Seats(h.clone())),
+        Outcome::Edited => return Some(Event::Edited),
+        Outcome::Archived => return Some(Event::Archived),
+        _ => return None,
+    };
+    Some(Event::Hold { change, hold })
 }
 
 /// The result of applying one input.
@@ -517,6 +583,7 @@ impl Sale {
             Recall::Conflict => Outcome::Rejected(Rejection::IdempotencyKeyReused),
             Recall::New => {
                 let outcome = self.act(cmd.by, &cmd.action, now, &mut events);
+                events.extend(outcome_event(&outcome));
                 self.idempotency.remember(cmd.by, cmd.key.clone(), cmd.action.clone(), outcome.clone(), now);
                 outcome
             }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::stock::{HoldId, HoldStatus};
 use crate::venue::{RowSpan, SeatId, SeatIndex, Venue};
-use crate::{Event, Money, Outcome, Rejection, UserId};
+use crate::{Event, HoldChange, HoldFact, Money, Outcome, Rejection, UserId};
 
 /// Most seats named in one rejection (the rest are summarized by the count).
 pub const TAKEN_LISTED_MAX: usize = 16;
@@ -252,6 +252,7 @@ impl SeatBook {
             self.release_all(id, false, events);
             if let Some(h) = self.holds.get_mut(&id) {
                 h.status = HoldStatus::Expired;
+                events.push(Event::Hold { change: HoldChange::Expired, hold: HoldFact::Seats(h.clone()) });
             }
         }
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Money, Outcome, Rejection, UserId};
+use crate::{Event, HoldChange, HoldFact, Money, Outcome, Rejection, UserId};
 
 /// A hold, numbered from 1 within its sale. A confirmed hold is an order with the same id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -143,9 +143,10 @@ impl StockBook {
             let Some(hold) = self.holds.get_mut(&id) else { continue };
             debug_assert_eq!(hold.status, HoldStatus::Held);
             hold.status = HoldStatus::Expired;
+            let fact = HoldFact::Stock(hold.clone());
             let (by, q) = (hold.by, hold.quantity);
             self.release_held(by, q);
-            events.push(Event::HoldExpired { hold: id, by, quantity: q });
+            events.push(Event::Hold { change: HoldChange::Expired, hold: fact });
         }
     }
 

@@ -23,9 +23,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 use sha2::{Digest, Sha256};
 use stampede_core::{
-    Action, AdmissionPolicy, Applied, Click, Command, DropConfig, DropView, Event, Hold, HoldId, HoldStatus,
-    IdempotencyKey, Input, KindConfig, Outcome, PassState, QueueConfig, QueueEntry, QueueView, Rejection, Sale,
-    SaleConfig, SaleStatus, StockConfig, StockView, UserId, WaitingRoom, leading_zero_bits, pow_hash, pow_ok,
+    Action, AdmissionPolicy, Applied, Click, Command, DropConfig, DropView, Event, Hold, HoldChange, HoldFact, HoldId,
+    HoldStatus, IdempotencyKey, Input, KindConfig, Outcome, PassState, QueueConfig, QueueEntry, QueueView, Rejection,
+    Sale, SaleConfig, SaleStatus, StockConfig, StockView, UserId, WaitingRoom, leading_zero_bits, pow_hash, pow_ok,
     prequeue_order, solve_pow,
 };
 
@@ -1174,7 +1174,7 @@ impl Run {
         prop_assert_eq!(shuffles, m.shuffled.into_iter().collect::<Vec<_>>(), "{}", ctx);
         let joins: Vec<u32> = ev
             .iter()
-            .filter_map(|e| if let Event::QueueJoined { ticket } = e { Some(*ticket) } else { None })
+            .filter_map(|e| if let Event::QueueJoined { ticket, .. } = e { Some(*ticket) } else { None })
             .collect();
         prop_assert_eq!(joins, m.joined.into_iter().collect::<Vec<_>>(), "{}", ctx);
         let uptos: Vec<u32> =
@@ -1194,7 +1194,9 @@ impl Run {
         let mut holds: Vec<(u64, u64, u32)> = ev
             .iter()
             .filter_map(|e| match e {
-                Event::HoldExpired { hold, by, quantity } => Some((hold.0, by.0, *quantity)),
+                Event::Hold { change: HoldChange::Expired, hold: HoldFact::Stock(h) } => {
+                    Some((h.id.0, h.by.0, h.quantity))
+                }
                 _ => None,
             })
             .collect();
