@@ -15,22 +15,28 @@
 //! with [`SNAPSHOT_FORMAT`]; the durable log format is the engine's own
 //! versioned record type, not these structs.
 
-mod drop_sale;
+mod holds;
 mod idempotency;
+mod kinds;
 mod money;
 mod queue;
 mod reference;
 mod sale;
 mod schedule;
-mod seated;
-mod stock;
 pub mod text;
 mod venue;
 
-pub use drop_sale::{Click, DropBook, DropConfig, DropView};
+pub use holds::{HoldId, HoldLedger, HoldStatus, Holding};
 pub use idempotency::{
     IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey,
 };
+pub use kinds::drop::{Click, DropAction, DropBook, DropConfig, DropOutcome, DropView};
+pub use kinds::seated::{
+    HeldSeat, SeatArea, SeatBook, SeatHold, SeatedAction, SeatedConfig, SeatedOutcome, SeatedTerms, SeatedView,
+    TAKEN_LISTED_MAX,
+};
+pub use kinds::stock::{Hold, StockAction, StockBook, StockConfig, StockOutcome, StockView};
+pub use kinds::{KindConfig, TermsEdit};
 pub use money::{Money, PRICE_MAX, PriceTooHigh};
 pub use queue::{
     AdmissionPolicy, POW_BITS_MAX, POW_DOMAIN, PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom, commitment,
@@ -38,12 +44,10 @@ pub use queue::{
 };
 pub use reference::OrderRef;
 pub use sale::{
-    Action, Applied, Command, EditField, Event, HoldChange, HoldFact, Input, KindConfig, Outcome, Rejection,
-    SNAPSHOT_FORMAT, Sale, SaleConfig, SaleEdit, SaleText, SaleView, TermsEdit,
+    Action, Applied, Command, EditField, Event, HoldChange, HoldFact, Input, Outcome, Rejection, SNAPSHOT_FORMAT, Sale,
+    SaleConfig, SaleEdit, SaleText, SaleView,
 };
 pub use schedule::{SaleStatus, Schedule};
-pub use seated::{HeldSeat, SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView, TAKEN_LISTED_MAX};
-pub use stock::{Hold, HoldId, HoldStatus, StockBook, StockConfig, StockView};
 pub use venue::{
     COORD_MAX, ROW_SEATS_MAX, Row, RowSpan, SEAT_LABEL_LEN_MAX, SECTION_ROWS_MAX, Seat, SeatId, SeatIndex, SeatPlace,
     Section, SectionSpec, VENUE_NAME_LEN_MAX, VENUE_SEATS_MAX, VENUE_SECTIONS_MAX, Venue, VenueError, generate,

@@ -1,31 +1,25 @@
-//! One sale of any kind: the schedule, the kind's book, the optional waiting
-//! room, and idempotency, behind a single `apply`.
-//!
-//! New sale kinds (seated sales, auctions, lotteries) and the waiting room are
-//! added as new [`KindConfig`] / book variants; the runtime only sees [`Sale`].
+//! The frame of every sale, whatever its kind: the schedule, opening and
+//! closing, the optional waiting room, idempotency, per-person pass limits,
+//! edits and archiving, behind a single `apply`. What a kind sells and how
+//! is in [`crate::kinds`]; the frame hands a kind's actions to its book.
 
 use serde::{Deserialize, Serialize};
 
 use crate::UserId;
-use crate::drop_sale::{Click, DropBook, DropConfig, DropView};
+use crate::holds::HoldId;
 use crate::idempotency::{IdempotencyKey, IdempotencyTable, Recall};
+use crate::kinds::drop::{Click, DropAction, DropBook, DropOutcome, DropView};
+use crate::kinds::seated::{SeatBook, SeatHold, SeatedAction, SeatedOutcome, SeatedView};
+use crate::kinds::stock::{Hold, StockAction, StockBook, StockOutcome, StockView};
+use crate::kinds::{Book, Gate, KindConfig, TermsEdit};
 use crate::queue::{PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom};
 use crate::schedule::{SaleStatus, Schedule};
-use crate::seated::{SeatArea, SeatBook, SeatHold, SeatedConfig, SeatedView};
-use crate::stock::{Hold, HoldId, HoldStatus, StockBook, StockConfig, StockView};
 use crate::venue::SeatId;
 
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 6;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KindConfig {
-    Stock(StockConfig),
-    Drop(DropConfig),
-    Seated(SeatedConfig),
-}
+pub const SNAPSHOT_FORMAT: u32 = 7;
 
 /// Everything needed to start a sale; the first entry of its log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,23 +56,6 @@ impl SaleConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-enum Book {
-    Stock(StockBook),
-    Drop(DropBook),
-    Seated(SeatBook),
-}
-
-/// The terms of a sale's kind that an organizer may change before opening.
-/// A seated sale keeps its venue: its seat map is published (and cached) as it
-/// was created; a different venue is a different sale.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TermsEdit {
-    Stock(StockConfig),
-    Drop(DropConfig),
-    Seated { per_person_limit: u32, seats_per_hold_max: u32, hold_ttl_us: i64 },
-}
-
 /// An organizer's change to a sale; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleEdit {
@@ -109,14 +86,14 @@ impl EditField {
     }
 }
 
-/// What a person (or the organizer) asks a sale to do.
+/// What a person (or the organizer) asks a sale to do: the frame's own
+/// actions, the hold lifecycle shared by every kind that holds, and each
+/// kind's actions nested under it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     Open,
     Close,
-    Reserve {
-        quantity: u32,
-    },
+    /// Pay for a hold: it becomes an order with the same id.
     Confirm {
         hold: HoldId,
     },
@@ -126,7 +103,6 @@ pub enum Action {
     Refund {
         order: HoldId,
     },
-    Click,
     /// Take a place in the waiting room. `address` is an opaque tag of the
     /// network address (the server hashes it), counted against the per-address limit.
     Join {
@@ -137,35 +113,15 @@ pub enum Action {
     SetPowBits {
         bits: u8,
     },
-    /// Hold these seats, all or none. `holders[i]` is who sits in `seats[i]`
-    /// (the server checks they are the booker's friends); empty means the booker.
-    HoldSeats {
-        seats: Vec<SeatId>,
-        holders: Vec<UserId>,
-    },
-    /// Hold the best `count` adjacent seats in one row of `area`.
-    HoldBest {
-        area: SeatArea,
-        count: u32,
-        holders: Vec<UserId>,
-    },
-    /// Give back one seat of a hold or order.
-    ReleaseSeat {
-        order: HoldId,
-        seat: SeatId,
-    },
-    /// Exchange one seat of a hold or order for a free one.
-    SwapSeat {
-        order: HoldId,
-        from: SeatId,
-        to: SeatId,
-    },
     /// The organizer changes the sale: anything before it opens; after, only
     /// the title, the description and (while open) the closing time.
     Edit(Box<SaleEdit>),
     /// The organizer takes a sale nobody has bought from off the lists. It
     /// closes for good; its log stays, so it can still be audited.
     Archive,
+    Stock(StockAction),
+    Drop(DropAction),
+    Seated(SeatedAction),
 }
 
 /// An action with its author, its idempotency key and the time the sale's
@@ -304,22 +260,12 @@ impl Rejection {
     }
 }
 
+/// A command's answer: the frame's own, or a kind's nested under it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Opened,
     Closed,
-    Held(Hold),
-    Confirmed(Hold),
-    Cancelled(Hold),
-    Refunded(Hold),
-    Clicked(Click),
     Joined(QueueEntry),
-    SeatsHeld(SeatHold),
-    SeatsConfirmed(SeatHold),
-    SeatsCancelled(SeatHold),
-    SeatsRefunded(SeatHold),
-    SeatReleased(SeatHold),
-    SeatSwapped(SeatHold),
     PowSet {
         bits: u8,
     },
@@ -328,6 +274,23 @@ pub enum Outcome {
     /// A tick that moved time forward.
     Ticked,
     Rejected(Rejection),
+    Stock(StockOutcome),
+    Drop(DropOutcome),
+    Seated(SeatedOutcome),
+}
+
+impl Outcome {
+    /// The event that this outcome is, for the outcomes that change a hold or
+    /// the sale's configuration (the rest announce themselves from inside).
+    fn event(&self) -> Option<Event> {
+        match self {
+            Outcome::Stock(o) => Some(o.event()),
+            Outcome::Seated(o) => Some(o.event()),
+            Outcome::Edited => Some(Event::Edited),
+            Outcome::Archived => Some(Event::Archived),
+            _ => None,
+        }
+    }
 }
 
 /// What happened to a hold (an order, once confirmed).
@@ -407,27 +370,6 @@ pub enum Event {
     Archived,
 }
 
-/// The event that a command's outcome is, for the outcomes that change a hold
-/// or the sale's configuration (the rest announce themselves from inside).
-fn outcome_event(outcome: &Outcome) -> Option<Event> {
-    let (change, hold) = match outcome {
-        Outcome::Held(h) => (HoldChange::Held, HoldFact::Stock(h.clone())),
-        Outcome::Confirmed(h) => (HoldChange::Confirmed, HoldFact::Stock(h.clone())),
-        Outcome::Cancelled(h) => (HoldChange::Cancelled, HoldFact::Stock(h.clone())),
-        Outcome::Refunded(h) => (HoldChange::Refunded, HoldFact::Stock(h.clone())),
-        Outcome::SeatsHeld(h) => (HoldChange::Held, HoldFact::Seats(h.clone())),
-        Outcome::SeatsConfirmed(h) => (HoldChange::Confirmed, HoldFact::Seats(h.clone())),
-        Outcome::SeatsCancelled(h) => (HoldChange::Cancelled, HoldFact::Seats(h.clone())),
-        Outcome::SeatsRefunded(h) => (HoldChange::Refunded, HoldFact::Seats(h.clone())),
-        Outcome::SeatReleased(h) => (HoldChange::SeatReleased, HoldFact::Seats(h.clone())),
-        Outcome::SeatSwapped(h) => (HoldChange::SeatSwapped, HoldFact::Seats(h.clone())),
-        Outcome::Edited => return Some(Event::Edited),
-        Outcome::Archived => return Some(Event::Archived),
-        _ => return None,
-    };
-    Some(Event::Hold { change, hold })
-}
-
 /// The result of applying one input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
@@ -465,11 +407,7 @@ pub struct Sale {
 
 impl Sale {
     pub fn new(config: SaleConfig) -> Self {
-        let book = match &config.kind {
-            KindConfig::Stock(c) => Book::Stock(StockBook::new(c.clone())),
-            KindConfig::Drop(c) => Book::Drop(DropBook::new(c.clone())),
-            KindConfig::Seated(c) => Book::Seated(SeatBook::new(c.clone())),
-        };
+        let book = Book::new(&config.kind);
         Sale {
             schedule: Schedule::new(config.opens_at_us, config.closes_at_us),
             queue: config.queue.clone().map(WaitingRoom::new),
@@ -538,14 +476,7 @@ impl Sale {
 
     /// What is left to win: units of stock, or winning ranks of a drop.
     pub fn available(&self) -> u64 {
-        match &self.book {
-            Book::Stock(b) => b.view().available,
-            Book::Drop(b) => {
-                let v = b.view();
-                u64::from(v.winners.saturating_sub(v.won))
-            }
-            Book::Seated(b) => u64::from(b.view().available),
-        }
+        self.book.available()
     }
 
     /// The time of the newest input applied; the runtime stamps no earlier time.
@@ -560,11 +491,7 @@ impl Sale {
     /// When the runtime should send a tick: the next opening, closing, hold
     /// expiry, admission or pass expiry.
     pub fn next_deadline_us(&self) -> Option<i64> {
-        let book = match &self.book {
-            Book::Stock(b) => b.next_deadline_us(),
-            Book::Drop(_) => None,
-            Book::Seated(b) => b.next_deadline_us(),
-        };
+        let book = self.book.next_deadline_us();
         let queue = self.queue.as_ref().and_then(WaitingRoom::next_deadline_us);
         [self.schedule.next_deadline_us(), book, queue].into_iter().flatten().min()
     }
@@ -583,7 +510,7 @@ impl Sale {
             Recall::Conflict => Outcome::Rejected(Rejection::IdempotencyKeyReused),
             Recall::New => {
                 let outcome = self.act(cmd.by, &cmd.action, now, &mut events);
-                events.extend(outcome_event(&outcome));
+                events.extend(outcome.event());
                 self.idempotency.remember(cmd.by, cmd.key.clone(), cmd.action.clone(), outcome.clone(), now);
                 outcome
             }
@@ -597,11 +524,7 @@ impl Sale {
             events.push(Event::StatusChanged(self.schedule.status));
             self.follow_status(now, events);
         }
-        match &mut self.book {
-            Book::Stock(b) => b.expire(now, events),
-            Book::Seated(b) => b.expire(now, events),
-            Book::Drop(_) => {}
-        }
+        self.book.expire(now, events);
         if let Some(q) = &mut self.queue {
             q.advance(now, events);
         }
@@ -626,35 +549,9 @@ impl Sale {
         }
     }
 
-    /// Buying needs a live pass when the sale has a waiting room.
-    fn check_pass(&self, by: UserId, now: i64) -> Result<(), Rejection> {
-        match &self.queue {
-            Some(q) => q.check_pass(by, now),
-            None => Ok(()),
-        }
-    }
-
-    /// Taking stock or seats needs the right sale kind, the sale open, and a
-    /// live pass when there is a waiting room.
-    fn may_take(&self, by: UserId, now: i64, right_kind: bool) -> Result<(), Rejection> {
-        if !right_kind {
-            return Err(Rejection::WrongSaleKind);
-        }
-        match self.schedule.status {
-            SaleStatus::Scheduled => return Err(Rejection::NotOpenYet),
-            SaleStatus::Closed => return Err(Rejection::Closed),
-            SaleStatus::Open => {}
-        }
-        self.check_pass(by, now)
-    }
-
     /// The most one person may have: units of stock, seats, or a drop's one click.
     pub fn per_person_limit(&self) -> u32 {
-        match &self.book {
-            Book::Stock(b) => b.config.per_person_limit,
-            Book::Seated(b) => b.config.per_person_limit,
-            Book::Drop(_) => 1,
-        }
+        self.book.per_person_limit()
     }
 
     /// How many units a pass is good for: the per-person limit, or one
@@ -666,12 +563,17 @@ impl Sale {
         }
     }
 
-    /// `by` bought `units`: with a waiting room, they count against the pass.
-    fn record_purchase(&mut self, by: UserId, units: u32, now: i64, events: &mut Vec<Event>) {
-        let limit = self.pass_limit();
-        if let Some(q) = &mut self.queue {
-            q.record_purchase(by, units, limit, now, events);
-        }
+    /// The book, and what the frame lends it while it acts.
+    fn gate(&mut self, now: i64) -> (&mut Book, Gate<'_>) {
+        let pass_limit = self.pass_limit();
+        let gate = Gate {
+            status: self.schedule.status,
+            opened_at_us: self.schedule.opened_at_us,
+            now,
+            queue: self.queue.as_mut(),
+            pass_limit,
+        };
+        (&mut self.book, gate)
     }
 
     fn act(&mut self, by: UserId, action: &Action, now: i64, events: &mut Vec<Event>) -> Outcome {
@@ -696,92 +598,16 @@ impl Sale {
                     Outcome::Closed
                 }
             },
-            Action::Reserve { quantity } => {
-                if let Err(r) = self.may_take(by, now, matches!(self.book, Book::Stock(_))) {
-                    return Outcome::Rejected(r);
-                }
-                let Book::Stock(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                book.reserve(by, *quantity, now, events)
+            Action::Stock(_) | Action::Drop(_) | Action::Seated(_) => {
+                let (book, mut gate) = self.gate(now);
+                book.act(by, action, &mut gate, events)
             }
-            Action::HoldSeats { seats, holders } => {
-                if let Err(r) = self.may_take(by, now, matches!(self.book, Book::Seated(_))) {
-                    return Outcome::Rejected(r);
-                }
-                let Book::Seated(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                book.hold_seats(by, seats, holders, now, events)
-            }
-            Action::HoldBest { area, count, holders } => {
-                if let Err(r) = self.may_take(by, now, matches!(self.book, Book::Seated(_))) {
-                    return Outcome::Rejected(r);
-                }
-                let Book::Seated(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                book.hold_best(by, area, *count, holders, now, events)
-            }
-            Action::ReleaseSeat { order, seat } => match &mut self.book {
-                Book::Seated(book) => book.release_seat(by, *order, *seat, events),
-                _ => Outcome::Rejected(Rejection::WrongSaleKind),
-            },
-            // Taking a new seat needs the sale open, but not a pass: the
-            // person already went through the waiting room for this order.
-            Action::SwapSeat { order, from, to } => {
-                if !matches!(self.book, Book::Seated(_)) {
-                    return Outcome::Rejected(Rejection::WrongSaleKind);
-                }
-                match status {
-                    SaleStatus::Scheduled => return Outcome::Rejected(Rejection::NotOpenYet),
-                    SaleStatus::Closed => return Outcome::Rejected(Rejection::Closed),
-                    SaleStatus::Open => {}
-                }
-                let Book::Seated(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                book.swap_seat(by, *order, *from, *to, events)
-            }
-            // A hold taken while the sale was open (and, with a waiting room,
-            // with a live pass) may still be paid for or given back after it
-            // closes or the pass ends. What is paid for counts against the pass.
             Action::Confirm { hold } => {
-                let outcome = match &mut self.book {
-                    Book::Stock(book) => book.confirm(by, *hold, events),
-                    Book::Seated(book) => book.confirm(by, *hold),
-                    Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
-                };
-                let units = match &outcome {
-                    Outcome::Confirmed(h) => h.quantity,
-                    Outcome::SeatsConfirmed(h) => u32::try_from(h.seats.len()).unwrap_or(u32::MAX),
-                    _ => 0,
-                };
-                if units > 0 {
-                    self.record_purchase(by, units, now, events);
-                }
-                outcome
+                let (book, mut gate) = self.gate(now);
+                book.confirm(by, *hold, &mut gate, events)
             }
-            Action::Cancel { hold } => match &mut self.book {
-                Book::Stock(book) => book.cancel(by, *hold, events),
-                Book::Seated(book) => book.cancel(by, *hold, events),
-                Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
-            },
-            Action::Refund { order } => match &mut self.book {
-                Book::Stock(book) => book.refund(by, *order, events),
-                Book::Seated(book) => book.refund(by, *order, events),
-                Book::Drop(_) => Outcome::Rejected(Rejection::WrongSaleKind),
-            },
-            Action::Click => {
-                let Book::Drop(book) = &self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                if let Some(first) = book.first_click(by) {
-                    return first;
-                }
-                let opened = match (status, self.schedule.opened_at_us) {
-                    (SaleStatus::Open, Some(opened)) => opened,
-                    (SaleStatus::Closed, _) => return Outcome::Rejected(Rejection::Closed),
-                    _ => return Outcome::Rejected(Rejection::NotOpenYet),
-                };
-                if let Err(r) = self.check_pass(by, now) {
-                    return Outcome::Rejected(r);
-                }
-                let Book::Drop(book) = &mut self.book else { return Outcome::Rejected(Rejection::WrongSaleKind) };
-                let outcome = book.click(by, now, opened, events);
-                self.record_purchase(by, 1, now, events);
-                outcome
-            }
+            Action::Cancel { hold } => self.book.cancel(by, *hold, events),
+            Action::Refund { order } => self.book.refund(by, *order, events),
             Action::Join { nonce, address } => {
                 let closed = status == SaleStatus::Closed;
                 match &mut self.queue {
@@ -817,7 +643,7 @@ impl Sale {
         let status = self.schedule.status;
         let opens = edit.opens_at_us.filter(|o| *o != self.schedule.opens_at_us);
         let closes = edit.closes_at_us.filter(|c| *c != self.schedule.closes_at_us);
-        let terms = edit.terms.as_ref().filter(|t| !self.terms_are(t));
+        let terms = edit.terms.as_ref().filter(|t| !self.book.same_terms(t));
         if status != SaleStatus::Scheduled {
             if opens.is_some() {
                 return Err(Rejection::EditNotAllowed { field: EditField::OpensAt });
@@ -840,9 +666,9 @@ impl Sale {
         {
             return Err(Rejection::BadSchedule);
         }
-        let book = match terms {
+        let kind = match terms {
             None => None,
-            Some(t) => Some(self.book_with(t)?),
+            Some(t) => Some(self.book.config_with(t)?),
         };
         if let Some(title) = &edit.title {
             self.config.title.clone_from(title);
@@ -854,50 +680,13 @@ impl Sale {
         self.schedule.closes_at_us = new_closes;
         self.config.opens_at_us = new_opens;
         self.config.closes_at_us = new_closes;
-        if let Some((book, kind)) = book {
-            self.book = book;
+        if let Some(kind) = kind {
+            self.book = Book::new(&kind);
             self.config.kind = kind;
-            if let Some(stock) = self.stock() {
-                events.push(Event::StockChanged(stock.view()));
-            }
+            self.book.announce(events);
         }
         self.revision = self.revision.wrapping_add(1);
         Ok(())
-    }
-
-    fn terms_are(&self, terms: &TermsEdit) -> bool {
-        match (terms, &self.config.kind) {
-            (TermsEdit::Stock(t), KindConfig::Stock(c)) => t == c,
-            (TermsEdit::Drop(t), KindConfig::Drop(c)) => t == c,
-            (TermsEdit::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us }, KindConfig::Seated(c)) => {
-                *per_person_limit == c.per_person_limit
-                    && *seats_per_hold_max == c.seats_per_hold_max
-                    && *hold_ttl_us == c.hold_ttl_us
-            }
-            _ => false,
-        }
-    }
-
-    /// A fresh book under new terms of the same kind.
-    fn book_with(&self, terms: &TermsEdit) -> Result<(Book, KindConfig), Rejection> {
-        match (terms, &self.config.kind) {
-            (TermsEdit::Stock(t), KindConfig::Stock(_)) => {
-                Ok((Book::Stock(StockBook::new(t.clone())), KindConfig::Stock(t.clone())))
-            }
-            (TermsEdit::Drop(t), KindConfig::Drop(_)) => {
-                Ok((Book::Drop(DropBook::new(t.clone())), KindConfig::Drop(t.clone())))
-            }
-            (TermsEdit::Seated { per_person_limit, seats_per_hold_max, hold_ttl_us }, KindConfig::Seated(c)) => {
-                let config = SeatedConfig {
-                    venue: c.venue.clone(),
-                    per_person_limit: *per_person_limit,
-                    seats_per_hold_max: *seats_per_hold_max,
-                    hold_ttl_us: *hold_ttl_us,
-                };
-                Ok((Book::Seated(SeatBook::new(config.clone())), KindConfig::Seated(config)))
-            }
-            _ => Err(Rejection::WrongSaleKind),
-        }
     }
 
     /// Only a sale nobody has bought from (or held, or clicked) may go: the
@@ -907,13 +696,7 @@ impl Sale {
             return Err(Rejection::SaleArchived);
         }
         // A refunded order still counts: its buyer keeps seeing it on their page.
-        let bought = |s: HoldStatus| matches!(s, HoldStatus::Held | HoldStatus::Confirmed | HoldStatus::Refunded);
-        let sold = match &self.book {
-            Book::Stock(b) => b.holds_after(HoldId(0), usize::MAX).any(|h| bought(h.status)),
-            Book::Seated(b) => b.holds_after(HoldId(0), usize::MAX).any(|h| bought(h.status)),
-            Book::Drop(b) => !b.clicks().is_empty(),
-        };
-        if sold {
+        if self.book.has_orders() {
             return Err(Rejection::SaleHasOrders);
         }
         if self.schedule.status != SaleStatus::Closed {
@@ -928,11 +711,7 @@ impl Sale {
 
     /// Recounts the books; Err names the first broken invariant.
     pub fn check_invariants(&self) -> Result<(), String> {
-        match &self.book {
-            Book::Stock(b) => b.check_invariants()?,
-            Book::Drop(b) => b.check_invariants()?,
-            Book::Seated(b) => b.check_invariants()?,
-        }
+        self.book.check_invariants()?;
         let Some(q) = &self.queue else { return Ok(()) };
         q.check_invariants()?;
         // A pass that bought up to the limit has ended and frees its slot.

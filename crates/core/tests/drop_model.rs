@@ -5,6 +5,7 @@
 //! list of remembered keys, searched by loops. Only data types are shared with
 //! the core.
 
+use stampede_core::{DropAction, DropOutcome, SeatedAction, StockAction};
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
@@ -183,10 +184,10 @@ impl Model {
                 }
             }
             Action::Join { .. } | Action::SetPowBits { .. } => Outcome::Rejected(Rejection::NoWaitingRoom),
-            Action::Click => {
+            Action::Drop(DropAction::Click) => {
                 for c in &self.clicks {
                     if c.by.0 == by {
-                        return Outcome::Clicked(c.clone());
+                        return Outcome::Drop(DropOutcome::Clicked(c.clone()));
                     }
                 }
                 match (self.status, self.opened_at) {
@@ -203,18 +204,18 @@ impl Model {
                             after_open_us: self.now - opened,
                         };
                         self.clicks.push(click.clone());
-                        Outcome::Clicked(click)
+                        Outcome::Drop(DropOutcome::Clicked(click))
                     }
                 }
             }
-            Action::Reserve { .. }
+            Action::Stock(StockAction::Reserve { .. })
             | Action::Confirm { .. }
             | Action::Cancel { .. }
             | Action::Refund { .. }
-            | Action::HoldSeats { .. }
-            | Action::HoldBest { .. }
-            | Action::ReleaseSeat { .. }
-            | Action::SwapSeat { .. } => Outcome::Rejected(Rejection::WrongSaleKind),
+            | Action::Seated(SeatedAction::HoldSeats { .. })
+            | Action::Seated(SeatedAction::HoldBest { .. })
+            | Action::Seated(SeatedAction::ReleaseSeat { .. })
+            | Action::Seated(SeatedAction::SwapSeat { .. }) => Outcome::Rejected(Rejection::WrongSaleKind),
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
             Action::Edit(_) | Action::Archive => panic!("model: the drop runs do not edit or archive"),
         }
@@ -285,10 +286,15 @@ impl Run {
             && m.acted
         {
             self.first.insert((c.by.0, c.key.as_str().to_owned()), (c.action.clone(), applied.outcome.clone()));
-            if c.action == Action::Click {
+            if c.action == Action::Drop(DropAction::Click) {
                 match self.first_click.get(&c.by) {
                     Some(first) => {
-                        prop_assert_eq!(&applied.outcome, &Outcome::Clicked(first.clone()), "a repeat click; {}", ctx)
+                        prop_assert_eq!(
+                            &applied.outcome,
+                            &Outcome::Drop(DropOutcome::Clicked(first.clone())),
+                            "a repeat click; {}",
+                            ctx
+                        )
                     }
                     None => match m.status_at_act {
                         SaleStatus::Scheduled => {
@@ -298,7 +304,7 @@ impl Run {
                             prop_assert_eq!(&applied.outcome, &Outcome::Rejected(Rejection::Closed), "{}", ctx)
                         }
                         SaleStatus::Open => match &applied.outcome {
-                            Outcome::Clicked(click) => {
+                            Outcome::Drop(DropOutcome::Clicked(click)) => {
                                 prop_assert_eq!(click.by, c.by);
                                 prop_assert_eq!(click.rank as usize, clicks_before + 1, "ranks follow input order");
                                 prop_assert_eq!(click.at_us, self.model.now, "a click happens now");
@@ -404,10 +410,10 @@ fn dt_strategy() -> impl Strategy<Value = i64> {
 
 fn action_strategy() -> impl Strategy<Value = Action> {
     prop_oneof![
-        40 => Just(Action::Click),
+        40 => Just(Action::Drop(DropAction::Click)),
         4 => Just(Action::Open),
         1 => Just(Action::Close),
-        1 => Just(Action::Reserve { quantity: 1 }),
+        1 => Just(Action::Stock(StockAction::Reserve { quantity: 1 })),
         1 => Just(Action::Confirm { hold: HoldId(1) }),
     ]
 }
@@ -502,7 +508,7 @@ fn drop_sale(winners: u32, opens_at_us: Option<i64>, closes_at_us: Option<i64>) 
 
 fn clicked(outcome: &Outcome) -> &Click {
     match outcome {
-        Outcome::Clicked(c) => c,
+        Outcome::Drop(DropOutcome::Clicked(c)) => c,
         other => panic!("expected a click, got {other:?}"),
     }
 }
@@ -512,7 +518,8 @@ fn the_first_n_clickers_win() {
     let mut sale = drop_sale(2, Some(100), None);
     let ranks: Vec<(u32, bool, i64)> = (1..=4)
         .map(|u| {
-            let c = clicked(&sale.apply(&cmd(100 + 10 * u as i64, u, "go", Action::Click)).outcome).clone();
+            let c = clicked(&sale.apply(&cmd(100 + 10 * u as i64, u, "go", Action::Drop(DropAction::Click))).outcome)
+                .clone();
             (c.rank, c.won, c.after_open_us)
         })
         .collect();
@@ -524,9 +531,9 @@ fn the_first_n_clickers_win() {
 #[test]
 fn a_repeated_click_returns_the_first() {
     let mut sale = drop_sale(1, Some(100), None);
-    let first = sale.apply(&cmd(105, 7, "a", Action::Click));
-    sale.apply(&cmd(106, 8, "a", Action::Click));
-    let again = sale.apply(&cmd(200, 7, "another-key", Action::Click));
+    let first = sale.apply(&cmd(105, 7, "a", Action::Drop(DropAction::Click)));
+    sale.apply(&cmd(106, 8, "a", Action::Drop(DropAction::Click)));
+    let again = sale.apply(&cmd(200, 7, "another-key", Action::Drop(DropAction::Click)));
     assert_eq!(again.outcome, first.outcome);
     assert!(again.events.is_empty(), "a repeat is not a new click");
     assert_eq!(clicked(&again.outcome).rank, 1);
@@ -536,18 +543,24 @@ fn a_repeated_click_returns_the_first() {
 #[test]
 fn clicks_before_opening_are_refused() {
     let mut sale = drop_sale(1, None, None);
-    assert_eq!(sale.apply(&cmd(10, 1, "a", Action::Click)).outcome, Outcome::Rejected(Rejection::NotOpenYet));
+    assert_eq!(
+        sale.apply(&cmd(10, 1, "a", Action::Drop(DropAction::Click))).outcome,
+        Outcome::Rejected(Rejection::NotOpenYet)
+    );
     assert_eq!(sale.apply(&cmd(20, 999, "open", Action::Open)).outcome, Outcome::Opened);
-    let c = clicked(&sale.apply(&cmd(25, 1, "b", Action::Click)).outcome).clone();
+    let c = clicked(&sale.apply(&cmd(25, 1, "b", Action::Drop(DropAction::Click))).outcome).clone();
     assert_eq!((c.rank, c.won, c.after_open_us), (1, true, 5));
 }
 
 #[test]
 fn after_closing_only_earlier_clickers_get_an_answer() {
     let mut sale = drop_sale(5, Some(100), Some(200));
-    let first = sale.apply(&cmd(150, 1, "a", Action::Click)).outcome;
-    assert_eq!(sale.apply(&cmd(200, 2, "a", Action::Click)).outcome, Outcome::Rejected(Rejection::Closed));
-    assert_eq!(sale.apply(&cmd(201, 1, "b", Action::Click)).outcome, first);
+    let first = sale.apply(&cmd(150, 1, "a", Action::Drop(DropAction::Click))).outcome;
+    assert_eq!(
+        sale.apply(&cmd(200, 2, "a", Action::Drop(DropAction::Click))).outcome,
+        Outcome::Rejected(Rejection::Closed)
+    );
+    assert_eq!(sale.apply(&cmd(201, 1, "b", Action::Drop(DropAction::Click))).outcome, first);
     assert_eq!(sale.view().status, SaleStatus::Closed);
 }
 
@@ -555,6 +568,6 @@ fn after_closing_only_earlier_clickers_get_an_answer() {
 fn a_scheduled_opening_is_measured_from_the_schedule() {
     let mut sale = drop_sale(1, Some(1_000), None);
     // The timer fired late; the reaction time still counts from 1_000.
-    let c = clicked(&sale.apply(&cmd(1_250, 3, "a", Action::Click)).outcome).clone();
+    let c = clicked(&sale.apply(&cmd(1_250, 3, "a", Action::Drop(DropAction::Click))).outcome).clone();
     assert_eq!((c.at_us, c.after_open_us), (1_250, 250));
 }

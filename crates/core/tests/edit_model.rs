@@ -13,6 +13,7 @@ use stampede_core::{
     Action, Command, EditField, HoldId, IdempotencyKey, Input, KindConfig, Outcome, Rejection, Sale, SaleConfig,
     SaleEdit, SaleStatus, StockConfig, TermsEdit, UserId,
 };
+use stampede_core::{StockAction, StockOutcome};
 
 const T0: i64 = 1_000_000;
 /// Holds outlive every run, so the model need not expire them.
@@ -176,7 +177,7 @@ fn run(steps: &[Step], opens: Option<i64>, closes: Option<i64>) -> Result<(), Te
             Step::Archive => Action::Archive,
             Step::Open => Action::Open,
             Step::Close => Action::Close,
-            Step::Reserve => Action::Reserve { quantity: 1 },
+            Step::Reserve => Action::Stock(StockAction::Reserve { quantity: 1 }),
             Step::CancelLast => Action::Cancel { hold: HoldId(model.live_holds.last().copied().unwrap_or(999)) },
         };
         let before = sale.config().clone();
@@ -211,7 +212,7 @@ fn run(steps: &[Step], opens: Option<i64>, closes: Option<i64>) -> Result<(), Te
                     model.status = SaleStatus::Closed;
                 }
             }
-            (Step::Reserve, Outcome::Held(h)) => {
+            (Step::Reserve, Outcome::Stock(StockOutcome::Held(h))) => {
                 prop_assert_eq!(model.status, SaleStatus::Open, "held outside an open sale");
                 prop_assert!(!model.archived, "an archived sale took a hold");
                 model.live_holds.push(h.id.0);
@@ -226,7 +227,7 @@ fn run(steps: &[Step], opens: Option<i64>, closes: Option<i64>) -> Result<(), Te
                     "refused in an open sale: {outcome:?}"
                 );
             }
-            (Step::CancelLast, Outcome::Cancelled(_)) => {
+            (Step::CancelLast, Outcome::Stock(StockOutcome::Cancelled(_))) => {
                 model.live_holds.pop();
             }
             (Step::Open, Outcome::Opened) => model.status = SaleStatus::Open,
@@ -290,7 +291,10 @@ fn after_opening_the_title_changes_but_the_stock_does_not() {
         ..SaleEdit::default()
     };
     assert_eq!(sale.apply(&at(3, Action::Edit(Box::new(same)))).outcome, Outcome::Edited);
-    assert!(matches!(sale.apply(&at(4, Action::Reserve { quantity: 1 })).outcome, Outcome::Held(_)));
+    assert!(matches!(
+        sale.apply(&at(4, Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome,
+        Outcome::Stock(StockOutcome::Held(_))
+    ));
     assert_eq!(sale.apply(&at(5, Action::Archive)).outcome, Outcome::Rejected(Rejection::SaleHasOrders));
 }
 

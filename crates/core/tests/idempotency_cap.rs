@@ -1,6 +1,7 @@
 //! The per-person bound on remembered idempotency keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use stampede_core::StockAction;
 use stampede_core::{
     Action, Command, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IdempotencyKey, Input, KindConfig, Outcome, Sale, SaleConfig,
     StockConfig, UserId,
@@ -11,7 +12,7 @@ fn reserve(sale: &mut Sale, by: u64, key: &str, at_us: i64) -> Outcome {
         at_us,
         by: UserId(by),
         key: IdempotencyKey::parse(key).unwrap(),
-        action: Action::Reserve { quantity: 1 },
+        action: Action::Stock(StockAction::Reserve { quantity: 1 }),
     };
     sale.apply(&Input::Command(cmd)).outcome
 }

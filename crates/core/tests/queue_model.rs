@@ -17,6 +17,7 @@
 //! per-person limit and in another sale,
 //! a refused command changes nothing, and the same inputs give the same sale.
 
+use stampede_core::{DropAction, DropOutcome, SeatedAction, StockAction, StockOutcome};
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
@@ -611,7 +612,7 @@ impl Model {
                 self.settle();
                 Outcome::Joined(Self::queue_entry(self.entry_of(by).expect("just joined")))
             }
-            Action::Reserve { quantity } => {
+            Action::Stock(StockAction::Reserve { quantity }) => {
                 let KindSetup::Stock { stock, per_person_limit, order_quantity_max, hold_ttl_us } = self.setup.kind
                 else {
                     return reject(Rejection::WrongSaleKind);
@@ -650,7 +651,7 @@ impl Model {
                     created_at_us: self.now,
                     expires_at_us: self.now + hold_ttl_us,
                 };
-                let out = Outcome::Held(Self::as_hold(&hold));
+                let out = Outcome::Stock(StockOutcome::Held(Self::as_hold(&hold)));
                 self.holds.push(hold);
                 out
             }
@@ -674,10 +675,10 @@ impl Model {
                     // What is paid for counts against the pass.
                     let units = self.holds[i].quantity;
                     self.record_purchase(by, units);
-                    Outcome::Confirmed(Self::as_hold(&self.holds[i]))
+                    Outcome::Stock(StockOutcome::Confirmed(Self::as_hold(&self.holds[i])))
                 } else {
                     self.holds[i].status = HoldStatus::Cancelled;
-                    Outcome::Cancelled(Self::as_hold(&self.holds[i]))
+                    Outcome::Stock(StockOutcome::Cancelled(Self::as_hold(&self.holds[i])))
                 }
             }
             Action::Refund { order } => {
@@ -693,24 +694,24 @@ impl Model {
                 match self.holds[i].status {
                     HoldStatus::Confirmed => {
                         self.holds[i].status = HoldStatus::Refunded;
-                        Outcome::Refunded(Self::as_hold(&self.holds[i]))
+                        Outcome::Stock(StockOutcome::Refunded(Self::as_hold(&self.holds[i])))
                     }
                     HoldStatus::Refunded => reject(Rejection::AlreadyRefunded),
                     _ => reject(Rejection::UnknownOrder),
                 }
             }
-            Action::HoldSeats { .. }
-            | Action::HoldBest { .. }
-            | Action::ReleaseSeat { .. }
-            | Action::SwapSeat { .. } => reject(Rejection::WrongSaleKind),
+            Action::Seated(SeatedAction::HoldSeats { .. })
+            | Action::Seated(SeatedAction::HoldBest { .. })
+            | Action::Seated(SeatedAction::ReleaseSeat { .. })
+            | Action::Seated(SeatedAction::SwapSeat { .. }) => reject(Rejection::WrongSaleKind),
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
             Action::Edit(_) | Action::Archive => panic!("model: the waiting-room runs do not edit or archive"),
-            Action::Click => {
+            Action::Drop(DropAction::Click) => {
                 let KindSetup::Drop { winners } = self.setup.kind else {
                     return reject(Rejection::WrongSaleKind);
                 };
                 if let Some(c) = self.clicks.iter().find(|c| c.by.0 == by) {
-                    return Outcome::Clicked(c.clone());
+                    return Outcome::Drop(DropOutcome::Clicked(c.clone()));
                 }
                 let opened = match (self.status, self.opened_at) {
                     (SaleStatus::Scheduled, _) => return reject(Rejection::NotOpenYet),
@@ -731,7 +732,7 @@ impl Model {
                 };
                 self.clicks.push(click.clone());
                 self.record_purchase(by, 1);
-                Outcome::Clicked(click)
+                Outcome::Drop(DropOutcome::Clicked(click))
             }
         }
     }
@@ -840,7 +841,10 @@ impl Run {
             prop_assert_eq!(&applied.outcome, &expected, "remembered key {:?}", slot);
             return Ok(());
         }
-        if !matches!(c.action, Action::Reserve { .. } | Action::Click | Action::Join { .. }) {
+        if !matches!(
+            c.action,
+            Action::Stock(StockAction::Reserve { .. }) | Action::Drop(DropAction::Click) | Action::Join { .. }
+        ) {
             return self.step(input).map(|_| ());
         }
         let mut probe = self.sale.clone();
@@ -873,13 +877,14 @@ impl Run {
         );
 
         // The same buying command in another sale, where this person has no pass.
-        if let Action::Reserve { .. } | Action::Click = c.action {
+        if let Action::Stock(StockAction::Reserve { .. }) | Action::Drop(DropAction::Click) = c.action {
             self.mirrored += 1;
             let mirrored = cmd(c.at_us, c.by.0, &format!("m{}", self.mirrored), c.action.clone());
             let got = self.other.apply(&mirrored).outcome;
             let kind_fits = matches!(
                 (&self.model.setup.kind, &c.action),
-                (KindSetup::Stock { .. }, Action::Reserve { .. }) | (KindSetup::Drop { .. }, Action::Click)
+                (KindSetup::Stock { .. }, Action::Stock(StockAction::Reserve { .. }))
+                    | (KindSetup::Drop { .. }, Action::Drop(DropAction::Click))
             );
             let want = if !kind_fits {
                 Rejection::WrongSaleKind
@@ -958,11 +963,11 @@ impl Run {
             self.first.insert((c.by.0, c.key.as_str().to_owned()), (c.action.clone(), applied.outcome.clone()));
             let pass = room(&self.sale).entry_of(c.by).map(|e| e.pass);
             match (&c.action, &applied.outcome) {
-                (Action::Reserve { .. }, Outcome::Held(_)) => prop_assert!(
+                (Action::Stock(StockAction::Reserve { .. }), Outcome::Stock(StockOutcome::Held(_))) => prop_assert!(
                     matches!(pass, Some(PassState::Admitted { expires_at_us, .. }) if now < expires_at_us),
                     "a hold without a live pass: {pass:?}; {ctx}"
                 ),
-                (Action::Click, Outcome::Clicked(click)) if m.new_click => {
+                (Action::Drop(DropAction::Click), Outcome::Drop(DropOutcome::Clicked(click))) if m.new_click => {
                     prop_assert_eq!(click.at_us, now);
                     prop_assert_eq!(pass, Some(PassState::Used { at_us: now }), "a click uses the pass; {}", ctx);
                 }
@@ -1375,8 +1380,8 @@ fn act_strategy() -> impl Strategy<Value = Act> {
         50 => (nonce, 0..ADDRESSES).prop_map(|(n, a)| Act::Join(n, a)),
         100 => prop_oneof![4 => 1u32..=2, 1 => 0u32..=4].prop_map(Act::Buy),
         80 => (on_hold, any::<prop::sample::Index>()).prop_map(|(op, pick)| Act::Own(op, pick)),
-        3 => Just(Act::Plain(Action::Click)),
-        3 => Just(Act::Plain(Action::Reserve { quantity: 1 })),
+        3 => Just(Act::Plain(Action::Drop(DropAction::Click))),
+        3 => Just(Act::Plain(Action::Stock(StockAction::Reserve { quantity: 1 }))),
         8 => bits.prop_map(|bits| Act::Plain(Action::SetPowBits { bits })),
     ]
 }
@@ -1458,15 +1463,15 @@ fn inputs(setup: &Setup, steps: &[Step]) -> Vec<Input> {
                 let action = match act {
                     Act::Plain(a) => a.clone(),
                     Act::Buy(quantity) => match setup.kind {
-                        KindSetup::Stock { .. } => Action::Reserve { quantity: *quantity },
-                        KindSetup::Drop { .. } => Action::Click,
+                        KindSetup::Stock { .. } => Action::Stock(StockAction::Reserve { quantity: *quantity }),
+                        KindSetup::Drop { .. } => Action::Drop(DropAction::Click),
                     },
                     // In a drop, mostly a click; now and then a hold command, which does not fit.
                     Act::Own(_, pick) if scratch.stock().is_none() => {
                         if pick.index(4) == 0 {
                             Action::Confirm { hold: HoldId(1) }
                         } else {
-                            Action::Click
+                            Action::Drop(DropAction::Click)
                         }
                     }
                     Act::Own(op, pick) => {
@@ -1673,7 +1678,7 @@ fn joined(outcome: &Outcome) -> QueueEntry {
 
 fn held(outcome: &Outcome) -> HoldId {
     match outcome {
-        Outcome::Held(h) => h.id,
+        Outcome::Stock(StockOutcome::Held(h)) => h.id,
         other => panic!("expected a hold, got {other:?}"),
     }
 }
@@ -1720,8 +1725,8 @@ fn a_pass_is_refused_from_its_expiry_instant() {
     assert_eq!(e.pass, PassState::Admitted { at_us: T0 + 10, expires_at_us: T0 + 110 });
     join(&mut sale, T0 + 11, 2);
     assert_eq!(sale.next_deadline_us(), Some(T0 + 110));
-    held(&sale.apply(&cmd(T0 + 109, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
-    let late = sale.apply(&cmd(T0 + 110, 1, "r2", Action::Reserve { quantity: 1 }));
+    held(&sale.apply(&cmd(T0 + 109, 1, "r1", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
+    let late = sale.apply(&cmd(T0 + 110, 1, "r2", Action::Stock(StockAction::Reserve { quantity: 1 })));
     assert_eq!(late.outcome, Outcome::Rejected(Rejection::PassExpired));
     assert!(late.events.contains(&Event::PassesExpired { count: 1 }));
     assert!(late.events.contains(&Event::QueueAdmitted { upto: 2 }), "the freed slot goes to the next place");
@@ -1738,28 +1743,34 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
     sale.apply(&cmd(T0, OWNER, "open", Action::Open));
     join(&mut sale, T0 + 1, 1);
     join(&mut sale, T0 + 2, 2);
-    let a = held(&sale.apply(&cmd(T0 + 3, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
+    let a = held(&sale.apply(&cmd(T0 + 3, 1, "r1", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
     let paid = sale.apply(&cmd(T0 + 4, 1, "c1", Action::Confirm { hold: a }));
-    assert!(matches!(paid.outcome, Outcome::Confirmed(_)));
+    assert!(matches!(paid.outcome, Outcome::Stock(StockOutcome::Confirmed(_))));
     // One of four bought: the pass goes on, and still holds the only slot.
     assert_eq!(room(&sale).check_pass(UserId(1), T0 + 4), Ok(()));
     assert_eq!(room(&sale).entry_of(UserId(1)).map(|e| e.bought), Some(1));
     assert_eq!(room(&sale).check_pass(UserId(2), T0 + 4), Err(Rejection::NotAdmitted));
-    let b = held(&sale.apply(&cmd(T0 + 5, 1, "r2", Action::Reserve { quantity: 2 })).outcome);
-    let c = held(&sale.apply(&cmd(T0 + 6, 1, "r3", Action::Reserve { quantity: 1 })).outcome);
-    assert!(matches!(sale.apply(&cmd(T0 + 7, 1, "c2", Action::Confirm { hold: b })).outcome, Outcome::Confirmed(_)));
+    let b = held(&sale.apply(&cmd(T0 + 5, 1, "r2", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome);
+    let c = held(&sale.apply(&cmd(T0 + 6, 1, "r3", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
+    assert!(matches!(
+        sale.apply(&cmd(T0 + 7, 1, "c2", Action::Confirm { hold: b })).outcome,
+        Outcome::Stock(StockOutcome::Confirmed(_))
+    ));
     assert_eq!(room(&sale).check_pass(UserId(1), T0 + 7), Ok(()), "three of four bought");
     let last = sale.apply(&cmd(T0 + 8, 1, "c3", Action::Confirm { hold: c }));
-    assert!(matches!(last.outcome, Outcome::Confirmed(_)));
+    assert!(matches!(last.outcome, Outcome::Stock(StockOutcome::Confirmed(_))));
     assert!(last.events.contains(&Event::QueueAdmitted { upto: 2 }), "reaching the limit frees the slot");
     assert_eq!(
         room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
         Some((PassState::Used { at_us: T0 + 8 }, 4))
     );
     // A refund gives the units back to the stock, not the pass back to its holder.
-    assert!(matches!(sale.apply(&cmd(T0 + 9, 1, "f1", Action::Refund { order: a })).outcome, Outcome::Refunded(_)));
+    assert!(matches!(
+        sale.apply(&cmd(T0 + 9, 1, "f1", Action::Refund { order: a })).outcome,
+        Outcome::Stock(StockOutcome::Refunded(_))
+    ));
     assert_eq!(
-        sale.apply(&cmd(T0 + 10, 1, "r4", Action::Reserve { quantity: 1 })).outcome,
+        sale.apply(&cmd(T0 + 10, 1, "r4", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome,
         Outcome::Rejected(Rejection::PassUsed)
     );
     assert_eq!(sale.check_invariants(), Ok(()));
@@ -1768,9 +1779,12 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
     let mut sale = Sale::new(sale_config(&example_setup(AdmissionPolicy::Active { max: 1 })));
     sale.apply(&cmd(T0, OWNER, "open", Action::Open));
     join(&mut sale, T0 + 1, 1);
-    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
+    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
     let late = T0 + 1 + 100;
-    assert!(matches!(sale.apply(&cmd(late, 1, "c1", Action::Confirm { hold: h })).outcome, Outcome::Confirmed(_)));
+    assert!(matches!(
+        sale.apply(&cmd(late, 1, "c1", Action::Confirm { hold: h })).outcome,
+        Outcome::Stock(StockOutcome::Confirmed(_))
+    ));
     assert_eq!(
         room(&sale).entry_of(UserId(1)).map(|e| (e.pass, e.bought)),
         Some((PassState::Expired { at_us: late }, 0))
@@ -1782,8 +1796,11 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
     let mut sale = Sale::new(sale_config(&setup));
     sale.apply(&cmd(T0, OWNER, "open", Action::Open));
     join(&mut sale, T0 + 1, 1);
-    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Reserve { quantity: 1 })).outcome);
-    assert!(matches!(sale.apply(&cmd(T0 + 3, 1, "c1", Action::Confirm { hold: h })).outcome, Outcome::Confirmed(_)));
+    let h = held(&sale.apply(&cmd(T0 + 2, 1, "r1", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
+    assert!(matches!(
+        sale.apply(&cmd(T0 + 3, 1, "c1", Action::Confirm { hold: h })).outcome,
+        Outcome::Stock(StockOutcome::Confirmed(_))
+    ));
     assert_eq!(room(&sale).check_pass(UserId(1), T0 + 3), Err(Rejection::PassUsed));
 
     let mut setup = example_setup(AdmissionPolicy::Active { max: 1 });
@@ -1792,15 +1809,18 @@ fn a_pass_is_good_until_its_holder_bought_up_to_the_limit_or_clicked() {
     drop.apply(&cmd(T0, OWNER, "open", Action::Open));
     join(&mut drop, T0 + 1, 1);
     join(&mut drop, T0 + 2, 2);
-    assert_eq!(drop.apply(&cmd(T0 + 3, 2, "c", Action::Click)).outcome, Outcome::Rejected(Rejection::NotAdmitted));
-    let click = drop.apply(&cmd(T0 + 4, 1, "c", Action::Click));
-    assert!(matches!(click.outcome, Outcome::Clicked(Click { rank: 1, won: true, .. })));
+    assert_eq!(
+        drop.apply(&cmd(T0 + 3, 2, "c", Action::Drop(DropAction::Click))).outcome,
+        Outcome::Rejected(Rejection::NotAdmitted)
+    );
+    let click = drop.apply(&cmd(T0 + 4, 1, "c", Action::Drop(DropAction::Click)));
+    assert!(matches!(click.outcome, Outcome::Drop(DropOutcome::Clicked(Click { rank: 1, won: true, .. }))));
     assert_eq!(room(&drop).check_pass(UserId(1), T0 + 4), Err(Rejection::PassUsed));
     // The repeat returns the first click; the next person was let in.
-    assert_eq!(drop.apply(&cmd(T0 + 5, 1, "c2", Action::Click)).outcome, click.outcome);
+    assert_eq!(drop.apply(&cmd(T0 + 5, 1, "c2", Action::Drop(DropAction::Click))).outcome, click.outcome);
     assert!(matches!(
-        drop.apply(&cmd(T0 + 6, 2, "c3", Action::Click)).outcome,
-        Outcome::Clicked(Click { rank: 2, .. })
+        drop.apply(&cmd(T0 + 6, 2, "c3", Action::Drop(DropAction::Click))).outcome,
+        Outcome::Drop(DropOutcome::Clicked(Click { rank: 2, .. }))
     ));
 }
 
@@ -1817,14 +1837,14 @@ fn a_pass_is_good_for_its_own_sale_only() {
     join(&mut b, T0 + 1, 2);
     join(&mut b, T0 + 2, 1);
     assert_eq!(room(&a).check_pass(UserId(1), T0 + 3), Ok(()));
-    held(&a.apply(&cmd(T0 + 3, 1, "r", Action::Reserve { quantity: 1 })).outcome);
+    held(&a.apply(&cmd(T0 + 3, 1, "r", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
     assert_eq!(
-        b.apply(&cmd(T0 + 3, 1, "r", Action::Reserve { quantity: 1 })).outcome,
+        b.apply(&cmd(T0 + 3, 1, "r", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome,
         Outcome::Rejected(Rejection::NotAdmitted)
     );
     join(&mut a, T0 + 4, 3);
     assert_eq!(
-        b.apply(&cmd(T0 + 5, 3, "r", Action::Reserve { quantity: 1 })).outcome,
+        b.apply(&cmd(T0 + 5, 3, "r", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome,
         Outcome::Rejected(Rejection::NotInQueue)
     );
     assert_eq!(b.view().stock.map(|s| s.available), Some(100));
@@ -1977,7 +1997,7 @@ fn refused_buying_changes_nothing() {
     join(&mut sale, T0 + 2, 2);
     for (by, why) in [(2, Rejection::NotAdmitted), (3, Rejection::NotInQueue)] {
         let before = sale.clone();
-        let got = sale.apply(&cmd(T0 + 3, by, "r", Action::Reserve { quantity: 1 }));
+        let got = sale.apply(&cmd(T0 + 3, by, "r", Action::Stock(StockAction::Reserve { quantity: 1 })));
         assert_eq!(got.outcome, Outcome::Rejected(why));
         assert!(got.events.is_empty());
         assert_eq!(sale.view(), before.view());

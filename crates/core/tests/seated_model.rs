@@ -19,6 +19,7 @@
 //! exactly when it would be exceeded; and the same inputs give the same sale.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use stampede_core::{DropAction, SeatedAction, SeatedOutcome, StockAction};
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
@@ -505,7 +506,7 @@ impl Model {
             expires_at_us: self.now + self.setup.hold_ttl_us,
             released: Vec::new(),
         };
-        let out = Outcome::SeatsHeld(Self::as_hold(&h));
+        let out = Outcome::Seated(SeatedOutcome::Held(Self::as_hold(&h)));
         self.holds.push(h);
         out
     }
@@ -550,17 +551,19 @@ impl Model {
                     Outcome::Closed
                 }
             }
-            Action::Reserve { .. } | Action::Click => reject(Rejection::WrongSaleKind),
+            Action::Stock(StockAction::Reserve { .. }) | Action::Drop(DropAction::Click) => {
+                reject(Rejection::WrongSaleKind)
+            }
             Action::Join { .. } | Action::SetPowBits { .. } => reject(Rejection::NoWaitingRoom),
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
             Action::Edit(_) | Action::Archive => panic!("model: the seated runs do not edit or archive"),
-            Action::HoldSeats { seats, holders } => {
+            Action::Seated(SeatedAction::HoldSeats { seats, holders }) => {
                 if let Err(r) = self.open_for_taking() {
                     return reject(r);
                 }
                 self.hold(by, seats, holders, step)
             }
-            Action::HoldBest { area, count, holders } => {
+            Action::Seated(SeatedAction::HoldBest { area, count, holders }) => {
                 if let Err(r) = self.open_for_taking() {
                     return reject(r);
                 }
@@ -590,10 +593,10 @@ impl Model {
                 }
                 if matches!(action, Action::Confirm { .. }) {
                     self.holds[i].status = HoldStatus::Confirmed;
-                    Outcome::SeatsConfirmed(Self::as_hold(&self.holds[i]))
+                    Outcome::Seated(SeatedOutcome::Confirmed(Self::as_hold(&self.holds[i])))
                 } else {
                     self.holds[i].status = HoldStatus::Cancelled;
-                    Outcome::SeatsCancelled(Self::as_hold(&self.holds[i]))
+                    Outcome::Seated(SeatedOutcome::Cancelled(Self::as_hold(&self.holds[i])))
                 }
             }
             Action::Refund { order } => {
@@ -605,13 +608,13 @@ impl Model {
                 match self.holds[i].status {
                     HoldStatus::Confirmed => {
                         self.holds[i].status = HoldStatus::Refunded;
-                        Outcome::SeatsRefunded(Self::as_hold(&self.holds[i]))
+                        Outcome::Seated(SeatedOutcome::Refunded(Self::as_hold(&self.holds[i])))
                     }
                     HoldStatus::Refunded => reject(Rejection::AlreadyRefunded),
                     _ => reject(Rejection::UnknownOrder),
                 }
             }
-            Action::ReleaseSeat { order, seat } => {
+            Action::Seated(SeatedAction::ReleaseSeat { order, seat }) => {
                 let (i, at) = match self.changeable(by, *order, *seat) {
                     Ok(found) => found,
                     Err(r) => return reject(r),
@@ -622,9 +625,9 @@ impl Model {
                 if h.seats.is_empty() {
                     h.status = if h.status == HoldStatus::Held { HoldStatus::Cancelled } else { HoldStatus::Refunded };
                 }
-                Outcome::SeatReleased(Self::as_hold(h))
+                Outcome::Seated(SeatedOutcome::SeatReleased(Self::as_hold(h)))
             }
-            Action::SwapSeat { order, from, to } => {
+            Action::Seated(SeatedAction::SwapSeat { order, from, to }) => {
                 if let Err(r) = self.open_for_taking() {
                     return reject(r);
                 }
@@ -643,7 +646,7 @@ impl Model {
                 let old = h.seats[at];
                 h.seats[at] = HeldSeat { seat: *to, holder: old.holder, price };
                 h.released.push(old);
-                Outcome::SeatSwapped(Self::as_hold(h))
+                Outcome::Seated(SeatedOutcome::SeatSwapped(Self::as_hold(h)))
             }
         }
     }
@@ -844,7 +847,7 @@ impl Run {
         }
         match (&c.action, outcome) {
             // 2. An accepted hold takes exactly the seats asked for.
-            (Action::HoldSeats { seats, holders }, Outcome::SeatsHeld(h)) => {
+            (Action::Seated(SeatedAction::HoldSeats { seats, holders }), Outcome::Seated(SeatedOutcome::Held(h))) => {
                 let got: Vec<SeatId> = h.seats.iter().map(|s| s.seat).collect();
                 prop_assert_eq!(&got, seats, "{}", ctx);
                 for (i, s) in h.seats.iter().enumerate() {
@@ -854,7 +857,7 @@ impl Run {
                 prop_assert_eq!(after.taken_bits(), &with(mid.taken_bits(), seats, &[])[..], "{}", ctx);
             }
             // 4. Best available: adjacent, one row, in the area, free before.
-            (Action::HoldBest { area, count, .. }, Outcome::SeatsHeld(h)) => {
+            (Action::Seated(SeatedAction::HoldBest { area, count, .. }), Outcome::Seated(SeatedOutcome::Held(h))) => {
                 let got: Vec<SeatId> = h.seats.iter().map(|s| s.seat).collect();
                 prop_assert_eq!(got.len(), *count as usize, "{}", ctx);
                 prop_assert!(got.windows(2).all(|w| w[1].0 == w[0].0 + 1), "not adjacent: {got:?}; {ctx}");
@@ -871,11 +874,14 @@ impl Run {
                 prop_assert_eq!(after.taken_bits(), &with(mid.taken_bits(), &got, &[])[..], "{}", ctx);
             }
             // 4. "None" only when, by brute force, no row of the area has the room.
-            (Action::HoldBest { .. }, Outcome::Rejected(Rejection::NoAdjacentSeats)) => {
+            (Action::Seated(SeatedAction::HoldBest { .. }), Outcome::Rejected(Rejection::NoAdjacentSeats)) => {
                 prop_assert_eq!(m.any_run, Some(false), "said no adjacent seats, but a row has them; {}", ctx);
             }
             // Swap: same holder, exactly one seat moved.
-            (Action::SwapSeat { order, from, to }, Outcome::SeatSwapped(h)) => {
+            (
+                Action::Seated(SeatedAction::SwapSeat { order, from, to }),
+                Outcome::Seated(SeatedOutcome::SeatSwapped(h)),
+            ) => {
                 let before = mid.hold(*order).cloned();
                 prop_assert!(before.is_some(), "{ctx}");
                 let before = before.unwrap();
@@ -888,7 +894,10 @@ impl Run {
                 prop_assert_eq!(after.taken_bits(), &with(mid.taken_bits(), &[*to], &[*from])[..], "{}", ctx);
             }
             // Release: exactly one seat back; the last one ends the hold or order.
-            (Action::ReleaseSeat { order, seat }, Outcome::SeatReleased(h)) => {
+            (
+                Action::Seated(SeatedAction::ReleaseSeat { order, seat }),
+                Outcome::Seated(SeatedOutcome::SeatReleased(h)),
+            ) => {
                 let before = mid.hold(*order).cloned();
                 prop_assert!(before.is_some(), "{ctx}");
                 let before = before.unwrap();
@@ -904,13 +913,13 @@ impl Run {
             }
             (
                 Action::Cancel { hold } | Action::Refund { order: hold },
-                Outcome::SeatsCancelled(h) | Outcome::SeatsRefunded(h),
+                Outcome::Seated(SeatedOutcome::Cancelled(h)) | Outcome::Seated(SeatedOutcome::Refunded(h)),
             ) => {
                 prop_assert_eq!(h.id, *hold);
                 let gone: Vec<SeatId> = h.seats.iter().map(|s| s.seat).collect();
                 prop_assert_eq!(after.taken_bits(), &with(mid.taken_bits(), &[], &gone)[..], "{}", ctx);
             }
-            (Action::Confirm { .. }, Outcome::SeatsConfirmed(_)) => {
+            (Action::Confirm { .. }, Outcome::Seated(SeatedOutcome::Confirmed(_))) => {
                 prop_assert_eq!(after.taken_bits(), mid.taken_bits(), "confirming moved seats; {}", ctx);
             }
             _ => {}
@@ -1081,8 +1090,8 @@ fn act_strategy() -> impl Strategy<Value = Act> {
         4 => hold_id().prop_map(|hold| Act::Plain(Action::Confirm { hold })),
         4 => hold_id().prop_map(|hold| Act::Plain(Action::Cancel { hold })),
         4 => hold_id().prop_map(|order| Act::Plain(Action::Refund { order })),
-        4 => (hold_id(), seat()).prop_map(|(order, seat)| Act::Plain(Action::ReleaseSeat { order, seat })),
-        4 => (hold_id(), seat(), seat()).prop_map(|(order, from, to)| Act::Plain(Action::SwapSeat { order, from, to })),
+        4 => (hold_id(), seat()).prop_map(|(order, seat)| Act::Plain(Action::Seated(SeatedAction::ReleaseSeat { order, seat }))),
+        4 => (hold_id(), seat(), seat()).prop_map(|(order, from, to)| Act::Plain(Action::Seated(SeatedAction::SwapSeat { order, from, to }))),
     ]
 }
 
@@ -1146,13 +1155,13 @@ fn inputs(setup: &Setup, steps: &[Step]) -> Vec<Input> {
                     }
                 };
                 let holders = resolve_holders(holders, seats.len());
-                Action::HoldSeats { seats, holders }
+                Action::Seated(SeatedAction::HoldSeats { seats, holders })
             }
-            Act::Best(area, count, holders) => Action::HoldBest {
+            Act::Best(area, count, holders) => Action::Seated(SeatedAction::HoldBest {
                 area: area.clone(),
                 count: *count,
                 holders: resolve_holders(holders, *count as usize),
-            },
+            }),
             Act::Own { op, hold: pick, seat: seat_pick, to, to_any } => {
                 let b = book(scratch);
                 let mine: Vec<&SeatHold> = b.holds_after(HoldId(0), usize::MAX).filter(|h| h.by.0 == by).collect();
@@ -1165,7 +1174,13 @@ fn inputs(setup: &Setup, steps: &[Step]) -> Vec<Input> {
                 };
                 let active = mine.iter().rev().find(|h| suits(h));
                 let hold = match (mine.last(), active, pick.index(4)) {
-                    (None, _, _) => return Action::HoldBest { area: SeatArea::Any, count: 2, holders: Vec::new() },
+                    (None, _, _) => {
+                        return Action::Seated(SeatedAction::HoldBest {
+                            area: SeatArea::Any,
+                            count: 2,
+                            holders: Vec::new(),
+                        });
+                    }
                     (Some(_), Some(active), 0..=2) => *active,
                     (Some(_), _, _) => mine[pick.index(mine.len())],
                 };
@@ -1182,14 +1197,14 @@ fn inputs(setup: &Setup, steps: &[Step]) -> Vec<Input> {
                     OnHold::Confirm => Action::Confirm { hold: id },
                     OnHold::Cancel => Action::Cancel { hold: id },
                     OnHold::Refund => Action::Refund { order: id },
-                    OnHold::Release => Action::ReleaseSeat { order: id, seat: own_seat },
+                    OnHold::Release => Action::Seated(SeatedAction::ReleaseSeat { order: id, seat: own_seat }),
                     OnHold::Swap => {
                         let free: Vec<u32> = (0..total).filter(|s| b.is_free(SeatId(*s))).collect();
                         let to = match (to, free.is_empty() || *to_any) {
                             (SeatPick::In(i), false) => SeatId(free[i.index(free.len())]),
                             (p, _) => resolve_seat(p, total),
                         };
-                        Action::SwapSeat { order: id, from: own_seat, to }
+                        Action::Seated(SeatedAction::SwapSeat { order: id, from: own_seat, to })
                     }
                 }
             }
@@ -1314,7 +1329,7 @@ fn open_sale(rows: u32, seats_per_row: u32, per_person_limit: u32, hold_ttl_us: 
 
 fn held(outcome: &Outcome) -> SeatHold {
     match outcome {
-        Outcome::SeatsHeld(h) => h.clone(),
+        Outcome::Seated(SeatedOutcome::Held(h)) => h.clone(),
         other => panic!("expected a hold, got {other:?}"),
     }
 }
@@ -1324,11 +1339,11 @@ fn seat_ids(h: &SeatHold) -> Vec<u32> {
 }
 
 fn hold_seats(seats: &[u32]) -> Action {
-    Action::HoldSeats { seats: seats.iter().map(|s| SeatId(*s)).collect(), holders: Vec::new() }
+    Action::Seated(SeatedAction::HoldSeats { seats: seats.iter().map(|s| SeatId(*s)).collect(), holders: Vec::new() })
 }
 
 fn best(count: u32) -> Action {
-    Action::HoldBest { area: SeatArea::Any, count, holders: Vec::new() }
+    Action::Seated(SeatedAction::HoldBest { area: SeatArea::Any, count, holders: Vec::new() })
 }
 
 #[test]
@@ -1415,7 +1430,7 @@ fn best_available_says_none_without_adjacent_seats() {
 #[test]
 fn best_available_stays_in_its_area() {
     let mut sale = two_section_sale(20);
-    let area = |area: SeatArea, count: u32| Action::HoldBest { area, count, holders: Vec::new() };
+    let area = |area: SeatArea, count: u32| Action::Seated(SeatedAction::HoldBest { area, count, holders: Vec::new() });
     let h = held(&sale.apply(&cmd(10, 1, "a", area(SeatArea::Tier("R".into()), 2))).outcome);
     // The front row of the back section (4-7), at an end: 5-6 would strand 4 and 7.
     assert_eq!(seat_ids(&h), vec![4, 5]);
@@ -1444,7 +1459,9 @@ fn a_refused_hold_takes_no_seat() {
     let mut sale = open_sale(1, 6, 3, 1_000);
     held(&sale.apply(&cmd(10, 1, "a", hold_seats(&[2]))).outcome);
     let before = book(&sale).clone();
-    let two_for = |who: u64| Action::HoldSeats { seats: vec![SeatId(3), SeatId(4)], holders: vec![UserId(who); 1] };
+    let two_for = |who: u64| {
+        Action::Seated(SeatedAction::HoldSeats { seats: vec![SeatId(3), SeatId(4)], holders: vec![UserId(who); 1] })
+    };
     let refusals = [
         (hold_seats(&[0, 1, 2]), Rejection::SeatsTaken { count: 1, seats: vec![SeatId(2)] }),
         (hold_seats(&[0, 0]), Rejection::DuplicateSeat),
@@ -1465,9 +1482,11 @@ fn a_refused_hold_takes_no_seat() {
 #[test]
 fn friends_count_against_their_own_limit() {
     let mut sale = open_sale(1, 8, 2, 1_000);
-    let for_ = |seats: &[u32], who: &[u64]| Action::HoldSeats {
-        seats: seats.iter().map(|s| SeatId(*s)).collect(),
-        holders: who.iter().map(|u| UserId(*u)).collect(),
+    let for_ = |seats: &[u32], who: &[u64]| {
+        Action::Seated(SeatedAction::HoldSeats {
+            seats: seats.iter().map(|s| SeatId(*s)).collect(),
+            holders: who.iter().map(|u| UserId(*u)).collect(),
+        })
     };
     held(&sale.apply(&cmd(10, 1, "a", for_(&[0, 1], &[2, 2]))).outcome);
     assert_eq!((book(&sale).seats_of(UserId(1)), book(&sale).seats_of(UserId(2))), (0, 2));
@@ -1523,7 +1542,8 @@ fn expiry_frees_exactly_the_held_seats_once() {
         Outcome::Rejected(Rejection::HoldExpired)
     );
     assert_eq!(
-        sale.apply(&cmd(113, 1, "d", Action::ReleaseSeat { order: a.id, seat: SeatId(0) })).outcome,
+        sale.apply(&cmd(113, 1, "d", Action::Seated(SeatedAction::ReleaseSeat { order: a.id, seat: SeatId(0) })))
+            .outcome,
         Outcome::Rejected(Rejection::HoldExpired)
     );
 
@@ -1551,14 +1571,18 @@ fn swap_keeps_the_holder_and_moves_exactly_one_seat() {
                 10,
                 1,
                 "a",
-                Action::HoldSeats { seats: vec![SeatId(0), SeatId(1)], holders: vec![UserId(1), UserId(2)] },
+                Action::Seated(SeatedAction::HoldSeats {
+                    seats: vec![SeatId(0), SeatId(1)],
+                    holders: vec![UserId(1), UserId(2)],
+                }),
             ))
             .outcome,
     );
     let bits = book(&sale).taken_bits().to_vec();
-    let swap = |from: u32, to: u32| Action::SwapSeat { order: h.id, from: SeatId(from), to: SeatId(to) };
+    let swap =
+        |from: u32, to: u32| Action::Seated(SeatedAction::SwapSeat { order: h.id, from: SeatId(from), to: SeatId(to) });
     let got = match sale.apply(&cmd(11, 1, "b", swap(1, 9))).outcome {
-        Outcome::SeatSwapped(h) => h,
+        Outcome::Seated(SeatedOutcome::SeatSwapped(h)) => h,
         other => panic!("expected a swap, got {other:?}"),
     };
     assert_eq!(
@@ -1587,9 +1611,12 @@ fn swap_keeps_the_holder_and_moves_exactly_one_seat() {
     assert!(*book(&sale) == before);
 
     // A paid order swaps too, and stays paid.
-    assert!(matches!(sale.apply(&cmd(15, 1, "d", Action::Confirm { hold: h.id })).outcome, Outcome::SeatsConfirmed(_)));
+    assert!(matches!(
+        sale.apply(&cmd(15, 1, "d", Action::Confirm { hold: h.id })).outcome,
+        Outcome::Seated(SeatedOutcome::Confirmed(_))
+    ));
     let got = match sale.apply(&cmd(16, 1, "e", swap(0, 2))).outcome {
-        Outcome::SeatSwapped(h) => h,
+        Outcome::Seated(SeatedOutcome::SeatSwapped(h)) => h,
         other => panic!("expected a swap, got {other:?}"),
     };
     assert_eq!(got.status, HoldStatus::Confirmed);
@@ -1600,9 +1627,9 @@ fn swap_keeps_the_holder_and_moves_exactly_one_seat() {
 #[test]
 fn releasing_the_last_seat_ends_the_hold_or_the_order() {
     let mut sale = open_sale(1, 6, 6, 1_000);
-    let release = |order: HoldId, seat: u32| Action::ReleaseSeat { order, seat: SeatId(seat) };
+    let release = |order: HoldId, seat: u32| Action::Seated(SeatedAction::ReleaseSeat { order, seat: SeatId(seat) });
     let released = |o: Outcome| match o {
-        Outcome::SeatReleased(h) => h,
+        Outcome::Seated(SeatedOutcome::SeatReleased(h)) => h,
         other => panic!("expected a release, got {other:?}"),
     };
 
@@ -1622,7 +1649,7 @@ fn releasing_the_last_seat_ends_the_hold_or_the_order() {
     let order = held(&sale.apply(&cmd(20, 1, "f", hold_seats(&[2, 3]))).outcome).id;
     assert!(matches!(
         sale.apply(&cmd(21, 1, "g", Action::Confirm { hold: order })).outcome,
-        Outcome::SeatsConfirmed(_)
+        Outcome::Seated(SeatedOutcome::Confirmed(_))
     ));
     let h = released(sale.apply(&cmd(22, 1, "h", release(order, 3))).outcome);
     assert_eq!((h.status, seat_ids(&h)), (HoldStatus::Confirmed, vec![2]));

@@ -5,6 +5,7 @@
 //! holds with statuses, totals recounted by plain loops on every question). The
 //! model shares only data types with the core, never its logic.
 
+use stampede_core::{DropAction, SeatedAction, StockAction, StockOutcome};
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
@@ -252,12 +253,12 @@ impl Model {
                 }
             }
             Action::Join { .. } | Action::SetPowBits { .. } => Outcome::Rejected(Rejection::NoWaitingRoom),
-            Action::Click
-            | Action::HoldSeats { .. }
-            | Action::HoldBest { .. }
-            | Action::ReleaseSeat { .. }
-            | Action::SwapSeat { .. } => reject(Rejection::WrongSaleKind),
-            Action::Reserve { quantity } => {
+            Action::Drop(DropAction::Click)
+            | Action::Seated(SeatedAction::HoldSeats { .. })
+            | Action::Seated(SeatedAction::HoldBest { .. })
+            | Action::Seated(SeatedAction::ReleaseSeat { .. })
+            | Action::Seated(SeatedAction::SwapSeat { .. }) => reject(Rejection::WrongSaleKind),
+            Action::Stock(StockAction::Reserve { quantity }) => {
                 let q = *quantity;
                 if self.status == SaleStatus::Scheduled {
                     return reject(Rejection::NotOpenYet);
@@ -286,7 +287,7 @@ impl Model {
                     created_at_us: self.now,
                     expires_at_us: self.now + self.setup.hold_ttl_us,
                 };
-                let out = Outcome::Held(self.as_hold(&hold));
+                let out = Outcome::Stock(StockOutcome::Held(self.as_hold(&hold)));
                 self.holds.push(hold);
                 out
             }
@@ -304,10 +305,10 @@ impl Model {
                 }
                 if matches!(action, Action::Confirm { .. }) {
                     self.holds[i].status = HoldStatus::Confirmed;
-                    Outcome::Confirmed(self.as_hold(&self.holds[i]))
+                    Outcome::Stock(StockOutcome::Confirmed(self.as_hold(&self.holds[i])))
                 } else {
                     self.holds[i].status = HoldStatus::Cancelled;
-                    Outcome::Cancelled(self.as_hold(&self.holds[i]))
+                    Outcome::Stock(StockOutcome::Cancelled(self.as_hold(&self.holds[i])))
                 }
             }
             Action::Refund { order } => {
@@ -320,7 +321,7 @@ impl Model {
                 match self.holds[i].status {
                     HoldStatus::Confirmed => {
                         self.holds[i].status = HoldStatus::Refunded;
-                        Outcome::Refunded(self.as_hold(&self.holds[i]))
+                        Outcome::Stock(StockOutcome::Refunded(self.as_hold(&self.holds[i])))
                     }
                     HoldStatus::Refunded => reject(Rejection::AlreadyRefunded),
                     _ => reject(Rejection::UnknownOrder),
@@ -439,8 +440,10 @@ impl Run {
         }
         let returned_by_expiry: u64 = got.iter().map(|(_, _, q)| u64::from(*q)).sum();
         let (taken, returned) = match (&applied.outcome, m.acted) {
-            (Outcome::Held(h), true) => (u64::from(h.quantity), 0),
-            (Outcome::Cancelled(h) | Outcome::Refunded(h), true) => (0, u64::from(h.quantity)),
+            (Outcome::Stock(StockOutcome::Held(h)), true) => (u64::from(h.quantity), 0),
+            (Outcome::Stock(StockOutcome::Cancelled(h)) | Outcome::Stock(StockOutcome::Refunded(h)), true) => {
+                (0, u64::from(h.quantity))
+            }
             _ => (0, 0),
         };
         prop_assert_eq!(
@@ -462,10 +465,10 @@ impl Run {
             })
             .collect();
         let want_hold = match (&applied.outcome, m.acted) {
-            (Outcome::Held(h), true) => vec![(HoldChange::Held, h)],
-            (Outcome::Confirmed(h), true) => vec![(HoldChange::Confirmed, h)],
-            (Outcome::Cancelled(h), true) => vec![(HoldChange::Cancelled, h)],
-            (Outcome::Refunded(h), true) => vec![(HoldChange::Refunded, h)],
+            (Outcome::Stock(StockOutcome::Held(h)), true) => vec![(HoldChange::Held, h)],
+            (Outcome::Stock(StockOutcome::Confirmed(h)), true) => vec![(HoldChange::Confirmed, h)],
+            (Outcome::Stock(StockOutcome::Cancelled(h)), true) => vec![(HoldChange::Cancelled, h)],
+            (Outcome::Stock(StockOutcome::Refunded(h)), true) => vec![(HoldChange::Refunded, h)],
             _ => vec![],
         };
         prop_assert_eq!(command_holds, want_hold, "hold events; {}", ctx);
@@ -482,7 +485,10 @@ impl Run {
         let moves_stock = m.acted
             && matches!(
                 applied.outcome,
-                Outcome::Held(_) | Outcome::Confirmed(_) | Outcome::Cancelled(_) | Outcome::Refunded(_)
+                Outcome::Stock(StockOutcome::Held(_))
+                    | Outcome::Stock(StockOutcome::Confirmed(_))
+                    | Outcome::Stock(StockOutcome::Cancelled(_))
+                    | Outcome::Stock(StockOutcome::Refunded(_))
             );
         if moves_stock {
             prop_assert_eq!(stock_events, vec![&view], "{}", ctx);
@@ -619,12 +625,12 @@ fn act_strategy() -> impl Strategy<Value = Act> {
     prop_oneof![
         8 => Just(Act::Plain(Action::Open)),
         1 => Just(Act::Plain(Action::Close)),
-        40 => (0u32..=6).prop_map(|quantity| Act::Plain(Action::Reserve { quantity })),
+        40 => (0u32..=6).prop_map(|quantity| Act::Plain(Action::Stock(StockAction::Reserve { quantity }))),
         10 => hold_id_strategy().prop_map(|hold| Act::Plain(Action::Confirm { hold })),
         6 => hold_id_strategy().prop_map(|hold| Act::Plain(Action::Cancel { hold })),
         6 => hold_id_strategy().prop_map(|order| Act::Plain(Action::Refund { order })),
         30 => (on_hold, any::<prop::sample::Index>()).prop_map(|(op, pick)| Act::Own(op, pick)),
-        2 => Just(Act::Plain(Action::Click)),
+        2 => Just(Act::Plain(Action::Drop(DropAction::Click))),
     ]
 }
 
@@ -663,7 +669,7 @@ fn inputs(setup: &Setup, steps: &[Step]) -> Vec<Input> {
                 let mine: Vec<HoldId> = book(scratch).holds_of(UserId(by)).map(|h| h.id).collect();
                 // Usually the newest (likely still active), sometimes any.
                 let hold = match (mine.last(), pick.index(3)) {
-                    (None, _) => return Action::Reserve { quantity: 1 },
+                    (None, _) => return Action::Stock(StockAction::Reserve { quantity: 1 }),
                     (Some(newest), 0 | 1) => *newest,
                     (Some(_), _) => mine[pick.index(mine.len())],
                 };
@@ -809,7 +815,7 @@ fn open_sale(stock: u64, per_person_limit: u32, order_quantity_max: u32, hold_tt
 
 fn held(outcome: &Outcome) -> HoldId {
     match outcome {
-        Outcome::Held(h) => h.id,
+        Outcome::Stock(StockOutcome::Held(h)) => h.id,
         other => panic!("expected a hold, got {other:?}"),
     }
 }
@@ -817,11 +823,11 @@ fn held(outcome: &Outcome) -> HoldId {
 #[test]
 fn sold_out_exactly_at_stock() {
     let mut sale = open_sale(5, 10, 5, 1_000);
-    held(&sale.apply(&cmd(10, 1, "a", Action::Reserve { quantity: 3 })).outcome);
-    held(&sale.apply(&cmd(11, 2, "a", Action::Reserve { quantity: 2 })).outcome);
+    held(&sale.apply(&cmd(10, 1, "a", Action::Stock(StockAction::Reserve { quantity: 3 }))).outcome);
+    held(&sale.apply(&cmd(11, 2, "a", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome);
     assert_eq!(book(&sale).view(), StockView { total: 5, available: 0, held: 5, sold: 0 });
     assert_eq!(
-        sale.apply(&cmd(12, 3, "a", Action::Reserve { quantity: 1 })).outcome,
+        sale.apply(&cmd(12, 3, "a", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome,
         Outcome::Rejected(Rejection::SoldOut { available: 0 })
     );
     assert_eq!(sale.check_invariants(), Ok(()));
@@ -830,37 +836,40 @@ fn sold_out_exactly_at_stock() {
 #[test]
 fn sold_out_reports_what_is_left() {
     let mut sale = open_sale(5, 10, 5, 1_000);
-    held(&sale.apply(&cmd(10, 1, "a", Action::Reserve { quantity: 4 })).outcome);
+    held(&sale.apply(&cmd(10, 1, "a", Action::Stock(StockAction::Reserve { quantity: 4 }))).outcome);
     assert_eq!(
-        sale.apply(&cmd(11, 2, "a", Action::Reserve { quantity: 2 })).outcome,
+        sale.apply(&cmd(11, 2, "a", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome,
         Outcome::Rejected(Rejection::SoldOut { available: 1 })
     );
-    held(&sale.apply(&cmd(12, 2, "b", Action::Reserve { quantity: 1 })).outcome);
+    held(&sale.apply(&cmd(12, 2, "b", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
 }
 
 #[test]
 fn limit_counts_held_and_sold() {
     let mut sale = open_sale(100, 3, 5, 1_000);
-    let first = held(&sale.apply(&cmd(10, 1, "a", Action::Reserve { quantity: 2 })).outcome);
+    let first = held(&sale.apply(&cmd(10, 1, "a", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome);
     assert_eq!(
-        sale.apply(&cmd(11, 1, "b", Action::Reserve { quantity: 2 })).outcome,
+        sale.apply(&cmd(11, 1, "b", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome,
         Outcome::Rejected(Rejection::LimitReached { remaining: 1 })
     );
-    assert!(matches!(sale.apply(&cmd(12, 1, "c", Action::Confirm { hold: first })).outcome, Outcome::Confirmed(_)));
-    held(&sale.apply(&cmd(13, 1, "d", Action::Reserve { quantity: 1 })).outcome);
+    assert!(matches!(
+        sale.apply(&cmd(12, 1, "c", Action::Confirm { hold: first })).outcome,
+        Outcome::Stock(StockOutcome::Confirmed(_))
+    ));
+    held(&sale.apply(&cmd(13, 1, "d", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
     assert_eq!(
-        sale.apply(&cmd(14, 1, "e", Action::Reserve { quantity: 1 })).outcome,
+        sale.apply(&cmd(14, 1, "e", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome,
         Outcome::Rejected(Rejection::LimitReached { remaining: 0 })
     );
     // Someone else is not affected.
-    held(&sale.apply(&cmd(15, 2, "a", Action::Reserve { quantity: 3 })).outcome);
+    held(&sale.apply(&cmd(15, 2, "a", Action::Stock(StockAction::Reserve { quantity: 3 }))).outcome);
     assert_eq!(book(&sale).quantity_of(UserId(1)), 3);
 }
 
 #[test]
 fn expiry_frees_stock_exactly_at_expires_at() {
     let mut sale = open_sale(3, 3, 3, 10);
-    let id = held(&sale.apply(&cmd(100, 1, "a", Action::Reserve { quantity: 3 })).outcome);
+    let id = held(&sale.apply(&cmd(100, 1, "a", Action::Stock(StockAction::Reserve { quantity: 3 }))).outcome);
     assert_eq!(book(&sale).hold(id).map(|h| h.expires_at_us), Some(110));
     assert_eq!(sale.next_deadline_us(), Some(110));
 
@@ -892,7 +901,7 @@ fn expiry_frees_stock_exactly_at_expires_at() {
 #[test]
 fn confirm_at_the_expiry_instant_is_too_late() {
     let mut sale = open_sale(3, 3, 3, 10);
-    let id = held(&sale.apply(&cmd(100, 1, "a", Action::Reserve { quantity: 1 })).outcome);
+    let id = held(&sale.apply(&cmd(100, 1, "a", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
     let late = sale.apply(&cmd(110, 1, "b", Action::Confirm { hold: id }));
     assert_eq!(late.outcome, Outcome::Rejected(Rejection::HoldExpired));
     assert_eq!(expiries(&late.events), vec![(id, UserId(1), 1, HoldStatus::Expired)]);
@@ -902,8 +911,11 @@ fn confirm_at_the_expiry_instant_is_too_late() {
 #[test]
 fn refund_returns_stock_and_frees_the_limit() {
     let mut sale = open_sale(2, 2, 2, 1_000);
-    let id = held(&sale.apply(&cmd(10, 1, "a", Action::Reserve { quantity: 2 })).outcome);
-    assert!(matches!(sale.apply(&cmd(11, 1, "b", Action::Confirm { hold: id })).outcome, Outcome::Confirmed(_)));
+    let id = held(&sale.apply(&cmd(10, 1, "a", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome);
+    assert!(matches!(
+        sale.apply(&cmd(11, 1, "b", Action::Confirm { hold: id })).outcome,
+        Outcome::Stock(StockOutcome::Confirmed(_))
+    ));
     assert_eq!(book(&sale).view(), StockView { total: 2, available: 0, held: 0, sold: 2 });
     assert_eq!(
         sale.apply(&cmd(12, 2, "a", Action::Refund { order: id })).outcome,
@@ -911,39 +923,41 @@ fn refund_returns_stock_and_frees_the_limit() {
     );
 
     let refund = sale.apply(&cmd(13, 1, "c", Action::Refund { order: id }));
-    assert!(matches!(&refund.outcome, Outcome::Refunded(h) if h.status == HoldStatus::Refunded && h.quantity == 2));
+    assert!(
+        matches!(&refund.outcome, Outcome::Stock(StockOutcome::Refunded(h)) if h.status == HoldStatus::Refunded && h.quantity == 2)
+    );
     assert_eq!(book(&sale).view(), StockView { total: 2, available: 2, held: 0, sold: 0 });
     assert_eq!(
         sale.apply(&cmd(14, 1, "d", Action::Refund { order: id })).outcome,
         Outcome::Rejected(Rejection::AlreadyRefunded)
     );
     assert_eq!(book(&sale).view().available, 2);
-    held(&sale.apply(&cmd(15, 1, "e", Action::Reserve { quantity: 2 })).outcome);
+    held(&sale.apply(&cmd(15, 1, "e", Action::Stock(StockAction::Reserve { quantity: 2 }))).outcome);
     assert_eq!(sale.check_invariants(), Ok(()));
 }
 
 #[test]
 fn repeated_key_returns_the_first_outcome() {
     let mut sale = open_sale(10, 5, 5, 1_000);
-    let first = sale.apply(&cmd(10, 1, "buy", Action::Reserve { quantity: 2 }));
+    let first = sale.apply(&cmd(10, 1, "buy", Action::Stock(StockAction::Reserve { quantity: 2 })));
     let after_first = sale.clone();
-    let again = sale.apply(&cmd(10, 1, "buy", Action::Reserve { quantity: 2 }));
+    let again = sale.apply(&cmd(10, 1, "buy", Action::Stock(StockAction::Reserve { quantity: 2 })));
     assert_eq!(again.outcome, first.outcome);
     assert!(again.events.is_empty());
     assert!(sale == after_first);
-    let other = sale.apply(&cmd(10, 1, "buy", Action::Reserve { quantity: 3 }));
+    let other = sale.apply(&cmd(10, 1, "buy", Action::Stock(StockAction::Reserve { quantity: 3 })));
     assert_eq!(other.outcome, Outcome::Rejected(Rejection::IdempotencyKeyReused));
     assert!(sale == after_first);
     // The same key from someone else is their own.
-    held(&sale.apply(&cmd(10, 2, "buy", Action::Reserve { quantity: 3 })).outcome);
+    held(&sale.apply(&cmd(10, 2, "buy", Action::Stock(StockAction::Reserve { quantity: 3 }))).outcome);
 }
 
 #[test]
 fn a_late_input_happens_now() {
     let mut sale = open_sale(10, 5, 5, 10);
     sale.apply(&Input::Tick { at_us: 500 });
-    let hold = match sale.apply(&cmd(400, 1, "a", Action::Reserve { quantity: 1 })).outcome {
-        Outcome::Held(h) => h,
+    let hold = match sale.apply(&cmd(400, 1, "a", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome {
+        Outcome::Stock(StockOutcome::Held(h)) => h,
         other => panic!("expected a hold, got {other:?}"),
     };
     assert_eq!((hold.created_at_us, hold.expires_at_us), (500, 510));
@@ -952,12 +966,12 @@ fn a_late_input_happens_now() {
 #[test]
 fn idempotency_keys_are_forgotten_after_the_ttl() {
     let mut sale = open_sale(10, 10, 1, 1_000);
-    let first = held(&sale.apply(&cmd(10, 1, "k", Action::Reserve { quantity: 1 })).outcome);
+    let first = held(&sale.apply(&cmd(10, 1, "k", Action::Stock(StockAction::Reserve { quantity: 1 }))).outcome);
     let later = 10 + IDEMPOTENCY_TTL_US - 1;
-    let again = sale.apply(&cmd(later, 1, "k", Action::Reserve { quantity: 1 }));
+    let again = sale.apply(&cmd(later, 1, "k", Action::Stock(StockAction::Reserve { quantity: 1 })));
     assert_eq!(held(&again.outcome), first, "still remembered just before the TTL");
     assert_eq!(sale.idempotency_len(), 1);
-    let fresh = sale.apply(&cmd(10 + IDEMPOTENCY_TTL_US, 1, "k", Action::Reserve { quantity: 1 }));
+    let fresh = sale.apply(&cmd(10 + IDEMPOTENCY_TTL_US, 1, "k", Action::Stock(StockAction::Reserve { quantity: 1 })));
     assert_eq!(held(&fresh.outcome), HoldId(2), "forgotten once the TTL has passed: a new command");
     assert_eq!(sale.idempotency_len(), 1);
 }

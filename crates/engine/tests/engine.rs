@@ -2,6 +2,7 @@
 //! snapshots, backpressure, and the audit of what was written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use stampede_core::{DropAction, DropOutcome, StockAction, StockOutcome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -56,7 +57,7 @@ fn start(
 }
 
 async fn reserve(engine: &Engine, sale: u64, user: u64, k: &str, quantity: u32) -> Outcome {
-    engine.command(sale, UserId(user), key(k), Action::Reserve { quantity }).await.unwrap()
+    engine.command(sale, UserId(user), key(k), Action::Stock(StockAction::Reserve { quantity })).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,12 +74,12 @@ async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audi
     let mut held = Vec::new();
     for i in 0..25u64 {
         match reserve(&engine, sale, 10 + i % 3, &format!("k{i}"), 2).await {
-            Outcome::Held(h) => held.push(h.id),
+            Outcome::Stock(StockOutcome::Held(h)) => held.push(h.id),
             other => panic!("unexpected {other:?}"),
         }
     }
     let confirmed = engine.command(sale, UserId(10), key("c"), Action::Confirm { hold: held[0] }).await.unwrap();
-    assert!(matches!(confirmed, Outcome::Confirmed(_)));
+    assert!(matches!(confirmed, Outcome::Stock(StockOutcome::Confirmed(_))));
     let before = engine.read(sale, |s| s.clone()).await.unwrap();
     engine.shutdown().await;
     drop(engine);
@@ -94,7 +95,7 @@ async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audi
 
     // A repeat of an acknowledged command after the restart returns its first outcome.
     match reserve(&engine, sale, 10, "k0", 2).await {
-        Outcome::Held(h) => assert_eq!(h.id, held[0]),
+        Outcome::Stock(StockOutcome::Held(h)) => assert_eq!(h.id, held[0]),
         other => panic!("unexpected {other:?}"),
     }
     engine.shutdown().await;
@@ -137,11 +138,11 @@ async fn a_full_mailbox_is_refused_at_once_and_nothing_is_applied() {
     while handle.queued() < 1 {
         tokio::task::yield_now().await;
     }
-    let refused = engine.command(sale, UserId(2), key("b"), Action::Reserve { quantity: 1 }).await;
+    let refused = engine.command(sale, UserId(2), key("b"), Action::Stock(StockAction::Reserve { quantity: 1 })).await;
     assert_eq!(refused, Err(EngineError::Overloaded));
     release_tx.send(()).unwrap();
     parked.await.unwrap().unwrap();
-    assert!(matches!(queued.await.unwrap(), Outcome::Held(_)));
+    assert!(matches!(queued.await.unwrap(), Outcome::Stock(StockOutcome::Held(_))));
     let view = engine.read(sale, |s| s.stock().unwrap().view()).await.unwrap();
     assert_eq!(view.held, 1, "only the queued command was applied");
 }
@@ -155,13 +156,13 @@ async fn time_comes_from_the_clock_and_expired_holds_return_stock() {
     assert_eq!(reserve(&engine, sale, 1, "early", 1).await, Outcome::Rejected(Rejection::NotOpenYet));
     clock.0.store(T0 + 1, Ordering::SeqCst);
     let hold = match reserve(&engine, sale, 1, "x", 5).await {
-        Outcome::Held(h) => h,
+        Outcome::Stock(StockOutcome::Held(h)) => h,
         other => panic!("{other:?}"),
     };
     assert_eq!(hold.expires_at_us, T0 + 1 + 60 * US_PER_S);
     assert!(matches!(reserve(&engine, sale, 2, "y", 1).await, Outcome::Rejected(Rejection::SoldOut { .. })));
     clock.0.store(hold.expires_at_us, Ordering::SeqCst);
-    assert!(matches!(reserve(&engine, sale, 2, "z", 1).await, Outcome::Held(_)));
+    assert!(matches!(reserve(&engine, sale, 2, "z", 1).await, Outcome::Stock(StockOutcome::Held(_))));
     let status = engine.read(sale, move |s| s.stock().unwrap().hold(hold.id).unwrap().status).await.unwrap();
     assert_eq!(status, HoldStatus::Expired);
     let confirm = engine.command(sale, UserId(1), key("c"), Action::Confirm { hold: HoldId(1) }).await.unwrap();
@@ -179,14 +180,14 @@ async fn drop_ranks_follow_log_order_and_the_log_replays_to_the_same_ranks() {
     let mut tasks = Vec::new();
     for u in 0..50u64 {
         let engine = engine.clone();
-        tasks.push(tokio::spawn(
-            async move { engine.command(sale, UserId(u), key("click"), Action::Click).await.unwrap() },
-        ));
+        tasks.push(tokio::spawn(async move {
+            engine.command(sale, UserId(u), key("click"), Action::Drop(DropAction::Click)).await.unwrap()
+        }));
     }
     let mut ranks = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
-            Outcome::Clicked(c) => ranks.push(c.rank),
+            Outcome::Drop(DropOutcome::Clicked(c)) => ranks.push(c.rank),
             other => panic!("{other:?}"),
         }
     }
@@ -209,7 +210,7 @@ async fn the_live_view_follows_durable_changes_and_skips_unchanged_batches() {
     let sale = engine.create_sale(stock_config(10)).await.unwrap();
     let mut live = sale.live();
     assert_eq!(live.borrow_and_update().available, 10);
-    assert!(matches!(reserve(&engine, sale.id, 1, "a", 3).await, Outcome::Held(_)));
+    assert!(matches!(reserve(&engine, sale.id, 1, "a", 3).await, Outcome::Stock(StockOutcome::Held(_))));
     // The acknowledgement came after the publish: the watch has already moved.
     assert!(live.has_changed().unwrap(), "a durable hold is published before it is acknowledged");
     let view = live.borrow_and_update().clone();

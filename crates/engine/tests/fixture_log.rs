@@ -5,6 +5,10 @@
 //! waiting room, and an archived sale) must stay readable the same way forever:
 //! it audits clean (chain, every recorded outcome reproduced, invariants), and
 //! every payload, decoded and replayed, encodes back to the very same bytes.
+//!
+//! The fixture was written by `tests/write_fixture.rs` as of commit bbd612f
+//! (the last build with flat actions), then removed: regenerating it with a
+//! later build would pin nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;

@@ -3,6 +3,7 @@
 //! found by the background audit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use stampede_core::{StockAction, StockOutcome};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -57,10 +58,15 @@ fn start(dir: &Path) -> Result<Engine, StartError> {
 
 async fn hold(engine: &Engine, sale: u64, key: &str) {
     let outcome = engine
-        .command(sale, UserId(7), IdempotencyKey::parse(key).unwrap(), Action::Reserve { quantity: 1 })
+        .command(
+            sale,
+            UserId(7),
+            IdempotencyKey::parse(key).unwrap(),
+            Action::Stock(StockAction::Reserve { quantity: 1 }),
+        )
         .await
         .unwrap();
-    assert!(matches!(outcome, Outcome::Held(_)), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::Stock(StockOutcome::Held(_))), "{outcome:?}");
 }
 
 async fn stop(engine: Engine) {

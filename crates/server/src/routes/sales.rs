@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use stampede_core::{
-    Action, AdmissionPolicy, DropConfig, HoldId, HoldStatus, KindConfig, Money, OrderRef, Outcome, POW_BITS_MAX,
-    QueueConfig, SaleConfig, SaleEdit, StockConfig, TermsEdit, US_PER_S, UserId,
+    Action, AdmissionPolicy, DropAction, DropConfig, DropOutcome, HoldId, HoldStatus, KindConfig, Money, OrderRef,
+    Outcome, POW_BITS_MAX, QueueConfig, SaleConfig, SaleEdit, SeatedTerms, StockAction, StockConfig, StockOutcome,
+    TermsEdit, US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
 use utoipa::IntoParams;
@@ -403,8 +404,8 @@ pub async fn reserve(
             return Err(stampede_core::Rejection::BadQuantity { max }.into());
         }
     };
-    match hold_command(&state, &auth, &sale, key, Action::Reserve { quantity }).await? {
-        Outcome::Held(h) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)?))),
+    match hold_command(&state, &auth, &sale, key, Action::Stock(StockAction::Reserve { quantity })).await? {
+        Outcome::Stock(StockOutcome::Held(h)) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)?))),
         other => Err(unexpected(&other)),
     }
 }
@@ -433,7 +434,7 @@ pub async fn confirm(
 ) -> Result<Json<OrderOut>, ApiError> {
     let (sale, hold) = ids(&state, &sale, &hold)?;
     match hold_command(&state, &auth, &sale, key, Action::Confirm { hold }).await? {
-        Outcome::Confirmed(h) => Ok(Json(OrderOut::new(sale.id, &h)?)),
+        Outcome::Stock(StockOutcome::Confirmed(h)) => Ok(Json(OrderOut::new(sale.id, &h)?)),
         other => Err(unexpected(&other)),
     }
 }
@@ -449,7 +450,7 @@ pub async fn cancel(
 ) -> Result<Json<HoldOut>, ApiError> {
     let (sale, hold) = ids(&state, &sale, &hold)?;
     match hold_command(&state, &auth, &sale, key, Action::Cancel { hold }).await? {
-        Outcome::Cancelled(h) => Ok(Json(HoldOut::new(sale.id, &h)?)),
+        Outcome::Stock(StockOutcome::Cancelled(h)) => Ok(Json(HoldOut::new(sale.id, &h)?)),
         other => Err(unexpected(&other)),
     }
 }
@@ -465,7 +466,7 @@ pub async fn refund(
 ) -> Result<Json<OrderOut>, ApiError> {
     let (sale, order) = ids(&state, &sale, &order)?;
     match hold_command(&state, &auth, &sale, key, Action::Refund { order }).await? {
-        Outcome::Refunded(h) => Ok(Json(OrderOut::new(sale.id, &h)?)),
+        Outcome::Stock(StockOutcome::Refunded(h)) => Ok(Json(OrderOut::new(sale.id, &h)?)),
         other => Err(unexpected(&other)),
     }
 }
@@ -486,8 +487,8 @@ pub async fn click(
         KindConfig::Drop(d) => d.winners,
         _ => return Err(stampede_core::Rejection::WrongSaleKind.into()),
     };
-    match hold_command(&state, &auth, &sale, key, Action::Click).await? {
-        Outcome::Clicked(c) => Ok(Json(ClickOut::new(sale.id, winners, &c))),
+    match hold_command(&state, &auth, &sale, key, Action::Drop(DropAction::Click)).await? {
+        Outcome::Drop(DropOutcome::Clicked(c)) => Ok(Json(ClickOut::new(sale.id, winners, &c))),
         other => Err(unexpected(&other)),
     }
 }
@@ -738,13 +739,13 @@ fn sale_edit(req: EditSaleRequest, current: &SaleConfig) -> Result<SaleEdit, Api
             }
             let any = req.per_person_limit.is_some() || req.seats_per_hold_max.is_some() || req.hold_seconds.is_some();
             any.then(|| -> Result<TermsEdit, ApiError> {
-                Ok(TermsEdit::Seated {
+                Ok(TermsEdit::Seated(SeatedTerms {
                     per_person_limit: per_person(req.per_person_limit, c.per_person_limit)?,
                     seats_per_hold_max: req.seats_per_hold_max.map_or(Ok(c.seats_per_hold_max), |v| {
                         in_range(v, 1, crate::routes::seats::SEATS_PER_HOLD_LIMIT, "seats_per_hold_max").map(as_u32)
                     })?,
                     hold_ttl_us: hold_ttl_us(req.hold_seconds, c.hold_ttl_us)?,
-                })
+                }))
             })
             .transpose()?
         }

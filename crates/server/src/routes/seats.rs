@@ -10,8 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    Action, HeldSeat, HoldId, KindConfig, Outcome, SaleConfig, SeatArea, SeatHold, SeatId, SeatedConfig, SectionSpec,
-    US_PER_S, UserId, Venue,
+    Action, HeldSeat, HoldId, KindConfig, Outcome, SaleConfig, SeatArea, SeatHold, SeatId, SeatedAction, SeatedConfig,
+    SectionSpec, US_PER_S, UserId, Venue,
 };
 use stampede_engine::SaleHandle;
 use utoipa::ToSchema;
@@ -352,12 +352,7 @@ async fn seat_command(
     let config = sale.config.clone();
     let outcome = state.engine.command(sale.id, auth.core_id(), key.0, action).await?;
     let hold = match outcome {
-        Outcome::SeatsHeld(h)
-        | Outcome::SeatsConfirmed(h)
-        | Outcome::SeatsCancelled(h)
-        | Outcome::SeatsRefunded(h)
-        | Outcome::SeatReleased(h)
-        | Outcome::SeatSwapped(h) => h,
+        Outcome::Seated(o) => o.into_hold(),
         Outcome::Rejected(r) => return Err(r.into()),
         other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
     };
@@ -396,7 +391,7 @@ pub async fn hold(
             if seats.len() > max {
                 return Err(stampede_core::Rejection::TooManySeats { max: config.seats_per_hold_max }.into());
             }
-            Action::HoldSeats { seats: seats.into_iter().map(SeatId).collect(), holders }
+            Action::Seated(SeatedAction::HoldSeats { seats: seats.into_iter().map(SeatId).collect(), holders })
         }
         (None, Some(best)) => {
             let count = match u32::try_from(best.count) {
@@ -416,7 +411,7 @@ pub async fn hold(
                 (None, Some(t)) if t.chars().count() <= stampede_core::VENUE_NAME_LEN_MAX => SeatArea::Tier(t),
                 _ => return Err(ApiError::invalid_field("best: give a section or a tier, not both")),
             };
-            Action::HoldBest { area, count, holders }
+            Action::Seated(SeatedAction::HoldBest { area, count, holders })
         }
         _ => return Err(ApiError::invalid_field("give exactly one of seats and best")),
     };
@@ -493,7 +488,7 @@ pub async fn release(
     ApiJson(req): ApiJson<ReleaseSeatRequest>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
-    let action = Action::ReleaseSeat { order, seat: SeatId(req.seat) };
+    let action = Action::Seated(SeatedAction::ReleaseSeat { order, seat: SeatId(req.seat) });
     Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
 }
 
@@ -509,7 +504,7 @@ pub async fn swap(
     ApiJson(req): ApiJson<SwapSeatRequest>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
-    let action = Action::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) };
+    let action = Action::Seated(SeatedAction::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) });
     Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
 }
 

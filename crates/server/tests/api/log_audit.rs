@@ -2,6 +2,7 @@
 //! damaged before its newest snapshot reports itself unready once the audit
 //! finds the damage.
 
+use stampede_core::StockAction;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,7 +58,7 @@ async fn readyz_turns_503_when_the_background_audit_finds_the_log_damaged() {
     engine.command(sale, UserId(1), IdempotencyKey::parse("open").expect("key"), Action::Open).await.expect("open");
     for i in 0..20 {
         let key = IdempotencyKey::parse(&format!("k{i}")).expect("key");
-        engine.command(sale, UserId(2), key, Action::Reserve { quantity: 1 }).await.expect("hold");
+        engine.command(sale, UserId(2), key, Action::Stock(StockAction::Reserve { quantity: 1 })).await.expect("hold");
     }
     assert!(matches!(audited(&app.state).await, LogAudit::Intact { .. }));
     assert_eq!(readyz(State(app.state.clone())).await, (axum::http::StatusCode::OK, "ready"));

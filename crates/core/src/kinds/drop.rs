@@ -3,16 +3,32 @@
 //! A click's rank is its position in the sale's input order, and its time is
 //! the time the sale's single writer stamped on it, so rank order and time
 //! order can never disagree. A person's repeated click returns their first.
+//! Owns its config, its action (click), its outcome, its view and the
+//! invariant that ranks are dense, in time order, one per person.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Outcome, UserId};
+use super::{Gate, Kind};
+use crate::schedule::SaleStatus;
+use crate::{Event, Outcome, Rejection, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropConfig {
     pub winners: u32,
+}
+
+/// What a person asks of a drop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DropAction {
+    Click,
+}
+
+/// A drop's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DropOutcome {
+    Clicked(Click),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,10 +58,6 @@ pub struct DropBook {
 }
 
 impl DropBook {
-    pub fn new(config: DropConfig) -> Self {
-        DropBook { config, clicks: Vec::new(), by_person: BTreeMap::new() }
-    }
-
     pub fn view(&self) -> DropView {
         let clicks = u32::try_from(self.clicks.len()).unwrap_or(u32::MAX);
         DropView { winners: self.config.winners, clicks, won: clicks.min(self.config.winners) }
@@ -60,13 +72,7 @@ impl DropBook {
         self.clicks.get(i as usize)
     }
 
-    /// The open-status check happens in the caller, except for a repeat, which
-    /// returns the first click whatever the status now is.
-    pub(crate) fn first_click(&self, by: UserId) -> Option<Outcome> {
-        self.click_of(by).map(|c| Outcome::Clicked(c.clone()))
-    }
-
-    pub(crate) fn click(&mut self, by: UserId, at_us: i64, opened_at_us: i64, events: &mut Vec<Event>) -> Outcome {
+    fn click(&mut self, by: UserId, at_us: i64, opened_at_us: i64, events: &mut Vec<Event>) -> Outcome {
         let index = u32::try_from(self.clicks.len()).unwrap_or(u32::MAX);
         let rank = index.saturating_add(1);
         let click = Click {
@@ -79,10 +85,66 @@ impl DropBook {
         self.clicks.push(click.clone());
         self.by_person.insert(by, index);
         events.push(Event::Clicked(click.clone()));
-        Outcome::Clicked(click)
+        Outcome::Drop(DropOutcome::Clicked(click))
+    }
+}
+
+impl Kind for DropBook {
+    type Config = DropConfig;
+    type Terms = DropConfig;
+    type Action = DropAction;
+
+    fn new(config: DropConfig) -> Self {
+        DropBook { config, clicks: Vec::new(), by_person: BTreeMap::new() }
     }
 
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// A repeat returns the first click whatever the status now is; a new
+    /// click needs the sale open and, with a waiting room, a live pass, which
+    /// the click uses up (a drop's limit is one).
+    fn act(&mut self, by: UserId, action: &DropAction, gate: &mut Gate<'_>, events: &mut Vec<Event>) -> Outcome {
+        match action {
+            DropAction::Click => {
+                if let Some(first) = self.click_of(by) {
+                    return Outcome::Drop(DropOutcome::Clicked(first.clone()));
+                }
+                let opened = match (gate.status, gate.opened_at_us) {
+                    (SaleStatus::Open, Some(opened)) => opened,
+                    (SaleStatus::Closed, _) => return Outcome::Rejected(Rejection::Closed),
+                    _ => return Outcome::Rejected(Rejection::NotOpenYet),
+                };
+                if let Err(r) = gate.check_pass(by) {
+                    return Outcome::Rejected(r);
+                }
+                let outcome = self.click(by, gate.now, opened, events);
+                gate.record_purchase(by, 1, events);
+                outcome
+            }
+        }
+    }
+
+    fn per_person_limit(&self) -> u32 {
+        1
+    }
+
+    /// Winning ranks not yet taken.
+    fn available(&self) -> u64 {
+        let v = self.view();
+        u64::from(v.winners.saturating_sub(v.won))
+    }
+
+    fn has_orders(&self) -> bool {
+        !self.clicks.is_empty()
+    }
+
+    fn same_terms(&self, terms: &DropConfig) -> bool {
+        *terms == self.config
+    }
+
+    fn config_with(&self, terms: &DropConfig) -> DropConfig {
+        terms.clone()
+    }
+
+    fn check_invariants(&self) -> Result<(), String> {
         for (i, c) in self.clicks.iter().enumerate() {
             if c.rank as usize != i + 1 {
                 return Err(format!("click {i} has rank {}", c.rank));

@@ -2,18 +2,21 @@
 //! one or more seats all-or-nothing and expire unless confirmed, a booker may
 //! hold seats for friends, and "best available" finds adjacent seats.
 //!
-//! Invariants, checked by [`SeatBook::check_invariants`] and the property
-//! tests: each seat belongs to at most one active hold or order (the `owner`
-//! vector is the only place that says so, and every active hold's seats point
-//! back to it); `free + held + sold == seats`, per section too; nobody's
-//! active seats (as the seat's holder, whoever booked it) exceed the
-//! per-person limit.
+//! Owns its config, actions (hold seats, hold best, release or swap a seat),
+//! outcomes, view and the seat map; the hold lifecycle (and the per-person
+//! limit, counted per seat's holder) is [`crate::holds`]'s. Invariants,
+//! checked by [`SeatBook::check_invariants`] and the property tests: each seat
+//! belongs to at most one active hold or order (the `owner` vector is the only
+//! place that says so, and every active hold's seats point back to it);
+//! `free + held + sold == seats`, per section too; nobody's active seats (as
+//! the seat's holder, whoever booked it) exceed the per-person limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stock::{HoldId, HoldStatus};
+use super::{Gate, Kind};
+use crate::holds::{HoldId, HoldLedger, HoldStatus, Holding};
 use crate::venue::{RowSpan, SeatId, SeatIndex, Venue};
 use crate::{Event, HoldChange, HoldFact, Money, Outcome, Rejection, UserId};
 
@@ -71,9 +74,105 @@ impl SeatHold {
     pub fn amount(&self) -> Option<Money> {
         Money::checked_sum(self.seats.iter().map(|s| Money::from_minor(s.price)))
     }
+}
 
-    fn active(&self) -> bool {
-        matches!(self.status, HoldStatus::Held | HoldStatus::Confirmed)
+impl Holding for SeatHold {
+    fn id(&self) -> HoldId {
+        self.id
+    }
+    fn by(&self) -> UserId {
+        self.by
+    }
+    fn status(&self) -> HoldStatus {
+        self.status
+    }
+    fn set_status(&mut self, status: HoldStatus) {
+        self.status = status;
+    }
+    fn expires_at_us(&self) -> i64 {
+        self.expires_at_us
+    }
+    fn units(&self) -> u32 {
+        u32::try_from(self.seats.len()).unwrap_or(u32::MAX)
+    }
+    /// A seat counts against the person who will sit there.
+    fn counted_against(&self) -> Vec<(UserId, u32)> {
+        self.seats.iter().map(|s| (s.holder, 1)).collect()
+    }
+}
+
+/// The terms of a seated sale an organizer may change before opening; the
+/// venue is not among them: its seat map is published (and cached) as it was
+/// created, and a different venue is a different sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatedTerms {
+    pub per_person_limit: u32,
+    pub seats_per_hold_max: u32,
+    pub hold_ttl_us: i64,
+}
+
+/// What a person asks of a seated sale (besides the shared confirm, cancel, refund).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeatedAction {
+    /// Hold these seats, all or none. `holders[i]` is who sits in `seats[i]`
+    /// (the server checks they are the booker's friends); empty means the booker.
+    HoldSeats { seats: Vec<SeatId>, holders: Vec<UserId> },
+    /// Hold the best `count` adjacent seats in one row of `area`.
+    HoldBest { area: SeatArea, count: u32, holders: Vec<UserId> },
+    /// Give back one seat of a hold or order.
+    ReleaseSeat { order: HoldId, seat: SeatId },
+    /// Exchange one seat of a hold or order for a free one.
+    SwapSeat { order: HoldId, from: SeatId, to: SeatId },
+}
+
+/// A seated sale's answers; each is the hold as it is after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeatedOutcome {
+    Held(SeatHold),
+    Confirmed(SeatHold),
+    Cancelled(SeatHold),
+    Refunded(SeatHold),
+    SeatReleased(SeatHold),
+    SeatSwapped(SeatHold),
+}
+
+impl SeatedOutcome {
+    /// The hold, whatever happened to it.
+    pub fn hold(&self) -> &SeatHold {
+        match self {
+            SeatedOutcome::Held(h)
+            | SeatedOutcome::Confirmed(h)
+            | SeatedOutcome::Cancelled(h)
+            | SeatedOutcome::Refunded(h)
+            | SeatedOutcome::SeatReleased(h)
+            | SeatedOutcome::SeatSwapped(h) => h,
+        }
+    }
+
+    pub fn into_hold(self) -> SeatHold {
+        match self {
+            SeatedOutcome::Held(h)
+            | SeatedOutcome::Confirmed(h)
+            | SeatedOutcome::Cancelled(h)
+            | SeatedOutcome::Refunded(h)
+            | SeatedOutcome::SeatReleased(h)
+            | SeatedOutcome::SeatSwapped(h) => h,
+        }
+    }
+
+    pub fn change(&self) -> HoldChange {
+        match self {
+            SeatedOutcome::Held(_) => HoldChange::Held,
+            SeatedOutcome::Confirmed(_) => HoldChange::Confirmed,
+            SeatedOutcome::Cancelled(_) => HoldChange::Cancelled,
+            SeatedOutcome::Refunded(_) => HoldChange::Refunded,
+            SeatedOutcome::SeatReleased(_) => HoldChange::SeatReleased,
+            SeatedOutcome::SeatSwapped(_) => HoldChange::SeatSwapped,
+        }
+    }
+
+    pub(crate) fn event(&self) -> Event {
+        Event::Hold { change: self.change(), hold: HoldFact::Seats(self.hold().clone()) }
     }
 }
 
@@ -99,47 +198,28 @@ pub struct SeatBook {
     section_free: Vec<u32>,
     /// Free seats per venue-order row, so best-available skips full rows.
     row_free: Vec<u32>,
-    held: u32,
-    sold: u32,
-    next_hold: u64,
-    holds: BTreeMap<HoldId, SeatHold>,
-    expiry: BTreeSet<(i64, HoldId)>,
-    /// Active seats per holder.
-    per_person: BTreeMap<UserId, u32>,
+    holds: HoldLedger<SeatHold>,
 }
 
 impl SeatBook {
-    pub fn new(config: SeatedConfig) -> Self {
-        let index = SeatIndex::new(&config.venue);
-        let seats = index.seat_count() as usize;
-        let section_free = (0..index.section_count()).map(|s| index.section_seats(s).len() as u32).collect();
-        let row_free = (0..index.section_count()).flat_map(|s| index.section_rows(s)).map(|r| r.len).collect();
-        SeatBook {
-            config,
-            owner: vec![0; seats],
-            taken: vec![0; seats.div_ceil(64)],
-            section_free,
-            row_free,
-            index,
-            held: 0,
-            sold: 0,
-            next_hold: 1,
-            holds: BTreeMap::new(),
-            expiry: BTreeSet::new(),
-            per_person: BTreeMap::new(),
-        }
-    }
-
     pub fn index(&self) -> &SeatIndex {
         &self.index
+    }
+
+    fn held(&self) -> u32 {
+        u32::try_from(self.holds.held()).unwrap_or(u32::MAX)
+    }
+
+    fn sold(&self) -> u32 {
+        u32::try_from(self.holds.sold()).unwrap_or(u32::MAX)
     }
 
     pub fn view(&self) -> SeatedView {
         SeatedView {
             total: self.index.seat_count(),
-            available: self.index.seat_count() - self.held - self.sold,
-            held: self.held,
-            sold: self.sold,
+            available: self.index.seat_count() - self.held() - self.sold(),
+            held: self.held(),
+            sold: self.sold(),
             section_available: self.section_free.clone(),
         }
     }
@@ -159,27 +239,22 @@ impl SeatBook {
     }
 
     pub fn hold(&self, id: HoldId) -> Option<&SeatHold> {
-        self.holds.get(&id)
+        self.holds.get(id)
     }
 
     /// Holds in id order starting after `after`, at most `limit`.
     pub fn holds_after(&self, after: HoldId, limit: usize) -> impl Iterator<Item = &SeatHold> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        self.holds.range((Excluded(after), Unbounded)).map(|(_, h)| h).take(limit)
+        self.holds.after(after, limit)
     }
 
     /// Holds someone booked or holds a seat in (a friend sees the seat booked for them).
     pub fn holds_of(&self, who: UserId) -> impl Iterator<Item = &SeatHold> {
-        self.holds.values().filter(move |h| h.by == who || h.seats.iter().any(|s| s.holder == who))
+        self.holds.iter().filter(move |h| h.by == who || h.seats.iter().any(|s| s.holder == who))
     }
 
     /// Active seats of one person, as holder.
     pub fn seats_of(&self, who: UserId) -> u32 {
-        self.per_person.get(&who).copied().unwrap_or(0)
-    }
-
-    pub fn next_deadline_us(&self) -> Option<i64> {
-        self.expiry.first().map(|(at, _)| *at)
+        self.holds.count_of(who)
     }
 
     fn price_of(&self, seat: SeatId) -> u64 {
@@ -210,55 +285,16 @@ impl SeatBook {
         }
     }
 
-    fn add_to_person(&mut self, who: UserId, n: u32) {
-        *self.per_person.entry(who).or_insert(0) += n;
-    }
-
-    fn take_from_person(&mut self, who: UserId, n: u32) {
-        if let Some(c) = self.per_person.get_mut(&who) {
-            *c -= n;
-            if *c == 0 {
-                self.per_person.remove(&who);
-            }
-        }
-    }
-
-    /// Gives back every seat of an active hold (expiry, cancel, refund).
-    fn release_all(&mut self, id: HoldId, was_sold: bool, events: &mut Vec<Event>) {
-        let seats: Vec<HeldSeat> = self.holds.get(&id).map(|h| h.seats.clone()).unwrap_or_default();
-        for s in &seats {
+    /// Frees every seat of a hold the lifecycle just ended (expiry, cancel, refund).
+    fn free_all(&mut self, hold: &SeatHold, events: &mut Vec<Event>) {
+        for s in &hold.seats {
             self.free(s.seat);
-            self.take_from_person(s.holder, 1);
         }
-        let n = seats.len() as u32;
-        if was_sold {
-            self.sold -= n;
-        } else {
-            self.held -= n;
-        }
-        events.push(Event::SeatsFreed { seats: seats.iter().map(|s| s.seat).collect() });
-    }
-
-    /// Expires every hold whose lifetime ended at or before `now_us`.
-    pub(crate) fn expire(&mut self, now_us: i64, events: &mut Vec<Event>) {
-        while let Some(&(at, id)) = self.expiry.first() {
-            if at > now_us {
-                break;
-            }
-            self.expiry.pop_first();
-            if self.holds.get(&id).is_none_or(|h| h.status != HoldStatus::Held) {
-                continue;
-            }
-            self.release_all(id, false, events);
-            if let Some(h) = self.holds.get_mut(&id) {
-                h.status = HoldStatus::Expired;
-                events.push(Event::Hold { change: HoldChange::Expired, hold: HoldFact::Seats(h.clone()) });
-            }
-        }
+        events.push(Event::SeatsFreed { seats: hold.seats.iter().map(|s| s.seat).collect() });
     }
 
     /// Holds exactly these seats, for these holders (empty: all for `by`), or nothing.
-    pub(crate) fn hold_seats(
+    fn hold_seats(
         &mut self,
         by: UserId,
         seats: &[SeatId],
@@ -295,7 +331,7 @@ impl SeatBook {
             *wanted.entry(holder_of(i)).or_insert(0) += 1;
         }
         for (&who, &n) in &wanted {
-            let remaining = self.config.per_person_limit.saturating_sub(self.seats_of(who));
+            let remaining = self.holds.remaining(who, self.config.per_person_limit);
             if n > remaining {
                 return Outcome::Rejected(if who == by {
                     Rejection::LimitReached { remaining }
@@ -304,8 +340,7 @@ impl SeatBook {
                 });
             }
         }
-        let id = HoldId(self.next_hold);
-        self.next_hold += 1;
+        let id = self.holds.next_id();
         let held: Vec<HeldSeat> = seats
             .iter()
             .enumerate()
@@ -314,28 +349,22 @@ impl SeatBook {
         for s in &held {
             self.take(s.seat, id);
         }
-        for (who, n) in wanted {
-            self.add_to_person(who, n);
-        }
-        self.held += held.len() as u32;
-        let expires_at_us = now_us.saturating_add(self.config.hold_ttl_us);
         let hold = SeatHold {
             id,
             by,
             seats: held,
             status: HoldStatus::Held,
             created_at_us: now_us,
-            expires_at_us,
+            expires_at_us: now_us.saturating_add(self.config.hold_ttl_us),
             released: Vec::new(),
         };
-        self.expiry.insert((expires_at_us, id));
         events.push(Event::SeatsTaken { seats: seats.to_vec() });
-        self.holds.insert(id, hold.clone());
-        Outcome::SeatsHeld(hold)
+        self.holds.open(hold.clone());
+        Outcome::Seated(SeatedOutcome::Held(hold))
     }
 
     /// Best available: `count` adjacent seats in one row of `area`.
-    pub(crate) fn hold_best(
+    fn hold_best(
         &mut self,
         by: UserId,
         area: &SeatArea,
@@ -438,117 +467,36 @@ impl SeatBook {
         best
     }
 
-    fn own_hold(&self, by: UserId, id: HoldId) -> Result<&SeatHold, Rejection> {
-        let hold = self.holds.get(&id).ok_or(Rejection::UnknownHold)?;
-        if hold.by != by {
-            return Err(Rejection::NotYourHold);
-        }
-        Ok(hold)
-    }
-
-    fn active_hold(&self, by: UserId, id: HoldId) -> Result<&SeatHold, Rejection> {
-        let hold = self.own_hold(by, id)?;
-        match hold.status {
-            HoldStatus::Held => Ok(hold),
-            HoldStatus::Expired => Err(Rejection::HoldExpired),
-            _ => Err(Rejection::HoldNotActive),
-        }
-    }
-
-    pub(crate) fn confirm(&mut self, by: UserId, id: HoldId) -> Outcome {
-        let (expires, n) = match self.active_hold(by, id) {
-            Ok(h) => (h.expires_at_us, h.seats.len() as u32),
-            Err(r) => return Outcome::Rejected(r),
-        };
-        self.expiry.remove(&(expires, id));
-        self.held -= n;
-        self.sold += n;
-        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
-        hold.status = HoldStatus::Confirmed;
-        Outcome::SeatsConfirmed(hold.clone())
-    }
-
-    pub(crate) fn cancel(&mut self, by: UserId, id: HoldId, events: &mut Vec<Event>) -> Outcome {
-        let expires = match self.active_hold(by, id) {
-            Ok(h) => h.expires_at_us,
-            Err(r) => return Outcome::Rejected(r),
-        };
-        self.expiry.remove(&(expires, id));
-        self.release_all(id, false, events);
-        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
-        hold.status = HoldStatus::Cancelled;
-        Outcome::SeatsCancelled(hold.clone())
-    }
-
-    pub(crate) fn refund(&mut self, by: UserId, id: HoldId, events: &mut Vec<Event>) -> Outcome {
-        match self.own_hold(by, id) {
-            Ok(h) if h.status == HoldStatus::Confirmed => {}
-            Ok(h) if h.status == HoldStatus::Refunded => return Outcome::Rejected(Rejection::AlreadyRefunded),
-            Ok(_) | Err(Rejection::UnknownHold) => return Outcome::Rejected(Rejection::UnknownOrder),
-            Err(r) => return Outcome::Rejected(r),
-        }
-        self.release_all(id, true, events);
-        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownOrder) };
-        hold.status = HoldStatus::Refunded;
-        Outcome::SeatsRefunded(hold.clone())
-    }
-
-    /// An active hold or order of `by` that has `seat`, and the seat's position in it.
-    fn changeable(&self, by: UserId, id: HoldId, seat: SeatId) -> Result<(HoldStatus, usize), Rejection> {
-        let hold = self.own_hold(by, id)?;
-        if !hold.active() {
-            return Err(match hold.status {
-                HoldStatus::Expired => Rejection::HoldExpired,
-                _ => Rejection::HoldNotActive,
-            });
-        }
-        let at = hold.seats.iter().position(|s| s.seat == seat).ok_or(Rejection::SeatNotInOrder)?;
-        Ok((hold.status, at))
+    /// An active hold or order of `by` that has `seat`: the seat's position in it.
+    fn changeable(&self, by: UserId, id: HoldId, seat: SeatId) -> Result<usize, Rejection> {
+        let hold = self.holds.active_by(by, id)?;
+        hold.seats.iter().position(|s| s.seat == seat).ok_or(Rejection::SeatNotInOrder)
     }
 
     /// Gives back one seat of a hold or order; the rest stay. Giving back the
     /// last seat ends it (cancelled or refunded).
-    pub(crate) fn release_seat(&mut self, by: UserId, id: HoldId, seat: SeatId, events: &mut Vec<Event>) -> Outcome {
-        let (status, at) = match self.changeable(by, id, seat) {
-            Ok(found) => found,
+    fn release_seat(&mut self, by: UserId, id: HoldId, seat: SeatId, events: &mut Vec<Event>) -> Outcome {
+        let at = match self.changeable(by, id, seat) {
+            Ok(at) => at,
             Err(r) => return Outcome::Rejected(r),
         };
-        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
-        let gone = hold.seats.remove(at);
-        hold.released.push(gone);
-        let emptied = hold.seats.is_empty();
-        let expires = hold.expires_at_us;
-        if emptied {
-            hold.status = if status == HoldStatus::Held { HoldStatus::Cancelled } else { HoldStatus::Refunded };
-        }
-        let hold = hold.clone();
-        if emptied && status == HoldStatus::Held {
-            self.expiry.remove(&(expires, id));
-        }
-        self.free(gone.seat);
-        self.take_from_person(gone.holder, 1);
-        if status == HoldStatus::Held {
-            self.held -= 1;
-        } else {
-            self.sold -= 1;
-        }
-        events.push(Event::SeatsFreed { seats: vec![gone.seat] });
-        Outcome::SeatReleased(hold)
+        let changed = self.holds.change(id, |hold| {
+            let gone = hold.seats.remove(at);
+            hold.released.push(gone);
+            vec![(gone.holder, 1)]
+        });
+        let Some(hold) = changed else { return Outcome::Rejected(Rejection::UnknownHold) };
+        self.free(seat);
+        events.push(Event::SeatsFreed { seats: vec![seat] });
+        Outcome::Seated(SeatedOutcome::SeatReleased(hold))
     }
 
     /// Exchanges one seat of a hold or order for a free one, in one step: the
     /// person never ends up with neither. The new seat keeps the old one's
     /// holder and takes its own section's price.
-    pub(crate) fn swap_seat(
-        &mut self,
-        by: UserId,
-        id: HoldId,
-        from: SeatId,
-        to: SeatId,
-        events: &mut Vec<Event>,
-    ) -> Outcome {
+    fn swap_seat(&mut self, by: UserId, id: HoldId, from: SeatId, to: SeatId, events: &mut Vec<Event>) -> Outcome {
         let at = match self.changeable(by, id, from) {
-            Ok((_, at)) => at,
+            Ok(at) => at,
             Err(r) => return Outcome::Rejected(r),
         };
         if to.0 >= self.index.seat_count() {
@@ -558,36 +506,27 @@ impl SeatBook {
             return Outcome::Rejected(Rejection::SeatsTaken { count: 1, seats: vec![to] });
         }
         let price = self.price_of(to);
-        let Some(hold) = self.holds.get_mut(&id) else { return Outcome::Rejected(Rejection::UnknownHold) };
-        let old = hold.seats[at];
-        hold.seats[at] = HeldSeat { seat: to, holder: old.holder, price };
-        hold.released.push(old);
-        let hold = hold.clone();
+        let changed = self.holds.change(id, |hold| {
+            let old = hold.seats[at];
+            hold.seats[at] = HeldSeat { seat: to, holder: old.holder, price };
+            hold.released.push(old);
+            Vec::new()
+        });
+        let Some(hold) = changed else { return Outcome::Rejected(Rejection::UnknownHold) };
         self.free(from);
         self.take(to, id);
         events.push(Event::SeatsFreed { seats: vec![from] });
         events.push(Event::SeatsTaken { seats: vec![to] });
-        Outcome::SeatSwapped(hold)
+        Outcome::Seated(SeatedOutcome::SeatSwapped(hold))
     }
 
     /// Recounts everything from the holds and compares with the running state.
     /// Used by tests and by `stampede verify`; O(seats + holds).
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.holds.check_invariants(self.config.per_person_limit)?;
         let seats = self.index.seat_count() as usize;
         let mut owner = vec![0u64; seats];
-        let (mut held, mut sold) = (0u32, 0u32);
-        let mut per_person: BTreeMap<UserId, u32> = BTreeMap::new();
-        let mut expiring = 0usize;
-        for h in self.holds.values() {
-            if !h.active() {
-                continue;
-            }
-            if h.status == HoldStatus::Held {
-                expiring += 1;
-                if !self.expiry.contains(&(h.expires_at_us, h.id)) {
-                    return Err(format!("active hold {:?} missing from the expiry index", h.id));
-                }
-            }
+        for h in self.holds.iter().filter(|h| h.status.is_active()) {
             if h.seats.is_empty() {
                 return Err(format!("active hold {:?} has no seats", h.id));
             }
@@ -597,12 +536,6 @@ impl SeatBook {
                     return Err(format!("seat {:?} in holds {} and {}", s.seat, slot, h.id.0));
                 }
                 *slot = h.id.0;
-                *per_person.entry(s.holder).or_insert(0) += 1;
-                if h.status == HoldStatus::Held {
-                    held += 1;
-                } else {
-                    sold += 1;
-                }
             }
         }
         if owner != self.owner {
@@ -613,9 +546,6 @@ impl SeatBook {
             if bit != (*o != 0) {
                 return Err(format!("taken bit of seat {i} is wrong"));
             }
-        }
-        if (held, sold) != (self.held, self.sold) {
-            return Err(format!("totals drifted: held {held}/{} sold {sold}/{}", self.held, self.sold));
         }
         for s in 0..self.index.section_count() {
             let free = self.index.section_seats(s).filter(|i| owner[*i as usize] == 0).count() as u32;
@@ -633,15 +563,121 @@ impl SeatBook {
                 r += 1;
             }
         }
-        if per_person != self.per_person {
-            return Err("per-person seat counts drifted".into());
-        }
-        if let Some((who, n)) = per_person.iter().find(|(_, n)| **n > self.config.per_person_limit) {
-            return Err(format!("{who:?} has {n} seats, over the limit {}", self.config.per_person_limit));
-        }
-        if self.expiry.len() != expiring {
-            return Err("expiry index has stale entries".into());
-        }
         Ok(())
+    }
+}
+
+impl Kind for SeatBook {
+    type Config = SeatedConfig;
+    type Terms = SeatedTerms;
+    type Action = SeatedAction;
+
+    fn new(config: SeatedConfig) -> Self {
+        let index = SeatIndex::new(&config.venue);
+        let seats = index.seat_count() as usize;
+        let section_free = (0..index.section_count()).map(|s| index.section_seats(s).len() as u32).collect();
+        let row_free = (0..index.section_count()).flat_map(|s| index.section_rows(s)).map(|r| r.len).collect();
+        SeatBook {
+            config,
+            owner: vec![0; seats],
+            taken: vec![0; seats.div_ceil(64)],
+            section_free,
+            row_free,
+            index,
+            holds: HoldLedger::default(),
+        }
+    }
+
+    fn act(&mut self, by: UserId, action: &SeatedAction, gate: &mut Gate<'_>, events: &mut Vec<Event>) -> Outcome {
+        let now = gate.now;
+        match action {
+            SeatedAction::HoldSeats { seats, holders } => match gate.may_take(by) {
+                Ok(()) => self.hold_seats(by, seats, holders, now, events),
+                Err(r) => Outcome::Rejected(r),
+            },
+            SeatedAction::HoldBest { area, count, holders } => match gate.may_take(by) {
+                Ok(()) => self.hold_best(by, area, *count, holders, now, events),
+                Err(r) => Outcome::Rejected(r),
+            },
+            SeatedAction::ReleaseSeat { order, seat } => self.release_seat(by, *order, *seat, events),
+            // Taking a new seat needs the sale open, but not a pass: the
+            // person already went through the waiting room for this order.
+            SeatedAction::SwapSeat { order, from, to } => match gate.is_open() {
+                Ok(()) => self.swap_seat(by, *order, *from, *to, events),
+                Err(r) => Outcome::Rejected(r),
+            },
+        }
+    }
+
+    fn confirm(&mut self, by: UserId, id: HoldId, gate: &mut Gate<'_>, events: &mut Vec<Event>) -> Outcome {
+        match self.holds.confirm(by, id) {
+            Ok(hold) => {
+                gate.record_purchase(by, hold.units(), events);
+                Outcome::Seated(SeatedOutcome::Confirmed(hold))
+            }
+            Err(r) => Outcome::Rejected(r),
+        }
+    }
+
+    fn cancel(&mut self, by: UserId, id: HoldId, events: &mut Vec<Event>) -> Outcome {
+        match self.holds.cancel(by, id) {
+            Ok(hold) => {
+                self.free_all(&hold, events);
+                Outcome::Seated(SeatedOutcome::Cancelled(hold))
+            }
+            Err(r) => Outcome::Rejected(r),
+        }
+    }
+
+    fn refund(&mut self, by: UserId, id: HoldId, events: &mut Vec<Event>) -> Outcome {
+        match self.holds.refund(by, id) {
+            Ok(hold) => {
+                self.free_all(&hold, events);
+                Outcome::Seated(SeatedOutcome::Refunded(hold))
+            }
+            Err(r) => Outcome::Rejected(r),
+        }
+    }
+
+    fn expire(&mut self, now_us: i64, events: &mut Vec<Event>) {
+        while let Some(hold) = self.holds.expire_next(now_us) {
+            self.free_all(&hold, events);
+            events.push(Event::Hold { change: HoldChange::Expired, hold: HoldFact::Seats(hold) });
+        }
+    }
+
+    fn next_deadline_us(&self) -> Option<i64> {
+        self.holds.next_deadline_us()
+    }
+
+    fn per_person_limit(&self) -> u32 {
+        self.config.per_person_limit
+    }
+
+    fn available(&self) -> u64 {
+        u64::from(self.view().available)
+    }
+
+    fn has_orders(&self) -> bool {
+        self.holds.has_orders()
+    }
+
+    fn same_terms(&self, t: &SeatedTerms) -> bool {
+        t.per_person_limit == self.config.per_person_limit
+            && t.seats_per_hold_max == self.config.seats_per_hold_max
+            && t.hold_ttl_us == self.config.hold_ttl_us
+    }
+
+    fn config_with(&self, t: &SeatedTerms) -> SeatedConfig {
+        SeatedConfig {
+            venue: self.config.venue.clone(),
+            per_person_limit: t.per_person_limit,
+            seats_per_hold_max: t.seats_per_hold_max,
+            hold_ttl_us: t.hold_ttl_us,
+        }
+    }
+
+    fn check_invariants(&self) -> Result<(), String> {
+        SeatBook::check_invariants(self)
     }
 }
