@@ -5,6 +5,8 @@
 //! list of remembered keys, searched by loops. Only data types are shared with
 //! the core.
 
+mod kit;
+
 use stampede_core::{DropAction, DropOutcome, SeatedAction, StockAction};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -472,29 +474,15 @@ proptest! {
         }
     }
 
-    /// Same inputs, same drop, including from a clone taken midway.
+    /// The properties every kind has (`kit/mod.rs`): determinism, replay
+    /// without unchanged ticks, remembered keys doing nothing, invariants.
     #[test]
-    fn drop_is_deterministic(
+    fn drop_has_the_generic_properties(
         setup in setup_strategy(),
         steps in prop::collection::vec(step_strategy(), 1..120),
         split in any::<prop::sample::Index>(),
     ) {
-        let inputs = inputs(&setup, &steps);
-        let (mut a, mut b) = (Sale::new(sale_config(&setup)), Sale::new(sale_config(&setup)));
-        let split = split.index(inputs.len() + 1);
-        let mut c = None;
-        for (i, input) in inputs.iter().enumerate() {
-            if i == split {
-                c = Some(a.clone());
-            }
-            let applied = a.apply(input);
-            prop_assert_eq!(&applied, &b.apply(input), "at input {}", i);
-            if let Some(c) = &mut c {
-                prop_assert_eq!(&applied, &c.apply(input), "clone taken at {}, input {}", split, i);
-                prop_assert!(*c == a, "clone diverged at input {i}");
-            }
-            prop_assert!(a == b, "states diverged at input {i}");
-        }
+        kit::properties(&sale_config(&setup), &inputs(&setup, &steps), split)?;
     }
 }
 

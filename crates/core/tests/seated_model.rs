@@ -19,6 +19,8 @@
 //! exactly when it would be exceeded; and the same inputs give the same sale.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod kit;
+
 use stampede_core::{DropAction, SeatedAction, SeatedOutcome, StockAction};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1265,33 +1267,15 @@ proptest! {
         run.finish()?;
     }
 
-    /// 6. Same inputs, same sale: two fresh sales, and a clone taken midway,
-    /// give the same outcomes, events and state.
+    /// The properties every kind has (`kit/mod.rs`): determinism, replay
+    /// without unchanged ticks, remembered keys doing nothing, invariants.
     #[test]
-    fn seated_sale_is_deterministic(
+    fn seated_sale_has_the_generic_properties(
         setup in setup_strategy(),
         steps in steps_strategy(),
         split in any::<prop::sample::Index>(),
     ) {
-        let inputs = inputs(&setup, &steps);
-        let (mut a, mut b) = (Sale::new(sale_config(&setup)), Sale::new(sale_config(&setup)));
-        let split = split.index(inputs.len() + 1);
-        let mut c = None;
-        let (mut first, mut second) = (Vec::new(), Vec::new());
-        for (i, input) in inputs.iter().enumerate() {
-            if i == split {
-                c = Some(a.clone());
-            }
-            let applied = a.apply(input);
-            if let Some(c) = &mut c {
-                prop_assert_eq!(&applied, &c.apply(input), "clone taken at {}, input {}", split, i);
-            }
-            first.push(applied);
-            second.push(b.apply(input));
-        }
-        prop_assert_eq!(&first, &second);
-        prop_assert!(a == b, "states diverged");
-        prop_assert!(c.is_none_or(|c| c == a), "the clone diverged");
+        kit::properties(&sale_config(&setup), &inputs(&setup, &steps), split)?;
     }
 }
 

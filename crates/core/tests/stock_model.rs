@@ -5,6 +5,8 @@
 //! holds with statuses, totals recounted by plain loops on every question). The
 //! model shares only data types with the core, never its logic.
 
+mod kit;
+
 use stampede_core::{DropAction, SeatedAction, StockAction, StockOutcome};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -743,59 +745,18 @@ proptest! {
         run.finish()?;
     }
 
-    /// Same inputs, same sale: two fresh sales and a clone taken midway agree
-    /// on every outcome, event and state.
+    /// The properties every kind has (`kit/mod.rs`): determinism, replay
+    /// without unchanged ticks, remembered keys doing nothing, invariants.
     #[test]
-    fn stock_sale_is_deterministic(
+    fn stock_sale_has_the_generic_properties(
         setup in setup_strategy(),
         steps in steps_strategy(true),
         split in any::<prop::sample::Index>(),
     ) {
-        let inputs = inputs(&setup, &steps);
-        let (mut a, mut b) = (Sale::new(sale_config(&setup)), Sale::new(sale_config(&setup)));
-        prop_assert!(a == b);
-        let split = split.index(inputs.len() + 1);
-        let mut c = None;
-        for (i, input) in inputs.iter().enumerate() {
-            if i == split {
-                c = Some(a.clone());
-            }
-            let applied = a.apply(input);
-            prop_assert_eq!(&applied, &b.apply(input), "at input {}", i);
-            if let Some(c) = &mut c {
-                prop_assert_eq!(&applied, &c.apply(input), "clone taken at {}, input {}", split, i);
-                prop_assert!(*c == a, "clone diverged at input {i}");
-            }
-            prop_assert!(a == b, "states diverged at input {i}");
-        }
+        kit::properties(&sale_config(&setup), &inputs(&setup, &steps), split)?;
     }
 
-    /// With time stamped in order (as the engine stamps it), ticks the sale
-    /// reports as unchanged can be left out of the log: replaying the rest
-    /// gives the same answers, and the same whole `Sale` after every logged
-    /// input (which is what a snapshot taken there must equal).
-    #[test]
-    fn unchanged_ticks_need_not_be_logged(
-        setup in setup_strategy(),
-        steps in steps_strategy(false),
-    ) {
-        let inputs = inputs(&setup, &steps);
-        let mut live = Sale::new(sale_config(&setup));
-        let mut logged = Vec::new();
-        for input in &inputs {
-            let applied = live.apply(input);
-            if applied.changed {
-                logged.push((input.clone(), applied, live.clone()));
-            }
-        }
-        let mut replay = Sale::new(sale_config(&setup));
-        for (input, applied, state) in &logged {
-            prop_assert_eq!(&replay.apply(input), applied, "replaying {:?}", input);
-            prop_assert!(replay == *state, "replayed state differs after {input:?}");
-        }
-        prop_assert_eq!(replay.view(), live.view());
-        prop_assert_eq!(replay.next_deadline_us(), live.next_deadline_us());
-    }
+
 }
 
 // ---------------------------------------------------------------------------
