@@ -29,6 +29,11 @@ pub enum DropActionV1 {
     Click,
 }
 
+impl DropActionV1 {
+    /// The names it is written under; `de.rs` reads a name's record with this part.
+    pub const NAMES: &[&str] = &["click"];
+}
+
 impl From<&DropAction> for DropActionV1 {
     fn from(a: &DropAction) -> Self {
         match a {

@@ -116,6 +116,11 @@ pub enum FrameActionV1 {
     Archive,
 }
 
+impl FrameActionV1 {
+    /// The names it is written under; `de.rs` reads a name's record with this part.
+    pub const NAMES: &[&str] = &["open", "close", "join", "set_pow_bits", "edit", "archive"];
+}
+
 /// A new opening or closing time: an instant, or none (by hand).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,6 +13,11 @@ pub enum HoldActionV1 {
     Refund { order: u64 },
 }
 
+impl HoldActionV1 {
+    /// The names it is written under; `de.rs` reads a name's record with this part.
+    pub const NAMES: &[&str] = &["confirm", "cancel", "refund"];
+}
+
 impl From<HoldActionV1> for Action {
     fn from(a: HoldActionV1) -> Self {
         match a {

@@ -4,6 +4,7 @@
 //! only joins them; what it joins must encode to the very JSON it always did
 //! (`tests/fixture_log.rs` holds a log written before the split).
 
+mod de;
 pub mod drop;
 pub mod frame;
 pub mod holds;
@@ -57,9 +58,10 @@ pub enum TermsV1 {
 
 /// A command's action. The log has always written it as one externally
 /// tagged enum (`"open"`, `{"reserve":{"quantity":2}}`); each part's enum
-/// writes exactly that, and no name appears in two parts, so reading tries
-/// the parts in turn (the hot ones first) and exactly one matches.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// writes exactly that (so serializing is untagged), and no name is in two
+/// parts, so reading looks the name up in the parts' [`NAMES`](stock::StockActionV1::NAMES)
+/// and hands the rest to that part alone (`de.rs`), without buffering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ActionV1 {
     Stock(StockActionV1),

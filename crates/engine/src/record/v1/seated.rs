@@ -181,6 +181,11 @@ pub enum SeatedActionV1 {
     },
 }
 
+impl SeatedActionV1 {
+    /// The names it is written under; `de.rs` reads a name's record with this part.
+    pub const NAMES: &[&str] = &["hold_seats", "hold_best", "release_seat", "swap_seat"];
+}
+
 impl From<&SeatedAction> for SeatedActionV1 {
     fn from(a: &SeatedAction) -> Self {
         match a {

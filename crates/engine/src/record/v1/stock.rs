@@ -46,6 +46,11 @@ pub enum StockActionV1 {
     Reserve { quantity: u32 },
 }
 
+impl StockActionV1 {
+    /// The names it is written under; `de.rs` reads a name's record with this part.
+    pub const NAMES: &[&str] = &["reserve"];
+}
+
 impl From<&StockAction> for StockActionV1 {
     fn from(a: &StockAction) -> Self {
         match a {
