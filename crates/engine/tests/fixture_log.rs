@@ -6,6 +6,10 @@
 //! it audits clean (chain, every recorded outcome reproduced, invariants), and
 //! every payload, decoded and replayed, encodes back to the very same bytes.
 //!
+//! The events the old build's core emitted for it, in order, are pinned too
+//! (`fixtures/v1-log.events.txt`, their `Debug` text, made by that build):
+//! events are a contract projections fold over.
+//!
 //! The fixture was written by `tests/write_fixture.rs` as of commit bbd612f
 //! (the last build with flat actions), then removed: regenerating it with a
 //! later build would pin nothing.
@@ -19,6 +23,7 @@ use stampede_engine::replay;
 use stampede_log::{CommandLog, Entry, SqliteLog};
 
 const FIXTURE: &str = include_str!("fixtures/v1-log.jsonl");
+const EVENTS: &str = include_str!("fixtures/v1-log.events.txt");
 
 fn entries() -> BTreeMap<u64, Vec<Entry>> {
     let mut sales: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
@@ -68,6 +73,7 @@ fn the_old_log_audits_clean_with_every_outcome_reproduced() {
 
 #[test]
 fn every_old_payload_decodes_replays_and_encodes_to_the_same_bytes() {
+    let mut events = String::new();
     for (id, batch) in entries() {
         let mut sale: Option<Sale> = None;
         for e in batch {
@@ -82,6 +88,9 @@ fn every_old_payload_decodes_replays_and_encodes_to_the_same_bytes() {
                 (_, Some(s)) => {
                     let (input, _) = record.to_input(e.at_us).unwrap().unwrap();
                     let applied = s.apply(&input);
+                    for event in &applied.events {
+                        events.push_str(&format!("{id} {} {event:?}\n", e.seq));
+                    }
                     if let Input::Tick { .. } = input {
                         assert!(applied.changed, "sale {id} seq {}: a logged tick changes something", e.seq);
                     }
@@ -93,4 +102,8 @@ fn every_old_payload_decodes_replays_and_encodes_to_the_same_bytes() {
             assert_eq!(again.encode(), e.payload, "sale {id} seq {}: what this build writes for {text}", e.seq);
         }
     }
+    for (line, (now, then)) in events.lines().zip(EVENTS.lines()).enumerate() {
+        assert_eq!(now, then, "event {line}: this build emits another event than the build that wrote the log");
+    }
+    assert_eq!(events.lines().count(), EVENTS.lines().count(), "as many events as the old build emitted");
 }
