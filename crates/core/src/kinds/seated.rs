@@ -285,11 +285,22 @@ impl SeatBook {
         }
     }
 
+    /// The accounting identity, asserted on every change in debug builds
+    /// (`check_invariants` recounts it seat by seat).
+    fn debug_assert_balanced(&self) {
+        debug_assert_eq!(
+            self.section_free.iter().map(|n| u64::from(*n)).sum::<u64>() + self.holds.held() + self.holds.sold(),
+            u64::from(self.index.seat_count()),
+            "free + held + sold != seats"
+        );
+    }
+
     /// Frees every seat of a hold the lifecycle just ended (expiry, cancel, refund).
     fn free_all(&mut self, hold: &SeatHold, events: &mut Vec<Event>) {
         for s in &hold.seats {
             self.free(s.seat);
         }
+        self.debug_assert_balanced();
         events.push(Event::SeatsFreed { seats: hold.seats.iter().map(|s| s.seat).collect() });
     }
 
@@ -360,6 +371,7 @@ impl SeatBook {
         };
         events.push(Event::SeatsTaken { seats: seats.to_vec() });
         self.holds.open(hold.clone());
+        self.debug_assert_balanced();
         Outcome::Seated(SeatedOutcome::Held(hold))
     }
 
@@ -487,6 +499,7 @@ impl SeatBook {
         });
         let Some(hold) = changed else { return Outcome::Rejected(Rejection::UnknownHold) };
         self.free(seat);
+        self.debug_assert_balanced();
         events.push(Event::SeatsFreed { seats: vec![seat] });
         Outcome::Seated(SeatedOutcome::SeatReleased(hold))
     }
@@ -515,6 +528,7 @@ impl SeatBook {
         let Some(hold) = changed else { return Outcome::Rejected(Rejection::UnknownHold) };
         self.free(from);
         self.take(to, id);
+        self.debug_assert_balanced();
         events.push(Event::SeatsFreed { seats: vec![from] });
         events.push(Event::SeatsTaken { seats: vec![to] });
         Outcome::Seated(SeatedOutcome::SeatSwapped(hold))

@@ -158,6 +158,16 @@ impl StockBook {
         self.holds.count_of(by)
     }
 
+    /// The accounting identity, asserted on every change in debug builds
+    /// (`check_invariants` recounts it from the holds).
+    fn debug_assert_balanced(&self) {
+        debug_assert_eq!(
+            self.available + self.holds.held() + self.holds.sold(),
+            self.config.stock,
+            "available + held + sold != stock"
+        );
+    }
+
     fn reserve(&mut self, by: UserId, quantity: u32, now_us: i64, events: &mut Vec<Event>) -> Outcome {
         if quantity == 0 || quantity > self.config.order_quantity_max {
             return Outcome::Rejected(Rejection::BadQuantity { max: self.config.order_quantity_max });
@@ -180,6 +190,7 @@ impl StockBook {
         };
         self.available -= u64::from(quantity);
         self.holds.open(hold.clone());
+        self.debug_assert_balanced();
         events.push(Event::StockChanged(self.view()));
         Outcome::Stock(StockOutcome::Held(hold))
     }
@@ -189,6 +200,7 @@ impl StockBook {
         match result {
             Ok(hold) => {
                 self.available += u64::from(hold.quantity);
+                self.debug_assert_balanced();
                 events.push(Event::StockChanged(self.view()));
                 StockOutcome::wrap(change, hold)
             }
@@ -218,6 +230,7 @@ impl Kind for StockBook {
     fn confirm(&mut self, by: UserId, id: HoldId, gate: &mut Gate<'_>, events: &mut Vec<Event>) -> Outcome {
         match self.holds.confirm(by, id) {
             Ok(hold) => {
+                self.debug_assert_balanced();
                 events.push(Event::StockChanged(self.view()));
                 gate.record_purchase(by, hold.quantity, events);
                 Outcome::Stock(StockOutcome::Confirmed(hold))
@@ -240,6 +253,7 @@ impl Kind for StockBook {
     fn expire(&mut self, now_us: i64, events: &mut Vec<Event>) {
         while let Some(hold) = self.holds.expire_next(now_us) {
             self.available += u64::from(hold.quantity);
+            self.debug_assert_balanced();
             events.push(Event::Hold { change: HoldChange::Expired, hold: HoldFact::Stock(hold) });
         }
     }
