@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use stampede_engine::EngineConfig;
 use stampede_log::CommandLog;
-use stampede_server::{App, CONNECTIONS_MAX_DEFAULT, EdgeLimits, ServerConfig};
+use stampede_server::{App, AppParts, CONNECTIONS_MAX_DEFAULT, EdgeLimits, ServerConfig};
 
 // A rush allocates and frees many small buffers on every core at once
 // (requests, frames, log records); glibc's allocator spent several percent of
@@ -217,7 +217,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_rate_min_bytes_per_s: args.body_rate_min_bytes_per_s.max(1),
         body_read_max: secs(args.body_read_max_s),
     };
-    let app = App::open(&config)?;
+    // The binary chooses the backends: SQLite files in the data directory,
+    // on the machine's clock. (A cluster mode will choose its log and store here.)
+    let parts = AppParts::sqlite(&args.data, std::sync::Arc::new(stampede_engine::SystemClock))?;
+    let app = App::from_parts(&config, parts)?;
     tracing::info!(
         sales = app.report.sales,
         entries_replayed = app.report.entries_replayed,

@@ -30,21 +30,9 @@ use crate::record::Record;
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
 
-/// Where "now" comes from. The engine stamps it on commands; the core never reads it.
-pub trait Clock: Send + Sync {
-    /// Microseconds since the Unix epoch.
-    fn now_us(&self) -> i64;
-}
-
-/// The machine's wall clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_us(&self) -> i64 {
-        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-    }
-}
+// The engine stamps commands with the time; the core never reads it. The
+// clock is shared with the account store (`stampede-clock` says why).
+pub use stampede_clock::{Clock, ManualClock, SystemClock};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum EngineError {

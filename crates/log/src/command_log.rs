@@ -3,6 +3,10 @@
 use crate::chain::{ChainTip, Entry, Hash, SaleId, Snapshot};
 use crate::error::LogError;
 
+/// How many snapshots a backend keeps per sale: the newest ones. Older ones
+/// only lengthen nothing (recovery starts from the newest valid one) and cost space.
+pub const SNAPSHOTS_KEPT_PER_SALE: usize = 2;
+
 /// The result of a successful [`CommandLog::verify_chain`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainReport {

@@ -66,16 +66,39 @@ pub enum LogError {
     /// The storage backend is not configured as the log requires.
     #[error("unsupported storage configuration: {0}")]
     Unsupported(String),
-    /// The storage backend failed (I/O, corruption, lock timeout, ...).
-    #[error("log storage failed: {0}")]
-    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Reading or writing the storage failed (a disk error, a full disk, a file
+    /// that cannot be opened): the outcome of an append that fails so is uncertain.
+    #[error("log storage I/O failed: {0}")]
+    Io(#[source] std::io::Error),
+    /// The storage holds something that is not a log this build can read (a
+    /// damaged file, a value outside the schema's range).
+    #[error("log storage is corrupt: {0}")]
+    Corrupt(String),
+    /// The storage backend failed in a way of its own (a lock timeout, a
+    /// constraint, a lost connection, ...); `backend` names it.
+    #[error("{backend} log backend failed: {source}")]
+    Backend {
+        /// Which backend, e.g. "sqlite".
+        backend: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An earlier append of this handle failed with its outcome uncertain;
+    /// the handle refuses every further append until the log is reopened
+    /// (recovery then reads what is really durable).
+    #[error("the log refused the append: an earlier append failed; reopen the log")]
+    Poisoned,
     /// A replay visitor failed with an error of its own.
     #[error("replay visitor failed: {0}")]
     Visitor(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl From<rusqlite::Error> for LogError {
-    fn from(err: rusqlite::Error) -> Self {
-        Self::Storage(Box::new(err))
+impl LogError {
+    /// Whether this error refused the call with nothing written and the log
+    /// unchanged and usable (a broken link, a bad snapshot, an unstorable
+    /// value), as opposed to a storage failure whose outcome is uncertain.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::ChainBroken { .. } | Self::InvalidSnapshot { .. } | Self::OutOfRange { .. })
     }
 }

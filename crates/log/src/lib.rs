@@ -7,16 +7,25 @@
 //! caches of a sale's state after some entry, stored beside the log so recovery
 //! can skip most of the replay.
 //!
-//! [`CommandLog`] is the backend-neutral trait; [`SqliteLog`] is the SQLite backend.
+//! [`CommandLog`] is the backend-neutral trait. [`SqliteLog`] is the backend
+//! the server runs on; [`MemoryLog`] keeps the same contract in memory, and
+//! [`FaultyLog`] wraps either to fail or tear a chosen append (both for the
+//! deterministic simulator and tests). [`conformance`] is the contract as
+//! checks every backend runs.
 
 mod chain;
 mod checkpoint;
 mod command_log;
+pub mod conformance;
 mod error;
+mod faulty;
+mod memory;
 mod sqlite;
 
 pub use chain::{ChainTip, Entry, GENESIS_HASH, Hash, SaleId, Snapshot, chain_hash};
 pub use checkpoint::{WAL_RESET_FRAMES, WAL_SIZE_LIMIT_BYTES};
-pub use command_log::{ChainReport, CommandLog, SnapshotStore};
+pub use command_log::{ChainReport, CommandLog, SNAPSHOTS_KEPT_PER_SALE, SnapshotStore};
 pub use error::{ChainFault, LogError};
+pub use faulty::{Fault, FaultyLog};
+pub use memory::{MemoryDisk, MemoryLog, MemorySnapshotStore};
 pub use sqlite::{SCHEMA_VERSION, SqliteLog, SqliteSnapshotStore, backup_database, snapshots_path};

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 
 use crate::chain::{ChainTip, Entry, Hash, SaleId, Snapshot};
 use crate::checkpoint::{Checkpointer, WAL_SIZE_LIMIT_BYTES, checkpoint};
-use crate::command_log::{CommandLog, SnapshotStore};
+use crate::command_log::{CommandLog, SNAPSHOTS_KEPT_PER_SALE, SnapshotStore};
 use crate::error::LogError;
 
 /// The schema version this build writes and understands (stored in `PRAGMA user_version`).
@@ -24,8 +24,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// How long a statement waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How many snapshots are kept per sale (the newest ones).
-const SNAPSHOTS_KEPT_PER_SALE: i64 = 2;
+/// How many snapshots are kept per sale (the newest ones), as SQL's integer.
+const SNAPSHOTS_KEPT: i64 = SNAPSHOTS_KEPT_PER_SALE as i64;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -228,7 +228,7 @@ impl SqliteLog {
                     Some(_) => {}
                 }
                 put.execute(params![sale, seq, snap.hash, snap.format, snap.state])?;
-                prune.execute(params![sale, SNAPSHOTS_KEPT_PER_SALE - 1])?;
+                prune.execute(params![sale, SNAPSHOTS_KEPT - 1])?;
             }
         }
         tx.commit()?;
@@ -272,7 +272,7 @@ impl SnapshotStore for SqliteSnapshotStore {
                 snap.format,
                 snap.state
             ])?;
-            tx.prepare_cached(PRUNE_SNAPSHOTS)?.execute(params![sale, SNAPSHOTS_KEPT_PER_SALE - 1])?;
+            tx.prepare_cached(PRUNE_SNAPSHOTS)?.execute(params![sale, SNAPSHOTS_KEPT - 1])?;
         }
         tx.commit()?;
         Ok(())
@@ -307,6 +307,29 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<(), LogError> {
     target.pragma_update(None, "synchronous", "FULL")?;
     drop(target);
     Ok(())
+}
+
+/// SQLite's errors in the log's backend-neutral terms: disk trouble is `Io`,
+/// a damaged file or an out-of-schema value is `Corrupt`, the rest (locks,
+/// constraints, misuse) is SQLite's own `Backend` failure. Lets `?` convert
+/// inside this module; nothing outside it sees a `rusqlite::Error`.
+impl From<rusqlite::Error> for LogError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match &err {
+            rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+                ErrorCode::SystemIoFailure | ErrorCode::DiskFull | ErrorCode::CannotOpen => {
+                    LogError::Io(std::io::Error::other(err))
+                }
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => LogError::Corrupt(err.to_string()),
+                _ => LogError::Backend { backend: "sqlite", source: Box::new(err) },
+            },
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..) => LogError::Corrupt(err.to_string()),
+            _ => LogError::Backend { backend: "sqlite", source: Box::new(err) },
+        }
+    }
 }
 
 /// Converts a sale id or seq to SQLite's signed 64-bit integer.

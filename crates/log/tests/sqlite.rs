@@ -1,11 +1,13 @@
-//! Integration tests of the SQLite backend through the public API.
+//! What only the SQLite backend has: its schema, WAL mode, raw-file tampering,
+//! the range of SQLite's integers, the snapshots file beside the log, and how
+//! its errors map to the log's neutral ones. What every backend must do is
+//! checked by `tests/conformance.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
 use stampede_log::{
-    ChainFault, ChainTip, CommandLog, Entry, GENESIS_HASH, LogError, SCHEMA_VERSION, SaleId, Snapshot, SnapshotStore,
-    SqliteLog,
+    ChainFault, ChainTip, CommandLog, Entry, LogError, SCHEMA_VERSION, SaleId, Snapshot, SnapshotStore, SqliteLog,
 };
 
 fn db_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -60,38 +62,6 @@ fn fill(log: &mut SqliteLog, n: u64, batch_len: usize) -> (Vec<Entry>, Vec<Entry
 }
 
 #[test]
-fn interleaved_sales_survive_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let (all1, all2, tip1, tip2) = {
-        let mut log = SqliteLog::open(&path).unwrap();
-        fill(&mut log, 10, 3)
-    };
-    let mut log = SqliteLog::open(&path).unwrap();
-    assert_eq!(log.sales().unwrap(), vec![1, 2]);
-    assert_eq!(replay_all(&mut log, 1, 0), all1);
-    assert_eq!(replay_all(&mut log, 2, 0), all2);
-    assert_eq!(replay_all(&mut log, 1, 4), all1[4..].to_vec());
-    assert_eq!(replay_all(&mut log, 2, 9), all2[9..].to_vec());
-    assert!(replay_all(&mut log, 2, 10).is_empty());
-    assert!(replay_all(&mut log, 3, 0).is_empty());
-    assert!(replay_all(&mut log, u64::MAX, u64::MAX).is_empty());
-
-    let report = log.verify_chain(1).unwrap();
-    assert_eq!((report.sale, report.entries, report.tip), (1, 10, tip1));
-    let report = log.verify_chain(2).unwrap();
-    assert_eq!((report.sale, report.entries, report.tip.clone()), (2, 10, tip2.clone()));
-
-    // The tip is lazily reloaded from disk: the next link appends, a stale one does not.
-    let mut next = tip2.clone();
-    let e = next.append(1_000, b"after reopen".to_vec());
-    log.append(std::slice::from_ref(&e), &[]).unwrap();
-    let err = log.append(&[all2[9].clone()], &[]).unwrap_err();
-    assert_chain_broken(err, 2, 9, ChainFault::SeqMismatch { expected: 11 });
-    assert_eq!(log.verify_chain(2).unwrap().tip, next);
-}
-
-#[test]
 fn sales_lists_only_sales_with_entries_ascending() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = SqliteLog::open(&db_path(&dir)).unwrap();
@@ -112,96 +82,6 @@ fn unstorable_sale_is_refused() {
     let err = log.append(&[entry], &[]).unwrap_err();
     assert!(matches!(err, LogError::OutOfRange { what: "sale", value: u64::MAX }), "{err:?}");
     assert!(log.sales().unwrap().is_empty());
-}
-
-#[test]
-fn gap_is_refused_and_the_whole_batch_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let mut tip1 = ChainTip::genesis(1);
-    let mut tip2 = ChainTip::genesis(2);
-    let first = tip1.append(1, b"a".to_vec());
-    let mut log = SqliteLog::open(&path).unwrap();
-    log.append(std::slice::from_ref(&first), &[]).unwrap();
-
-    let valid_other = tip2.append(2, b"other sale".to_vec());
-    let valid = tip1.append(3, b"b".to_vec());
-    let _skipped = tip1.append(4, b"c".to_vec());
-    let gap = tip1.append(5, b"d".to_vec());
-    let err = log.append(&[valid_other.clone(), valid.clone(), gap], &[]).unwrap_err();
-    assert_chain_broken(err, 1, 3, ChainFault::SeqMismatch { expected: 2 });
-    drop(log);
-
-    let mut log = SqliteLog::open(&path).unwrap();
-    assert_eq!(log.sales().unwrap(), vec![1]);
-    assert_eq!(replay_all(&mut log, 1, 0), vec![first.clone()]);
-    assert!(replay_all(&mut log, 2, 0).is_empty());
-    // The refused batch left nothing behind: its valid part can be appended again.
-    log.append(&[valid_other.clone(), valid.clone()], &[]).unwrap();
-    assert_eq!(replay_all(&mut log, 1, 0), vec![first, valid]);
-    assert_eq!(replay_all(&mut log, 2, 0), vec![valid_other]);
-}
-
-#[test]
-fn duplicates_are_refused_and_the_whole_batch_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let mut tip = ChainTip::genesis(7);
-    let e0 = tip.append(1, b"zero".to_vec());
-    let e1 = tip.append(2, b"one".to_vec());
-    let e2 = tip.append(3, b"two".to_vec());
-    {
-        let mut log = SqliteLog::open(&path).unwrap();
-        log.append(&[e0.clone(), e1.clone()], &[]).unwrap();
-        // Duplicate inside one batch (tip cached in memory).
-        let err = log.append(&[e2.clone(), e2.clone()], &[]).unwrap_err();
-        assert_chain_broken(err, 7, 2, ChainFault::SeqMismatch { expected: 3 });
-    }
-    // Duplicate of a committed entry right after reopening (tip loaded from disk).
-    let mut log = SqliteLog::open(&path).unwrap();
-    let other = ChainTip::genesis(8).append(0, b"other".to_vec());
-    let err = log.append(&[other, e1.clone()], &[]).unwrap_err();
-    assert_chain_broken(err, 7, 1, ChainFault::SeqMismatch { expected: 2 });
-    // A same-seq entry with different content (a forged duplicate) is refused too.
-    let mut forged = e1.clone();
-    forged.payload = b"forged".to_vec();
-    assert!(log.append(&[forged], &[]).is_err());
-    drop(log);
-
-    let mut log = SqliteLog::open(&path).unwrap();
-    assert_eq!(log.sales().unwrap(), vec![7]);
-    assert_eq!(replay_all(&mut log, 7, 0), vec![e0, e1]);
-    assert_eq!(log.verify_chain(7).unwrap().entries, 2);
-}
-
-#[test]
-fn wrong_hash_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut log = SqliteLog::open(&db_path(&dir)).unwrap();
-    let mut tip = ChainTip::genesis(1);
-    let e0 = tip.append(1, b"zero".to_vec());
-    let mut e1 = tip.append(2, b"one".to_vec());
-    e1.payload[0] ^= 1;
-    let err = log.append(&[e0.clone(), e1], &[]).unwrap_err();
-    assert_chain_broken(err, 1, 1, ChainFault::HashMismatch);
-    assert!(replay_all(&mut log, 1, 0).is_empty());
-    log.append(&[e0], &[]).unwrap();
-}
-
-#[test]
-fn replay_stops_at_the_visitors_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut log = SqliteLog::open(&db_path(&dir)).unwrap();
-    fill(&mut log, 10, 7);
-    let mut seen = Vec::new();
-    let err = log
-        .replay(1, 2, &mut |entry| {
-            seen.push(entry.seq);
-            if entry.seq == 4 { Err(LogError::Visitor("stop here".into())) } else { Ok(()) }
-        })
-        .unwrap_err();
-    assert!(matches!(err, LogError::Visitor(ref e) if e.to_string() == "stop here"));
-    assert_eq!(seen, vec![2, 3, 4]);
 }
 
 #[test]
@@ -236,49 +116,6 @@ fn snapshots_keep_the_two_newest_per_sale() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(kept, vec![(1, 7), (1, 8), (2, 1)]);
-}
-
-#[test]
-fn snapshot_in_the_same_batch_as_its_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let mut log = SqliteLog::open(&path).unwrap();
-    let mut tip = ChainTip::genesis(4);
-    let e0 = tip.append(1, b"zero".to_vec());
-    let e1 = tip.append(2, b"one".to_vec());
-    log.append(&[e0, e1.clone()], &[snapshot_of(&e1, b"state")]).unwrap();
-    drop(log);
-    let mut log = SqliteLog::open(&path).unwrap();
-    let snap = log.latest_snapshot(4).unwrap().unwrap();
-    assert_eq!(snap, snapshot_of(&e1, b"state"));
-    assert_eq!(snap.tip(), tip);
-}
-
-#[test]
-fn invalid_snapshot_is_refused_with_its_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let mut log = SqliteLog::open(&path).unwrap();
-    let mut tip = ChainTip::genesis(4);
-    let e0 = tip.append(1, b"zero".to_vec());
-    let e1 = tip.append(2, b"one".to_vec());
-    log.append(std::slice::from_ref(&e0), &[]).unwrap();
-
-    let mut wrong_hash = snapshot_of(&e0, b"x");
-    wrong_hash.hash = GENESIS_HASH;
-    let err = log.append(std::slice::from_ref(&e1), &[wrong_hash]).unwrap_err();
-    assert!(matches!(err, LogError::InvalidSnapshot { sale: 4, seq: 0, .. }), "{err:?}");
-
-    let mut future = snapshot_of(&e1, b"x");
-    future.seq = 5;
-    let err = log.append(std::slice::from_ref(&e1), &[future]).unwrap_err();
-    assert!(matches!(err, LogError::InvalidSnapshot { sale: 4, seq: 5, .. }), "{err:?}");
-    drop(log);
-
-    let mut log = SqliteLog::open(&path).unwrap();
-    assert_eq!(replay_all(&mut log, 4, 0), vec![e0]);
-    assert_eq!(log.latest_snapshot(4).unwrap(), None);
-    log.append(&[e1], &[]).unwrap();
 }
 
 #[test]
@@ -321,16 +158,6 @@ fn tampering_is_detected_by_verify_chain() {
     assert_chain_broken(log.verify_chain(1).unwrap_err(), 1, 3, ChainFault::SeqMismatch { expected: 2 });
     conn.execute("DELETE FROM entries WHERE sale = 1 AND seq = 0", []).unwrap();
     assert_chain_broken(log.verify_chain(1).unwrap_err(), 1, 1, ChainFault::SeqMismatch { expected: 0 });
-}
-
-#[test]
-fn empty_chain_verifies_as_genesis() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut log = SqliteLog::open(&db_path(&dir)).unwrap();
-    let report = log.verify_chain(5).unwrap();
-    assert_eq!((report.sale, report.entries, report.tip), (5, 0, ChainTip::genesis(5)));
-    log.append(&[], &[]).unwrap();
-    assert!(log.sales().unwrap().is_empty());
 }
 
 #[test]
@@ -387,4 +214,20 @@ fn snapshots_from_the_store_live_beside_the_log_and_older_ones_in_the_log_still_
     store.put(&snapshot_of(&entries[3], b"x")).unwrap();
     let n: i64 = raw(&beside).query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0)).unwrap();
     assert!(n <= 2, "{n} snapshots kept");
+}
+
+#[test]
+fn sqlite_errors_arrive_as_neutral_log_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let err = SqliteLog::open(&path).unwrap_err();
+    assert!(matches!(err, LogError::Corrupt(_)), "{err:?}");
+    assert!(err.to_string().starts_with("log storage is corrupt: "), "{err}");
+
+    let missing = dir.path().join("no such directory").join("log.db");
+    let err = SqliteLog::open(&missing).unwrap_err();
+    assert!(matches!(err, LogError::Io(_)), "{err:?}");
+
+    assert!(!err.is_refusal());
 }

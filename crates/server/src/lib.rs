@@ -3,9 +3,11 @@
 //!
 //! This crate owns the edge: it turns requests into engine commands and
 //! store calls and their results into JSON. It decides nothing about sales
-//! itself. [`App::open`] wires a data directory into a running engine and
-//! store; [`serve`] runs the router on any listener until shutdown, so tests
-//! start the real server on port 0.
+//! itself. [`App::from_parts`] starts an engine and the edge on the command
+//! log, account store and clock the binary chose ([`AppParts`]);
+//! [`App::open`] does so on the SQLite files of a data directory. [`serve`]
+//! runs the router on any listener until shutdown, so tests start the real
+//! server on port 0.
 
 pub mod dto;
 pub mod edge;
@@ -21,7 +23,7 @@ pub mod throttle;
 pub mod web;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use stampede_engine::{Clock, Engine, EngineConfig, StartReport, SystemClock};
-use stampede_log::SqliteLog;
+use stampede_log::{CommandLog, SqliteLog};
 use stampede_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -149,6 +151,40 @@ pub enum OpenError {
     Audit(std::io::Error),
 }
 
+/// What an [`App`] runs on, chosen by the binary: the backend of the command
+/// log (SQLite today; JetStream next), the account store, and the one clock
+/// that the engine and the store share, so that time moved by a test (or a
+/// simulator) moves sales, sessions and tokens alike.
+pub struct AppParts {
+    /// The log the engine recovers from and then writes to (it also hands
+    /// out the log's snapshot writer, [`CommandLog::snapshot_store`]).
+    pub log: Box<dyn CommandLog>,
+    /// A second handle on the same log for the background audit, which
+    /// replays everything from the start while the server already serves;
+    /// `None` skips the audit (nothing but `/readyz`'s audit part depends on it).
+    pub audit_reader: Option<Box<dyn CommandLog>>,
+    /// The account store, opened on [`AppParts::clock`].
+    pub store: Store,
+    /// Where "now" comes from for the engine and the store.
+    pub clock: Arc<dyn Clock>,
+    /// The key that signs waiting-room passes.
+    pub passes: PassKeys,
+}
+
+impl AppParts {
+    /// The SQLite files of a data directory: `log.sqlite` (and its snapshots
+    /// file), `store.sqlite` and the pass key, each created if missing.
+    pub fn sqlite(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<AppParts, OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| OpenError::DataDir(data_dir.to_path_buf(), e))?;
+        let store = Store::open_with_clock(&data_dir.join("store.sqlite"), clock.clone())?;
+        let passes = PassKeys::load_or_create(data_dir)?;
+        let log_path = data_dir.join("log.sqlite");
+        let log = Box::new(SqliteLog::open(&log_path)?);
+        let audit_reader = Some(Box::new(SqliteLog::open(&log_path)?) as Box<dyn CommandLog>);
+        Ok(AppParts { log, audit_reader, store, clock, passes })
+    }
+}
+
 /// A ready application: store opened, log replayed, engine running.
 pub struct App {
     pub state: AppState,
@@ -156,24 +192,29 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (or creates) `data_dir/store.sqlite` and `data_dir/log.sqlite` and
-    /// replays the log. Blocking; needs a tokio runtime for the sale tasks.
+    /// Opens (or creates) the SQLite data directory `config.data_dir`
+    /// ([`AppParts::sqlite`]) on the system clock and starts on it.
     pub fn open(config: &ServerConfig) -> Result<App, OpenError> {
         Self::open_with_clock(config, Arc::new(SystemClock))
     }
 
-    /// Like [`App::open`] with the engine reading time from `clock` (tests
-    /// move time forward instead of waiting for it).
+    /// Like [`App::open`] with the engine and the store reading time from
+    /// `clock` (tests move time forward instead of waiting for it).
     pub fn open_with_clock(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<App, OpenError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::DataDir(config.data_dir.clone(), e))?;
-        let store = Store::open(&config.data_dir.join("store.sqlite"))?;
-        let passes = PassKeys::load_or_create(&config.data_dir)?;
-        let log_path = config.data_dir.join("log.sqlite");
-        let log = SqliteLog::open(&log_path)?;
-        let (engine, report) = Engine::start(Box::new(log), clock, config.engine.clone())?;
+        Self::from_parts(config, AppParts::sqlite(&config.data_dir, clock)?)
+    }
+
+    /// Replays the log (blocking), starts the engine on it and audits the
+    /// log in the background. Needs a tokio runtime for the sale tasks.
+    /// `config.data_dir` is not used: the parts are already open.
+    pub fn from_parts(config: &ServerConfig, parts: AppParts) -> Result<App, OpenError> {
+        let AppParts { log, audit_reader, store, clock, passes } = parts;
+        let (engine, report) = Engine::start(log, clock, config.engine.clone())?;
         // Start-up replayed only from each sale's newest snapshot; the rest of
         // the log is audited while the server already serves (/readyz turns 503 if it fails).
-        engine.audit_log_in_background(Box::new(SqliteLog::open(&log_path)?)).map_err(OpenError::Audit)?;
+        if let Some(reader) = audit_reader {
+            engine.audit_log_in_background(reader).map_err(OpenError::Audit)?;
+        }
         let mut state = AppState::new(engine, store, config.admin_token.as_deref(), passes);
         state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
         Ok(App { state, report })
@@ -297,7 +338,7 @@ async fn prune_sessions(store: Store) {
     loop {
         every.tick().await;
         let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.prune_expired_sessions(stampede_store::now_us())).await {
+        match tokio::task::spawn_blocking(move || store.prune_expired_sessions()).await {
             Ok(Ok(n)) if n > 0 => tracing::info!(sessions = n, "pruned expired sessions"),
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning sessions failed"),
             _ => {}

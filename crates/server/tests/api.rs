@@ -35,6 +35,8 @@ mod owner;
 mod queue;
 #[path = "api/restart.rs"]
 mod restart;
+#[path = "api/seams.rs"]
+mod seams;
 #[path = "api/seats.rs"]
 mod seats;
 #[path = "api/stock.rs"]

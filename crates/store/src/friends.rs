@@ -18,7 +18,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::index::Index;
-use crate::store::{db_id, now_us, user_id};
+use crate::store::{db_id, user_id};
 use crate::{Store, StoreError, UserId};
 
 /// Friends one person may have. Bounds the work of listing them and the
@@ -207,7 +207,7 @@ impl Store {
             return Err(StoreError::CannotBefriendSelf);
         }
         let (f, t) = (db_id(from)?, db_id(to)?);
-        let now = now_us();
+        let now = self.now_us();
         let mut conn = self.inner.conn.lock();
         self.require_users(&[from, to])?;
         // IMMEDIATE: the checks below and the write are one decision, even if
@@ -244,7 +244,7 @@ impl Store {
     /// applies to both sides.
     pub fn accept_friend(&self, me: UserId, from: UserId) -> Result<Person, StoreError> {
         let (m, f) = (db_id(me)?, db_id(from)?);
-        let now = now_us();
+        let now = self.now_us();
         let mut conn = self.inner.conn.lock();
         self.require_users(&[me])?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

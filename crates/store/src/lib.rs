@@ -10,6 +10,9 @@
 //! SHA-256 digests; passwords only as argon2id PHC strings. No secret is
 //! ever logged or `Debug`-printed.
 //!
+//! Time comes from a [`stampede_clock::Clock`] given at open (the engine's,
+//! in a server), never from the system clock at a call site.
+//!
 //! Every write goes to SQLite first, then to the index. All methods are
 //! synchronous; the two that run argon2 ([`Store::sign_up`],
 //! [`Store::log_in`]) are slow and belong in `spawn_blocking`.
@@ -33,7 +36,6 @@ pub use friends::{
 pub use model::{AuthUser, IssuedToken, NewSession, Role, TokenId, TokenInfo, User, UserId};
 pub use store::{
     MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN,
-    now_us,
 };
 pub use validate::{
     PasswordWeakness, check_password, check_password_strength, mask_name, normalize_email, normalize_name,

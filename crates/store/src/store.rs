@@ -4,10 +4,10 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use stampede_clock::{Clock, SystemClock};
 use stampede_core::text::clean_line;
 
 use crate::crypto::{self, Digest32, TOKEN_PREFIX};
@@ -38,11 +38,6 @@ pub const MAX_BULK: u32 = 10_000;
 /// before hashing.
 const MAX_SECRET_LEN: usize = 128;
 
-/// Microseconds since the Unix epoch, from the system clock.
-pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// The account store. Cheap to clone (one `Arc`), `Send + Sync`.
 ///
 /// Every method is synchronous. [`Store::sign_up`] and [`Store::log_in`]
@@ -59,6 +54,9 @@ pub(crate) struct Inner {
     /// Lock order: `conn`, then `index`.
     pub(crate) conn: Mutex<Connection>,
     pub(crate) index: RwLock<Index>,
+    /// What "now" is for expiry and creation times: the engine's clock in a
+    /// server, so a test that moves sales' time moves sessions' and tokens' too.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for Store {
@@ -91,21 +89,36 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 impl Store {
-    /// Opens (or creates) the database file: migrates the schema, turns on
-    /// WAL, drops expired sessions and loads the in-memory index.
+    /// Opens (or creates) the database file on the system clock; see [`Store::open_with_clock`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::from_connection(Connection::open(path)?)
+        Store::open_with_clock(path, Arc::new(SystemClock))
     }
 
-    /// A store that lives only in memory (tests, throwaway servers).
+    /// Opens (or creates) the database file: migrates the schema, turns on
+    /// WAL, drops sessions expired by `clock` and loads the in-memory index.
+    pub fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        Store::from_connection(Connection::open(path)?, clock)
+    }
+
+    /// A store that lives only in memory (tests, throwaway servers), on the system clock.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Store::from_connection(Connection::open_in_memory()?)
+        Store::open_in_memory_with_clock(Arc::new(SystemClock))
     }
 
-    fn from_connection(mut conn: Connection) -> Result<Store, StoreError> {
+    /// A store that lives only in memory, reading time from `clock`.
+    pub fn open_in_memory_with_clock(clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        Store::from_connection(Connection::open_in_memory()?, clock)
+    }
+
+    fn from_connection(mut conn: Connection, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         schema::prepare(&mut conn)?;
-        let index = load_index(&conn, now_us())?;
-        Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), index: RwLock::new(index) }) })
+        let index = load_index(&conn, clock.now_us())?;
+        Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), index: RwLock::new(index), clock }) })
+    }
+
+    /// Now, by the store's clock (microseconds since the Unix epoch).
+    pub fn now_us(&self) -> i64 {
+        self.inner.clock.now_us()
     }
 
     /// Creates an account with a password. The e-mail is trimmed and
@@ -123,7 +136,7 @@ impl Store {
             return Err(StoreError::EmailTaken);
         }
         let phc = crypto::hash_password(password)?;
-        let now = now_us();
+        let now = self.now_us();
         let conn = self.inner.conn.lock();
         let inserted = conn.execute(
             "INSERT INTO users (email, name, role, password_hash, created_us)
@@ -195,15 +208,11 @@ impl Store {
     }
 
     /// Starts a browser session for `user`, valid for 30 days from now.
+    /// Stores only sha256(cookie). If the user then has more than
+    /// [`MAX_SESSIONS_PER_USER`] live sessions, the oldest end; the user's
+    /// expired sessions are deleted too.
     pub fn create_session(&self, user: UserId) -> Result<NewSession, StoreError> {
-        self.create_session_at(user, now_us())
-    }
-
-    /// [`Store::create_session`] with the current time given (microseconds
-    /// since the Unix epoch). Stores only sha256(cookie). If the user then
-    /// has more than [`MAX_SESSIONS_PER_USER`] live sessions, the oldest end;
-    /// the user's expired sessions are deleted too.
-    pub fn create_session_at(&self, user: UserId, now_us: i64) -> Result<NewSession, StoreError> {
+        let now_us = self.now_us();
         let uid = db_id(user)?;
         let cookie_value = crypto::random_secret();
         let csrf_token = crypto::random_secret();
@@ -265,7 +274,8 @@ impl Store {
 
     /// Deletes every expired session from the database and the index;
     /// returns how many. Call now and then to bound memory.
-    pub fn prune_expired_sessions(&self, now_us: i64) -> Result<usize, StoreError> {
+    pub fn prune_expired_sessions(&self) -> Result<usize, StoreError> {
+        let now_us = self.now_us();
         let conn = self.inner.conn.lock();
         let n = conn.execute("DELETE FROM sessions WHERE expires_us <= ?1", [now_us])?;
         self.inner.index.write().sessions.retain(|_, s| s.expires_us > now_us);
@@ -275,14 +285,10 @@ impl Store {
     /// Who this session cookie belongs to and its CSRF token; `None` if
     /// unknown or expired. Memory only.
     pub fn session(&self, cookie_value: &str) -> Option<(AuthUser, String)> {
-        self.session_at(cookie_value, now_us())
-    }
-
-    /// [`Store::session`] at a given time (microseconds since the Unix epoch).
-    pub fn session_at(&self, cookie_value: &str, now_us: i64) -> Option<(AuthUser, String)> {
         if cookie_value.len() > MAX_SECRET_LEN {
             return None;
         }
+        let now_us = self.now_us();
         let hash = crypto::sha256(cookie_value);
         let index = self.inner.index.read();
         let entry = index.sessions.get(&hash)?;
@@ -309,17 +315,7 @@ impl Store {
     /// the way out is [`Store::revoke_token_of`] (nothing is replaced
     /// silently, so no script loses its token by surprise).
     pub fn issue_token(&self, user: UserId, label: &str, ttl_us: Option<i64>) -> Result<IssuedToken, StoreError> {
-        self.issue_token_at(user, label, ttl_us, now_us())
-    }
-
-    /// [`Store::issue_token`] at a given time (microseconds since the Unix epoch).
-    pub fn issue_token_at(
-        &self,
-        user: UserId,
-        label: &str,
-        ttl_us: Option<i64>,
-        now_us: i64,
-    ) -> Result<IssuedToken, StoreError> {
+        let now_us = self.now_us();
         let uid = db_id(user)?;
         let label = normalize_label(label)?;
         if ttl_us.is_some_and(|t| !(TOKEN_TTL_US_MIN..=TOKEN_TTL_US_MAX).contains(&t)) {
@@ -362,11 +358,7 @@ impl Store {
 
     /// The user's live API tokens (not the tokens themselves), oldest first.
     pub fn tokens_of(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError> {
-        self.tokens_of_at(user, now_us())
-    }
-
-    /// [`Store::tokens_of`] at a given time (microseconds since the Unix epoch).
-    pub fn tokens_of_at(&self, user: UserId, now_us: i64) -> Result<Vec<TokenInfo>, StoreError> {
+        let now_us = self.now_us();
         let uid = db_id(user)?;
         let conn = self.inner.conn.lock();
         let mut stmt = conn.prepare(
@@ -415,14 +407,10 @@ impl Store {
     /// Who this API token belongs to, with their current role; `None` if
     /// unknown, revoked or expired. Memory only, O(1).
     pub fn bearer(&self, token: &str) -> Option<AuthUser> {
-        self.bearer_at(token, now_us())
-    }
-
-    /// [`Store::bearer`] at a given time (microseconds since the Unix epoch).
-    pub fn bearer_at(&self, token: &str, now_us: i64) -> Option<AuthUser> {
         if token.len() > MAX_SECRET_LEN || !token.starts_with(TOKEN_PREFIX) {
             return None;
         }
+        let now_us = self.now_us();
         let hash = crypto::sha256(token);
         let index = self.inner.index.read();
         let entry = index.tokens.get(&hash)?;
@@ -451,7 +439,7 @@ impl Store {
                 (t, h)
             })
             .collect();
-        let now = now_us();
+        let now = self.now_us();
 
         let mut conn = self.inner.conn.lock();
         // IMMEDIATE: take the write lock before reading MAX(id), so the ids

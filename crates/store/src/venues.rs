@@ -13,7 +13,7 @@
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use stampede_core::Venue;
 
-use crate::store::{db_id, now_us, user_id};
+use crate::store::{db_id, user_id};
 use crate::{Store, StoreError, UserId};
 
 /// Venues one owner may keep. A stored venue is at most a few megabytes, so
@@ -83,7 +83,7 @@ impl Store {
             u32::try_from(venue.sections.len()).map_err(|_| StoreError::InvalidVenue("too many sections".into()))?;
         let json =
             serde_json::to_string(venue).map_err(|e| StoreError::Corrupt(format!("cannot encode venue: {e}")))?;
-        let now = now_us();
+        let now = self.now_us();
         let mut conn = self.inner.conn.lock();
         // IMMEDIATE: the count and the insert are one decision.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

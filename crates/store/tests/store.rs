@@ -3,9 +3,10 @@
 use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
+use stampede_clock::{Clock, ManualClock, SystemClock};
 use stampede_store::{
     AuthUser, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, PasswordWeakness, Role, SESSION_TTL_US, Store, StoreError,
-    TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN, TokenId, UserId, mask_name, now_us,
+    TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN, TokenId, UserId, mask_name,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -182,24 +183,28 @@ fn sessions_start_check_and_end() -> TestResult {
 #[test]
 fn expired_session_is_refused_and_pruned() -> TestResult {
     let (_dir, path) = temp_db()?;
-    let t0 = 1_700_000_000_000_000_i64; // Nov 2023, long expired by now
+    let t0 = 1_700_000_000_000_000_i64; // Nov 2023
+    let clock = ManualClock::at(t0);
     let cookie = {
-        let store = Store::open(&path)?;
+        let store = Store::open_with_clock(&path, std::sync::Arc::new(clock.clone()))?;
         let (user, _) = store.bulk_create(1, "e")?.remove(0);
-        let s = store.create_session_at(user.id, t0)?;
-        assert!(store.session_at(&s.cookie_value, t0).is_some());
-        assert!(store.session_at(&s.cookie_value, t0 + SESSION_TTL_US - 1).is_some());
-        assert_eq!(store.session_at(&s.cookie_value, t0 + SESSION_TTL_US), None);
-        // by the real clock it is long gone
+        let s = store.create_session(user.id)?;
+        assert!(store.session(&s.cookie_value).is_some());
+        clock.set(t0 + SESSION_TTL_US - 1);
+        assert!(store.session(&s.cookie_value).is_some());
+        assert_eq!(store.prune_expired_sessions()?, 0);
+        clock.set(t0 + SESSION_TTL_US);
         assert_eq!(store.session(&s.cookie_value), None);
-        assert_eq!(store.prune_expired_sessions(t0 + 1)?, 0);
-        assert_eq!(store.prune_expired_sessions(t0 + SESSION_TTL_US)?, 1);
-        assert_eq!(store.session_at(&s.cookie_value, t0), None);
-        // another expired one, left for reopen to clean up
-        store.create_session_at(user.id, t0)?.cookie_value
+        assert_eq!(store.prune_expired_sessions()?, 1);
+        // Pruned: gone even at a time it was live.
+        clock.set(t0);
+        assert_eq!(store.session(&s.cookie_value), None);
+        // another one, expired by the time the store reopens, left for the reopen to clean up
+        store.create_session(user.id)?.cookie_value
     };
+    // By the real clock (years later) it is long gone, from memory and from the file.
     let store = Store::open(&path)?;
-    assert_eq!(store.session_at(&cookie, t0), None);
+    assert_eq!(store.session(&cookie), None);
     let conn = rusqlite::Connection::open(&path)?;
     let left: i64 = conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
     assert_eq!(left, 0);
@@ -254,29 +259,31 @@ fn at_most_100_tokens_per_user() -> TestResult {
 #[test]
 fn tokens_are_listed_revoked_by_id_and_expire() -> TestResult {
     let (_dir, path) = temp_db()?;
-    let t0 = now_us();
+    let t0 = SystemClock.now_us();
+    let clock = ManualClock::at(t0);
     let (user, other_token) = {
-        let store = Store::open(&path)?;
+        let store = Store::open_with_clock(&path, std::sync::Arc::new(clock.clone()))?;
         let (user, _) = store.bulk_create(1, "tok")?.remove(0);
         let (other, other_token) = store.bulk_create(1, "other")?.remove(0);
-        let listed = store.tokens_of_at(user.id, t0)?;
+        let listed = store.tokens_of(user.id)?;
         assert_eq!(listed.len(), 1);
         assert_eq!((listed[0].label.as_str(), listed[0].expires_us), ("bulk", None));
 
         // Fill up with short-lived tokens: the cap answers, then time frees it.
         let mut short = Vec::new();
         for i in 1..MAX_TOKENS_PER_USER {
-            short.push(store.issue_token_at(user.id, &format!("t{i}"), Some(TOKEN_TTL_US_MIN), t0)?);
+            short.push(store.issue_token(user.id, &format!("t{i}"), Some(TOKEN_TTL_US_MIN))?);
         }
-        assert!(matches!(store.issue_token_at(user.id, "full", None, t0), Err(StoreError::TooManyTokens { max: 100 })));
-        assert_eq!(store.tokens_of_at(user.id, t0)?.len(), MAX_TOKENS_PER_USER);
+        assert!(matches!(store.issue_token(user.id, "full", None), Err(StoreError::TooManyTokens { max: 100 })));
+        assert_eq!(store.tokens_of(user.id)?.len(), MAX_TOKENS_PER_USER);
         let first = &short[0];
         assert_eq!(first.expires_us, Some(t0 + TOKEN_TTL_US_MIN));
-        assert_eq!(store.bearer_at(&first.token, t0 + TOKEN_TTL_US_MIN - 1).map(|a| a.id), Some(user.id));
-        assert_eq!(store.bearer_at(&first.token, t0 + TOKEN_TTL_US_MIN), None, "expired tokens stop working");
-        let later = t0 + TOKEN_TTL_US_MIN;
-        assert_eq!(store.tokens_of_at(user.id, later)?.len(), 1, "expired tokens are not listed");
-        let kept = store.issue_token_at(user.id, "after expiry", None, later)?;
+        clock.set(t0 + TOKEN_TTL_US_MIN - 1);
+        assert_eq!(store.bearer(&first.token).map(|a| a.id), Some(user.id));
+        clock.set(t0 + TOKEN_TTL_US_MIN);
+        assert_eq!(store.bearer(&first.token), None, "expired tokens stop working");
+        assert_eq!(store.tokens_of(user.id)?.len(), 1, "expired tokens are not listed");
+        let kept = store.issue_token(user.id, "after expiry", None)?;
 
         // Revoke by id: only your own, once.
         assert!(matches!(store.revoke_token_of(other.id, kept.id), Err(StoreError::UnknownToken)));
@@ -292,15 +299,17 @@ fn tokens_are_listed_revoked_by_id_and_expire() -> TestResult {
         (user, other_token)
     };
     // After a reopen the expiry is still known, and revoked tokens stay revoked.
-    let store = Store::open(&path)?;
+    let store = Store::open_with_clock(&path, std::sync::Arc::new(clock.clone()))?;
     assert!(store.bearer(&other_token).is_some());
     let long = store.issue_token(user.id, "a year", Some(TOKEN_TTL_US_MAX))?;
     let store = {
         drop(store);
-        Store::open(&path)?
+        Store::open_with_clock(&path, std::sync::Arc::new(clock.clone()))?
     };
     assert!(store.bearer(&long.token).is_some());
-    assert_eq!(store.bearer_at(&long.token, now_us() + TOKEN_TTL_US_MAX + 1), None);
+    clock.advance(TOKEN_TTL_US_MAX);
+    assert_eq!(store.bearer(&long.token), None);
+    clock.advance(-TOKEN_TTL_US_MAX);
     let listed = store.tokens_of(user.id)?;
     assert_eq!(listed.iter().map(|t| t.label.as_str()).collect::<Vec<_>>(), ["bulk", "a year"]);
     Ok(())

@@ -4,7 +4,7 @@
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
-use stampede_server::{App, ServerConfig};
+use stampede_server::{App, AppParts, ServerConfig};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -96,6 +96,24 @@ impl Server {
             public_url: None,
         };
         let app = App::open_with_clock(&config, clock).expect("App::open");
+        Server::serve(dir, app).await
+    }
+
+    /// A server on parts chosen by the test (another log backend, say), as
+    /// the binary chooses them; `dir` is only kept alive with the server.
+    pub async fn start_on(dir: TempDir, parts: AppParts) -> Server {
+        let config = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            admin_token: Some(ADMIN.into()),
+            connections_max: 1000,
+            engine: Default::default(),
+            public_url: None,
+        };
+        let app = App::from_parts(&config, parts).expect("App::from_parts");
+        Server::serve(dir, app).await
+    }
+
+    async fn serve(dir: TempDir, app: App) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let (stop, stopped) = oneshot::channel::<()>();
