@@ -51,9 +51,10 @@ use super::{ack_sender, ack_writer, provision_users, summary, user_indices};
 use crate::acked::{Ack, AckRecord, AckSender};
 use crate::api::{Api, VUser, problem_type};
 use crate::error::BenchError;
-use crate::http::{self, Attempt, Backoff, Body, Target};
-use crate::pool::{Pool, Slot};
+use crate::http::{self, Body, Target};
+use crate::pool::Pool;
 use crate::progress::Progress;
+use crate::retry::{self, Answer, Judged, Retry, Sent, Via};
 use crate::room::{
     ClientView, FinalRoom, Missed, QueueStatus, QueueTicket, ServerStats, StatusLite, count_missed, hex32,
     parse_status, prequeue_places, quantile_ms, spread_ms,
@@ -183,62 +184,37 @@ const ME: Expect = Expect { ok: StatusCode::OK, refusal: None };
 const HOLD: Expect = Expect { ok: StatusCode::CREATED, refusal: Some("/problems/sold-out") };
 const CONFIRM: Expect = Expect { ok: StatusCode::OK, refusal: None };
 
-/// The result of one attempt.
-enum Step {
-    /// An answer other than `503`.
-    Answer(StatusCode, Bytes),
-    /// No answer, or `503`: try again (same idempotency key).
-    Retry,
-}
-
-/// Sends one request on `slot`, counting it.
-async fn attempt(slot: &mut Slot, live: &Live, req: Request<Body>, limit: Instant, expect: Expect) -> Step {
-    match slot.link.send(req, limit).await {
-        Attempt::Response { status, body, micros } => {
-            let step = {
-                let problem = if status == expect.ok { None } else { problem_type(&body) };
-                let class = if status == expect.ok {
-                    Class::Ok
-                } else if status == StatusCode::CONFLICT
-                    && expect.refusal.is_some()
-                    && problem.as_deref() == expect.refusal
-                {
-                    Class::Rejected
-                } else {
-                    Class::Error
-                };
-                slot.stats.response(live, status, micros, problem.as_deref(), class);
-                status != StatusCode::SERVICE_UNAVAILABLE
-            };
-            if step { Step::Answer(status, body) } else { Step::Retry }
-        }
-        failed => {
-            slot.stats.failure(live, &failed);
-            Step::Retry
-        }
+impl Expect {
+    /// Counts an answer: ok, a correct refusal, or an error.
+    fn judge(self, status: StatusCode, body: &Bytes) -> Judged<()> {
+        let class = if status == self.ok {
+            Class::Ok
+        } else if status == StatusCode::CONFLICT
+            && self.refusal.is_some()
+            && problem_type(body).as_deref() == self.refusal
+        {
+            Class::Rejected
+        } else {
+            Class::Error
+        };
+        Judged::new(class, ())
     }
 }
 
-/// Sends a request built by `make` on a pooled connection, retrying (with the
-/// same idempotency key) until an answer other than `503` or `limit`.
+/// Sends a request built by `make` on a connection leased from the pool for
+/// each attempt, retrying ([`crate::retry`], same idempotency key) until an
+/// answer other than `503` or `limit`.
 async fn call(
     ctx: &Ctx,
     make: impl Fn() -> Request<Body>,
     limit: Instant,
     expect: Expect,
 ) -> Result<Option<(StatusCode, Bytes)>, BenchError> {
-    let mut backoff = Backoff::new();
-    while Instant::now() < limit {
-        let step = {
-            let mut lease = ctx.pool.lease().await?;
-            attempt(&mut lease, &ctx.live, make(), limit, expect).await
-        };
-        match step {
-            Step::Answer(status, body) => return Ok(Some((status, body))),
-            Step::Retry => backoff.wait(limit).await,
-        }
-    }
-    Ok(None)
+    let mut via = Via::Pool { pool: &ctx.pool, live: &ctx.live };
+    Ok(match retry::send(&mut via, Retry::until(limit), make, |status, body| expect.judge(status, body)).await? {
+        Sent::Answer(Answer { status, body, .. }) => Some((status, body)),
+        Sent::NoAnswer { .. } => None,
+    })
 }
 
 // ---------------------------------------------------------------- joining
@@ -257,28 +233,20 @@ async fn join_worker(
     for i in user_indices(w, workers, ctx.users.len()) {
         let user = &ctx.users[i];
         let body = Bytes::from(format!("{{\"nonce\":{}}}", nonces[i]));
-        let mut backoff = Backoff::new();
-        while Instant::now() < limit {
-            let req = http::request(
-                &ctx.target,
-                Method::POST,
-                ctx.join_uri.clone(),
-                Some(&user.auth),
-                None,
-                Some(body.clone()),
-            );
-            match attempt(&mut lease, &ctx.live, req, limit, JOIN).await {
-                Step::Answer(status, answer) => {
-                    last = Some(Instant::now());
-                    if status == StatusCode::OK
-                        && let Ok(ticket) = serde_json::from_slice::<QueueTicket>(&answer)
-                    {
-                        ctx.people[i].ticket.store(ticket.ticket, Ordering::Relaxed);
-                        ctx.people[i].joined.store(true, Ordering::Release);
-                    }
-                    break;
-                }
-                Step::Retry => backoff.wait(limit).await,
+        let make = || {
+            http::request(&ctx.target, Method::POST, ctx.join_uri.clone(), Some(&user.auth), None, Some(body.clone()))
+        };
+        let slot = &mut *lease;
+        let mut via = Via::Link { link: &mut slot.link, stats: &mut slot.stats, live: &ctx.live };
+        // A person has one ticket per sale: a repeated join has no second effect.
+        let sent = retry::send(&mut via, Retry::until(limit), make, |status, body| JOIN.judge(status, body)).await?;
+        if let Sent::Answer(Answer { status, body: answer, .. }) = sent {
+            last = Some(Instant::now());
+            if status == StatusCode::OK
+                && let Ok(ticket) = serde_json::from_slice::<QueueTicket>(&answer)
+            {
+                ctx.people[i].ticket.store(ticket.ticket, Ordering::Relaxed);
+                ctx.people[i].joined.store(true, Ordering::Release);
             }
         }
     }

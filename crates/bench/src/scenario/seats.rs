@@ -20,8 +20,8 @@
 //!    collision) and `409 no-adjacent-seats` are correct refusals; after a
 //!    collision the user tries once more, best available in the same section.
 //!    `--confirm-percent` of the acknowledged holds are then confirmed. A
-//!    command without an answer (or `503`) is retried with the same
-//!    idempotency key.
+//!    command without an answer (or `503`) is retried ([`crate::retry`]) with
+//!    the same idempotency key.
 //! 4. The server's counts (`GET sale`) and map (`GET seats`, once it shows
 //!    what the counts do), every viewer given a moment to reach that map's
 //!    `seq`, then the sockets close.
@@ -57,7 +57,8 @@ use super::queue::{FD_SPARE, raise_nofile};
 use super::{GRACE, drive, provision_users, summary, user_indices};
 use crate::api::{VUser, VenueLayout, problem_type};
 use crate::error::BenchError;
-use crate::http::{self, Attempt, Backoff, Link, Target};
+use crate::http::{self, Link, Target};
+use crate::retry::{self, Answer, AnswerBy, Judged, Retry, Sent, Via};
 use crate::seatmap::{Frame, Numbering, ViewerMap, bit, bits_differ, bitset_of, double_sold, snapshot_bits};
 use crate::stats::{Class, ConnStats, Live};
 use crate::ws::Connector;
@@ -484,7 +485,8 @@ struct Conn<'a> {
 
 impl Conn<'_> {
     /// Sends a command until it gets an answer other than `503` (same
-    /// idempotency key each time) or the deadline passes; counts every attempt.
+    /// idempotency key each time, [`crate::retry`]) or the deadline passes;
+    /// counts every attempt.
     async fn command(
         &mut self,
         uri: &Uri,
@@ -493,58 +495,50 @@ impl Conn<'_> {
         body: Option<&Bytes>,
         ok: StatusCode,
         refusals: &[&str],
-    ) -> Option<(StatusCode, Bytes, u32)> {
+    ) -> Result<Option<(StatusCode, Bytes, u32)>, BenchError> {
         let rush = self.rush;
-        let mut backoff = Backoff::new();
-        while Instant::now() < self.deadline {
-            let req =
-                http::request(&rush.target, Method::POST, uri.clone(), Some(auth), Some(key.clone()), body.cloned());
-            let attempt = self.link.send(req, self.deadline + GRACE).await;
-            let at = micros_since(rush.epoch);
-            match attempt {
-                Attempt::Response { status, body, micros } => {
-                    let problem = if status == ok { None } else { problem_type(&body) };
-                    let class = if status == ok {
-                        Class::Ok
-                    } else if status == StatusCode::CONFLICT
-                        && problem.as_deref().is_some_and(|p| refusals.contains(&p))
-                    {
-                        Class::Rejected
-                    } else {
-                        Class::Error
-                    };
-                    self.stats.response(&rush.live, status, micros, problem.as_deref(), class);
-                    if status != StatusCode::SERVICE_UNAVAILABLE {
-                        return Some((status, body, at));
-                    }
-                }
-                failed => self.stats.failure(&rush.live, &failed),
-            }
-            backoff.wait(self.deadline).await;
-        }
-        None
+        let make =
+            || http::request(&rush.target, Method::POST, uri.clone(), Some(auth), Some(key.clone()), body.cloned());
+        let judge = |status: StatusCode, answer: &Bytes| {
+            let class = if status == ok {
+                Class::Ok
+            } else if status == StatusCode::CONFLICT
+                && problem_type(answer).as_deref().is_some_and(|p| refusals.contains(&p))
+            {
+                Class::Rejected
+            } else {
+                Class::Error
+            };
+            Judged::new(class, ())
+        };
+        let mut via = Via::Link { link: &mut self.link, stats: &mut self.stats, live: &rush.live };
+        let retry = Retry::until(self.deadline).answer_by(AnswerBy::At(self.deadline + GRACE));
+        Ok(match retry::send(&mut via, retry, make, judge).await? {
+            Sent::Answer(Answer { status, body, .. }) => Some((status, body, micros_since(rush.epoch))),
+            Sent::NoAnswer { .. } => None,
+        })
     }
 
-    async fn hold(&mut self, auth: &HeaderValue, key: &HeaderValue, body: &Bytes) -> Held {
+    async fn hold(&mut self, auth: &HeaderValue, key: &HeaderValue, body: &Bytes) -> Result<Held, BenchError> {
         let uri = &self.rush.holds_uri;
-        let answer = self.command(uri, auth, key, Some(body), StatusCode::CREATED, &HOLD_REFUSALS).await;
+        let answer = self.command(uri, auth, key, Some(body), StatusCode::CREATED, &HOLD_REFUSALS).await?;
         let out = &mut self.out;
         let Some((status, answer, at)) = answer else {
             out.unresolved += 1;
-            return Held::Failed;
+            return Ok(Held::Failed);
         };
         out.asked += 1;
         if status == StatusCode::CREATED {
-            return match serde_json::from_slice::<HoldOut>(&answer) {
+            return Ok(match serde_json::from_slice::<HoldOut>(&answer) {
                 Ok(h) => Held::Yes(h, at),
                 Err(e) => {
                     out.unparsable += 1;
                     out.note(format!("unparsable 201 to a hold: {e}"));
                     Held::Failed
                 }
-            };
+            });
         }
-        match problem_type(&answer) {
+        Ok(match problem_type(&answer) {
             Some(p) if status == StatusCode::CONFLICT && HOLD_REFUSALS.contains(&p.as_ref()) => {
                 if p == SEATS_TAKEN {
                     // The refusal names taken seats: they must be among those asked for.
@@ -561,7 +555,7 @@ impl Conn<'_> {
                 Held::Refused(p.into_owned())
             }
             _ => Held::Failed,
-        }
+        })
     }
 
     /// One user: a hold, a second try after a collision, maybe a confirmation.
@@ -571,7 +565,7 @@ impl Conn<'_> {
         let auth = &rush.users[i].auth;
         let plan = plan(i, venue, rush.hot_percent, rush.confirm_percent);
         let mut pick = plan.pick.clone();
-        let mut held = self.hold(auth, &HOLD_KEY, &hold_body(plan.count, &pick)).await;
+        let mut held = self.hold(auth, &HOLD_KEY, &hold_body(plan.count, &pick)).await?;
         if let Held::Refused(p) = &held {
             match p.as_str() {
                 SEATS_TAKEN => {
@@ -581,7 +575,7 @@ impl Conn<'_> {
                         // Once more: best available in the same section.
                         pick = Pick::Best(Area::Section(venue.sections[*section].index));
                         self.out.retries += 1;
-                        held = self.hold(auth, &RETRY_KEY, &hold_body(plan.count, &pick)).await;
+                        held = self.hold(auth, &RETRY_KEY, &hold_body(plan.count, &pick)).await?;
                         let out = &mut self.out;
                         match &held {
                             Held::Yes(..) => out.retries_held += 1,
@@ -611,7 +605,7 @@ impl Conn<'_> {
             let uri: Uri = format!("{}{}/confirm", rush.confirm_prefix, answer.id)
                 .parse()
                 .map_err(|e| BenchError::Internal(format!("confirm uri: {e}")))?;
-            let answer = self.command(&uri, auth, &CONFIRM_KEY, None, StatusCode::OK, &[]).await;
+            let answer = self.command(&uri, auth, &CONFIRM_KEY, None, StatusCode::OK, &[]).await?;
             let out = &mut self.out;
             match answer {
                 Some((StatusCode::OK, body, _)) => match serde_json::from_slice::<HoldOut>(&body) {

@@ -2,7 +2,8 @@
 //! sending `POST /api/sales/{id}/holds`, optionally confirming each granted
 //! hold. `201` is ok; `409` sold-out or limit-reached is a correct rejection;
 //! anything else is an error. A command that got no answer (or `503`) is
-//! retried with the same idempotency key, so it cannot take effect twice.
+//! retried ([`crate::retry`]) with the same idempotency key, so it cannot take
+//! effect twice.
 //!
 //! Afterwards, oversold is the sum of: `held + sold - total` from the server
 //! (if positive), the acknowledged quantity beyond the stock, and the number of
@@ -20,7 +21,8 @@ use super::{GRACE, ack_sender, ack_writer, drive, provision, summary, user_indic
 use crate::acked::{Ack, AckRecord, AckSender};
 use crate::api::{VUser, problem_type};
 use crate::error::BenchError;
-use crate::http::{self, Attempt, Backoff, Link, Target};
+use crate::http::{self, Link, Target};
+use crate::retry::{self, AnswerBy, Judged, Retry, Sent, Via};
 use crate::stats::{Class, ConnStats, Live};
 use crate::{BenchArgs, Scenario, Summary};
 
@@ -156,11 +158,35 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
     Ok(s)
 }
 
-/// Whether an answer to a command should be retried with the same key.
-fn retriable(attempt: &Attempt) -> bool {
-    match attempt {
-        Attempt::Response { status, .. } => *status == StatusCode::SERVICE_UNAVAILABLE,
-        _ => true,
+/// What a command's answer counts as, and what was read from it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// A `201` granting this hold.
+    Held(u64),
+    /// A `201` that could not be read (granted, but unusable).
+    Unreadable,
+    /// A `200` to a confirmation.
+    Confirmed,
+    /// A correct refusal (`409` sold-out or limit-reached to a hold).
+    Refused,
+    Other,
+}
+
+/// Counts an answer to `job` and reads it.
+fn judge(job: Job, status: StatusCode, body: &Bytes) -> Judged<Read> {
+    match job {
+        Job::Hold { .. } if status == StatusCode::CREATED => match serde_json::from_slice::<HoldAnswer>(body) {
+            Ok(hold) => Judged::new(Class::Ok, Read::Held(hold.id)),
+            Err(_) => Judged::unusable("(unparsable 201)", Read::Unreadable),
+        },
+        Job::Confirm { .. } if status == StatusCode::OK => Judged::new(Class::Ok, Read::Confirmed),
+        Job::Hold { .. }
+            if status == StatusCode::CONFLICT
+                && matches!(problem_type(body).as_deref(), Some("/problems/sold-out" | "/problems/limit-reached")) =>
+        {
+            Judged::new(Class::Rejected, Read::Refused)
+        }
+        _ => Judged::new(Class::Error, Read::Other),
     }
 }
 
@@ -174,7 +200,6 @@ async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(C
     }
     let live = &*plan.live;
     let mut link = Link::new(plan.target.clone());
-    let mut backoff = Backoff::new();
     let limit = deadline + GRACE;
     // Keys are unique per connection, hence per user (a user has one connection).
     let key_base = (conn as u64) << 40;
@@ -189,101 +214,60 @@ async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(C
             seq += 1;
             Job::Hold { slot, key: key_base | seq }
         });
-        let (slot, req) = match job {
-            Job::Hold { slot, key } => {
-                let user = &plan.users[mine[slot]];
-                let req = http::request(
-                    &plan.target,
-                    Method::POST,
-                    plan.holds_uri.clone(),
-                    Some(&user.auth),
-                    Some(HeaderValue::from(key)),
-                    Some(plan.body.clone()),
-                );
-                (slot, req)
-            }
+        let (slot, uri, key, body) = match job {
+            Job::Hold { slot, key } => (slot, plan.holds_uri.clone(), key, Some(plan.body.clone())),
             Job::Confirm { slot, hold, key } => {
-                let user = &plan.users[mine[slot]];
                 let uri: Uri = format!("{}{hold}/confirm", plan.confirm_prefix)
                     .parse()
                     .map_err(|e| BenchError::Internal(format!("confirm uri: {e}")))?;
-                let req = http::request(
-                    &plan.target,
-                    Method::POST,
-                    uri,
-                    Some(&user.auth),
-                    Some(HeaderValue::from(key)),
-                    None,
-                );
-                (slot, req)
+                (slot, uri, key, None)
             }
         };
-        let user_id = plan.users[mine[slot]].id;
-        let attempt = link.send(req, limit).await;
-        let Attempt::Response { status, body, micros } = &attempt else {
-            stats.failure(live, &attempt);
-            pending = Some(job);
-            backoff.wait(deadline).await;
+        let user = &plan.users[mine[slot]];
+        let make = || {
+            let key = Some(HeaderValue::from(key));
+            http::request(&plan.target, Method::POST, uri.clone(), Some(&user.auth), key, body.clone())
+        };
+        // Every attempt carries the job's key: a repeat cannot take effect twice.
+        let mut via = Via::Link { link: &mut link, stats: &mut stats, live };
+        let retry = Retry::until(deadline).answer_by(AnswerBy::At(limit));
+        // No answer before the deadline or within the attempts: the job is
+        // dropped (whatever it did is not acknowledged).
+        let Sent::Answer(answer) = retry::send(&mut via, retry, make, |status, body| judge(job, status, body)).await?
+        else {
             continue;
         };
-        let (status, micros) = (*status, *micros);
-        match job {
-            Job::Hold { .. } if status == StatusCode::CREATED => {
-                backoff.reset();
+        match (job, answer.value) {
+            (Job::Hold { .. }, Read::Held(_) | Read::Unreadable) => {
+                // Granted: counted in the quantity even when unusable.
                 acked_qty[slot] += plan.quantity;
                 out.quantity += plan.quantity;
                 out.holds += 1;
-                match serde_json::from_slice::<HoldAnswer>(body) {
-                    Ok(hold) => {
-                        stats.response(live, status, micros, None, Class::Ok);
-                        if let Some(acks) = &plan.acks {
-                            acks.send(AckRecord {
-                                sale: plan.sale,
-                                user: user_id,
-                                what: Ack::Hold { hold: hold.id, quantity: plan.quantity },
-                            });
-                        }
-                        if plan.confirm {
-                            seq += 1;
-                            pending = Some(Job::Confirm { slot, hold: hold.id, key: key_base | seq });
-                        }
+                if let Read::Held(hold) = answer.value {
+                    if let Some(acks) = &plan.acks {
+                        acks.send(AckRecord {
+                            sale: plan.sale,
+                            user: user.id,
+                            what: Ack::Hold { hold, quantity: plan.quantity },
+                        });
                     }
-                    Err(_) => {
-                        // Granted (counted in the quantity) but unusable.
-                        stats.response(live, status, micros, Some("(unparsable 201)"), Class::Error);
+                    if plan.confirm {
+                        seq += 1;
+                        pending = Some(Job::Confirm { slot, hold, key: key_base | seq });
                     }
                 }
             }
-            Job::Confirm { hold, .. } if status == StatusCode::OK => {
-                backoff.reset();
+            (Job::Confirm { hold, .. }, Read::Confirmed) => {
                 out.orders += 1;
-                stats.response(live, status, micros, None, Class::Ok);
                 if let Some(acks) = &plan.acks {
                     acks.send(AckRecord {
                         sale: plan.sale,
-                        user: user_id,
+                        user: user.id,
                         what: Ack::Order { hold, quantity: plan.quantity },
                     });
                 }
             }
-            _ => {
-                let problem = problem_type(body);
-                let class = match (job, problem.as_deref()) {
-                    (Job::Hold { .. }, Some("/problems/sold-out" | "/problems/limit-reached"))
-                        if status == StatusCode::CONFLICT =>
-                    {
-                        Class::Rejected
-                    }
-                    _ => Class::Error,
-                };
-                stats.response(live, status, micros, problem.as_deref(), class);
-                if class == Class::Rejected {
-                    backoff.reset();
-                } else if retriable(&attempt) {
-                    pending = Some(job);
-                    backoff.wait(deadline).await;
-                }
-            }
+            _ => {}
         }
     }
     out.over_limit_users = acked_qty.iter().filter(|&&q| q > plan.limit).count() as u64;
