@@ -47,7 +47,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{ack_sender, ack_writer, provision_users, summary, user_indices};
+use super::{FD_SPARE, ack_sender, ack_writer, provision_users, raise_nofile, summary, user_indices};
 use crate::acked::{Ack, AckRecord, AckSender};
 use crate::api::{Api, VUser, problem_type};
 use crate::error::BenchError;
@@ -75,8 +75,6 @@ const FINAL_GRACE: Duration = Duration::from_secs(3);
 const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 /// How often the coordinator looks at the shared counters.
 const POLL: Duration = Duration::from_millis(20);
-/// Open files needed besides the sockets.
-pub(super) const FD_SPARE: u64 = 64;
 /// Least time allowed for a phase: the run ends as soon as everyone is done,
 /// so the limit only matters when something is stuck.
 const PHASE_MIN: Duration = Duration::from_secs(60);
@@ -106,22 +104,6 @@ pub(super) fn validate(args: &BenchArgs) -> Result<(), BenchError> {
         return bad("--ws-concurrency must be 1..=100000");
     }
     Ok(())
-}
-
-/// Raises this process's open-file limit to the hard limit and checks that
-/// `need` descriptors fit.
-pub(super) fn raise_nofile(need: u64) -> Result<u64, BenchError> {
-    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)
-        .map_err(|e| BenchError::Internal(format!("reading the open-file limit: {e}")))?;
-    let now = rlimit::increase_nofile_limit(hard)
-        .map_err(|e| BenchError::Internal(format!("raising the open-file limit: {e}")))?;
-    if now < need {
-        return Err(BenchError::InvalidArgs(format!(
-            "the WebSockets and connections need about {need} open files, but this process may open \
-             only {now} (hard limit {hard}): lower --users or --connections, or raise the limit"
-        )));
-    }
-    Ok(now)
 }
 
 /// What the person tasks share with each other and the coordinator, per person.
