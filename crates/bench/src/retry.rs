@@ -131,10 +131,15 @@ impl Retry {
     }
 }
 
+/// The server asks to come back later (a full mailbox, an unwritable log).
+fn busy(status: StatusCode) -> bool {
+    status == StatusCode::SERVICE_UNAVAILABLE
+}
+
 /// Whether an attempt is tried again under `repeat`.
 fn again(attempt: &Attempt, repeat: Repeat) -> bool {
     match attempt {
-        Attempt::Response { status, .. } => *status == StatusCode::SERVICE_UNAVAILABLE,
+        Attempt::Response { status, .. } => busy(*status),
         Attempt::Connect(_) => true,
         Attempt::Transport(_) | Attempt::Timeout => repeat == Repeat::Idempotent,
     }
@@ -214,21 +219,23 @@ pub(crate) enum Via<'a> {
 fn count<T>(
     counted: Option<(&mut ConnStats, &Live)>,
     attempt: Attempt,
-    repeat: Repeat,
     judge: &mut impl FnMut(StatusCode, &Bytes) -> Judged<T>,
 ) -> Result<Answer<T>, Attempt> {
-    if again(&attempt, repeat) || !matches!(attempt, Attempt::Response { .. }) {
-        if let Some((stats, live)) = counted {
-            match &attempt {
-                Attempt::Response { status, body, micros, .. } => {
-                    stats.response(live, *status, *micros, problem_type(body).as_deref(), Class::Error);
+    let (status, body, micros) = match attempt {
+        Attempt::Response { status, body, micros, .. } if !busy(status) => (status, body, micros),
+        // A 503 or no answer: counted as an error, never judged.
+        other => {
+            if let Some((stats, live)) = counted {
+                match &other {
+                    Attempt::Response { status, body, micros, .. } => {
+                        stats.response(live, *status, *micros, problem_type(body).as_deref(), Class::Error);
+                    }
+                    failed => stats.failure(live, failed),
                 }
-                failed => stats.failure(live, failed),
             }
+            return Err(other);
         }
-        return Err(attempt);
-    }
-    let Attempt::Response { status, body, micros, .. } = attempt else { unreachable!("only answers are final") };
+    };
     let judged = judge(status, &body);
     if let Some((stats, live)) = counted {
         let problem = match (judged.class, judged.label) {
@@ -259,16 +266,16 @@ pub(crate) async fn send<T>(
         let counted = match via {
             Via::Link { link, stats, live } => {
                 let attempt = link.send(make(), limit).await;
-                count(Some((&mut **stats, &**live)), attempt, retry.repeat, &mut judge)
+                count(Some((&mut **stats, &**live)), attempt, &mut judge)
             }
             Via::Pool { pool, live } => {
                 let mut lease = pool.lease().await?;
                 let attempt = lease.link.send(make(), limit).await;
-                count(Some((&mut lease.stats, &**live)), attempt, retry.repeat, &mut judge)
+                count(Some((&mut lease.stats, &**live)), attempt, &mut judge)
             }
             Via::Uncounted(link) => {
                 let attempt = link.send(make(), limit).await;
-                count(None, attempt, retry.repeat, &mut judge)
+                count(None, attempt, &mut judge)
             }
         };
         let attempt = match counted {
@@ -346,18 +353,13 @@ mod tests {
         let mut judge = |status: StatusCode, _: &Bytes| {
             if status == StatusCode::OK { Judged::new(Class::Ok, 1) } else { Judged::unusable("(odd)", 2) }
         };
-        let busy = count(
-            Some((&mut stats, &live)),
-            answer(StatusCode::SERVICE_UNAVAILABLE, Some(1)),
-            Repeat::Idempotent,
-            &mut judge,
-        );
+        let busy = count(Some((&mut stats, &live)), answer(StatusCode::SERVICE_UNAVAILABLE, Some(1)), &mut judge);
         assert!(busy.is_err());
-        let ok = count(Some((&mut stats, &live)), answer(StatusCode::OK, None), Repeat::Idempotent, &mut judge);
+        let ok = count(Some((&mut stats, &live)), answer(StatusCode::OK, None), &mut judge);
         assert_eq!(ok.ok().map(|a| a.value), Some(1));
-        let odd = count(Some((&mut stats, &live)), answer(StatusCode::ACCEPTED, None), Repeat::Idempotent, &mut judge);
+        let odd = count(Some((&mut stats, &live)), answer(StatusCode::ACCEPTED, None), &mut judge);
         assert_eq!(odd.ok().map(|a| (a.status, a.value)), Some((StatusCode::ACCEPTED, 2)));
-        assert!(count(Some((&mut stats, &live)), Attempt::Timeout, Repeat::NotIdempotent, &mut judge).is_err());
+        assert!(count(Some((&mut stats, &live)), Attempt::Timeout, &mut judge).is_err());
         let mut totals = crate::stats::Totals::new().unwrap();
         totals.add(stats).unwrap();
         assert_eq!((totals.requests, totals.ok, totals.errors), (4, 1, 3));
