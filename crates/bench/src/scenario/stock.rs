@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::{GRACE, ack_sender, ack_writer, drive, provision, summary, user_indices};
 use crate::acked::{Ack, AckRecord, AckSender};
-use crate::api::{VUser, problem_type};
+use crate::api::{StockState, VUser, problem_type};
 use crate::error::BenchError;
 use crate::http::{self, Link, Target};
 use crate::retry::{self, AnswerBy, Judged, Retry, Sent, Via};
@@ -119,18 +119,25 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
 
     let mut s = summary(Scenario::Stock, driven.totals, driven.elapsed_s, connections);
     s.sale_id = Some(sale.id);
+    check(&mut s, &acked, stock, args.stock, u64::from(args.limit));
+    s.extra.push(("sale".into(), sale.id.to_string()));
+    Ok(s)
+}
+
+/// The acknowledged quantities against the stock, the per-person limit and
+/// the server's counters: `oversold`, the notes and the counters' extras.
+fn check(s: &mut Summary, acked: &Acked, stock: StockState, stock_units: u64, limit: u64) {
     let server_over = (stock.held + stock.sold).saturating_sub(stock.total);
-    let acked_over = acked.quantity.saturating_sub(args.stock);
+    let acked_over = acked.quantity.saturating_sub(stock_units);
     s.oversold = server_over + acked_over + acked.over_limit_users;
     if server_over > 0 {
         s.notes.push(format!("server counts held {} + sold {} > total {}", stock.held, stock.sold, stock.total));
     }
     if acked_over > 0 {
-        s.notes.push(format!("acknowledged {} units of a stock of {}", acked.quantity, args.stock));
+        s.notes.push(format!("acknowledged {} units of a stock of {}", acked.quantity, stock_units));
     }
     if acked.over_limit_users > 0 {
-        s.notes
-            .push(format!("{} users were acknowledged more than the limit of {}", acked.over_limit_users, args.limit));
+        s.notes.push(format!("{} users were acknowledged more than the limit of {}", acked.over_limit_users, limit));
     }
     if stock.held + stock.sold + stock.available != stock.total {
         s.notes.push(format!(
@@ -147,15 +154,13 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         ));
     }
     s.notes.push(format!("acknowledged {} holds and {} orders", acked.holds, acked.orders));
-    s.extra = vec![
+    s.extra.extend([
         ("stock".into(), stock.total.to_string()),
         ("held".into(), stock.held.to_string()),
         ("sold".into(), stock.sold.to_string()),
         ("available".into(), stock.available.to_string()),
         ("acked_qty".into(), acked.quantity.to_string()),
-        ("sale".into(), sale.id.to_string()),
-    ];
-    Ok(s)
+    ]);
 }
 
 /// What a command's answer counts as, and what was read from it.
@@ -272,4 +277,35 @@ async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(C
     }
     out.over_limit_users = acked_qty.iter().filter(|&&q| q > plan.limit).count() as u64;
     Ok((stats, out))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn checked(acked: Acked, stock: StockState) -> Summary {
+        let mut s = Summary::default();
+        check(&mut s, &acked, stock, 100, 2);
+        s
+    }
+
+    #[test]
+    fn acknowledgements_are_checked_against_the_stock_and_the_server() {
+        let counts = StockState { total: 100, available: 40, held: 50, sold: 10 };
+        let fine = checked(Acked { quantity: 60, holds: 60, orders: 10, over_limit_users: 0 }, counts);
+        assert_eq!(fine.oversold, 0, "{:?}", fine.notes);
+        assert_eq!(fine.notes, ["acknowledged 60 holds and 10 orders"]);
+        let extra: Vec<String> = fine.extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(extra, ["stock=100", "held=50", "sold=10", "available=40", "acked_qty=60"]);
+        // The server holds and sells more than it has.
+        let server = checked(Acked::default(), StockState { total: 100, available: 0, held: 95, sold: 10 });
+        assert_eq!(server.oversold, 5);
+        assert!(server.notes.iter().any(|n| n.contains("do not add up")), "{:?}", server.notes);
+        // More acknowledged than exists, and users over the limit.
+        let acked = checked(Acked { quantity: 103, holds: 103, orders: 0, over_limit_users: 4 }, counts);
+        assert_eq!(acked.oversold, 3 + 4);
+        assert!(acked.notes.iter().any(|n| n.contains("more than the limit of 2")), "{:?}", acked.notes);
+        assert!(acked.notes.iter().any(|n| n.contains("(expired or lost holds?)")), "{:?}", acked.notes);
+    }
 }
