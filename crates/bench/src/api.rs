@@ -3,22 +3,24 @@
 //! listings. Only the fields the bench needs are parsed.
 //!
 //! Requests that are safe to repeat (connection refused, `503`, a `GET` whose
-//! connection broke) are retried with backoff for up to [`RETRY_BUDGET`], so
+//! connection broke) are retried ([`crate::retry`]) for up to [`RETRY_BUDGET`], so
 //! that the checks after a run survive a server restart.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hyper::Method;
 use hyper::header::HeaderValue;
-use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::error::BenchError;
 use crate::http::{self, Attempt, Link, Target};
+use crate::retry::{self, Answer, AnswerBy, Judged, Repeat, Retry, Sent, Via};
 use crate::room::{QueueStatus, RoomInfo, ServerStats};
+use crate::stats::Class;
 
 /// How long a retriable request keeps being retried.
 pub(crate) const RETRY_BUDGET: Duration = Duration::from_secs(30);
@@ -226,41 +228,37 @@ impl Api {
         who: As,
         body: Option<Bytes>,
     ) -> Result<Bytes, BenchError> {
-        let target = self.link.target();
+        let target = self.link.shared_target();
+        let target = &*target;
         let uri = target.uri(api_path)?;
         let path = target.path(api_path);
         let auth = match who {
             As::Anyone => None,
             As::Admin => Some(self.admin.clone().ok_or(BenchError::MissingAdminToken("provisioning"))?),
         };
-        let give_up = Instant::now() + RETRY_BUDGET;
-        let mut backoff = http::Backoff::new();
-        loop {
-            let req = http::request(self.link.target(), method.clone(), uri.clone(), auth.as_ref(), None, body.clone());
-            let attempt = self.link.send(req, Instant::now() + ATTEMPT_LIMIT).await;
-            let retriable = match &attempt {
-                Attempt::Response { status, body, .. } => {
-                    if status.is_success() {
-                        return Ok(body.clone());
-                    }
-                    *status == StatusCode::SERVICE_UNAVAILABLE
-                }
-                Attempt::Connect(_) => true,
-                Attempt::Transport(_) | Attempt::Timeout => method == Method::GET,
-            };
-            if !retriable || Instant::now() >= give_up {
-                return Err(match attempt {
-                    Attempt::Response { status, body, .. } => BenchError::Api {
-                        method: method.to_string(),
-                        path,
-                        status: status.as_u16(),
-                        problem: problem_suffix(&body),
-                    },
-                    other => BenchError::Unreachable { method: method.to_string(), path, reason: other.describe() },
-                });
+        let retry = Retry::until(Instant::now() + RETRY_BUDGET)
+            .answer_by(AnswerBy::Within(ATTEMPT_LIMIT))
+            .repeat(if method == Method::GET { Repeat::Idempotent } else { Repeat::NotIdempotent });
+        let make = || http::request(target, method.clone(), uri.clone(), auth.as_ref(), None, body.clone());
+        let sent =
+            retry::send(&mut Via::Uncounted(&mut self.link), retry, make, |_, _| Judged::new(Class::Ok, ())).await?;
+        let refused = |status: hyper::StatusCode, body: &[u8]| BenchError::Api {
+            method: method.to_string(),
+            path: path.clone(),
+            status: status.as_u16(),
+            problem: problem_suffix(body),
+        };
+        Err(match sent {
+            Sent::Answer(Answer { status, body, .. }) if status.is_success() => return Ok(body),
+            Sent::Answer(Answer { status, body, .. })
+            | Sent::NoAnswer { last: Some(Attempt::Response { status, body, .. }), .. } => refused(status, &body),
+            Sent::NoAnswer { last: Some(other), .. } => {
+                BenchError::Unreachable { method: method.to_string(), path, reason: other.describe() }
             }
-            backoff.wait(give_up).await;
-        }
+            Sent::NoAnswer { last: None, .. } => {
+                BenchError::Unreachable { method: method.to_string(), path, reason: "no time left to try".into() }
+            }
+        })
     }
 
     async fn json<T: DeserializeOwned>(

@@ -2,7 +2,7 @@
 //!
 //! One [`Link`] is one TCP connection (`TCP_NODELAY`) used for requests issued
 //! back to back. A broken connection is dropped and re-established on the next
-//! request; the caller decides how long to back off ([`Backoff`]). Requests are
+//! request; whether and when to try again is [`crate::retry`]'s. Requests are
 //! built without the fallible `http::request::Builder` so that the hot path
 //! allocates as little as possible.
 
@@ -18,7 +18,7 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio::time::{Instant, timeout_at};
 
 use crate::error::BenchError;
 
@@ -162,8 +162,9 @@ async fn connect(target: &Target) -> io::Result<Conn> {
 
 /// The result of one request attempt.
 pub(crate) enum Attempt {
-    /// A complete answer; `micros` excludes connection set-up.
-    Response { status: StatusCode, body: Bytes, micros: u64 },
+    /// A complete answer; `micros` excludes connection set-up. `retry_after`
+    /// is the `Retry-After` of a `503` (whole seconds; other answers: `None`).
+    Response { status: StatusCode, body: Bytes, micros: u64, retry_after: Option<Duration> },
     /// No connection could be established.
     Connect(io::Error),
     /// The connection broke while the request was in flight.
@@ -197,6 +198,11 @@ impl Link {
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// The target, to build requests while the link is borrowed to send them.
+    pub fn shared_target(&self) -> Arc<Target> {
+        self.target.clone()
     }
 
     /// Sends one request, waiting at most until `limit`.
@@ -236,15 +242,20 @@ impl Link {
         let result = async {
             let resp = conn.tx.send_request(req).await?;
             let status = resp.status();
+            // Only a 503 asks to come back later; reading the header of every
+            // answer would cost the hot path for nothing.
+            let retry_after =
+                if status == StatusCode::SERVICE_UNAVAILABLE { retry_after(resp.headers()) } else { None };
             let body = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body))
+            Ok::<_, hyper::Error>((status, body, retry_after))
         }
         .await;
         match result {
-            Ok((status, body)) => Attempt::Response {
+            Ok((status, body, retry_after)) => Attempt::Response {
                 status,
                 body,
                 micros: u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+                retry_after,
             },
             Err(e) => {
                 self.conn = None;
@@ -254,29 +265,11 @@ impl Link {
     }
 }
 
-/// Bounded exponential backoff: 50 ms doubling up to 500 ms.
-pub(crate) struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    const MIN: Duration = Duration::from_millis(50);
-    const MAX: Duration = Duration::from_millis(500);
-
-    pub fn new() -> Backoff {
-        Backoff { next: Self::MIN }
-    }
-
-    pub fn reset(&mut self) {
-        self.next = Self::MIN;
-    }
-
-    /// Sleeps for the current step (never past `until`) and grows the step.
-    pub async fn wait(&mut self, until: Instant) {
-        let wake = (Instant::now() + self.next).min(until);
-        sleep_until(wake).await;
-        self.next = (self.next * 2).min(Self::MAX);
-    }
+/// `Retry-After` in whole seconds; the HTTP-date form (which the server
+/// never sends) is ignored.
+fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
+    let secs = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -303,13 +296,12 @@ mod tests {
     }
 
     #[test]
-    fn backoff_is_bounded() {
-        let mut b = Backoff::new();
-        for _ in 0..10 {
-            b.next = (b.next * 2).min(Backoff::MAX);
-        }
-        assert_eq!(b.next, Backoff::MAX);
-        b.reset();
-        assert_eq!(b.next, Backoff::MIN);
+    fn retry_after_is_read_in_seconds() {
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static(" 5"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(5)));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&h), None);
     }
 }

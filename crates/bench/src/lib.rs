@@ -25,9 +25,11 @@
 //!   viewer's map against the server's.
 //!
 //! Each connection is one tokio task on one keep-alive HTTP/1.1 connection,
-//! issuing requests back to back; a broken connection is re-established with a
-//! bounded backoff until the deadline (the queue scenario leases connections
-//! from a bounded pool instead, one request at a time). With `--acked-out`
+//! issuing requests back to back (the queue scenario leases connections from a
+//! bounded pool instead, one request at a time). A request that got a `503` or
+//! no answer is retried under one policy (`retry.rs`: the same idempotency
+//! key, a bounded backoff or the server's `Retry-After`, bounded attempts,
+//! never past the deadline), every attempt counted. With `--acked-out`
 //! every acknowledged outcome is written as a JSON line, which
 //! `--verify-acked` later checks against the server (for example after a
 //! crash and restart).
@@ -44,6 +46,7 @@ mod http;
 mod pool;
 mod pow;
 mod progress;
+mod retry;
 mod room;
 mod scenario;
 mod seatmap;

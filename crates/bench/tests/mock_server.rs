@@ -28,6 +28,8 @@ struct Bugs {
     lose_holds: bool,
     /// Grant every tenth hold, then drop the connection without answering.
     crash_after_grant: bool,
+    /// Answer the first hold `503` with `Retry-After: 1` (a full mailbox).
+    busy_once: bool,
 }
 
 #[derive(Default)]
@@ -40,6 +42,10 @@ struct Mock {
     /// (user, sale, key) -> first answer
     idem: HashMap<(u64, u64, String), (StatusCode, Value)>,
     crashed: std::collections::HashSet<u64>,
+    /// `busy_once`: the (user, key) answered 503 and when.
+    busy: Option<((u64, String), std::time::Instant)>,
+    /// `busy_once`: how long after the 503 the same hold came again.
+    busy_retried_after: Option<std::time::Duration>,
 }
 
 struct Sale {
@@ -210,6 +216,21 @@ async fn hold(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<u64>, 
         return reply(problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated"));
     };
     let bugs = m.bugs;
+    if bugs.busy_once {
+        let key = headers.get("idempotency-key").and_then(|k| k.to_str().ok()).unwrap_or_default().to_owned();
+        match &m.busy {
+            None => {
+                m.busy = Some(((user, key), std::time::Instant::now()));
+                let mut res = reply(problem(StatusCode::SERVICE_UNAVAILABLE, "/problems/overloaded"));
+                res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                return res;
+            }
+            Some((first, at)) if *first == (user, key) && m.busy_retried_after.is_none() => {
+                m.busy_retried_after = Some(at.elapsed());
+            }
+            Some(_) => {}
+        }
+    }
     let answer = idempotent(&mut m, user, id, &headers, |m| {
         let hold_id = m.next_hold + 1;
         let Some(sale) = sale_mut(m, id) else {
@@ -476,6 +497,28 @@ async fn retries_after_lost_answers_take_effect_once() {
     assert_eq!(extra["acked_qty"], "50");
     let v = verify_acked(&a, &acked).await.unwrap();
     assert_eq!((v.checked, v.missing), (50, 0), "{}", v.report());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_answer_is_retried_after_its_retry_after() {
+    let (addr, state) = serve(Bugs { busy_once: true, ..Bugs::default() }).await;
+    let mut a = args(addr, Scenario::Stock);
+    a.stock = 20;
+    a.duration = 3;
+    let s = run(&a).await.unwrap();
+    eprintln!("{}", s.report());
+    // The 503 is counted as an error under its status and problem.
+    assert_eq!(s.errors, 1, "{}", s.report());
+    assert_eq!(s.statuses.get("503").copied(), Some(1));
+    assert_eq!(s.problems.get("/problems/overloaded").copied(), Some(1));
+    assert_eq!(s.oversold, 0);
+    let extra: HashMap<_, _> = s.extra.iter().cloned().collect();
+    assert_eq!(extra["held"], "20");
+    assert_eq!(extra["acked_qty"], "20");
+    // The same hold came back, not before the second the server asked for
+    // (the backoff alone would have waited 50 ms).
+    let waited = state.lock().unwrap().busy_retried_after.expect("the busy hold was retried");
+    assert!(waited >= std::time::Duration::from_millis(990), "{waited:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,13 +1,15 @@
 //! The drop scenario: every user clicks `POST /api/sales/{id}/clicks` exactly
 //! once, the connections splitting the users; the run ends when every user
 //! has an answer or at the duration. A click that got no answer (or `503`) is
-//! retried with the same idempotency key, which returns the first outcome.
+//! retried ([`crate::retry`]) with the same idempotency key, which returns the
+//! first outcome.
 //!
 //! Afterwards the acknowledged ranks and the whole leaderboard go through
 //! [`check_ranks`](crate::check::check_ranks).
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode, Uri};
 use serde::Deserialize;
@@ -15,10 +17,11 @@ use tokio::time::Instant;
 
 use super::{GRACE, ack_sender, ack_writer, drive, provision, summary, user_indices};
 use crate::acked::{Ack, AckRecord, AckSender};
-use crate::api::{VUser, problem_type};
+use crate::api::VUser;
 use crate::check::{Board, Click, check_ranks};
 use crate::error::BenchError;
-use crate::http::{self, Attempt, Backoff, Link, Target};
+use crate::http::{self, Link, Target};
+use crate::retry::{self, Answer, AnswerBy, Judged, Retry, Sent, Via};
 use crate::stats::{Class, ConnStats, Live};
 use crate::{BenchArgs, Scenario, Summary};
 
@@ -135,70 +138,51 @@ async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(C
     let mut out = Clicked::default();
     let live = &*plan.live;
     let mut link = Link::new(plan.target.clone());
-    let mut backoff = Backoff::new();
     let limit = deadline + GRACE;
 
     for index in user_indices(conn, plan.connections, plan.users.len()) {
         let user = &plan.users[index];
         // One key per user: every retry is the same click.
         let key = HeaderValue::from(index as u64 + 1);
-        let mut maybe_applied = false;
-        let mut acked = false;
-        while Instant::now() < deadline {
-            let req = http::request(
+        let make = || {
+            http::request(
                 &plan.target,
                 Method::POST,
                 plan.clicks_uri.clone(),
                 Some(&user.auth),
                 Some(key.clone()),
                 None,
-            );
-            let attempt = link.send(req, limit).await;
-            let Attempt::Response { status, body, micros } = &attempt else {
-                if !matches!(attempt, Attempt::Connect(_)) {
-                    maybe_applied = true;
+            )
+        };
+        let judge = |status: StatusCode, body: &Bytes| match serde_json::from_slice::<ClickAnswer>(body) {
+            Ok(click) if status == StatusCode::OK => Judged::new(Class::Ok, Some(click)),
+            Err(_) if status == StatusCode::OK => Judged::unusable("(unparsable 200)", None),
+            _ => Judged::new(Class::Error, None),
+        };
+        let mut via = Via::Link { link: &mut link, stats: &mut stats, live };
+        let retry = Retry::until(deadline).answer_by(AnswerBy::At(limit));
+        let maybe_applied = match retry::send(&mut via, retry, make, judge).await? {
+            Sent::Answer(Answer { value: Some(click), .. }) => {
+                out.acks.push(Click { rank: click.rank, won: click.won, clicked_at_us: click.clicked_at_us });
+                if let Some(acks) = &plan.acks {
+                    acks.send(AckRecord {
+                        sale: plan.sale,
+                        user: user.id,
+                        what: Ack::Click { rank: click.rank, clicked_at_us: click.clicked_at_us },
+                    });
                 }
-                stats.failure(live, &attempt);
-                backoff.wait(deadline).await;
-                continue;
-            };
-            let (status, micros) = (*status, *micros);
-            if status == StatusCode::OK {
-                if let Ok(click) = serde_json::from_slice::<ClickAnswer>(body) {
-                    backoff.reset();
-                    stats.response(live, status, micros, None, Class::Ok);
-                    out.acks.push(Click { rank: click.rank, won: click.won, clicked_at_us: click.clicked_at_us });
-                    if let Some(acks) = &plan.acks {
-                        acks.send(AckRecord {
-                            sale: plan.sale,
-                            user: user.id,
-                            what: Ack::Click { rank: click.rank, clicked_at_us: click.clicked_at_us },
-                        });
-                    }
-                    acked = true;
-                } else {
-                    maybe_applied = true;
-                    stats.response(live, status, micros, Some("(unparsable 200)"), Class::Error);
-                }
-                break;
+                None
             }
-            let problem = problem_type(body);
-            stats.response(live, status, micros, problem.as_deref(), Class::Error);
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                backoff.wait(deadline).await;
-                continue;
+            // An unreadable 200 or a server error may have ranked the click.
+            Sent::Answer(Answer { status, maybe_applied, .. }) => {
+                Some(maybe_applied || status == StatusCode::OK || status.is_server_error())
             }
-            if status.is_server_error() {
-                maybe_applied = true;
-            }
-            break;
-        }
-        if !acked {
-            if maybe_applied {
-                out.unresolved += 1;
-            } else {
-                out.failed += 1;
-            }
+            Sent::NoAnswer { maybe_applied, .. } => Some(maybe_applied),
+        };
+        match maybe_applied {
+            Some(true) => out.unresolved += 1,
+            Some(false) => out.failed += 1,
+            None => {}
         }
         if Instant::now() >= deadline {
             // Users of this connection that never got to click.

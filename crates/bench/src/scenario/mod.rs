@@ -32,6 +32,9 @@ const MAX_CONNECTIONS: usize = 100_000;
 /// `--users` when not given: 1000, or 20,000 for the seats scenario.
 const USERS_DEFAULT: u32 = 1000;
 
+/// Open files needed besides the sockets (queue and seats).
+pub(crate) const FD_SPARE: u64 = 64;
+
 pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
     let args = &with_defaults(args);
     validate(args)?;
@@ -100,6 +103,22 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
         }));
     }
     Ok(())
+}
+
+/// Raises this process's open-file limit to the hard limit and checks that
+/// `need` descriptors fit.
+pub(crate) fn raise_nofile(need: u64) -> Result<u64, BenchError> {
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .map_err(|e| BenchError::Internal(format!("reading the open-file limit: {e}")))?;
+    let now = rlimit::increase_nofile_limit(hard)
+        .map_err(|e| BenchError::Internal(format!("raising the open-file limit: {e}")))?;
+    if now < need {
+        return Err(BenchError::InvalidArgs(format!(
+            "the WebSockets and connections need about {need} open files, but this process may open \
+             only {now} (hard limit {hard}): lower --users or --connections, or raise the limit"
+        )));
+    }
+    Ok(now)
 }
 
 /// The users served by connection `conn`: `conn, conn + connections, ...`.

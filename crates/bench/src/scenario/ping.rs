@@ -7,9 +7,9 @@ use hyper::{Method, StatusCode};
 use tokio::time::Instant;
 
 use super::{GRACE, drive, summary};
-use crate::api::problem_type;
 use crate::error::BenchError;
-use crate::http::{self, Attempt, Backoff, Link, Target};
+use crate::http::{self, Link, Target};
+use crate::retry::{self, AnswerBy, Judged, Retry, Via};
 use crate::stats::{Class, ConnStats, Live};
 use crate::{BenchArgs, Scenario, Summary};
 
@@ -31,28 +31,16 @@ async fn conn_task(
 ) -> Result<(ConnStats, ()), BenchError> {
     let mut stats = ConnStats::new()?;
     let mut link = Link::new(target.clone());
-    let mut backoff = Backoff::new();
     let limit = deadline + GRACE;
     while Instant::now() < deadline {
-        let req = http::request(&target, Method::GET, uri.clone(), None, None, None);
-        match link.send(req, limit).await {
-            Attempt::Response { status, body, micros } => {
-                if status == StatusCode::OK {
-                    stats.response(&live, status, micros, None, Class::Ok);
-                    backoff.reset();
-                } else {
-                    let problem = problem_type(&body);
-                    stats.response(&live, status, micros, problem.as_deref(), Class::Error);
-                    if status == StatusCode::SERVICE_UNAVAILABLE {
-                        backoff.wait(deadline).await;
-                    }
-                }
-            }
-            failed => {
-                stats.failure(&live, &failed);
-                backoff.wait(deadline).await;
-            }
-        }
+        let mut via = Via::Link { link: &mut link, stats: &mut stats, live: &live };
+        let retry = Retry::until(deadline).answer_by(AnswerBy::At(limit));
+        let make = || http::request(&target, Method::GET, uri.clone(), None, None, None);
+        // Counted by the judge; nothing else to do with an answer.
+        retry::send(&mut via, retry, make, |status, _| {
+            Judged::new(if status == StatusCode::OK { Class::Ok } else { Class::Error }, ())
+        })
+        .await?;
     }
     Ok((stats, ()))
 }

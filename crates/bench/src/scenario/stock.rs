@@ -2,7 +2,8 @@
 //! sending `POST /api/sales/{id}/holds`, optionally confirming each granted
 //! hold. `201` is ok; `409` sold-out or limit-reached is a correct rejection;
 //! anything else is an error. A command that got no answer (or `503`) is
-//! retried with the same idempotency key, so it cannot take effect twice.
+//! retried ([`crate::retry`]) with the same idempotency key, so it cannot take
+//! effect twice.
 //!
 //! Afterwards, oversold is the sum of: `held + sold - total` from the server
 //! (if positive), the acknowledged quantity beyond the stock, and the number of
@@ -18,9 +19,10 @@ use tokio::time::Instant;
 
 use super::{GRACE, ack_sender, ack_writer, drive, provision, summary, user_indices};
 use crate::acked::{Ack, AckRecord, AckSender};
-use crate::api::{VUser, problem_type};
+use crate::api::{StockState, VUser, problem_type};
 use crate::error::BenchError;
-use crate::http::{self, Attempt, Backoff, Link, Target};
+use crate::http::{self, Link, Target};
+use crate::retry::{self, AnswerBy, Judged, Retry, Sent, Via};
 use crate::stats::{Class, ConnStats, Live};
 use crate::{BenchArgs, Scenario, Summary};
 
@@ -117,18 +119,25 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
 
     let mut s = summary(Scenario::Stock, driven.totals, driven.elapsed_s, connections);
     s.sale_id = Some(sale.id);
+    check(&mut s, &acked, stock, args.stock, u64::from(args.limit));
+    s.extra.push(("sale".into(), sale.id.to_string()));
+    Ok(s)
+}
+
+/// The acknowledged quantities against the stock, the per-person limit and
+/// the server's counters: `oversold`, the notes and the counters' extras.
+fn check(s: &mut Summary, acked: &Acked, stock: StockState, stock_units: u64, limit: u64) {
     let server_over = (stock.held + stock.sold).saturating_sub(stock.total);
-    let acked_over = acked.quantity.saturating_sub(args.stock);
+    let acked_over = acked.quantity.saturating_sub(stock_units);
     s.oversold = server_over + acked_over + acked.over_limit_users;
     if server_over > 0 {
         s.notes.push(format!("server counts held {} + sold {} > total {}", stock.held, stock.sold, stock.total));
     }
     if acked_over > 0 {
-        s.notes.push(format!("acknowledged {} units of a stock of {}", acked.quantity, args.stock));
+        s.notes.push(format!("acknowledged {} units of a stock of {}", acked.quantity, stock_units));
     }
     if acked.over_limit_users > 0 {
-        s.notes
-            .push(format!("{} users were acknowledged more than the limit of {}", acked.over_limit_users, args.limit));
+        s.notes.push(format!("{} users were acknowledged more than the limit of {}", acked.over_limit_users, limit));
     }
     if stock.held + stock.sold + stock.available != stock.total {
         s.notes.push(format!(
@@ -145,22 +154,44 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         ));
     }
     s.notes.push(format!("acknowledged {} holds and {} orders", acked.holds, acked.orders));
-    s.extra = vec![
+    s.extra.extend([
         ("stock".into(), stock.total.to_string()),
         ("held".into(), stock.held.to_string()),
         ("sold".into(), stock.sold.to_string()),
         ("available".into(), stock.available.to_string()),
         ("acked_qty".into(), acked.quantity.to_string()),
-        ("sale".into(), sale.id.to_string()),
-    ];
-    Ok(s)
+    ]);
 }
 
-/// Whether an answer to a command should be retried with the same key.
-fn retriable(attempt: &Attempt) -> bool {
-    match attempt {
-        Attempt::Response { status, .. } => *status == StatusCode::SERVICE_UNAVAILABLE,
-        _ => true,
+/// What a command's answer counts as, and what was read from it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// A `201` granting this hold.
+    Held(u64),
+    /// A `201` that could not be read (granted, but unusable).
+    Unreadable,
+    /// A `200` to a confirmation.
+    Confirmed,
+    /// A correct refusal (`409` sold-out or limit-reached to a hold).
+    Refused,
+    Other,
+}
+
+/// Counts an answer to `job` and reads it.
+fn judge(job: Job, status: StatusCode, body: &Bytes) -> Judged<Read> {
+    match job {
+        Job::Hold { .. } if status == StatusCode::CREATED => match serde_json::from_slice::<HoldAnswer>(body) {
+            Ok(hold) => Judged::new(Class::Ok, Read::Held(hold.id)),
+            Err(_) => Judged::unusable("(unparsable 201)", Read::Unreadable),
+        },
+        Job::Confirm { .. } if status == StatusCode::OK => Judged::new(Class::Ok, Read::Confirmed),
+        Job::Hold { .. }
+            if status == StatusCode::CONFLICT
+                && matches!(problem_type(body).as_deref(), Some("/problems/sold-out" | "/problems/limit-reached")) =>
+        {
+            Judged::new(Class::Rejected, Read::Refused)
+        }
+        _ => Judged::new(Class::Error, Read::Other),
     }
 }
 
@@ -174,7 +205,6 @@ async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(C
     }
     let live = &*plan.live;
     let mut link = Link::new(plan.target.clone());
-    let mut backoff = Backoff::new();
     let limit = deadline + GRACE;
     // Keys are unique per connection, hence per user (a user has one connection).
     let key_base = (conn as u64) << 40;
@@ -189,103 +219,93 @@ async fn conn_task(plan: Arc<Plan>, conn: usize, deadline: Instant) -> Result<(C
             seq += 1;
             Job::Hold { slot, key: key_base | seq }
         });
-        let (slot, req) = match job {
-            Job::Hold { slot, key } => {
-                let user = &plan.users[mine[slot]];
-                let req = http::request(
-                    &plan.target,
-                    Method::POST,
-                    plan.holds_uri.clone(),
-                    Some(&user.auth),
-                    Some(HeaderValue::from(key)),
-                    Some(plan.body.clone()),
-                );
-                (slot, req)
-            }
+        let (slot, uri, key, body) = match job {
+            Job::Hold { slot, key } => (slot, plan.holds_uri.clone(), key, Some(plan.body.clone())),
             Job::Confirm { slot, hold, key } => {
-                let user = &plan.users[mine[slot]];
                 let uri: Uri = format!("{}{hold}/confirm", plan.confirm_prefix)
                     .parse()
                     .map_err(|e| BenchError::Internal(format!("confirm uri: {e}")))?;
-                let req = http::request(
-                    &plan.target,
-                    Method::POST,
-                    uri,
-                    Some(&user.auth),
-                    Some(HeaderValue::from(key)),
-                    None,
-                );
-                (slot, req)
+                (slot, uri, key, None)
             }
         };
-        let user_id = plan.users[mine[slot]].id;
-        let attempt = link.send(req, limit).await;
-        let Attempt::Response { status, body, micros } = &attempt else {
-            stats.failure(live, &attempt);
-            pending = Some(job);
-            backoff.wait(deadline).await;
+        let user = &plan.users[mine[slot]];
+        let make = || {
+            let key = Some(HeaderValue::from(key));
+            http::request(&plan.target, Method::POST, uri.clone(), Some(&user.auth), key, body.clone())
+        };
+        // Every attempt carries the job's key: a repeat cannot take effect twice.
+        let mut via = Via::Link { link: &mut link, stats: &mut stats, live };
+        let retry = Retry::until(deadline).answer_by(AnswerBy::At(limit));
+        // No answer before the deadline or within the attempts: the job is
+        // dropped (whatever it did is not acknowledged).
+        let Sent::Answer(answer) = retry::send(&mut via, retry, make, |status, body| judge(job, status, body)).await?
+        else {
             continue;
         };
-        let (status, micros) = (*status, *micros);
-        match job {
-            Job::Hold { .. } if status == StatusCode::CREATED => {
-                backoff.reset();
+        match (job, answer.value) {
+            (Job::Hold { .. }, Read::Held(_) | Read::Unreadable) => {
+                // Granted: counted in the quantity even when unusable.
                 acked_qty[slot] += plan.quantity;
                 out.quantity += plan.quantity;
                 out.holds += 1;
-                match serde_json::from_slice::<HoldAnswer>(body) {
-                    Ok(hold) => {
-                        stats.response(live, status, micros, None, Class::Ok);
-                        if let Some(acks) = &plan.acks {
-                            acks.send(AckRecord {
-                                sale: plan.sale,
-                                user: user_id,
-                                what: Ack::Hold { hold: hold.id, quantity: plan.quantity },
-                            });
-                        }
-                        if plan.confirm {
-                            seq += 1;
-                            pending = Some(Job::Confirm { slot, hold: hold.id, key: key_base | seq });
-                        }
+                if let Read::Held(hold) = answer.value {
+                    if let Some(acks) = &plan.acks {
+                        acks.send(AckRecord {
+                            sale: plan.sale,
+                            user: user.id,
+                            what: Ack::Hold { hold, quantity: plan.quantity },
+                        });
                     }
-                    Err(_) => {
-                        // Granted (counted in the quantity) but unusable.
-                        stats.response(live, status, micros, Some("(unparsable 201)"), Class::Error);
+                    if plan.confirm {
+                        seq += 1;
+                        pending = Some(Job::Confirm { slot, hold, key: key_base | seq });
                     }
                 }
             }
-            Job::Confirm { hold, .. } if status == StatusCode::OK => {
-                backoff.reset();
+            (Job::Confirm { hold, .. }, Read::Confirmed) => {
                 out.orders += 1;
-                stats.response(live, status, micros, None, Class::Ok);
                 if let Some(acks) = &plan.acks {
                     acks.send(AckRecord {
                         sale: plan.sale,
-                        user: user_id,
+                        user: user.id,
                         what: Ack::Order { hold, quantity: plan.quantity },
                     });
                 }
             }
-            _ => {
-                let problem = problem_type(body);
-                let class = match (job, problem.as_deref()) {
-                    (Job::Hold { .. }, Some("/problems/sold-out" | "/problems/limit-reached"))
-                        if status == StatusCode::CONFLICT =>
-                    {
-                        Class::Rejected
-                    }
-                    _ => Class::Error,
-                };
-                stats.response(live, status, micros, problem.as_deref(), class);
-                if class == Class::Rejected {
-                    backoff.reset();
-                } else if retriable(&attempt) {
-                    pending = Some(job);
-                    backoff.wait(deadline).await;
-                }
-            }
+            _ => {}
         }
     }
     out.over_limit_users = acked_qty.iter().filter(|&&q| q > plan.limit).count() as u64;
     Ok((stats, out))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn checked(acked: Acked, stock: StockState) -> Summary {
+        let mut s = Summary::default();
+        check(&mut s, &acked, stock, 100, 2);
+        s
+    }
+
+    #[test]
+    fn acknowledgements_are_checked_against_the_stock_and_the_server() {
+        let counts = StockState { total: 100, available: 40, held: 50, sold: 10 };
+        let fine = checked(Acked { quantity: 60, holds: 60, orders: 10, over_limit_users: 0 }, counts);
+        assert_eq!(fine.oversold, 0, "{:?}", fine.notes);
+        assert_eq!(fine.notes, ["acknowledged 60 holds and 10 orders"]);
+        let extra: Vec<String> = fine.extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(extra, ["stock=100", "held=50", "sold=10", "available=40", "acked_qty=60"]);
+        // The server holds and sells more than it has.
+        let server = checked(Acked::default(), StockState { total: 100, available: 0, held: 95, sold: 10 });
+        assert_eq!(server.oversold, 5);
+        assert!(server.notes.iter().any(|n| n.contains("do not add up")), "{:?}", server.notes);
+        // More acknowledged than exists, and users over the limit.
+        let acked = checked(Acked { quantity: 103, holds: 103, orders: 0, over_limit_users: 4 }, counts);
+        assert_eq!(acked.oversold, 3 + 4);
+        assert!(acked.notes.iter().any(|n| n.contains("more than the limit of 2")), "{:?}", acked.notes);
+        assert!(acked.notes.iter().any(|n| n.contains("(expired or lost holds?)")), "{:?}", acked.notes);
+    }
 }
