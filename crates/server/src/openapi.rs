@@ -37,7 +37,7 @@ use utoipa::OpenApi;
 use crate::dto::*;
 use crate::extract::{CSRF_HEADER, PASS_HEADER, SESSION_COOKIE};
 use crate::problem::Problem;
-use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
+use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -86,6 +86,7 @@ use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
         queue::watch,
         queue::set_pow,
         queue::pass_key,
+        live::watch,
         system::admin_stats,
         friends::list_friends,
         friends::send_request,
@@ -125,6 +126,11 @@ use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
         EditSaleRequest,
         OrderLookupOut,
         QueueStatusOut,
+        crate::live::LiveMessage,
+        crate::live::LiveStatusOut,
+        crate::live::LiveStockOut,
+        crate::live::LiveDropOut,
+        crate::live::LiveDashboardOut,
         QueueTicketOut,
         WaitingRoomOut,
         SeatedOut,
@@ -246,6 +252,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("get", "/api/sales/{id}/leaderboard"),
     ("get", "/api/sales/{id}/queue"),
     ("get", "/api/sales/{id}/queue/ws"),
+    ("get", "/api/sales/{id}/live"),
     ("get", "/api/queue/pass-key"),
     ("get", "/api/sales/{id}/venue"),
     ("get", "/api/sales/{id}/seats"),
