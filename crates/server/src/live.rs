@@ -285,13 +285,16 @@ struct StreamBroadcaster {
     /// Masked names of the leaderboard's ranks so far, by rank - 1: ranks
     /// only ever append, so each name is looked up once.
     names: Vec<String>,
-    /// The command count the last dashboard frame showed.
+    /// The command count the last dashboard frame showed, and the one before
+    /// it: while they differ the dashboard shows a rate above zero, so a rate
+    /// tick must still send one more frame once commands stop.
     commands_shown: u64,
+    commands_before: u64,
 }
 
 impl StreamBroadcaster {
     fn new(sale: u64, engine: Engine, store: Store) -> Self {
-        StreamBroadcaster { sale, engine, store, seq: 0, names: Vec::new(), commands_shown: 0 }
+        StreamBroadcaster { sale, engine, store, seq: 0, names: Vec::new(), commands_shown: 0, commands_before: 0 }
     }
 
     fn commands_total(&self) -> u64 {
@@ -368,6 +371,7 @@ impl StreamBroadcaster {
     fn dashboard(&mut self, live: &LiveView) -> Frame {
         self.seq += 1;
         let v = &live.view;
+        self.commands_before = self.commands_shown;
         self.commands_shown = self.commands_total();
         let config = self.engine.sale(self.sale).map(|h| h.config);
         let (sold, held, available, revenue) = match (&v.stock, &v.drop, &v.seats) {
@@ -412,9 +416,6 @@ impl StreamBroadcaster {
         let mut last_at = Instant::now();
         let mut rate = tokio::time::interval_at(Instant::now() + DASHBOARD_RATE_EVERY, DASHBOARD_RATE_EVERY);
         rate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        // Whether the last rate tick saw commands arrive: one more frame
-        // after they stop lets the dashboard read a rate of zero.
-        let mut moving = false;
         loop {
             tokio::select! {
                 changed = source.changed() => {
@@ -440,11 +441,11 @@ impl StreamBroadcaster {
                     last_at = Instant::now();
                 }
                 _ = rate.tick() => {
-                    let arrived = self.commands_total() != self.commands_shown;
-                    if (arrived || moving) && dashboard.receiver_count() > 1 {
+                    let stale = self.commands_total() != self.commands_shown || self.commands_shown != self.commands_before;
+                    // The broadcaster's own receiver aside, is any dashboard watching?
+                    if stale && dashboard.receiver_count() > 1 {
                         dashboard.send_replace(Arc::new(self.dashboard(&last)));
                     }
-                    moving = arrived;
                 }
             }
         }
