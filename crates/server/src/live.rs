@@ -1,5 +1,5 @@
-//! Live status for waiting rooms: one shared message per change, fanned out
-//! to every watcher.
+//! Live status: one shared message per change, fanned out to every watcher,
+//! for waiting rooms and for each sale's typed live socket.
 //!
 //! Each sale's engine task publishes its durable public state on a watch
 //! channel. One broadcaster task per watched sale turns that into the
@@ -8,6 +8,11 @@
 //! status or sold-out flag changes, which goes out at once. Every WebSocket
 //! and every REST poll reads the same message; nobody gets a personal one,
 //! so the cost per change is one serialization plus one frame per watcher.
+//!
+//! The sale's live socket (`GET /api/sales/{id}/live`, [`serve_live`])
+//! carries typed messages: `status`, `stock`, `drop` and, for the organizer,
+//! `dashboard`, made the same way by a [`StreamBroadcaster`], plus the
+//! waiting room's message typed `queue`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -16,15 +21,12 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use parking_lot::Mutex;
-use stampede_core::{AdmissionPolicy, US_PER_S};
-use stampede_engine::{LiveView, SaleHandle};
+use serde::Serialize;
+use stampede_core::{AdmissionPolicy, KindConfig, US_PER_S};
+use stampede_engine::{Engine, LiveView, SaleHandle};
+use stampede_store::Store;
 use tokio::sync::watch;
 use tokio::time::Instant;
-
-use serde::Serialize;
-use stampede_core::KindConfig;
-use stampede_engine::Engine;
-use stampede_store::Store;
 use utoipa::ToSchema;
 
 use crate::dto::{LeaderEntry, QueueStatusOut, fmt_us};

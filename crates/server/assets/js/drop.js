@@ -21,6 +21,8 @@ let status = root.dataset.status;
 let opensAtMs = Number(root.dataset.opensAtUs) / 1000 || 0;
 let clicked = null;
 let clicking = false;
+/** The leaderboard entries on screen, to mark my row once my click's answer comes. */
+let shownEntries = null;
 
 function readStored() {
   try {
@@ -32,6 +34,9 @@ function readStored() {
 
 function showClick(c) {
   clicked = c;
+  // The pushed leaderboard with this click usually arrives before the click's
+  // own answer: mark my row in what is shown already.
+  if (shownEntries) showBoard(shownEntries);
   $('click-result').hidden = false;
   $('click-rank').textContent = t('drop.your_rank', { n: number(c.rank) });
   $('click-ms').textContent = t('drop.ms_after', { n: duration(c.after_open_ms) });
@@ -117,6 +122,7 @@ async function refreshBoard() {
 }
 
 function showBoard(entries) {
+  shownEntries = entries;
   const body = $('leaderboard-body');
   const rows = entries.map((e) => {
     const tr = document.createElement('tr');
