@@ -217,7 +217,7 @@ pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
         .route("/api/queue/pass-key", get(queue::pass_key))
         .route("/api/sales/{id}/queue", get(queue::status))
         .route("/api/sales/{id}/queue/ws", get(queue::watch))
-        .route("/api/sales/{id}/live", get(live_routes::watch))
+        .route("/api/sales/{id}/live/ws", get(live_routes::watch))
         .route("/api/sales/{id}/queue/join", post(queue::join))
         .route("/api/sales/{id}/queue/me", get(queue::me))
         .route("/api/sales/{id}/queue/pow", put(queue::set_pow))

@@ -9,7 +9,7 @@
 //! and every REST poll reads the same message; nobody gets a personal one,
 //! so the cost per change is one serialization plus one frame per watcher.
 //!
-//! The sale's live socket (`GET /api/sales/{id}/live`, [`serve_live`])
+//! The sale's live socket (`GET /api/sales/{id}/live/ws`, [`serve_live`])
 //! carries typed messages: `status`, `stock`, `drop` and, for the organizer,
 //! `dashboard`, made the same way by a [`StreamBroadcaster`], plus the
 //! waiting room's message typed `queue`.
@@ -52,7 +52,7 @@ pub struct Published {
     pub seq: u64,
     pub text: Utf8Bytes,
     /// The same message typed `queue`, as the sale's one live socket
-    /// (`/api/sales/{id}/live`) carries it beside its other streams.
+    /// (`/api/sales/{id}/live/ws`) carries it beside its other streams.
     pub tagged: Utf8Bytes,
 }
 

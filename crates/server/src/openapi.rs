@@ -252,7 +252,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("get", "/api/sales/{id}/leaderboard"),
     ("get", "/api/sales/{id}/queue"),
     ("get", "/api/sales/{id}/queue/ws"),
-    ("get", "/api/sales/{id}/live"),
+    ("get", "/api/sales/{id}/live/ws"),
     ("get", "/api/queue/pass-key"),
     ("get", "/api/sales/{id}/venue"),
     ("get", "/api/sales/{id}/seats"),
@@ -400,9 +400,9 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         add("400", problem("a malformed idempotency-key header (`/problems/invalid-idempotency-key`) or body"));
         add("422", problem("the idempotency key was used for another command (`/problems/idempotency-key-reused`)"));
     }
-    let engine =
-        path.starts_with("/api/sales") && path != "/api/sales/{id}/queue/ws" && path != "/api/sales/{id}/seats/ws"
-            || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
+    // The WebSockets watch what sales publish and never wait on a mailbox.
+    let engine = path.starts_with("/api/sales") && !path.ends_with("/ws")
+        || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
     if engine || HASHING.contains(&(method, path)) {
         let mut busy = problem("busy (`/problems/overloaded`) or the log cannot be written (`/problems/unavailable`)");
         busy["headers"] = json!({"retry-after": {"description": "seconds to wait", "schema": {"type": "integer"}}});

@@ -1,5 +1,5 @@
 // live.mjs: everything live is pushed over the page's one socket
-// (/api/sales/{id}/live). A drop's leaderboard and counts and a stock sale's
+// (/api/sales/{id}/live/ws). A drop's leaderboard and counts and a stock sale's
 // "left" count change in a second person's page while that page sends no
 // HTTP request at all (the 2 s polls are gone); the organizer's dashboard
 // follows a buyer's hold and payment the same way. In English and Korean.
@@ -93,7 +93,7 @@ for (const [locale, lang] of [['en-US', 'en'], ['ko-KR', 'ko']]) {
     await dropPage.waitForTimeout(Math.max(0, QUIET_MS - (Date.now() - started)));
     assert(dropRequests.length === 0, `the drop page polled: ${dropRequests}`);
     assert(stockRequests.length === 0, `the stock page polled: ${stockRequests}`);
-    assert(sockets.filter((p) => p === `/api/sales/${drop.id}/live`).length === 1, `one live socket: ${sockets}`);
+    assert(sockets.filter((p) => p === `/api/sales/${drop.id}/live/ws`).length === 1, `one live socket: ${sockets}`);
     await fitsPhone(dropPage);
     await shot(dropPage, `live-drop-leaderboard-${lang}`);
     await shot(stockPage, `live-stock-left-${lang}`);
@@ -151,7 +151,7 @@ test('live (en): with the live socket refused, a stock page falls back to readin
   const page = await context.newPage();
   // Every attempt at the live socket is closed at once, as a proxy that refuses WebSockets would.
   let attempts = 0;
-  await page.routeWebSocket(/\/live$/, (ws) => {
+  await page.routeWebSocket(/\/live\/ws$/, (ws) => {
     attempts += 1;
     ws.close();
   });

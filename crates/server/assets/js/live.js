@@ -1,4 +1,4 @@
-// live.js: owns a page's one live socket, GET /api/sales/{id}/live. Every
+// live.js: owns a page's one live socket, GET /api/sales/{id}/live/ws. Every
 // script of the page subscribes to the message types it shows (status,
 // stock, drop, queue, dashboard) and they all share one WebSocket. The
 // server sends every stream at once, then each change. When the socket is
@@ -41,7 +41,7 @@ function fallback() {
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const query = dashboard ? '?dashboard=true' : '';
-  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/live${query}`);
+  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/live/ws${query}`);
   socket = ws;
   ws.onopen = () => {
     open = true;

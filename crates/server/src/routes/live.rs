@@ -34,7 +34,7 @@ pub struct LiveQuery {
 /// watchers) except status changes. Each carries `seq`, increasing.
 /// Seat maps keep their own socket (`GET seats/ws`). What the client sends
 /// is ignored; the server pings every 20 s.
-#[utoipa::path(get, path = "/api/sales/{id}/live", tag = "live", params(("id" = u64, Path), LiveQuery),
+#[utoipa::path(get, path = "/api/sales/{id}/live/ws", tag = "live", params(("id" = u64, Path), LiveQuery),
     responses((status = 101, description = "switching to the WebSocket; each message is a LiveMessage", body = LiveMessage),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn watch(

@@ -305,7 +305,7 @@ async fn websocket_routes_without_an_upgrade_answer_a_problem() {
     for path in [
         format!("/api/sales/{id}/queue/ws"),
         format!("/api/sales/{id}/seats/ws"),
-        format!("/api/sales/{id}/live"),
+        format!("/api/sales/{id}/live/ws"),
         "/api/time/ws".to_owned(),
     ] {
         let r: Resp = s.get(&path, None).await;

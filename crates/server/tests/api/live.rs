@@ -1,4 +1,4 @@
-//! The sale's one live socket (`GET /api/sales/{id}/live`): its typed
+//! The sale's one live socket (`GET /api/sales/{id}/live/ws`): its typed
 //! messages (`status`, `stock`, `drop`, `queue`, `dashboard`) and who may
 //! watch the organizer's dashboard.
 
@@ -19,7 +19,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Opens the sale's live socket with these request headers; the refusal's
 /// HTTP status when the server does not upgrade.
 async fn connect(s: &Server, id: u64, query: &str, headers: &[(&str, &str)]) -> Result<Socket, u16> {
-    let url = format!("{}/api/sales/{id}/live{query}", s.base.replace("http://", "ws://"));
+    let url = format!("{}/api/sales/{id}/live/ws{query}", s.base.replace("http://", "ws://"));
     let mut req = url.into_client_request().unwrap();
     for (name, value) in headers {
         req.headers_mut()
