@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use stampede_core::{Action, IdempotencyKey, Outcome, Sale, SaleConfig, SaleView, UserId};
+use stampede_core::{Action, Click, IdempotencyKey, Outcome, Sale, SaleConfig, SaleView, UserId};
 use stampede_log::{ChainTip, CommandLog, SaleId};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -83,7 +83,15 @@ pub struct LiveView {
     /// Seated sales: which seats are held or sold, one bit per seat (the live
     /// seat map diffs consecutive values into deltas).
     pub seats_taken: Option<Arc<[u64]>>,
+    /// Drops: the first [`LEADERS_LIVE_LEN`] clicks in rank order, what the
+    /// live leaderboard shows. Ranks only ever append, so this is a copy of at
+    /// most that many clicks per batch whatever the number of clicks.
+    pub leaders: Option<Arc<[Click]>>,
 }
+
+/// Clicks of a drop's leaderboard published live with every durable batch
+/// (the drop page shows this many; deeper pages are read over REST).
+pub const LEADERS_LIVE_LEN: usize = 100;
 
 impl LiveView {
     pub fn of(sale: &Sale) -> Self {
@@ -92,10 +100,13 @@ impl LiveView {
             available: sale.available(),
             at_us: sale.last_at_us(),
             seats_taken: sale.seats().map(|b| Arc::from(b.taken_bits())),
+            leaders: sale.drop_book().map(|b| Arc::from(&b.clicks()[..b.clicks().len().min(LEADERS_LIVE_LEN)])),
         }
     }
 
-    /// Whether watchers could tell `self` from `other` (time alone does not count).
+    /// Whether watchers could tell `self` from `other` (time alone does not
+    /// count). `leaders` needs no comparison of its own: it changes only with
+    /// the drop's click count, which is in `view`.
     pub fn differs_from(&self, other: &LiveView) -> bool {
         self.view != other.view || self.seats_taken != other.seats_taken
     }

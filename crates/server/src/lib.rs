@@ -40,6 +40,7 @@ pub use crate::edge::EdgeLimits;
 use crate::live::{LiveHub, WsGauge};
 use crate::pass::PassKeys;
 use crate::problem::ApiError;
+use crate::routes::live as live_routes;
 use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
 
 /// Largest request body accepted, in bytes.
@@ -257,6 +258,7 @@ pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
         .route("/api/queue/pass-key", get(queue::pass_key))
         .route("/api/sales/{id}/queue", get(queue::status))
         .route("/api/sales/{id}/queue/ws", get(queue::watch))
+        .route("/api/sales/{id}/live/ws", get(live_routes::watch))
         .route("/api/sales/{id}/queue/join", post(queue::join))
         .route("/api/sales/{id}/queue/me", get(queue::me))
         .route("/api/sales/{id}/queue/pow", put(queue::set_pow))

@@ -1,5 +1,5 @@
-//! Live status for waiting rooms: one shared message per change, fanned out
-//! to every watcher.
+//! Live status: one shared message per change, fanned out to every watcher,
+//! for waiting rooms and for each sale's typed live socket.
 //!
 //! Each sale's engine task publishes its durable public state on a watch
 //! channel. One broadcaster task per watched sale turns that into the
@@ -8,6 +8,11 @@
 //! status or sold-out flag changes, which goes out at once. Every WebSocket
 //! and every REST poll reads the same message; nobody gets a personal one,
 //! so the cost per change is one serialization plus one frame per watcher.
+//!
+//! The sale's live socket (`GET /api/sales/{id}/live/ws`, [`serve_live`])
+//! carries typed messages: `status`, `stock`, `drop` and, for the organizer,
+//! `dashboard`, made the same way by a [`StreamBroadcaster`], plus the
+//! waiting room's message typed `queue`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -16,12 +21,15 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use parking_lot::Mutex;
-use stampede_core::{AdmissionPolicy, US_PER_S};
-use stampede_engine::{LiveView, SaleHandle};
+use serde::Serialize;
+use stampede_core::{AdmissionPolicy, KindConfig, US_PER_S};
+use stampede_engine::{Engine, LiveView, SaleHandle};
+use stampede_store::Store;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use utoipa::ToSchema;
 
-use crate::dto::QueueStatusOut;
+use crate::dto::{LeaderEntry, QueueStatusOut, fmt_us};
 
 /// Least time between two messages that change only counts.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
@@ -43,12 +51,17 @@ const RATE_WINDOW_MIN: Duration = Duration::from_secs(1);
 pub struct Published {
     pub seq: u64,
     pub text: Utf8Bytes,
+    /// The same message typed `queue`, as the sale's one live socket
+    /// (`/api/sales/{id}/live/ws`) carries it beside its other streams.
+    pub tagged: Utf8Bytes,
 }
 
-/// Broadcasters by sale, started on first watch.
+/// Broadcasters by sale, started on first watch: the waiting rooms' status
+/// and every sale's typed live streams ([`SaleFrames`]).
 #[derive(Default)]
 pub struct LiveHub {
     sales: Mutex<BTreeMap<u64, Room>>,
+    streams: Mutex<BTreeMap<u64, Streams>>,
 }
 
 /// Watchers are spread over [`SHARDS`] channels that the broadcaster sends to
@@ -160,9 +173,11 @@ impl Broadcaster {
         self.seq += 1;
         let admitted = live.view.queue.as_ref().map_or(0, |q| q.admitted);
         let rate = self.rate(admitted);
-        let out = QueueStatusOut::new(self.seq, self.sale, live, rate);
+        let mut out = QueueStatusOut::new(self.seq, self.sale, live, rate);
         let text = serde_json::to_string(&out).unwrap_or_default();
-        Published { seq: self.seq, text: Utf8Bytes::from(text) }
+        out.kind = "queue";
+        let tagged = serde_json::to_string(&out).unwrap_or_default();
+        Published { seq: self.seq, text: Utf8Bytes::from(text), tagged: Utf8Bytes::from(tagged) }
     }
 
     async fn run(mut self, mut source: watch::Receiver<Arc<LiveView>>, out: Outlets, mut last: Arc<LiveView>) {
@@ -183,6 +198,422 @@ impl Broadcaster {
             last = next;
             last_at = Instant::now();
         }
+    }
+}
+
+// ---- A sale's typed live streams: status, stock, drop, dashboard ----
+
+/// The newest frame of each public stream of a sale. A frame keeps the `seq`
+/// of the publication that last changed it, so a watcher sends exactly the
+/// frames it has not sent yet (all of them at first), and every watcher
+/// sends the same bytes.
+#[derive(Debug)]
+pub struct SaleFrames {
+    pub status: Frame,
+    /// Stock sales only.
+    pub stock: Option<Frame>,
+    /// Drops only.
+    pub drop: Option<Frame>,
+}
+
+/// One serialized message of a stream and the publication that made it.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub seq: u64,
+    pub text: Utf8Bytes,
+}
+
+/// One sale's typed streams: the public frames, spread over [`SHARDS`]
+/// channels like a waiting room's, and the organizer's dashboard, on a
+/// channel of its own so that its once-a-second rate ticks wake only the
+/// dashboards, not every viewer.
+struct Streams {
+    shards: Vec<watch::Receiver<Arc<SaleFrames>>>,
+    dashboard: watch::Receiver<Arc<Frame>>,
+    next: usize,
+}
+
+/// What one watcher of a sale's live socket receives.
+pub struct LiveFeeds {
+    pub public: watch::Receiver<Arc<SaleFrames>>,
+    /// Present only for the sale's organizer or an admin (the route checks).
+    pub dashboard: Option<watch::Receiver<Arc<Frame>>>,
+    /// Present for a sale with a waiting room.
+    pub queue: Option<watch::Receiver<Arc<Published>>>,
+}
+
+impl LiveHub {
+    /// The feeds of the sale's one live socket, starting its broadcasters if
+    /// needed; `dashboard` only when the caller checked the watcher may see it.
+    pub fn feeds(&self, engine: &Engine, store: &Store, sale: &SaleHandle, dashboard: bool) -> LiveFeeds {
+        let queue = sale.config.queue.is_some().then(|| self.watch(sale));
+        let mut streams = self.streams.lock();
+        // A broadcaster ends when its sale's engine task does; start anew then.
+        if streams.get(&sale.id).is_some_and(|s| s.dashboard.has_changed().is_err()) {
+            streams.remove(&sale.id);
+        }
+        let room = streams.entry(sale.id).or_insert_with(|| {
+            let mut source = sale.live();
+            let first = source.borrow_and_update().clone();
+            let mut broadcaster = StreamBroadcaster::new(sale.id, engine.clone(), store.clone());
+            let frames = Arc::new(broadcaster.frames(&first, None));
+            let board = Arc::new(broadcaster.dashboard(&first));
+            let (shard_tx, shards): (Vec<_>, Vec<_>) = (0..SHARDS).map(|_| watch::channel(frames.clone())).unzip();
+            let (board_tx, board_rx) = watch::channel(board);
+            tokio::spawn(broadcaster.run(source, shard_tx, board_tx, first, frames));
+            Streams { shards, dashboard: board_rx, next: 0 }
+        });
+        let shard = room.next % SHARDS;
+        room.next = room.next.wrapping_add(1);
+        LiveFeeds { public: room.shards[shard].clone(), dashboard: dashboard.then(|| room.dashboard.clone()), queue }
+    }
+}
+
+/// How often the dashboard's commands-per-second figure is refreshed while
+/// commands arrive (the count moves without the sale's view changing).
+pub const DASHBOARD_RATE_EVERY: Duration = Duration::from_secs(1);
+
+/// Turns a sale's durable view into its typed frames.
+struct StreamBroadcaster {
+    sale: u64,
+    /// For the sale's current configuration (an edit before opening may
+    /// change the price) and its command counter, read at each publication.
+    /// Not a `SaleHandle`: holding its mailbox sender would keep the sale's
+    /// task alive past the engine's shutdown.
+    engine: Engine,
+    /// For the leaderboard's names (an in-memory lookup).
+    store: Store,
+    seq: u64,
+    /// Masked names of the leaderboard's ranks so far, by rank - 1: ranks
+    /// only ever append, so each name is looked up once.
+    names: Vec<String>,
+    /// The command count the last dashboard frame showed, and the one before
+    /// it: while they differ the dashboard shows a rate above zero, so a rate
+    /// tick must still send one more frame once commands stop.
+    commands_shown: u64,
+    commands_before: u64,
+}
+
+impl StreamBroadcaster {
+    fn new(sale: u64, engine: Engine, store: Store) -> Self {
+        StreamBroadcaster { sale, engine, store, seq: 0, names: Vec::new(), commands_shown: 0, commands_before: 0 }
+    }
+
+    fn commands_total(&self) -> u64 {
+        self.engine.sale(self.sale).map_or(self.commands_shown, |h| h.commands_total())
+    }
+
+    /// The public frames for `live`, reusing from `last` (made from `before`)
+    /// every frame whose content did not change.
+    fn frames(&mut self, live: &LiveView, last: Option<(&LiveView, &SaleFrames)>) -> SaleFrames {
+        self.seq += 1;
+        let seq = self.seq;
+        let frame = |text: String| Frame { seq, text: Utf8Bytes::from(text) };
+        let v = &live.view;
+        let sold_out = live.available == 0;
+        let status = match last {
+            Some((before, f)) if before.view.status == v.status && (before.available == 0) == sold_out => {
+                f.status.clone()
+            }
+            _ => frame(to_json(&LiveStatusOut {
+                kind: "status",
+                seq,
+                sale_id: self.sale,
+                status: v.status.as_str(),
+                sold_out,
+            })),
+        };
+        let stock = v.stock.as_ref().map(|st| match last {
+            Some((before, SaleFrames { stock: Some(f), .. })) if before.view.stock.as_ref() == Some(st) => f.clone(),
+            _ => frame(to_json(&LiveStockOut {
+                kind: "stock",
+                seq,
+                sale_id: self.sale,
+                total: st.total,
+                available: st.available,
+                held: st.held,
+                sold: st.sold,
+            })),
+        });
+        let drop = v.drop.as_ref().map(|d| match last {
+            Some((before, SaleFrames { drop: Some(f), .. })) if before.view.drop.as_ref() == Some(d) => f.clone(),
+            _ => {
+                let leaders = live.leaders.as_deref().unwrap_or_default();
+                for c in &leaders[self.names.len().min(leaders.len())..] {
+                    let name = self.store.user(stampede_store::UserId(c.by.0)).map(|u| u.name).unwrap_or_default();
+                    self.names.push(stampede_store::mask_name(&name));
+                }
+                frame(to_json(&LiveDropOut {
+                    kind: "drop",
+                    seq,
+                    sale_id: self.sale,
+                    winners: d.winners,
+                    clicks: d.clicks,
+                    won: d.won,
+                    left: d.winners.saturating_sub(d.won),
+                    leaders: leaders
+                        .iter()
+                        .zip(&self.names)
+                        .map(|(c, name)| LeaderEntry {
+                            rank: c.rank,
+                            name: name.clone(),
+                            won: c.won,
+                            clicked_at: fmt_us(c.at_us),
+                            clicked_at_us: c.at_us,
+                            after_open_ms: c.after_open_us as f64 / 1000.0,
+                        })
+                        .collect(),
+                }))
+            }
+        });
+        SaleFrames { status, stock, drop }
+    }
+
+    /// The organizer's numbers for `live`, with the command count now.
+    fn dashboard(&mut self, live: &LiveView) -> Frame {
+        self.seq += 1;
+        let v = &live.view;
+        self.commands_before = self.commands_shown;
+        self.commands_shown = self.commands_total();
+        let config = self.engine.sale(self.sale).map(|h| h.config);
+        let (sold, held, available, revenue) = match (&v.stock, &v.drop, &v.seats) {
+            (Some(st), _, _) => {
+                let price = match config.as_deref().map(|c| &c.kind) {
+                    Some(KindConfig::Stock(c)) => c.price,
+                    _ => 0,
+                };
+                (st.sold, st.held, st.available, Some(price.saturating_mul(st.sold)))
+            }
+            (_, Some(d), _) => (u64::from(d.won), 0, u64::from(d.winners.saturating_sub(d.won)), None),
+            (_, _, Some(s)) => (u64::from(s.sold), u64::from(s.held), u64::from(s.available), None),
+            _ => (0, 0, live.available, None),
+        };
+        let out = LiveDashboardOut {
+            kind: "dashboard",
+            seq: self.seq,
+            sale_id: self.sale,
+            status: v.status.as_str(),
+            sold,
+            held,
+            available,
+            revenue,
+            clicks: v.drop.as_ref().map(|d| d.clicks),
+            joined: v.queue.as_ref().map(|q| q.joined),
+            admitted: v.queue.as_ref().map(|q| q.admitted),
+            waiting: v.queue.as_ref().map(|q| q.waiting),
+            commands_total: self.commands_shown,
+            at_us: self.engine.now_us(),
+        };
+        Frame { seq: self.seq, text: Utf8Bytes::from(to_json(&out)) }
+    }
+
+    async fn run(
+        mut self,
+        mut source: watch::Receiver<Arc<LiveView>>,
+        shards: Vec<watch::Sender<Arc<SaleFrames>>>,
+        dashboard: watch::Sender<Arc<Frame>>,
+        mut last: Arc<LiveView>,
+        mut frames: Arc<SaleFrames>,
+    ) {
+        let mut last_at = Instant::now();
+        let mut rate = tokio::time::interval_at(Instant::now() + DASHBOARD_RATE_EVERY, DASHBOARD_RATE_EVERY);
+        rate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                changed = source.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let mut next = source.borrow_and_update().clone();
+                    let urgent = next.view.status != last.view.status || (next.available == 0) != (last.available == 0);
+                    if !urgent {
+                        let watchers = shards.iter().map(watch::Sender::receiver_count).sum();
+                        tokio::time::sleep_until(last_at + pace(watchers)).await;
+                        // Take whatever is newest after the pause: that is the coalescing.
+                        next = source.borrow_and_update().clone();
+                    }
+                    frames = Arc::new(self.frames(&next, Some((&last, &frames))));
+                    dashboard.send_replace(Arc::new(self.dashboard(&next)));
+                    for shard in &shards {
+                        shard.send_replace(frames.clone());
+                        // Let the woken sockets (and anything else queued) run before the next shard.
+                        tokio::task::yield_now().await;
+                    }
+                    last = next;
+                    last_at = Instant::now();
+                }
+                _ = rate.tick() => {
+                    let stale = self.commands_total() != self.commands_shown || self.commands_shown != self.commands_before;
+                    // The broadcaster's own receiver aside, is any dashboard watching?
+                    if stale && dashboard.receiver_count() > 1 {
+                        dashboard.send_replace(Arc::new(self.dashboard(&last)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // These types are plain structs of numbers and strings: serializing cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Message `status` of the live socket: the sale's status and whether
+/// nothing is left; sent at once when either changes.
+#[derive(Serialize, ToSchema)]
+pub struct LiveStatusOut {
+    /// `status`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seq: u64,
+    pub sale_id: u64,
+    /// `scheduled`, `open` or `closed`.
+    pub status: &'static str,
+    pub sold_out: bool,
+}
+
+/// Message `stock` of the live socket (stock sales): units left, held and sold.
+#[derive(Serialize, ToSchema)]
+pub struct LiveStockOut {
+    /// `stock`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seq: u64,
+    pub sale_id: u64,
+    pub total: u64,
+    pub available: u64,
+    pub held: u64,
+    pub sold: u64,
+}
+
+/// Message `drop` of the live socket (drops): the counts and the top of the
+/// leaderboard (the first 100 ranks, masked names), as `GET leaderboard` pages.
+#[derive(Serialize, ToSchema)]
+pub struct LiveDropOut {
+    /// `drop`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seq: u64,
+    pub sale_id: u64,
+    pub winners: u32,
+    pub clicks: u32,
+    pub won: u32,
+    /// Winning ranks still to be had.
+    pub left: u32,
+    pub leaders: Vec<LeaderEntry>,
+}
+
+/// Message `dashboard` of the live socket, only for the sale's organizer or
+/// an admin (`?dashboard=true`): the numbers of the organizer's page.
+#[derive(Serialize, ToSchema)]
+pub struct LiveDashboardOut {
+    /// `dashboard`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seq: u64,
+    pub sale_id: u64,
+    pub status: &'static str,
+    /// Units sold, seats sold, or a drop's winning clicks.
+    pub sold: u64,
+    pub held: u64,
+    pub available: u64,
+    /// Stock sales: price × sold. Other kinds: read `GET results`.
+    pub revenue: Option<u64>,
+    /// Drops: every click so far.
+    pub clicks: Option<u32>,
+    /// With a waiting room: places taken, let in, still waiting.
+    pub joined: Option<u32>,
+    pub admitted: Option<u32>,
+    pub waiting: Option<u32>,
+    /// Commands posted to the sale since the server started; two messages
+    /// give a rate. Refreshed every second while commands arrive.
+    pub commands_total: u64,
+    /// The server's clock when this message was made.
+    pub at_us: i64,
+}
+
+/// Any message of the live socket, told apart by `type`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // only documents the socket's messages in the OpenAPI description
+pub enum LiveMessage {
+    Status(LiveStatusOut),
+    Stock(LiveStockOut),
+    Drop(LiveDropOut),
+    Queue(QueueStatusOut),
+    Dashboard(LiveDashboardOut),
+}
+
+/// Serves one watcher of a sale's live socket: every frame of its feeds at
+/// once, then each newer frame (a slow watcher skips to the newest); what
+/// the watcher sends is ignored; pings every [`WS_PING_EVERY`]. Ends when
+/// the peer leaves, a send fails, or the sale's broadcaster is gone.
+pub async fn serve_live(mut socket: WebSocket, mut feeds: LiveFeeds, _guard: WsGuard) {
+    // The seq of the newest frame of each public stream sent, to send only what changed.
+    let mut sent = [0u64; 3];
+    let mut ping = tokio::time::interval_at(Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
+    // Which feeds have news: all of them at first.
+    let (mut public_new, mut queue_new, mut board_new) = (true, true, true);
+    loop {
+        let mut out: Vec<Utf8Bytes> = Vec::new();
+        if public_new {
+            let frames = feeds.public.borrow_and_update().clone();
+            for (i, frame) in
+                [Some(&frames.status), frames.stock.as_ref(), frames.drop.as_ref()].into_iter().enumerate()
+            {
+                if let Some(f) = frame
+                    && f.seq > sent[i]
+                {
+                    sent[i] = f.seq;
+                    out.push(f.text.clone());
+                }
+            }
+        }
+        if queue_new && let Some(queue) = &mut feeds.queue {
+            out.push(queue.borrow_and_update().tagged.clone());
+        }
+        if board_new && let Some(board) = &mut feeds.dashboard {
+            out.push(board.borrow_and_update().text.clone());
+        }
+        (public_new, queue_new, board_new) = (false, false, false);
+        for text in out {
+            if socket.send(Message::Text(text)).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            changed = feeds.public.changed() => match changed {
+                Ok(()) => public_new = true,
+                Err(_) => break,
+            },
+            changed = changed_or_pending(feeds.queue.as_mut()) => match changed {
+                Ok(()) => queue_new = true,
+                Err(_) => break,
+            },
+            changed = changed_or_pending(feeds.dashboard.as_mut()) => match changed {
+                Ok(()) => board_new = true,
+                Err(_) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // Watchers have nothing to say; pongs and stray messages are ignored.
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+/// Waits for a change of `rx`, or forever when there is no such feed.
+async fn changed_or_pending<T>(rx: Option<&mut watch::Receiver<T>>) -> Result<(), watch::error::RecvError> {
+    match rx {
+        Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
     }
 }
 

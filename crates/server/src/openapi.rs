@@ -37,7 +37,7 @@ use utoipa::OpenApi;
 use crate::dto::*;
 use crate::extract::{CSRF_HEADER, PASS_HEADER, SESSION_COOKIE};
 use crate::problem::Problem;
-use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
+use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -86,6 +86,7 @@ use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
         queue::watch,
         queue::set_pow,
         queue::pass_key,
+        live::watch,
         system::admin_stats,
         friends::list_friends,
         friends::send_request,
@@ -125,6 +126,11 @@ use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
         EditSaleRequest,
         OrderLookupOut,
         QueueStatusOut,
+        crate::live::LiveMessage,
+        crate::live::LiveStatusOut,
+        crate::live::LiveStockOut,
+        crate::live::LiveDropOut,
+        crate::live::LiveDashboardOut,
         QueueTicketOut,
         WaitingRoomOut,
         SeatedOut,
@@ -246,6 +252,7 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("get", "/api/sales/{id}/leaderboard"),
     ("get", "/api/sales/{id}/queue"),
     ("get", "/api/sales/{id}/queue/ws"),
+    ("get", "/api/sales/{id}/live/ws"),
     ("get", "/api/queue/pass-key"),
     ("get", "/api/sales/{id}/venue"),
     ("get", "/api/sales/{id}/seats"),
@@ -393,9 +400,9 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         add("400", problem("a malformed idempotency-key header (`/problems/invalid-idempotency-key`) or body"));
         add("422", problem("the idempotency key was used for another command (`/problems/idempotency-key-reused`)"));
     }
-    let engine =
-        path.starts_with("/api/sales") && path != "/api/sales/{id}/queue/ws" && path != "/api/sales/{id}/seats/ws"
-            || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
+    // The WebSockets watch what sales publish and never wait on a mailbox.
+    let engine = path.starts_with("/api/sales") && !path.ends_with("/ws")
+        || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
     if engine || HASHING.contains(&(method, path)) {
         let mut busy = problem("busy (`/problems/overloaded`) or the log cannot be written (`/problems/unavailable`)");
         busy["headers"] = json!({"retry-after": {"description": "seconds to wait", "schema": {"type": "integer"}}});

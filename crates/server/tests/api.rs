@@ -23,6 +23,8 @@ mod edge;
 mod friends;
 #[path = "api/idempotency.rs"]
 mod idempotency;
+#[path = "api/live.rs"]
+mod live;
 #[path = "api/log_audit.rs"]
 mod log_audit;
 #[path = "api/openapi.rs"]

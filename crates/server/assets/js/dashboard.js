@@ -1,14 +1,17 @@
 // dashboard.js: owns a sale's organizer dashboard (/organizer/sales/{id}).
-// The open and close buttons; the live numbers, read every second from
-// GET /api/sales/{id} (sold, held, available, the waiting room's joined /
-// admitted / waiting), revenue (price × sold for stock, else from the
-// organizer-only results); for drops the click-time histogram drawn from
-// the leaderboard; once the sale is closed, the results table with the
+// The open and close buttons; the live numbers, pushed over the page's live
+// socket as `dashboard` messages (live.js; sold, held, available, the waiting
+// room's joined / admitted / waiting, the command count; GET /api/sales/{id}
+// and .../stats only while the socket is down, with live.js's backoff), revenue
+// (price × sold for stock, else read from the organizer-only results when
+// sales move); for drops the click-time histogram drawn from the leaderboard
+// when clicks move; once the sale is closed, the results table with the
 // buyers' or winners' contact data; and editing (PATCH /api/sales/{id}: the
 // fields that are fixed since opening are disabled, and only changed ones are
 // sent) and deleting (DELETE /api/sales/{id}) the sale.
 
 import { api, command, t, tn, locale, money, number, duration, problemMessage, showMessage } from './app.js';
+import { subscribe, isLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('dashboard');
@@ -19,8 +22,7 @@ const message = $('dash-message');
 const histogram = $('histogram');
 const SVG = histogram?.namespaceURI;
 
-/** How often the numbers, the results-based revenue and the histogram are read. */
-const NUMBERS_MS = 1000;
+/** At most how often the results-based revenue and the histogram are read when they move. */
 const REVENUE_MS = 5000;
 const HISTOGRAM_MS = 2000;
 const BUCKETS = 20;
@@ -96,8 +98,11 @@ let lastCount = null;
 /** Commands per second since the previous reading of the sale's counter. */
 async function showRate() {
   const r = await api('GET', `/api/sales/${saleId}/stats`);
-  if (!r.ok) return;
-  const now = { n: r.data.commands_total, at: r.data.at_us };
+  if (r.ok) showCount(r.data.commands_total, r.data.at_us);
+}
+
+function showCount(n, at) {
+  const now = { n, at };
   if (lastCount && now.at > lastCount.at) {
     const perSecond = ((now.n - lastCount.n) * 1e6) / (now.at - lastCount.at);
     setText('dash-rps', number(Math.round(perSecond)));
@@ -190,7 +195,7 @@ async function act(action) {
     showMessage(message, problemMessage(r.problem), 'error');
     showStatus(status);
   }
-  await refresh();
+  if (!isLive()) await refresh();
 }
 
 $('open-sale').addEventListener('click', () => act('open'));
@@ -287,8 +292,56 @@ $('delete-sale').addEventListener('click', async () => {
   else showMessage(message, problemMessage(r.problem), 'error');
 });
 
-async function loop() {
-  await refresh();
-  setTimeout(loop, NUMBERS_MS);
+/** Runs `read` now if it last ran `every` ms ago, else once when that time is up. */
+function throttled(read, every) {
+  let last = 0;
+  let pending = null;
+  return () => {
+    if (pending) return;
+    const wait = Math.max(0, last + every - Date.now());
+    pending = setTimeout(async () => {
+      last = Date.now();
+      await read();
+      pending = null;
+    }, wait);
+  };
 }
-loop();
+
+const readRevenue = throttled(async () => {
+  const res = await api('GET', `/api/sales/${saleId}/results`);
+  if (res.ok) setText('dash-revenue', money(res.data.revenue, currency));
+}, REVENUE_MS);
+const readHistogram = throttled(drawHistogram, HISTOGRAM_MS);
+
+let lastPushed = null;
+
+/** A `dashboard` message: the numbers as of the sale's newest durable batch. */
+async function onDashboard(m) {
+  const before = lastPushed;
+  lastPushed = m;
+  showStatus(m.status);
+  setText('dash-sold', number(m.sold));
+  setText('dash-held', number(m.held));
+  setText('dash-available', number(m.available));
+  if (m.revenue != null) setText('dash-revenue', money(m.revenue, currency));
+  else if (kind === 'seated' && (!before || before.sold !== m.sold)) readRevenue();
+  if (m.clicks != null) {
+    setText('dash-clicks', number(m.clicks));
+    if (m.clicks > 0 && (!before || before.clicks !== m.clicks)) readHistogram();
+  }
+  if (m.joined != null) {
+    setText('dash-joined', number(m.joined));
+    setText('dash-admitted', number(m.admitted));
+    setText('dash-waiting', number(m.waiting));
+  }
+  showCount(m.commands_total, m.at_us);
+  setText('dash-updated', t('org.updated', { time: new Date().toLocaleTimeString(locale) }));
+  if (m.status === 'closed' && resultsShownFor !== 'closed') {
+    resultsShownFor = 'closed';
+    await showResults();
+  }
+}
+
+// The first read fills the edit form; from then on the socket pushes.
+await refresh();
+subscribe(saleId, 'dashboard', onDashboard, { poll: refresh, dashboard: true });

@@ -2,11 +2,13 @@
 // server's clock (clock.js measures the offset NTP-style), the big button
 // that clicks (POST /api/sales/{id}/clicks) and shows your rank and the
 // time after opening (duration: 7 min 17.078 s) from the answer, the live numbers
-// (GET /api/sales/{id}) and the leaderboard (GET .../leaderboard), both
-// every 2 s while the tab is visible.
+// and the leaderboard, pushed over the page's live socket (live.js: `status`
+// and `drop` messages); GET /api/sales/{id} and GET .../leaderboard only
+// while the socket is down.
 
 import { api, command, t, tn, number, duration, problemMessage, problemSlug, countdownText, showMessage, userId } from './app.js';
 import { serverNow, syncClock, clockQuality } from './clock.js';
+import { subscribe, isLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('sale');
@@ -19,6 +21,8 @@ let status = root.dataset.status;
 let opensAtMs = Number(root.dataset.opensAtUs) / 1000 || 0;
 let clicked = null;
 let clicking = false;
+/** The leaderboard entries on screen, to mark my row once my click's answer comes. */
+let shownEntries = null;
 
 function readStored() {
   try {
@@ -30,6 +34,9 @@ function readStored() {
 
 function showClick(c) {
   clicked = c;
+  // The pushed leaderboard with this click usually arrives before the click's
+  // own answer: mark my row in what is shown already.
+  if (shownEntries) showBoard(shownEntries);
   $('click-result').hidden = false;
   $('click-rank').textContent = t('drop.your_rank', { n: number(c.rank) });
   $('click-ms').textContent = t('drop.ms_after', { n: duration(c.after_open_ms) });
@@ -77,8 +84,10 @@ async function onClick() {
     } catch {
       // Private mode: the answer is on screen anyway.
     }
-    refreshBoard();
-    refreshSale();
+    if (!isLive()) {
+      refreshBoard();
+      refreshSale();
+    }
     return;
   }
   button.textContent = t('drop.button');
@@ -87,25 +96,35 @@ async function onClick() {
   tick();
 }
 
+function showStatus(s) {
+  status = s;
+  $('sale-status').textContent = t(`status.${s}`);
+  $('sale-status').className = `badge status-${s}`;
+}
+
+function showCounts(d) {
+  $('drop-left').textContent = tn('drop.left', Math.max(0, d.winners - d.won));
+  $('drop-clicks').textContent = tn('drop.clicks', d.clicks);
+}
+
 async function refreshSale() {
   const r = await api('GET', `/api/sales/${saleId}`);
   if (!r.ok) return;
   const s = r.data;
-  status = s.status;
   if (s.opens_at) opensAtMs = Date.parse(s.opens_at.replace(/(\.\d{3})\d+/, '$1'));
-  $('sale-status').textContent = t(`status.${s.status}`);
-  $('sale-status').className = `badge status-${s.status}`;
-  if (s.drop) {
-    $('drop-left').textContent = tn('drop.left', Math.max(0, s.drop.winners - s.drop.won));
-    $('drop-clicks').textContent = tn('drop.clicks', s.drop.clicks);
-  }
+  showStatus(s.status);
+  if (s.drop) showCounts(s.drop);
 }
 
 async function refreshBoard() {
   const r = await api('GET', `/api/sales/${saleId}/leaderboard?limit=100`);
-  if (!r.ok) return;
+  if (r.ok) showBoard(r.data.entries);
+}
+
+function showBoard(entries) {
+  shownEntries = entries;
   const body = $('leaderboard-body');
-  const rows = r.data.entries.map((e) => {
+  const rows = entries.map((e) => {
     const tr = document.createElement('tr');
     if (clicked && e.rank === clicked.rank) tr.className = 'me';
     if (e.won) tr.classList.add('won');
@@ -131,10 +150,15 @@ syncClock().then(({ rttMs }) => {
   $('clock-note').dataset.via = clockQuality().via || '';
   tick();
 });
+subscribe(saleId, 'status', (m) => showStatus(m.status), { poll: refreshSale });
+subscribe(
+  saleId,
+  'drop',
+  (m) => {
+    showCounts(m);
+    showBoard(m.leaders);
+  },
+  { poll: refreshBoard },
+);
+// Once, for the opening time (the socket carries the status, not the schedule).
 refreshSale();
-refreshBoard();
-setInterval(() => {
-  if (document.hidden) return;
-  refreshSale();
-  refreshBoard();
-}, 2000);

@@ -1,6 +1,7 @@
 // queue.js: owns the waiting room in front of a sale. The live line over
-// GET /api/sales/{id}/queue/ws (one shared status message per change:
-// admitted, waiting, rate, sold out, closed), joining with a proof of work
+// the page's live socket (live.js, `queue` messages: one shared status
+// message per change: admitted, waiting, rate, sold out, closed; GET
+// /api/sales/{id}/queue while the socket is down), joining with a proof of work
 // solved here with WebCrypto SHA-256 (with progress; a small SHA-256 of its
 // own where WebCrypto is missing, on plain http other than localhost), the viewer's place,
 // people ahead and an ETA counted down between messages, and, once admitted,
@@ -16,6 +17,7 @@ import {
   api, command, t, number, problemMessage, problemSlug, clockText, showMessage, userId, setPass, showSaleStatus,
 } from './app.js';
 import { serverNow, syncClock } from './clock.js';
+import { subscribe } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('sale');
@@ -335,29 +337,9 @@ function onStatus(s) {
   render();
 }
 
-let socket = null;
-let retries = 0;
-function connect() {
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/queue/ws`);
-  socket = ws;
-  ws.onopen = () => {
-    retries = 0;
-  };
-  ws.onmessage = (ev) => {
-    if (ws !== socket) return;
-    try {
-      const m = JSON.parse(ev.data);
-      if (m.type === 'status') onStatus(m);
-    } catch {
-      // not a status message
-    }
-  };
-  ws.onclose = () => {
-    if (ws !== socket) return;
-    socket = null;
-    setTimeout(connect, Math.min(5000, 300 * 2 ** retries++));
-  };
+async function pollStatus() {
+  const r = await api('GET', `/api/sales/${saleId}/queue`);
+  if (r.ok) onStatus(r.data);
 }
 
 $('queue-join')?.addEventListener('click', join);
@@ -366,10 +348,9 @@ document.addEventListener('stampede:bought', () => {
   if (ticket) readTicket();
 });
 syncClock();
-const first = await api('GET', `/api/sales/${saleId}/queue`);
-if (first.ok) onStatus(first.data);
+await pollStatus();
 if (signedIn) await readTicket();
-connect();
+subscribe(saleId, 'queue', onStatus, { poll: pollStatus });
 setInterval(render, 1000);
 // A slow safety net: the ticket is read again now and then while waiting.
 setInterval(() => {

@@ -1,10 +1,12 @@
-// stock.js: owns a stock sale's page. Live stock (GET /api/sales/{id} every
-// 2 s while the tab is visible), the quantity picker and subtotal, holding
+// stock.js: owns a stock sale's page. Live stock (the page's live socket,
+// live.js: `status` and `stock` messages; GET /api/sales/{id} only while the
+// socket is down), the quantity picker and subtotal, holding
 // (POST holds), the hold timer counting down to expires_at on the server's
 // clock, confirming and cancelling, and a human message for every refusal.
 
 import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, showSaleStatus } from './app.js';
 import { serverNow, syncClock } from './clock.js';
+import { subscribe } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('sale');
@@ -193,9 +195,22 @@ if (form) {
   $('buy-again').addEventListener('click', showForm);
 }
 
+function onStatus(m) {
+  if (!sale) return;
+  sale.status = m.status;
+  render();
+}
+
+function onStock(m) {
+  if (!sale?.stock) return;
+  Object.assign(sale.stock, { total: m.total, available: m.available, held: m.held, sold: m.sold });
+  render();
+}
+
 syncClock();
 await refresh();
+// After the first read, which the pushed messages then update (the socket
+// sends its current messages on opening, so nothing is missed in between).
+subscribe(saleId, 'status', onStatus, { poll: refresh });
+subscribe(saleId, 'stock', onStock);
 if (signedIn && form) await resumeHold();
-setInterval(() => {
-  if (!document.hidden) refresh();
-}, 2000);

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod friends;
+pub mod live;
 pub mod queue;
 pub mod sales;
 pub mod seats;

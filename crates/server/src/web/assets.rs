@@ -20,6 +20,7 @@ pub const SEATS_JS: &str = include_str!("../../assets/js/seats.js");
 pub const QUEUE_JS: &str = include_str!("../../assets/js/queue.js");
 pub const ORGANIZER_JS: &str = include_str!("../../assets/js/organizer.js");
 pub const DASHBOARD_JS: &str = include_str!("../../assets/js/dashboard.js");
+pub const LIVE_JS: &str = include_str!("../../assets/js/live.js");
 
 struct Asset {
     path: &'static str,
@@ -43,6 +44,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/queue.js", QUEUE_JS, JS),
         ("js/organizer.js", ORGANIZER_JS, JS),
         ("js/dashboard.js", DASHBOARD_JS, JS),
+        ("js/live.js", LIVE_JS, JS),
     ]
     .into_iter()
     .map(|(path, body, content_type)| {

@@ -302,7 +302,12 @@ async fn answers_carry_nosniff() {
 async fn websocket_routes_without_an_upgrade_answer_a_problem() {
     let s = Server::start().await;
     let id = s.open_stock_sale(json!({})).await;
-    for path in [format!("/api/sales/{id}/queue/ws"), format!("/api/sales/{id}/seats/ws"), "/api/time/ws".to_owned()] {
+    for path in [
+        format!("/api/sales/{id}/queue/ws"),
+        format!("/api/sales/{id}/seats/ws"),
+        format!("/api/sales/{id}/live/ws"),
+        "/api/time/ws".to_owned(),
+    ] {
         let r: Resp = s.get(&path, None).await;
         assert!(r.status >= 400 && r.status < 500, "{path}: {} {}", r.status, r.body);
         r.problem(r.status, "/problems/websocket-required");

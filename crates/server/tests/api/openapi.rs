@@ -103,7 +103,7 @@ async fn a_plain_get_of_a_websocket_route_is_a_declared_refusal() {
     let s = Server::start().await;
     let doc = s.get("/api/openapi.json", None).await.ok(200);
     let stock = s.open_stock_sale(json!({})).await;
-    for path in ["/api/sales/{id}/queue/ws", "/api/sales/{id}/seats/ws"] {
+    for path in ["/api/sales/{id}/queue/ws", "/api/sales/{id}/seats/ws", "/api/sales/{id}/live/ws"] {
         let r = s.get(&path.replace("{id}", &stock.to_string()), None).await;
         assert!(doc["paths"][path]["get"]["responses"][r.status.to_string()].is_object(), "{path}: {}", r.status);
         assert!(r.status >= 400 && r.status < 500, "{path}: {}", r.status);
