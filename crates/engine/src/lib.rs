@@ -10,6 +10,7 @@
 //! versioned format of log entries.
 
 mod actor;
+pub mod events;
 pub mod record;
 pub mod replay;
 mod snapshotter;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use crate::actor::Precheck;
 use crate::actor::{SaleMsg, SaleTask};
+use crate::events::{EventBus, Subscription};
 use crate::record::Record;
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
@@ -76,11 +78,14 @@ pub struct EngineConfig {
     /// Fewest entries between snapshots of a sale; the gap also grows to half
     /// the sale's log, so snapshot work stays linear in the log's length.
     pub snapshot_every: u64,
+    /// Batches of events kept for subscribers; one that falls further behind
+    /// catches up from the log ([`events::EVENT_BATCHES_MAX`] by default).
+    pub event_batches_max: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { mailbox_len_max: 4096, snapshot_every: 50_000 }
+        EngineConfig { mailbox_len_max: 4096, snapshot_every: 50_000, event_batches_max: events::EVENT_BATCHES_MAX }
     }
 }
 
@@ -201,6 +206,8 @@ struct Inner {
     /// A watch, so tests and tools can await the audit's end instead of polling.
     audit: watch::Sender<LogAudit>,
     snapshots: Option<Snapshotter>,
+    /// Durable events out to subscribers (projections, live views).
+    bus: Arc<EventBus>,
 }
 
 /// The running engine; cheap to clone.
@@ -229,6 +236,7 @@ impl Engine {
         let next_sale = recovered.last().map_or(1, |(id, _)| id + 1);
         let snapshots = log.snapshot_store()?.map(Snapshotter::spawn).transpose()?;
         let (writer, thread) = writer::spawn(log)?;
+        let bus = Arc::new(EventBus::new(config.event_batches_max.max(1)));
         let engine = Engine {
             inner: Arc::new(Inner {
                 sales: Arc::new(RwLock::new(BTreeMap::new())),
@@ -241,6 +249,7 @@ impl Engine {
                 tasks: Mutex::new(Vec::new()),
                 audit: watch::Sender::new(LogAudit::NotStarted),
                 snapshots,
+                bus,
             }),
         };
         for (id, r) in recovered {
@@ -290,6 +299,8 @@ impl Engine {
             live: Arc::new(live_tx),
             revision: sale_revision,
             registry: Arc::downgrade(&self.inner.sales),
+            bus: self.inner.bus.clone(),
+            pending: Vec::new(),
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -376,6 +387,21 @@ impl Engine {
         }));
         handle.post(msg)?;
         rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// The durable events of every sale from now on, batch by batch in log
+    /// order (see [`events`]). Subscribe before reading the log to catch up,
+    /// so that nothing falls between the two.
+    pub fn subscribe(&self) -> Subscription {
+        self.inner.bus.subscribe()
+    }
+
+    /// The number of the newest batch of events published. Every command
+    /// answered before this call was published in a batch numbered at most
+    /// this: a reader that has applied that far shows it (read-your-writes
+    /// without asking any sale).
+    pub fn published(&self) -> u64 {
+        self.inner.bus.published()
     }
 
     /// The time the engine would stamp now (its clock), for checks at the edge
