@@ -42,13 +42,14 @@ pub struct SaleEvents {
 /// The sending side, shared by the engine and every sale task.
 pub(crate) struct EventBus {
     tx: broadcast::Sender<Arc<SaleEvents>>,
-    /// Batches published so far; the number of the newest.
-    published: AtomicU64,
+    /// Batches published so far; the number of the newest. Shared with
+    /// subscriptions, which must not keep the sender (and so the stream) alive.
+    published: Arc<AtomicU64>,
 }
 
 impl EventBus {
     pub(crate) fn new(batches_max: usize) -> Self {
-        EventBus { tx: broadcast::Sender::new(batches_max), published: AtomicU64::new(0) }
+        EventBus { tx: broadcast::Sender::new(batches_max), published: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Whether events are worth keeping: without subscribers a sale task
@@ -72,7 +73,7 @@ impl EventBus {
     }
 
     pub(crate) fn subscribe(&self) -> Subscription {
-        Subscription { rx: self.tx.subscribe() }
+        Subscription { rx: self.tx.subscribe(), published: self.published.clone() }
     }
 }
 
@@ -93,9 +94,17 @@ pub enum Received {
 /// subscribed. Whatever came before, it reads from the log.
 pub struct Subscription {
     rx: broadcast::Receiver<Arc<SaleEvents>>,
+    published: Arc<AtomicU64>,
 }
 
 impl Subscription {
+    /// The number of the newest batch published ([`crate::Engine::published`]).
+    /// A subscriber that lagged reads it before catching up from the log: once
+    /// caught up it has applied at least everything published by then.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
+    }
+
     pub async fn recv(&mut self) -> Received {
         Self::map(self.rx.recv().await)
     }
