@@ -15,6 +15,7 @@ pub mod live;
 pub mod openapi;
 pub mod pass;
 pub mod problem;
+pub mod projections;
 pub mod routes;
 pub mod seatmap;
 pub mod throttle;
@@ -70,6 +71,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Limits password checks and account lookups per address and account.
     pub logins: Arc<throttle::LoginThrottle>,
+    /// The read models (my holds, orders and seats, results, statistics);
+    /// `App::open` starts them.
+    pub views: Option<Arc<stampede_views::Projector>>,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl AppState {
             seatmaps: Arc::new(seatmap::SeatMapHub::default()),
             secure_cookies: false,
             logins: Arc::new(throttle::LoginThrottle::new()),
+            views: None,
         }
     }
 }
@@ -147,6 +152,8 @@ pub enum OpenError {
     PassKey(#[from] pass::PassKeyError),
     #[error("cannot start the log audit thread: {0}")]
     Audit(std::io::Error),
+    #[error("cannot open the read models: {0}")]
+    Views(#[from] stampede_views::ViewsError),
 }
 
 /// A ready application: store opened, log replayed, engine running.
@@ -171,11 +178,15 @@ impl App {
         let log_path = config.data_dir.join("log.sqlite");
         let log = SqliteLog::open(&log_path)?;
         let (engine, report) = Engine::start(Box::new(log), clock, config.engine.clone())?;
+        let views_path = stampede_views::views_path(&config.data_dir);
+        let views =
+            stampede_views::Projector::start(engine.subscribe(), &views_path, Box::new(SqliteLog::open(&log_path)?))?;
         // Start-up replayed only from each sale's newest snapshot; the rest of
         // the log is audited while the server already serves (/readyz turns 503 if it fails).
         engine.audit_log_in_background(Box::new(SqliteLog::open(&log_path)?)).map_err(OpenError::Audit)?;
         let mut state = AppState::new(engine, store, config.admin_token.as_deref(), passes);
         state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
+        state.views = Some(views);
         Ok(App { state, report })
     }
 }
