@@ -228,6 +228,12 @@ impl SaleTask {
                 0,
                 Box::new(move |ok| {
                     if ok {
+                        // Batches of one sale are durable in log order, and
+                        // these closures run in commit order: so the bus
+                        // carries each sale's entries in log order. Before the
+                        // durable mark: whoever reads state this batch made
+                        // durable finds `Engine::published` counting it.
+                        bus.publish(id, events);
                         durable.fetch_max(next, Ordering::AcqRel);
                         // Batches of one sale become durable in order, so the
                         // registry never goes back to an older configuration.
@@ -245,10 +251,6 @@ impl SaleTask {
                             }
                             changed
                         });
-                        // Batches of one sale are durable in log order, and
-                        // these closures run in commit order: so the bus
-                        // carries each sale's entries in log order.
-                        bus.publish(id, events);
                     }
                 }),
             );
