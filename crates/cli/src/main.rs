@@ -1,6 +1,6 @@
 //! The `stampede` binary: command-line parsing and glue, nothing else.
 //! `serve` runs the server, `bench` the load generator, `verify` audits a
-//! data directory's log, `backup` copies a data directory while it is served,
+//! data directory's log, `reproject` rebuilds its read models, `backup` copies a data directory while it is served,
 //! `admin` manages accounts offline.
 
 mod demo;
@@ -37,6 +37,12 @@ enum Cmd {
     /// Replay a data directory's log from the start and check every hash link,
     /// every recorded outcome and every invariant.
     Verify {
+        #[arg(long, default_value = "stampede-data")]
+        data: PathBuf,
+    },
+    /// Rebuild every read model (views.sqlite: holds, orders, seats, statistics,
+    /// drop results) from the log alone. Run it while the server is stopped.
+    Reproject {
         #[arg(long, default_value = "stampede-data")]
         data: PathBuf,
     },
@@ -145,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve(args) => runtime.block_on(serve(args)),
         Cmd::Bench(args) => runtime.block_on(bench(args)),
         Cmd::Verify { data } => verify(&data),
+        Cmd::Reproject { data } => reproject(&data),
         Cmd::Backup { data, to } => backup(&data, &to),
         Cmd::QueueOrder { seed, commitment, count, ticket } => queue_order(&seed, commitment.as_deref(), count, ticket),
         Cmd::Admin { cmd: AdminCmd::CreateUser { data, email, name, password, role } } => {
@@ -318,6 +325,19 @@ fn verify(data: &Path) -> anyhow::Result<()> {
     if failed > 0 {
         bail!("{failed} sale(s) failed verification");
     }
+    Ok(())
+}
+
+fn reproject(data: &Path) -> anyhow::Result<()> {
+    let path = data.join("log.sqlite");
+    if !path.exists() {
+        bail!("no log at {}", path.display());
+    }
+    let mut log = stampede_log::SqliteLog::open(&path)?;
+    let views = stampede_views::views_path(data);
+    let started = std::time::Instant::now();
+    let entries = stampede_views::reproject(&mut log, &views)?;
+    println!("reproject entries={entries} into {} took_ms={}", views.display(), started.elapsed().as_millis());
     Ok(())
 }
 

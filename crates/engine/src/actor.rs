@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, Sale, UserId};
+use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Outcome, Sale, UserId};
 use stampede_log::ChainTip;
 use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::events::{EntryEvents, EventBus};
 
 use crate::record::Record;
 use crate::snapshotter::Snapshotter;
@@ -65,6 +67,11 @@ pub(crate) struct SaleTask {
     pub revision: u32,
     /// Where handles come from; weak, so a task does not keep a dropped engine alive.
     pub registry: Weak<Registry>,
+    /// Where each durable batch's events go, in log order.
+    pub bus: Arc<EventBus>,
+    /// The events of the entries in the batch being built, one item per entry
+    /// (empty while nobody subscribes: a late subscriber reads the log anyway).
+    pub pending: Vec<EntryEvents>,
 }
 
 impl SaleTask {
@@ -116,7 +123,7 @@ impl SaleTask {
         let input = Input::Tick { at_us: self.now() };
         let applied = self.sale.apply(&input);
         if applied.changed {
-            self.log(&input, &applied.outcome, job);
+            self.log(&input, &applied.outcome, applied.events, job);
         }
     }
 
@@ -141,7 +148,7 @@ impl SaleTask {
                 }
                 let input = Input::Command(Command { at_us: self.now(), by, key, action });
                 let applied = self.sale.apply(&input);
-                self.log(&input, &applied.outcome, job);
+                self.log(&input, &applied.outcome, applied.events, job);
                 let outcome = applied.outcome;
                 job.on_durable.push(Box::new(move |ok| {
                     let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
@@ -173,9 +180,13 @@ impl SaleTask {
         }
     }
 
-    fn log(&mut self, input: &Input, outcome: &Outcome, job: &mut Job) {
+    fn log(&mut self, input: &Input, outcome: &Outcome, events: Vec<Event>, job: &mut Job) {
         let payload = Record::from_input(input, outcome).encode();
-        job.entries.push(self.tip.append(input.at_us(), payload));
+        let entry = self.tip.append(input.at_us(), payload);
+        if self.bus.has_subscribers() {
+            self.pending.push(EntryEvents { seq: entry.seq, at_us: entry.at_us, events });
+        }
+        job.entries.push(entry);
         self.entries_since_snapshot += 1;
     }
 
@@ -210,11 +221,19 @@ impl SaleTask {
                 (Arc::new(self.sale.config().clone()), self.sale.archived(), self.registry.clone())
             });
             let id = self.id;
+            let bus = self.bus.clone();
+            let events = std::mem::take(&mut self.pending);
             // First, before any answer: whoever is told "done" finds it published.
             job.on_durable.insert(
                 0,
                 Box::new(move |ok| {
                     if ok {
+                        // Batches of one sale are durable in log order, and
+                        // these closures run in commit order: so the bus
+                        // carries each sale's entries in log order. Before the
+                        // durable mark: whoever reads state this batch made
+                        // durable finds `Engine::published` counting it.
+                        bus.publish(id, events);
                         durable.fetch_max(next, Ordering::AcqRel);
                         // Batches of one sale become durable in order, so the
                         // registry never goes back to an older configuration.

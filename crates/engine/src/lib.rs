@@ -10,6 +10,7 @@
 //! versioned format of log entries.
 
 mod actor;
+pub mod events;
 pub mod record;
 pub mod replay;
 mod snapshotter;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use crate::actor::Precheck;
 use crate::actor::{SaleMsg, SaleTask};
+use crate::events::{EventBus, Subscription};
 use crate::record::Record;
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
@@ -64,11 +66,14 @@ pub struct EngineConfig {
     /// Fewest entries between snapshots of a sale; the gap also grows to half
     /// the sale's log, so snapshot work stays linear in the log's length.
     pub snapshot_every: u64,
+    /// Batches of events kept for subscribers; one that falls further behind
+    /// catches up from the log ([`events::EVENT_BATCHES_MAX`] by default).
+    pub event_batches_max: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { mailbox_len_max: 4096, snapshot_every: 50_000 }
+        EngineConfig { mailbox_len_max: 4096, snapshot_every: 50_000, event_batches_max: events::EVENT_BATCHES_MAX }
     }
 }
 
@@ -127,6 +132,9 @@ pub struct SaleHandle {
     /// Commands posted to the mailbox since start (accepted or not), for the
     /// organizer's requests-per-second figure.
     commands: Arc<AtomicU64>,
+    /// Messages (commands and reads) posted to any sale's mailbox since start,
+    /// shared by every handle: tests show a read asked no sale task.
+    messages: Arc<AtomicU64>,
 }
 
 impl SaleHandle {
@@ -138,6 +146,7 @@ impl SaleHandle {
 
     /// Puts a message in the mailbox without waiting: full is `Overloaded` at once.
     fn post(&self, msg: SaleMsg) -> Result<(), EngineError> {
+        self.messages.fetch_add(1, Ordering::Relaxed);
         self.tx.try_send(msg).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
@@ -200,6 +209,10 @@ struct Inner {
     /// A watch, so tests and tools can await the audit's end instead of polling.
     audit: watch::Sender<LogAudit>,
     snapshots: Option<Snapshotter>,
+    /// Durable events out to subscribers (projections, live views).
+    bus: Arc<EventBus>,
+    /// Messages posted to sale mailboxes, all sales together.
+    messages: Arc<AtomicU64>,
 }
 
 /// The running engine; cheap to clone.
@@ -228,6 +241,7 @@ impl Engine {
         let next_sale = recovered.last().map_or(1, |(id, _)| id + 1);
         let snapshots = log.snapshot_store()?.map(Snapshotter::spawn).transpose()?;
         let (writer, thread) = writer::spawn(log)?;
+        let bus = Arc::new(EventBus::new(config.event_batches_max.max(1)));
         let engine = Engine {
             inner: Arc::new(Inner {
                 sales: Arc::new(RwLock::new(BTreeMap::new())),
@@ -240,6 +254,8 @@ impl Engine {
                 tasks: Mutex::new(Vec::new()),
                 audit: watch::Sender::new(LogAudit::NotStarted),
                 snapshots,
+                bus,
+                messages: Arc::new(AtomicU64::new(0)),
             }),
         };
         for (id, r) in recovered {
@@ -270,6 +286,7 @@ impl Engine {
             tx,
             live,
             commands: Arc::new(AtomicU64::new(0)),
+            messages: self.inner.messages.clone(),
         };
         let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
         let last_at_us = sale.last_at_us();
@@ -289,6 +306,8 @@ impl Engine {
             live: Arc::new(live_tx),
             revision: sale_revision,
             registry: Arc::downgrade(&self.inner.sales),
+            bus: self.inner.bus.clone(),
+            pending: Vec::new(),
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -375,6 +394,27 @@ impl Engine {
         }));
         handle.post(msg)?;
         rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// Messages (commands and reads) posted to sale mailboxes since start, all
+    /// sales together.
+    pub fn messages_posted(&self) -> u64 {
+        self.inner.messages.load(Ordering::Relaxed)
+    }
+
+    /// The durable events of every sale from now on, batch by batch in log
+    /// order (see [`events`]). Subscribe before reading the log to catch up,
+    /// so that nothing falls between the two.
+    pub fn subscribe(&self) -> Subscription {
+        self.inner.bus.subscribe()
+    }
+
+    /// The number of the newest batch of events published. Every command
+    /// answered before this call was published in a batch numbered at most
+    /// this: a reader that has applied that far shows it (read-your-writes
+    /// without asking any sale).
+    pub fn published(&self) -> u64 {
+        self.inner.bus.published()
     }
 
     /// The time the engine would stamp now (its clock), for checks at the edge

@@ -6,9 +6,10 @@
 //! outcome is the one the rules give, and compares the result with the
 //! snapshots it passes.
 
-use stampede_core::{Input, SNAPSHOT_FORMAT, Sale};
+use stampede_core::{Event, Input, SNAPSHOT_FORMAT, Sale};
 use stampede_log::{ChainTip, CommandLog, Entry, LogError, SaleId};
 
+use crate::events::EntryEvents;
 use crate::record::{OutcomeV1, Record, RecordError};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,13 @@ struct Replayer {
 
 impl Replayer {
     fn feed(&mut self, entry: &Entry) -> Result<(), ReplayError> {
+        self.feed_events(entry).map(drop)
+    }
+
+    /// Applies one entry and returns the events the rules give for it (none
+    /// for the sale's `create` entry), the same as the sale task published.
+    fn feed_events(&mut self, entry: &Entry) -> Result<Vec<Event>, ReplayError> {
+        let mut events = Vec::new();
         self.tip.accept(entry)?;
         let seq = entry.seq;
         let record_err = |source| ReplayError::Record { sale: self.id, seq, source };
@@ -84,7 +92,8 @@ impl Replayer {
                 else {
                     return Err(ReplayError::Record { sale: self.id, seq, source: RecordError::Misplaced });
                 };
-                let applied = sale.apply(&input);
+                let mut applied = sale.apply(&input);
+                events = std::mem::take(&mut applied.events);
                 if let Some(recorded) = recorded {
                     let replayed = OutcomeV1::from(&applied.outcome);
                     if &replayed != recorded {
@@ -112,7 +121,7 @@ impl Replayer {
             (None, _) => return Err(ReplayError::Record { sale: self.id, seq, source: RecordError::Misplaced }),
         }
         self.replayed += 1;
-        Ok(())
+        Ok(events)
     }
 }
 
@@ -237,6 +246,55 @@ fn run_until(log: &mut dyn CommandLog, r: &mut Replayer, last: u64) -> Result<()
         (Some(e), _) => Err(e),
         (None, Err(LogError::Visitor(_))) | (None, Ok(())) => Ok(()),
         (None, Err(e)) => Err(e.into()),
+    }
+}
+
+/// Re-derives the events of a sale's entries `from_seq..` from the log, as the
+/// engine published them: the sale is rebuilt with the deterministic core from
+/// the newest snapshot at or before `from_seq` (else from its first entry),
+/// and every entry from `from_seq` on is handed to `visit` in log order, with
+/// its events (an entry without events too, so the seqs have no gaps).
+/// Returns the seq after the last entry visited (`from_seq` if there was none).
+/// This is how a subscriber that fell behind, or started late, catches up:
+/// from the log by seq, never from memory.
+pub fn events_since(
+    log: &mut dyn CommandLog,
+    id: SaleId,
+    from_seq: u64,
+    visit: &mut dyn FnMut(EntryEvents) -> Result<(), String>,
+) -> Result<u64, ReplayError> {
+    let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: false };
+    let mut start = 0;
+    if from_seq > 0
+        && let Some(snap) = log.latest_snapshot(id)?
+        && snap.format == SNAPSHOT_FORMAT
+        && snap.seq < from_seq
+        && let Ok(sale) = postcard::from_bytes::<Sale>(&snap.state)
+    {
+        r.sale = Some(sale);
+        r.tip = ChainTip { sale: id, next_seq: snap.seq + 1, last_hash: snap.hash };
+        start = snap.seq + 1;
+    }
+    let mut next = from_seq;
+    let mut failure: Option<ReplayError> = None;
+    let result = log.replay(id, start, &mut |entry| {
+        let fail = |failure: &mut Option<ReplayError>, e: ReplayError| {
+            let message = e.to_string();
+            *failure = Some(e);
+            LogError::Visitor(message.into())
+        };
+        let events = r.feed_events(&entry).map_err(|e| fail(&mut failure, e))?;
+        if entry.seq >= from_seq {
+            visit(EntryEvents { seq: entry.seq, at_us: entry.at_us, events })
+                .map_err(|problem| LogError::Visitor(format!("sale {id} seq {}: {problem}", entry.seq).into()))?;
+            next = entry.seq + 1;
+        }
+        Ok(())
+    });
+    match (failure, result) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(e.into()),
+        (None, Ok(())) => Ok(next),
     }
 }
 

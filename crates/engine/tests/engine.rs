@@ -64,7 +64,7 @@ async fn reserve(engine: &Engine, sale: u64, user: u64, k: &str, quantity: u32) 
 async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audited() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
-    let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 10 };
+    let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 10, ..EngineConfig::default() };
     let (engine, _) = start(dir.path(), clock.clone(), config.clone());
     // Opened by command, not by schedule, so no timer tick races into the log.
     let mut sale_config = stock_config(100);
@@ -111,7 +111,8 @@ async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audi
 async fn a_full_mailbox_is_refused_at_once_and_nothing_is_applied() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
-    let (engine, _) = start(dir.path(), clock, EngineConfig { mailbox_len_max: 1, snapshot_every: 1000 });
+    let (engine, _) =
+        start(dir.path(), clock, EngineConfig { mailbox_len_max: 1, snapshot_every: 1000, ..EngineConfig::default() });
     let sale = engine.create_sale(stock_config(10)).await.unwrap().id;
 
     // Park the sale task inside a read so its mailbox cannot drain.
@@ -229,7 +230,7 @@ async fn edits_reach_the_handle_once_durable_and_archived_sales_leave_the_list_a
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock(AtomicI64::new(T0 - 10 * US_PER_S)));
     // Snapshots after every couple of entries, so the restart starts from one.
-    let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 2 };
+    let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 2, ..EngineConfig::default() };
     let (engine, _) = start(dir.path(), clock.clone(), config.clone());
     let kept = engine.create_sale(stock_config(5)).await.unwrap().id;
     let gone = engine.create_sale(stock_config(5)).await.unwrap().id;

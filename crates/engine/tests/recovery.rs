@@ -26,7 +26,7 @@ const T0: i64 = 1_800_000_000 * US_PER_S;
 const SNAPSHOT_EVERY: u64 = 10;
 
 fn config() -> EngineConfig {
-    EngineConfig { mailbox_len_max: 64, snapshot_every: SNAPSHOT_EVERY }
+    EngineConfig { mailbox_len_max: 64, snapshot_every: SNAPSHOT_EVERY, ..EngineConfig::default() }
 }
 
 fn stock_sale() -> SaleConfig {

@@ -17,6 +17,7 @@ pub mod live;
 pub mod openapi;
 pub mod pass;
 pub mod problem;
+pub mod projections;
 pub mod routes;
 pub mod seatmap;
 pub mod throttle;
@@ -73,6 +74,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Limits password checks and account lookups per address and account.
     pub logins: Arc<throttle::LoginThrottle>,
+    /// The read models (my holds, orders and seats, results, statistics);
+    /// `App::open` starts them.
+    pub views: Option<Arc<stampede_views::Projector>>,
 }
 
 impl AppState {
@@ -88,6 +92,7 @@ impl AppState {
             seatmaps: Arc::new(seatmap::SeatMapHub::default()),
             secure_cookies: false,
             logins: Arc::new(throttle::LoginThrottle::new()),
+            views: None,
         }
     }
 }
@@ -150,6 +155,8 @@ pub enum OpenError {
     PassKey(#[from] pass::PassKeyError),
     #[error("cannot start the log audit thread: {0}")]
     Audit(std::io::Error),
+    #[error("cannot open the read models: {0}")]
+    Views(#[from] stampede_views::ViewsError),
 }
 
 /// What an [`App`] runs on, chosen by the binary: the backend of the command
@@ -170,6 +177,15 @@ pub struct AppParts {
     pub clock: Arc<dyn Clock>,
     /// The key that signs waiting-room passes.
     pub passes: PassKeys,
+    /// Where the read models live and a reader of the log to fill them from;
+    /// `None` runs without them (my page and results then answer 503).
+    pub views: Option<ViewsParts>,
+}
+
+/// The read models' file and the log reader their projector catches up from.
+pub struct ViewsParts {
+    pub path: PathBuf,
+    pub log_reader: Box<dyn CommandLog>,
 }
 
 impl AppParts {
@@ -182,7 +198,11 @@ impl AppParts {
         let log_path = data_dir.join("log.sqlite");
         let log = Box::new(SqliteLog::open(&log_path)?);
         let audit_reader = Some(Box::new(SqliteLog::open(&log_path)?) as Box<dyn CommandLog>);
-        Ok(AppParts { log, audit_reader, store, clock, passes })
+        let views = Some(ViewsParts {
+            path: stampede_views::views_path(data_dir),
+            log_reader: Box::new(SqliteLog::open(&log_path)?),
+        });
+        Ok(AppParts { log, audit_reader, store, clock, passes, views })
     }
 }
 
@@ -209,8 +229,16 @@ impl App {
     /// log in the background. Needs a tokio runtime for the sale tasks.
     /// `config.data_dir` is not used: the parts are already open.
     pub fn from_parts(config: &ServerConfig, parts: AppParts) -> Result<App, OpenError> {
-        let AppParts { log, audit_reader, store, clock, passes } = parts;
+        let AppParts { log, audit_reader, store, clock, passes, views } = parts;
         let (engine, report) = Engine::start(log, clock, config.engine.clone())?;
+        // Subscribed before any command can arrive; what it missed while the
+        // engine replayed, it catches up from its own reader of the log.
+        let views = match views {
+            Some(ViewsParts { path, log_reader }) => {
+                Some(stampede_views::Projector::start(engine.subscribe(), &path, log_reader)?)
+            }
+            None => None,
+        };
         // Start-up replayed only from each sale's newest snapshot; the rest of
         // the log is audited while the server already serves (/readyz turns 503 if it fails).
         if let Some(reader) = audit_reader {
@@ -218,6 +246,7 @@ impl App {
         }
         let mut state = AppState::new(engine, store, config.admin_token.as_deref(), passes);
         state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
+        state.views = views;
         Ok(App { state, report })
     }
 }

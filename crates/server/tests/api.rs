@@ -33,6 +33,8 @@ mod openapi;
 mod orders;
 #[path = "api/owner.rs"]
 mod owner;
+#[path = "api/projections.rs"]
+mod projections;
 #[path = "api/queue.rs"]
 mod queue;
 #[path = "api/restart.rs"]

@@ -519,20 +519,19 @@ pub async fn leaderboard(
     if !(1..=LEADERBOARD_PAGE_MAX).contains(&q.limit) {
         return Err(ApiError::invalid_field(format!("limit must be 1..={LEADERBOARD_PAGE_MAX}")));
     }
-    let (total, winners, clicks) = state
-        .engine
-        .read(sale.id, move |s| match s.drop_book() {
-            Some(b) => {
-                let clicks: Vec<_> = b.clicks().iter().skip(q.offset).take(q.limit).cloned().collect();
-                Ok((b.view().clicks, b.config.winners, clicks))
-            }
-            None => Err(stampede_core::Rejection::WrongSaleKind),
-        })
-        .await??;
+    let KindConfig::Drop(drop) = &sale.config.kind else {
+        return Err(stampede_core::Rejection::WrongSaleKind.into());
+    };
+    let (winners, sale_id) = (drop.winners, sale.id);
+    let (stats, clicks) = crate::projections::read(&state, move |v| {
+        Ok((v.stats(sale_id)?.0, v.clicks(sale_id, q.offset, q.limit, false)?))
+    })
+    .await?;
+    let total = u32::try_from(stats.clicks).unwrap_or(u32::MAX);
     let entries = clicks
         .iter()
         .map(|c| {
-            let name = state.store.user(stampede_store::UserId(c.by.0)).map(|u| u.name).unwrap_or_default();
+            let name = state.store.user(stampede_store::UserId(c.person)).map(|u| u.name).unwrap_or_default();
             LeaderEntry {
                 rank: c.rank,
                 name: stampede_store::mask_name(&name),
@@ -601,46 +600,29 @@ pub async fn results(
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
     let sale_id = sale.id;
-    let (out, revenue, rows, truncated) = state
-        .engine
-        .read(sale_id, move |s| {
-            let out = SaleOut::from_sale(sale_id, s);
-            let mut rows: Vec<(UserId, u64, u32, u64)> = Vec::new();
-            let mut revenue = Some(Money::ZERO);
-            let mut truncated = false;
-            let mut add = |by: UserId, reference: u64, quantity: u32, amount: Option<Money>| {
-                revenue = revenue.zip(amount).and_then(|(r, a)| r.checked_add(a));
-                if rows.len() < PAGE_LEN_MAX {
-                    rows.push((by, reference, quantity, amount.map_or(0, Money::minor)));
-                } else {
-                    truncated = true;
-                }
-            };
-            if let Some(b) = s.stock() {
-                for h in b.holds_after(HoldId(0), usize::MAX).filter(|h| h.status == HoldStatus::Confirmed) {
-                    add(h.by, h.id.0, h.quantity, h.amount());
-                }
-            }
-            if let Some(b) = s.seats() {
-                for h in b.holds_after(HoldId(0), usize::MAX).filter(|h| h.status == HoldStatus::Confirmed) {
-                    add(h.by, h.id.0, h.seats.len() as u32, h.amount());
-                }
-            }
-            if let Some(b) = s.drop_book() {
-                for c in b.clicks().iter().filter(|c| c.won) {
-                    if rows.len() < PAGE_LEN_MAX {
-                        rows.push((c.by, u64::from(c.rank), 1, 0));
-                    } else {
-                        truncated = true;
-                        break;
-                    }
-                }
-            }
-            (out, revenue, rows, truncated)
-        })
-        .await?;
-    // An amount that does not fit also leaves the revenue `None`.
-    let revenue = amount_out(revenue)?;
+    // The sale's own figures from its task; who bought or won from the projections.
+    let out = state.engine.read(sale_id, move |s| SaleOut::from_sale(sale_id, s)).await?;
+    let is_drop = matches!(sale.config.kind, KindConfig::Drop(_));
+    let (stats, mut rows) = crate::projections::read(&state, move |v| {
+        let stats = v.stats(sale_id)?.0;
+        // One more than a page tells whether the list was cut.
+        let rows: Vec<(UserId, u64, u32, u64)> = if is_drop {
+            v.clicks(sale_id, 0, PAGE_LEN_MAX + 1, true)?
+                .into_iter()
+                .map(|c| (UserId(c.person), u64::from(c.rank), 1, 0))
+                .collect()
+        } else {
+            v.holds_of_sale(sale_id, 0, PAGE_LEN_MAX + 1, Some(HoldStatus::Confirmed))?
+                .into_iter()
+                .map(|h| (UserId(h.booker), h.id, h.quantity, h.amount))
+                .collect()
+        };
+        Ok((stats, rows))
+    })
+    .await?;
+    let truncated = rows.len() > PAGE_LEN_MAX;
+    rows.truncate(PAGE_LEN_MAX);
+    let revenue = stats.revenue;
     let recipients = rows
         .into_iter()
         .map(|(by, order, quantity, amount)| {
@@ -858,21 +840,15 @@ pub async fn order_by_reference(
 #[utoipa::path(get, path = "/api/me/holds", tag = "buying", responses((status = 200, body = HoldsOut)))]
 pub async fn my_holds(State(state): State<AppState>, auth: Auth) -> Result<Json<HoldsOut>, ApiError> {
     let me = auth.core_id();
-    let mut holds = Vec::new();
-    for sale in state.engine.sales().into_iter().filter(|s| matches!(s.config.kind, KindConfig::Stock(_))) {
-        let id = sale.id;
-        let mine = state
-            .engine
-            .read(id, move |s| {
-                s.stock()
-                    .map(|b| {
-                        b.holds_of(me).filter(|h| h.status == HoldStatus::Held).map(|h| HoldOut::new(id, h)).collect()
-                    })
-                    .unwrap_or_else(|| Ok(Vec::new()))
-            })
-            .await??;
-        holds.extend(mine);
-    }
+    let rows = crate::projections::read(&state, |v| v.stock_holds_of(me.0, &[HoldStatus::Held])).await?;
+    // A hold past its time expires with the sale's next tick, a moment later;
+    // it is not shown as held meanwhile.
+    let now_us = state.engine.now_us();
+    let holds = rows
+        .iter()
+        .filter(|h| h.expires_at_us > now_us)
+        .map(|h| HoldOut::new(h.sale, &crate::projections::stock_hold(h)))
+        .collect::<Result<_, _>>()?;
     Ok(Json(HoldsOut { holds }))
 }
 
@@ -880,19 +856,11 @@ pub async fn my_holds(State(state): State<AppState>, auth: Auth) -> Result<Json<
 #[utoipa::path(get, path = "/api/me/orders", tag = "buying", responses((status = 200, body = OrdersOut)))]
 pub async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<Json<OrdersOut>, ApiError> {
     let me = auth.core_id();
-    let mut orders = Vec::new();
-    for sale in state.engine.sales().into_iter().filter(|s| matches!(s.config.kind, KindConfig::Stock(_))) {
-        let id = sale.id;
-        let mine = state
-            .engine
-            .read(id, move |s| {
-                s.stock()
-                    .map(|b| b.holds_of(me).filter(|h| OrderOut::is_order(h)).map(|h| OrderOut::new(id, h)).collect())
-                    .unwrap_or_else(|| Ok(Vec::new()))
-            })
-            .await??;
-        orders.extend(mine);
-    }
+    let rows =
+        crate::projections::read(&state, |v| v.stock_holds_of(me.0, &[HoldStatus::Confirmed, HoldStatus::Refunded]))
+            .await?;
+    let orders =
+        rows.iter().map(|h| OrderOut::new(h.sale, &crate::projections::stock_hold(h))).collect::<Result<_, _>>()?;
     Ok(Json(OrdersOut { orders }))
 }
 
@@ -905,6 +873,29 @@ pub struct SaleStatsOut {
     pub queued: usize,
     /// The server's clock when read, so two readings give a rate.
     pub at_us: i64,
+    /// Units or seats held now, and sold (confirmed, not refunded).
+    pub held: u64,
+    pub sold: u64,
+    /// Confirmed orders' total, refunds excluded, in the currency's minor unit.
+    pub revenue: u64,
+    /// Orders refunded, and what they had cost.
+    pub refunds: u64,
+    pub refunded_amount: u64,
+    /// Drops: clicks, and winning clicks.
+    pub clicks: u64,
+    pub won: u64,
+    /// Drops: every click by its time after the opening, in bars of
+    /// `bar_ms` (the last bar takes every later click); bars without clicks are left out.
+    pub click_histogram: Vec<HistogramBar>,
+    pub bar_ms: u64,
+}
+
+/// One bar of the click-time histogram.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct HistogramBar {
+    /// Start of the bar, in milliseconds after the opening.
+    pub from_ms: u64,
+    pub clicks: u64,
 }
 
 /// Counters for the organizer's dashboard (owner or admin).
@@ -917,9 +908,25 @@ pub async fn sale_stats(
 ) -> Result<Json<SaleStatsOut>, ApiError> {
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
+    let sale_id = sale.id;
+    let (stats, bars) =
+        crate::projections::read(&state, move |v| Ok((v.stats(sale_id)?.0, v.histogram(sale_id)?))).await?;
+    let bar_ms = (stampede_views::fold::HISTOGRAM_BUCKET_US / 1000) as u64;
     Ok(Json(SaleStatsOut {
         commands_total: sale.commands_total(),
         queued: sale.queued(),
         at_us: state.engine.now_us(),
+        held: stats.held,
+        sold: stats.sold,
+        revenue: stats.revenue,
+        refunds: stats.refunds,
+        refunded_amount: stats.refunded_amount,
+        clicks: stats.clicks,
+        won: stats.won,
+        click_histogram: bars
+            .into_iter()
+            .map(|(bar, clicks)| HistogramBar { from_ms: u64::from(bar) * bar_ms, clicks })
+            .collect(),
+        bar_ms,
     }))
 }

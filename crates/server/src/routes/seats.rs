@@ -518,20 +518,16 @@ pub struct MySeatsOut {
 #[utoipa::path(get, path = "/api/me/seats", tag = "seats", responses((status = 200, body = MySeatsOut)))]
 pub async fn my_seats(State(state): State<AppState>, auth: Auth) -> Result<Json<MySeatsOut>, ApiError> {
     let me = auth.core_id();
-    let mut seats = Vec::new();
-    for sale in state.engine.sales().into_iter().filter(|s| matches!(s.config.kind, KindConfig::Seated(_))) {
-        let id = sale.id;
-        let config = sale.config.clone();
-        let index = state.seatmaps.index(id, &config);
-        let mine = state
-            .engine
-            .read(id, move |s| {
-                s.seats()
-                    .map(|b| b.holds_of(me).map(|h| SeatHoldOut::new(id, &config, &index, h)).collect())
-                    .unwrap_or_else(|| Ok(Vec::new()))
-            })
-            .await??;
-        seats.extend(mine);
+    let rows = crate::projections::read(&state, |v| v.seat_holds_of(me.0)).await?;
+    let mut seats = Vec::with_capacity(rows.len());
+    for (row, seat_rows) in &rows {
+        // The sale's configuration from the engine's registry: no message to its task.
+        let Some(sale) = state.engine.sale(row.sale).filter(|s| matches!(s.config.kind, KindConfig::Seated(_))) else {
+            continue;
+        };
+        let index = state.seatmaps.index(sale.id, &sale.config);
+        let hold = crate::projections::seat_hold(row, seat_rows);
+        seats.push(SeatHoldOut::new(sale.id, &sale.config, &index, &hold)?);
     }
     Ok(Json(MySeatsOut { seats }))
 }

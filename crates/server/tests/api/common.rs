@@ -18,6 +18,8 @@ pub const ADMIN: &str = "test-admin-token";
 pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
+    /// The server's engine, for tests that look behind the API (message counts).
+    pub engine: stampede_engine::Engine,
     dir: TempDir,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -114,6 +116,7 @@ impl Server {
     }
 
     async fn serve(dir: TempDir, app: App) -> Server {
+        let engine = app.state.engine.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -121,7 +124,7 @@ impl Server {
             let _ = stopped.await;
         }));
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().expect("client");
-        Server { base: format!("http://{addr}"), client, dir, stop, task }
+        Server { base: format!("http://{addr}"), client, engine, dir, stop, task }
     }
 
     /// Graceful shutdown: resolves the shutdown future, waits for the serve

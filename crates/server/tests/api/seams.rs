@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use serde_json::json;
 use stampede_engine::Clock;
 use stampede_log::{CommandLog, MemoryDisk, MemoryLog};
-use stampede_server::AppParts;
 use stampede_server::pass::PassKeys;
+use stampede_server::{AppParts, ViewsParts};
 use stampede_store::Store;
 
 use crate::common::{ADMIN, Server, ShiftedClock};
@@ -22,6 +22,8 @@ fn memory_parts(disk: &MemoryDisk, dir: &std::path::Path) -> AppParts {
         store: Store::open_with_clock(&dir.join("store.sqlite"), clock.clone()).expect("store"),
         clock,
         passes: PassKeys::from_secret(&[7; 32]),
+        // Read models on SQLite beside it, filled from their own reader of the memory log.
+        views: Some(ViewsParts { path: dir.join("views.sqlite"), log_reader: Box::new(MemoryLog::open(disk)) }),
     }
 }
 
