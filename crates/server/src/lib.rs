@@ -254,9 +254,9 @@ pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
-        // After routing, so the declared length is held to the matched route's limit.
-        .layer(axum::middleware::from_fn_with_state(limits, edge::guard_body))
-        .layer(axum::middleware::from_fn(edge::security_headers))
+        // On each route (so after routing): the declared length is held to the
+        // matched route's limit. One hand-written layer, not `from_fn`s (see its doc).
+        .layer(edge::EdgeLayer::new(limits))
         .with_state(state)
 }
 
