@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
@@ -69,22 +69,26 @@ pub const BODY_READ_MAX_DEFAULT: Duration = Duration::from_secs(60);
 
 /// The largest body `method path` accepts. Must agree with the
 /// `DefaultBodyLimit` layers in [`crate::router`]; this copy answers a
-/// declared length before any of the body is read.
-fn body_len_max(method: &Method, matched: Option<&str>) -> usize {
-    match (method, matched) {
-        (&Method::POST, Some("/api/sales" | "/api/venues")) => crate::routes::seats::VENUE_BODY_LEN_MAX,
+/// declared length before any of the body is read. The routes with a larger
+/// limit have no parameters, and the router matches paths exactly (no
+/// decoding, no trailing-slash redirect), so comparing the path before
+/// routing gives the matched route's limit.
+fn body_len_max(method: &Method, path: &str) -> usize {
+    match (method, path) {
+        (&Method::POST, "/api/sales" | "/api/venues") => crate::routes::seats::VENUE_BODY_LEN_MAX,
         _ => crate::BODY_LEN_MAX,
     }
 }
 
-/// The edge as one tower layer, put on every route by [`crate::router`]: the
-/// body guard ([`guard_body`]) on the way in and the security headers
-/// ([`add_security_headers`]) on the way out.
+/// The edge as one tower layer, put once around the whole router by
+/// [`crate::serve_with_limits`]: the body guard ([`guard_body`]) on the way in
+/// and the security headers ([`add_security_headers`]) on the way out.
 ///
-/// Hand-written rather than two `axum::middleware::from_fn` layers: each of
-/// those cloned and boxed the inner service and boxed a future on every
-/// request, which made a ping cost about 40 % more instructions than before
-/// the edge existed (BENCHMARKS.md, "issue 9 regression").
+/// Hand-written and outside the router rather than `axum::middleware::from_fn`
+/// layers on it: `Router::layer` wraps every route, and each such layer (and
+/// each `from_fn`) cloned and boxed the inner service and boxed a future on
+/// every request, which made a ping cost about 50 % more instructions than
+/// before the edge existed (BENCHMARKS.md, "issue 9 regression").
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeLayer {
     limits: EdgeLimits,
@@ -165,7 +169,7 @@ where
 /// The refusal is boxed: it is rare, and the common path should not carry its size.
 fn guard_body(limits: EdgeLimits, req: Request) -> Result<Request, Box<Response>> {
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let max = body_len_max(req.method(), req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let max = body_len_max(req.method(), req.uri().path());
     if let Some(len) = declared.filter(|&n| n > max as u64) {
         let mut res = ApiError::body_too_large().into_response();
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
