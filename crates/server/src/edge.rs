@@ -8,18 +8,19 @@
 //! within an absolute time, so one slow sender cannot hold a connection
 //! slot (and with `--max-connections` slots taken, everybody else) forever.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
+use tower::{Layer, Service};
 
 use crate::problem::ApiError;
 
@@ -68,20 +69,107 @@ pub const BODY_READ_MAX_DEFAULT: Duration = Duration::from_secs(60);
 
 /// The largest body `method path` accepts. Must agree with the
 /// `DefaultBodyLimit` layers in [`crate::router`]; this copy answers a
-/// declared length before any of the body is read.
-fn body_len_max(method: &Method, matched: Option<&str>) -> usize {
-    match (method, matched) {
-        (&Method::POST, Some("/api/sales" | "/api/venues")) => crate::routes::seats::VENUE_BODY_LEN_MAX,
+/// declared length before any of the body is read. The routes with a larger
+/// limit have no parameters, and the router matches paths exactly (no
+/// decoding, no trailing-slash redirect), so comparing the path before
+/// routing gives the matched route's limit.
+fn body_len_max(method: &Method, path: &str) -> usize {
+    match (method, path) {
+        (&Method::POST, "/api/sales" | "/api/venues") => crate::routes::seats::VENUE_BODY_LEN_MAX,
         _ => crate::BODY_LEN_MAX,
+    }
+}
+
+/// The edge as one tower layer, put once around the whole router by
+/// [`crate::serve_with_limits`]: the body guard ([`guard_body`]) on the way in
+/// and the security headers ([`add_security_headers`]) on the way out.
+///
+/// Hand-written and outside the router rather than `axum::middleware::from_fn`
+/// layers on it: `Router::layer` wraps every route, and each such layer (and
+/// each `from_fn`) cloned and boxed the inner service and boxed a future on
+/// every request, which made a ping cost about 50 % more instructions than
+/// before the edge existed (BENCHMARKS.md, "issue 9 regression").
+#[derive(Clone, Copy, Debug)]
+pub struct EdgeLayer {
+    limits: EdgeLimits,
+}
+
+impl EdgeLayer {
+    pub fn new(limits: EdgeLimits) -> Self {
+        EdgeLayer { limits }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner, limits: self.limits }
+    }
+}
+
+/// The service [`EdgeLayer`] wraps around each route.
+#[derive(Clone, Debug)]
+pub struct Edge<S> {
+    inner: S,
+    limits: EdgeLimits,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        match guard_body(self.limits, req) {
+            Ok(req) => EdgeFuture::Inner(self.inner.call(req)),
+            Err(refused) => EdgeFuture::Refused(*refused),
+        }
+    }
+}
+
+/// The answer of an [`Edge`]: the route's, or the edge's own refusal; either
+/// way with the security headers added.
+pub enum EdgeFuture<F> {
+    Inner(F),
+    Refused(Response),
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut res = match self.get_mut() {
+            EdgeFuture::Inner(inner) => match Pin::new(inner).poll(cx) {
+                Poll::Ready(Ok(res)) => res,
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => return Poll::Pending,
+            },
+            EdgeFuture::Refused(res) => std::mem::take(res),
+        };
+        add_security_headers(&mut res);
+        Poll::Ready(Ok(res))
     }
 }
 
 /// Refuses a declared `Content-Length` over the route's limit at once (413,
 /// and the connection is closed so the body is never read), and puts every
 /// other body on the clock of [`EdgeLimits`].
-pub async fn guard_body(State(limits): State<EdgeLimits>, req: Request, next: Next) -> Response {
+/// The refusal is boxed: it is rare, and the common path should not carry its size.
+fn guard_body(limits: EdgeLimits, req: Request) -> Result<Request, Box<Response>> {
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let max = body_len_max(req.method(), req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let max = body_len_max(req.method(), req.uri().path());
     if let Some(len) = declared.filter(|&n| n > max as u64) {
         let mut res = ApiError::body_too_large().into_response();
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -92,14 +180,14 @@ pub async fn guard_body(State(limits): State<EdgeLimits>, req: Request, next: Ne
         if len <= REFUSED_BODY_DRAIN_LEN_MAX {
             tokio::spawn(discard(TimedBody::new(req.into_body(), limits)));
         }
-        return res;
+        return Err(Box::new(res));
     }
     // A request that says it has no body costs no timer.
     let bodiless = declared == Some(0) || (declared.is_none() && req.body().is_end_stream());
     if bodiless {
-        return next.run(req).await;
+        return Ok(req);
     }
-    next.run(req.map(|body| Body::new(TimedBody::new(body, limits)))).await
+    Ok(req.map(|body| Body::new(TimedBody::new(body, limits))))
 }
 
 /// The largest refused body still read (and thrown away) so that its sender
@@ -113,10 +201,8 @@ async fn discard(mut body: TimedBody) {
 
 /// Adds the headers every answer carries: `nosniff`, so a browser never runs
 /// a JSON (or any) answer as script or style because of its content.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+fn add_security_headers(res: &mut Response) {
     res.headers_mut().entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
-    res
 }
 
 /// The failure a body reports when its sender fell behind the minimum rate

@@ -256,13 +256,10 @@ pub fn is_https(url: &str) -> bool {
     url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
-/// Every route of the API, with the default [`EdgeLimits`].
+/// Every route of the API. The edge ([`edge::EdgeLayer`]: body limits and
+/// clock, security headers) is not part of it; [`serve_with_limits`] puts it
+/// around the whole router, once.
 pub fn router(state: AppState) -> Router {
-    router_with(state, EdgeLimits::default())
-}
-
-/// Every route of the API; request bodies are held to `limits`.
-pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -326,9 +323,6 @@ pub fn router_with(state: AppState, limits: EdgeLimits) -> Router {
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
-        // After routing, so the declared length is held to the matched route's limit.
-        .layer(axum::middleware::from_fn_with_state(limits, edge::guard_body))
-        .layer(axum::middleware::from_fn(edge::security_headers))
         .with_state(state)
 }
 
@@ -352,7 +346,7 @@ pub async fn serve_with_limits(
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
-    let app = router_with(state, limits);
+    let app = tower::Layer::layer(&edge::EdgeLayer::new(limits), router(state));
     let listener = listener::LimitedListener::new(listener, limits.connections_max, limits.idle_max);
     // Peer addresses (ConnectInfo<PeerAddr>) feed the waiting room's per-address join limit.
     listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;

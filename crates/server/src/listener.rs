@@ -6,6 +6,7 @@
 //! runs HTTP/1 on each with a deadline for the request head, since a client
 //! trickling one byte at a time is never idle.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -24,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 /// Pause after a failed accept (typically EMFILE) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
@@ -105,12 +107,15 @@ impl LimitedListener {
 /// HTTP/1 only (as before), with hyper's head deadline
 /// (`header_read_max`) and upgrades for WebSockets. Each request carries
 /// `ConnectInfo<PeerAddr>`.
-pub async fn serve_connections(
+pub async fn serve_connections<S>(
     mut listener: LimitedListener,
-    app: axum::Router,
+    app: S,
     header_read_max: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(header_read_max);
     // Dropping the receiver tells the connections to finish; each holds a
