@@ -17,15 +17,16 @@ use crate::AppState;
 use crate::dto::*;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass, parse_id};
 use crate::problem::{ApiError, Problem};
+// The bounds every kind of sale shares live with the shared route pieces;
+// named here too, where the sale rules are read (the OpenAPI test reads them here).
+pub use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
+use crate::routes::common::{blocking, in_range, require_owner, sale_handle as handle};
 
 /// Bounds on what an organizer may ask for, each named.
 pub const TITLE_LEN_MAX: usize = 200;
 pub const DESCRIPTION_LEN_MAX: usize = 4000;
 pub const STOCK_MAX: i64 = 100_000_000;
 pub const WINNERS_MAX: i64 = 1_000_000;
-pub const PER_PERSON_MAX: i64 = 1_000_000;
-pub const HOLD_SECONDS_MIN: i64 = 10;
-pub const HOLD_SECONDS_MAX: i64 = 86_400;
 pub const PRICE_MAX: i64 = stampede_core::PRICE_MAX as i64;
 /// Most rows in one listing page.
 pub const PAGE_LEN_MAX: usize = 10_000;
@@ -88,10 +89,6 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
         seed,
         pass_up_to_limit: true,
     }))
-}
-
-fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
-    if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
 }
 
 /// A title (required: one line that shows something) or a description
@@ -267,21 +264,6 @@ fn check_currency(raw: &str) -> Result<String, ApiError> {
     Ok(currency)
 }
 
-pub(crate) fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
-    let id = parse_id(raw, "sale")?;
-    state.engine.sale(id).ok_or_else(|| ApiError::not_found("no such sale"))
-}
-
-/// Owner or admin, else 403.
-pub(crate) fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
-    // The role is re-checked so an organizer who lost the role loses access too.
-    if auth.is_admin() || (auth.can_organize() && sale.config.owner == auth.core_id()) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only the sale's organizer may do this"))
-    }
-}
-
 pub(crate) async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiError> {
     Ok(state.engine.read(id, move |s| SaleOut::from_sale(id, s)).await?)
 }
@@ -304,9 +286,7 @@ pub async fn create_sale(
     // request executor, so pings and holds are not queued behind it.
     let owner = auth.core_id();
     let now_us = state.engine.now_us();
-    let config = tokio::task::spawn_blocking(move || sale_config(req, owner, now_us))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let config = blocking(move || sale_config(req, owner, now_us)).await?;
     let sale = state.engine.create_sale(config).await?;
     Ok((StatusCode::CREATED, Json(sale_out(&state, sale.id).await?)))
 }

@@ -21,7 +21,7 @@ use crate::dto::fmt_us;
 use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey, SalePass, parse_id};
 use crate::live;
 use crate::problem::{ApiError, Problem};
-use crate::routes::sales::handle;
+use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX, in_range, sale_handle as handle};
 use crate::seatmap::SeatFrame;
 
 /// Largest body of a request carrying a whole venue (sale creation, import):
@@ -63,7 +63,6 @@ pub struct GenerateRequest {
 
 /// Turns the seated part of a creation request into the core's config.
 pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
-    use crate::routes::sales::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
     let venue = match (req.venue, req.generate, req.venue_id) {
         (Some(v), None, None) => {
             v.validate()
@@ -80,17 +79,14 @@ pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
         }
         _ => return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id")),
     };
-    let bounded = |v: i64, lo: i64, hi: i64, field: &str| {
-        if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
-    };
-    let per_person_limit = bounded(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
-    let per_hold = bounded(
+    let per_person_limit = in_range(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
+    let per_hold = in_range(
         req.seats_per_hold_max.unwrap_or(SEATS_PER_HOLD_DEFAULT),
         1,
         SEATS_PER_HOLD_LIMIT,
         "seats_per_hold_max",
     )?;
-    let hold_seconds = bounded(req.hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")?;
+    let hold_seconds = in_range(req.hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")?;
     Ok(SeatedConfig {
         venue,
         per_person_limit: u32::try_from(per_person_limit).unwrap_or(u32::MAX),
