@@ -800,7 +800,7 @@ pub async fn order_by_reference(
                 });
             } else if let Some(b) = s.seats() {
                 let h = b.hold(HoldId(r.order)).filter(|h| allowed(h.by) || h.seats.iter().any(|x| x.holder == me))?;
-                out.seats = Some(match crate::routes::seats::SeatHoldOut::new(sale_id, &config, index.as_ref()?, h) {
+                out.seats = Some(match SeatHoldOut::new(sale_id, &config, index.as_ref()?, h) {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
                 });

@@ -10,14 +10,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    Action, HeldSeat, HoldId, KindConfig, Outcome, SaleConfig, SeatArea, SeatHold, SeatId, SeatedAction, SeatedConfig,
-    SectionSpec, US_PER_S, UserId, Venue,
+    Action, HoldId, KindConfig, Outcome, SeatArea, SeatId, SeatedAction, SeatedConfig, US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::dto::fmt_us;
+use crate::dto::{SeatHoldOut, SeatedRequest, seated_of};
 use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey, SalePass, parse_id};
 use crate::live;
 use crate::problem::{ApiError, Problem};
@@ -30,36 +29,6 @@ pub const VENUE_BODY_LEN_MAX: usize = 8 * 1024 * 1024;
 /// Most seats one hold may take, whatever the organizer asks.
 pub const SEATS_PER_HOLD_LIMIT: i64 = 50;
 pub const SEATS_PER_HOLD_DEFAULT: i64 = 8;
-
-/// The seated part of `POST /api/sales` with `"kind": "seated"`: a venue
-/// given whole (`venue`), generated from blocks (`generate`), or stored in
-/// the venue library (`venue_id`, resolved by `routes::venues::resolve_venue_id`).
-#[derive(Deserialize, ToSchema)]
-pub struct SeatedRequest {
-    #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::VenueIn>)]
-    pub venue: Option<Venue>,
-    #[serde(default)]
-    pub generate: Option<GenerateRequest>,
-    #[serde(default)]
-    pub venue_id: Option<u64>,
-    #[schema(minimum = 1, maximum = 1000000)]
-    pub per_person_limit: i64,
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 50)]
-    pub seats_per_hold_max: Option<i64>,
-    #[schema(minimum = 10, maximum = 86400)]
-    pub hold_seconds: i64,
-}
-
-/// A venue built from rectangular or curved blocks.
-#[derive(Deserialize, ToSchema)]
-pub struct GenerateRequest {
-    #[schema(max_length = 100)]
-    pub name: String,
-    #[schema(value_type = Vec<crate::openapi::SectionSpecIn>, max_items = 200)]
-    pub sections: Vec<SectionSpec>,
-}
 
 /// Turns the seated part of a creation request into the core's config.
 pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
@@ -101,13 +70,6 @@ fn seated_sale(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
         return Err(stampede_core::Rejection::WrongSaleKind.into());
     }
     Ok(sale)
-}
-
-fn seated_of(config: &SaleConfig) -> Option<&SeatedConfig> {
-    match &config.kind {
-        KindConfig::Seated(c) => Some(c),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------- layout
@@ -261,80 +223,6 @@ pub struct SeatHoldRequest {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub holders: Option<Vec<u64>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SeatOut {
-    pub id: u32,
-    pub section: String,
-    pub row: String,
-    pub label: String,
-    pub holder_id: u64,
-    pub price: u64,
-}
-
-/// A hold of seats, or (once confirmed) an order with the same id.
-#[derive(Serialize, ToSchema)]
-pub struct SeatHoldOut {
-    pub id: u64,
-    /// Unique across the platform, e.g. `K7M-4QX2`: what a buyer quotes.
-    pub reference: String,
-    pub sale_id: u64,
-    pub booker_id: u64,
-    /// `held`, `confirmed`, `cancelled`, `expired` or `refunded`.
-    pub status: &'static str,
-    pub expires_at: String,
-    pub expires_at_us: i64,
-    pub amount: u64,
-    pub currency: String,
-    pub seats: Vec<SeatOut>,
-    /// Seats given back from this hold or order one at a time.
-    pub released: Vec<SeatOut>,
-}
-
-fn seat_out(config: &SeatedConfig, index: &stampede_core::SeatIndex, s: &HeldSeat) -> SeatOut {
-    let place = index.place(s.seat);
-    let section = place.and_then(|p| config.venue.sections.get(usize::from(p.section)));
-    let row = place.and_then(|p| section?.rows.get(usize::from(p.row)));
-    let seat = place.and_then(|p| row?.seats.get(usize::from(p.index)));
-    SeatOut {
-        id: s.seat.0,
-        section: section.map(|x| x.name.clone()).unwrap_or_default(),
-        row: row.map(|x| x.label.clone()).unwrap_or_default(),
-        label: seat.map(|x| x.label.clone()).unwrap_or_default(),
-        holder_id: s.holder.0,
-        price: s.price,
-    }
-}
-
-impl SeatHoldOut {
-    pub fn new(
-        sale_id: u64,
-        sale: &SaleConfig,
-        index: &stampede_core::SeatIndex,
-        h: &SeatHold,
-    ) -> Result<Self, ApiError> {
-        let empty = SeatedConfig {
-            venue: Venue { name: String::new(), sections: Vec::new() },
-            per_person_limit: 0,
-            seats_per_hold_max: 0,
-            hold_ttl_us: 0,
-        };
-        let config = seated_of(sale).unwrap_or(&empty);
-        Ok(SeatHoldOut {
-            id: h.id.0,
-            reference: stampede_core::OrderRef::new(sale_id, h.id.0).to_string(),
-            sale_id,
-            booker_id: h.by.0,
-            status: h.status.as_str(),
-            expires_at: fmt_us(h.expires_at_us),
-            expires_at_us: h.expires_at_us,
-            amount: crate::dto::amount_out(h.amount())?,
-            currency: sale.currency.clone(),
-            seats: h.seats.iter().map(|s| seat_out(config, index, s)).collect(),
-            released: h.released.iter().map(|s| seat_out(config, index, s)).collect(),
-        })
-    }
 }
 
 async fn seat_command(

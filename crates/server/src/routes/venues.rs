@@ -19,10 +19,10 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::dto::fmt_us;
+use crate::dto::{GenerateRequest, SeatedRequest};
 use crate::extract::{ApiJson, ApiPath, Auth, parse_id};
 use crate::problem::{ApiError, Problem};
 use crate::routes::common::{self, blocking};
-use crate::routes::seats::{GenerateRequest, SeatedRequest};
 
 /// `POST /api/venues`: a whole venue (`name` and `sections`, the export
 /// format), or `generate` (blocks, as for a seated sale); not both.
