@@ -15,12 +15,12 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::dto::*;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass};
 use crate::problem::{ApiError, Problem};
 // The bounds every kind of sale shares live with the shared route pieces;
 // named here too, where the sale rules are read (the OpenAPI test reads them here).
 pub use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
-use crate::routes::common::{blocking, in_range, require_owner, sale_handle as handle};
+use crate::routes::common::{HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold};
 
 /// Bounds on what an organizer may ask for, each named.
 pub const TITLE_LEN_MAX: usize = 200;
@@ -394,15 +394,6 @@ fn unexpected(o: &Outcome) -> ApiError {
     ApiError::internal(&format!("unexpected outcome {o:?}"))
 }
 
-fn ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, HoldId), ApiError> {
-    let sale = handle(state, sale)?;
-    // Seat holds have their own routes (and answer with their seats).
-    if matches!(sale.config.kind, KindConfig::Seated(_)) {
-        return Err(stampede_core::Rejection::WrongSaleKind.into());
-    }
-    Ok((sale, HoldId(parse_id(hold, "hold")?)))
-}
-
 /// Confirm (pay for) a hold; it becomes an order with the same id.
 #[utoipa::path(post, path = "/api/sales/{id}/holds/{hold}/confirm", tag = "buying", params(("id" = u64, Path), ("hold" = u64, Path)),
     responses((status = 200, body = OrderOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -412,11 +403,7 @@ pub async fn confirm(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<OrderOut>, ApiError> {
-    let (sale, hold) = ids(&state, &sale, &hold)?;
-    match hold_command(&state, &auth, &sale, key, Action::Confirm { hold }).await? {
-        Outcome::Stock(StockOutcome::Confirmed(h)) => Ok(Json(OrderOut::new(sale.id, &h)?)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?))
 }
 
 /// Give a hold back before it expires.
@@ -428,11 +415,7 @@ pub async fn cancel(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<HoldOut>, ApiError> {
-    let (sale, hold) = ids(&state, &sale, &hold)?;
-    match hold_command(&state, &auth, &sale, key, Action::Cancel { hold }).await? {
-        Outcome::Stock(StockOutcome::Cancelled(h)) => Ok(Json(HoldOut::new(sale.id, &h)?)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?))
 }
 
 /// Refund a confirmed order; its stock returns to the sale.
@@ -444,11 +427,7 @@ pub async fn refund(
     key: IdemKey,
     ApiPath((sale, order)): ApiPath<(String, String)>,
 ) -> Result<Json<OrderOut>, ApiError> {
-    let (sale, order) = ids(&state, &sale, &order)?;
-    match hold_command(&state, &auth, &sale, key, Action::Refund { order }).await? {
-        Outcome::Stock(StockOutcome::Refunded(h)) => Ok(Json(OrderOut::new(sale.id, &h)?)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
 }
 
 /// Click a first-come drop. A repeated click returns the first one.

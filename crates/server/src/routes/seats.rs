@@ -20,7 +20,10 @@ use crate::dto::{SeatHoldOut, SeatedRequest, seated_of};
 use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey, SalePass, parse_id};
 use crate::live;
 use crate::problem::{ApiError, Problem};
-use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX, in_range, sale_handle as handle};
+use crate::routes::common::{
+    HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, HoldVerb, PER_PERSON_MAX, in_range, sale_handle as handle, seat_hold_answer,
+    settle_hold,
+};
 use crate::seatmap::SeatFrame;
 
 /// Largest body of a request carrying a whole venue (sale creation, import):
@@ -232,16 +235,10 @@ async fn seat_command(
     key: IdemKey,
     action: Action,
 ) -> Result<SeatHoldOut, ApiError> {
-    let id = sale.id;
-    let config = sale.config.clone();
-    let outcome = state.engine.command(sale.id, auth.core_id(), key.0, action).await?;
-    let hold = match outcome {
-        Outcome::Seated(o) => o.into_hold(),
-        Outcome::Rejected(r) => return Err(r.into()),
-        other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
-    };
-    let index = state.seatmaps.index(id, &config);
-    SeatHoldOut::new(id, &config, &index, &hold)
+    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
+        Outcome::Rejected(r) => Err(r.into()),
+        outcome => seat_hold_answer(state, sale, outcome),
+    }
 }
 
 /// Hold seats, all or none: the ones you chose, or the best adjacent ones.
@@ -317,8 +314,7 @@ pub async fn confirm(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
-    let (sale, hold) = hold_ids(&state, &sale, &hold)?;
-    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Confirm { hold }).await?))
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?))
 }
 
 /// Give a seat hold back before it expires.
@@ -331,8 +327,7 @@ pub async fn cancel(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
-    let (sale, hold) = hold_ids(&state, &sale, &hold)?;
-    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Cancel { hold }).await?))
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?))
 }
 
 /// Refund a whole seat order.
@@ -345,8 +340,7 @@ pub async fn refund(
     key: IdemKey,
     ApiPath((sale, order)): ApiPath<(String, String)>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
-    let (sale, order) = hold_ids(&state, &sale, &order)?;
-    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Refund { order }).await?))
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
