@@ -277,8 +277,10 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
 const PROBLEM_TYPE: &str = "application/problem+json";
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
-/// This API's OpenAPI document. Served from here, not from `routes::system`:
-/// the document lists every route module, so no route module may need it.
+// Served from here, not from `routes::system`: the document lists every
+// route module, so no route module may need it. (A `///` line here would
+// change the operation's summary in the document.)
+/// This API's OpenAPI document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "system",
     responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
 pub async fn openapi() -> axum::Json<&'static Value> {
