@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use stampede_core::{
     AdmissionPolicy, Click, HeldSeat, Hold, HoldStatus, KindConfig, OrderRef, QueueConfig, QueueView, Sale, SaleConfig,
-    SaleView, SeatHold, SeatedConfig, SectionSpec, US_PER_S, Venue,
+    SaleView, SeatHold, SeatedConfig, SeatedView, SectionSpec, StockView, US_PER_S, Venue,
 };
 use stampede_engine::LiveView;
 use stampede_store::User;
@@ -552,7 +552,7 @@ pub struct ReserveRequest {
     pub quantity: i64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct StockOut {
     pub total: u64,
     pub available: u64,
@@ -573,7 +573,7 @@ pub struct DropOut {
 }
 
 /// One section of a seated sale, for lists and legends (the layout is `GET venue`).
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SectionOut {
     pub index: u16,
     pub name: String,
@@ -584,7 +584,7 @@ pub struct SectionOut {
     pub available: u32,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SeatedOut {
     pub venue: String,
     pub total: u32,
@@ -620,59 +620,79 @@ pub struct SaleOut {
     pub archived: bool,
 }
 
+/// A sale's kind by the name the API and the pages both show.
+pub fn kind_name(kind: &KindConfig) -> &'static str {
+    match kind {
+        KindConfig::Stock(_) => "stock",
+        KindConfig::Drop(_) => "drop",
+        KindConfig::Seated(_) => "seated",
+    }
+}
+
+impl StockOut {
+    /// A stock sale's terms and numbers, for the JSON answers and the pages
+    /// alike; `None` for another kind.
+    pub fn of(c: &SaleConfig, v: &StockView) -> Option<StockOut> {
+        let KindConfig::Stock(sc) = &c.kind else { return None };
+        Some(StockOut {
+            total: v.total,
+            available: v.available,
+            held: v.held,
+            sold: v.sold,
+            price: sc.price,
+            currency: c.currency.clone(),
+            per_person_limit: sc.per_person_limit,
+            order_quantity_max: sc.order_quantity_max,
+            hold_seconds: sc.hold_ttl_us / US_PER_S,
+        })
+    }
+}
+
+impl SeatedOut {
+    /// A seated sale's terms, sections and numbers, for the JSON answers and
+    /// the pages alike; `None` for another kind.
+    pub fn of(c: &SaleConfig, v: &SeatedView) -> Option<SeatedOut> {
+        let KindConfig::Seated(sc) = &c.kind else { return None };
+        Some(SeatedOut {
+            venue: sc.venue.name.clone(),
+            total: v.total,
+            available: v.available,
+            held: v.held,
+            sold: v.sold,
+            currency: c.currency.clone(),
+            per_person_limit: sc.per_person_limit,
+            seats_per_hold_max: sc.seats_per_hold_max,
+            hold_seconds: sc.hold_ttl_us / US_PER_S,
+            sections: sc
+                .venue
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(i, sec)| SectionOut {
+                    index: u16::try_from(i).unwrap_or(u16::MAX),
+                    name: sec.name.clone(),
+                    tier: sec.tier.clone(),
+                    price: sec.price,
+                    colour: sec.colour.clone(),
+                    // The seat index numbers a section's seats row by row, so
+                    // this is its `section_seats(i).len()`.
+                    seats: u32::try_from(sec.rows.iter().map(|r| r.seats.len()).sum::<usize>()).unwrap_or(u32::MAX),
+                    available: v.section_available.get(i).copied().unwrap_or(0),
+                })
+                .collect(),
+        })
+    }
+}
+
 impl SaleOut {
     pub fn from_sale(id: u64, sale: &Sale) -> Self {
         let c = sale.config();
         let schedule = sale.schedule();
         let SaleView { status, stock, drop, seats, queue } = sale.view();
-        let (kind, stock) = match (&c.kind, stock) {
-            (KindConfig::Stock(sc), Some(v)) => (
-                "stock",
-                Some(StockOut {
-                    total: v.total,
-                    available: v.available,
-                    held: v.held,
-                    sold: v.sold,
-                    price: sc.price,
-                    currency: c.currency.clone(),
-                    per_person_limit: sc.per_person_limit,
-                    order_quantity_max: sc.order_quantity_max,
-                    hold_seconds: sc.hold_ttl_us / US_PER_S,
-                }),
-            ),
-            (KindConfig::Stock(_), None) => ("stock", None),
-            (KindConfig::Drop(_), _) => ("drop", None),
-            (KindConfig::Seated(_), _) => ("seated", None),
-        };
-        let seated = match (&c.kind, seats, sale.seats()) {
-            (KindConfig::Seated(sc), Some(v), Some(book)) => Some(SeatedOut {
-                venue: sc.venue.name.clone(),
-                total: v.total,
-                available: v.available,
-                held: v.held,
-                sold: v.sold,
-                currency: c.currency.clone(),
-                per_person_limit: sc.per_person_limit,
-                seats_per_hold_max: sc.seats_per_hold_max,
-                hold_seconds: sc.hold_ttl_us / US_PER_S,
-                sections: sc
-                    .venue
-                    .sections
-                    .iter()
-                    .enumerate()
-                    .map(|(i, sec)| SectionOut {
-                        index: u16::try_from(i).unwrap_or(u16::MAX),
-                        name: sec.name.clone(),
-                        tier: sec.tier.clone(),
-                        price: sec.price,
-                        colour: sec.colour.clone(),
-                        seats: book.index().section_seats(i).len() as u32,
-                        available: v.section_available.get(i).copied().unwrap_or(0),
-                    })
-                    .collect(),
-            }),
-            _ => None,
-        };
+        let kind = kind_name(&c.kind);
+        let stock = stock.and_then(|v| StockOut::of(c, &v));
+        // A seated sale shows its seats once its seat book is there.
+        let seated = seats.filter(|_| sale.seats().is_some()).and_then(|v| SeatedOut::of(c, &v));
         SaleOut {
             id,
             kind,
