@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    AdmissionPolicy, Click, Hold, HoldStatus, KindConfig, OrderRef, QueueConfig, QueueView, Sale, SaleView, US_PER_S,
+    AdmissionPolicy, Click, HeldSeat, Hold, HoldStatus, KindConfig, OrderRef, QueueConfig, QueueView, Sale, SaleConfig,
+    SaleView, SeatHold, SeatedConfig, SeatedView, SectionSpec, StockView, US_PER_S, Venue,
 };
 use stampede_engine::LiveView;
 use stampede_store::User;
@@ -308,7 +309,7 @@ pub enum CreateSaleRequest {
         #[serde(default = "default_currency")]
         #[schema(schema_with = currency_schema)]
         currency: String,
-        seated: crate::routes::seats::SeatedRequest,
+        seated: SeatedRequest,
         /// RFC 3339; before `closes_at`.
         #[serde(default)]
         #[schema(format = DateTime)]
@@ -551,7 +552,7 @@ pub struct ReserveRequest {
     pub quantity: i64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct StockOut {
     pub total: u64,
     pub available: u64,
@@ -572,7 +573,7 @@ pub struct DropOut {
 }
 
 /// One section of a seated sale, for lists and legends (the layout is `GET venue`).
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SectionOut {
     pub index: u16,
     pub name: String,
@@ -583,7 +584,7 @@ pub struct SectionOut {
     pub available: u32,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SeatedOut {
     pub venue: String,
     pub total: u32,
@@ -619,59 +620,79 @@ pub struct SaleOut {
     pub archived: bool,
 }
 
+/// A sale's kind by the name the API and the pages both show.
+pub fn kind_name(kind: &KindConfig) -> &'static str {
+    match kind {
+        KindConfig::Stock(_) => "stock",
+        KindConfig::Drop(_) => "drop",
+        KindConfig::Seated(_) => "seated",
+    }
+}
+
+impl StockOut {
+    /// A stock sale's terms and numbers, for the JSON answers and the pages
+    /// alike; `None` for another kind.
+    pub fn of(c: &SaleConfig, v: &StockView) -> Option<StockOut> {
+        let KindConfig::Stock(sc) = &c.kind else { return None };
+        Some(StockOut {
+            total: v.total,
+            available: v.available,
+            held: v.held,
+            sold: v.sold,
+            price: sc.price,
+            currency: c.currency.clone(),
+            per_person_limit: sc.per_person_limit,
+            order_quantity_max: sc.order_quantity_max,
+            hold_seconds: sc.hold_ttl_us / US_PER_S,
+        })
+    }
+}
+
+impl SeatedOut {
+    /// A seated sale's terms, sections and numbers, for the JSON answers and
+    /// the pages alike; `None` for another kind.
+    pub fn of(c: &SaleConfig, v: &SeatedView) -> Option<SeatedOut> {
+        let KindConfig::Seated(sc) = &c.kind else { return None };
+        Some(SeatedOut {
+            venue: sc.venue.name.clone(),
+            total: v.total,
+            available: v.available,
+            held: v.held,
+            sold: v.sold,
+            currency: c.currency.clone(),
+            per_person_limit: sc.per_person_limit,
+            seats_per_hold_max: sc.seats_per_hold_max,
+            hold_seconds: sc.hold_ttl_us / US_PER_S,
+            sections: sc
+                .venue
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(i, sec)| SectionOut {
+                    index: u16::try_from(i).unwrap_or(u16::MAX),
+                    name: sec.name.clone(),
+                    tier: sec.tier.clone(),
+                    price: sec.price,
+                    colour: sec.colour.clone(),
+                    // The seat index numbers a section's seats row by row, so
+                    // this is its `section_seats(i).len()`.
+                    seats: u32::try_from(sec.rows.iter().map(|r| r.seats.len()).sum::<usize>()).unwrap_or(u32::MAX),
+                    available: v.section_available.get(i).copied().unwrap_or(0),
+                })
+                .collect(),
+        })
+    }
+}
+
 impl SaleOut {
     pub fn from_sale(id: u64, sale: &Sale) -> Self {
         let c = sale.config();
         let schedule = sale.schedule();
         let SaleView { status, stock, drop, seats, queue } = sale.view();
-        let (kind, stock) = match (&c.kind, stock) {
-            (KindConfig::Stock(sc), Some(v)) => (
-                "stock",
-                Some(StockOut {
-                    total: v.total,
-                    available: v.available,
-                    held: v.held,
-                    sold: v.sold,
-                    price: sc.price,
-                    currency: c.currency.clone(),
-                    per_person_limit: sc.per_person_limit,
-                    order_quantity_max: sc.order_quantity_max,
-                    hold_seconds: sc.hold_ttl_us / US_PER_S,
-                }),
-            ),
-            (KindConfig::Stock(_), None) => ("stock", None),
-            (KindConfig::Drop(_), _) => ("drop", None),
-            (KindConfig::Seated(_), _) => ("seated", None),
-        };
-        let seated = match (&c.kind, seats, sale.seats()) {
-            (KindConfig::Seated(sc), Some(v), Some(book)) => Some(SeatedOut {
-                venue: sc.venue.name.clone(),
-                total: v.total,
-                available: v.available,
-                held: v.held,
-                sold: v.sold,
-                currency: c.currency.clone(),
-                per_person_limit: sc.per_person_limit,
-                seats_per_hold_max: sc.seats_per_hold_max,
-                hold_seconds: sc.hold_ttl_us / US_PER_S,
-                sections: sc
-                    .venue
-                    .sections
-                    .iter()
-                    .enumerate()
-                    .map(|(i, sec)| SectionOut {
-                        index: u16::try_from(i).unwrap_or(u16::MAX),
-                        name: sec.name.clone(),
-                        tier: sec.tier.clone(),
-                        price: sec.price,
-                        colour: sec.colour.clone(),
-                        seats: book.index().section_seats(i).len() as u32,
-                        available: v.section_available.get(i).copied().unwrap_or(0),
-                    })
-                    .collect(),
-            }),
-            _ => None,
-        };
+        let kind = kind_name(&c.kind);
+        let stock = stock.and_then(|v| StockOut::of(c, &v));
+        // A seated sale shows its seats once its seat book is there.
+        let seated = seats.filter(|_| sale.seats().is_some()).and_then(|v| SeatedOut::of(c, &v));
         SaleOut {
             id,
             kind,
@@ -921,6 +942,120 @@ pub struct OrderLookupOut {
     /// `stock`, `seated` or `drop`: which of the next three is present.
     pub kind: &'static str,
     pub stock: Option<HoldOut>,
-    pub seats: Option<crate::routes::seats::SeatHoldOut>,
+    pub seats: Option<SeatHoldOut>,
     pub click: Option<ClickOut>,
+}
+
+// ---------------------------------------------------------------- seated sales
+
+/// The seated part of `POST /api/sales` with `"kind": "seated"`: a venue
+/// given whole (`venue`), generated from blocks (`generate`), or stored in
+/// the venue library (`venue_id`, resolved by `routes::venues::resolve_venue_id`).
+#[derive(Deserialize, ToSchema)]
+pub struct SeatedRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::VenueIn>)]
+    pub venue: Option<Venue>,
+    #[serde(default)]
+    pub generate: Option<GenerateRequest>,
+    #[serde(default)]
+    pub venue_id: Option<u64>,
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub per_person_limit: i64,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 50)]
+    pub seats_per_hold_max: Option<i64>,
+    #[schema(minimum = 10, maximum = 86400)]
+    pub hold_seconds: i64,
+}
+
+/// A venue built from rectangular or curved blocks.
+#[derive(Deserialize, ToSchema)]
+pub struct GenerateRequest {
+    #[schema(max_length = 100)]
+    pub name: String,
+    #[schema(value_type = Vec<crate::openapi::SectionSpecIn>, max_items = 200)]
+    pub sections: Vec<SectionSpec>,
+}
+
+/// The seated terms of a sale, if it is a seated one.
+pub(crate) fn seated_of(config: &SaleConfig) -> Option<&SeatedConfig> {
+    match &config.kind {
+        KindConfig::Seated(c) => Some(c),
+        _ => None,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeatOut {
+    pub id: u32,
+    pub section: String,
+    pub row: String,
+    pub label: String,
+    pub holder_id: u64,
+    pub price: u64,
+}
+
+/// A hold of seats, or (once confirmed) an order with the same id.
+#[derive(Serialize, ToSchema)]
+pub struct SeatHoldOut {
+    pub id: u64,
+    /// Unique across the platform, e.g. `K7M-4QX2`: what a buyer quotes.
+    pub reference: String,
+    pub sale_id: u64,
+    pub booker_id: u64,
+    /// `held`, `confirmed`, `cancelled`, `expired` or `refunded`.
+    pub status: &'static str,
+    pub expires_at: String,
+    pub expires_at_us: i64,
+    pub amount: u64,
+    pub currency: String,
+    pub seats: Vec<SeatOut>,
+    /// Seats given back from this hold or order one at a time.
+    pub released: Vec<SeatOut>,
+}
+
+fn seat_out(config: &SeatedConfig, index: &stampede_core::SeatIndex, s: &HeldSeat) -> SeatOut {
+    let place = index.place(s.seat);
+    let section = place.and_then(|p| config.venue.sections.get(usize::from(p.section)));
+    let row = place.and_then(|p| section?.rows.get(usize::from(p.row)));
+    let seat = place.and_then(|p| row?.seats.get(usize::from(p.index)));
+    SeatOut {
+        id: s.seat.0,
+        section: section.map(|x| x.name.clone()).unwrap_or_default(),
+        row: row.map(|x| x.label.clone()).unwrap_or_default(),
+        label: seat.map(|x| x.label.clone()).unwrap_or_default(),
+        holder_id: s.holder.0,
+        price: s.price,
+    }
+}
+
+impl SeatHoldOut {
+    pub fn new(
+        sale_id: u64,
+        sale: &SaleConfig,
+        index: &stampede_core::SeatIndex,
+        h: &SeatHold,
+    ) -> Result<Self, crate::problem::ApiError> {
+        let empty = SeatedConfig {
+            venue: Venue { name: String::new(), sections: Vec::new() },
+            per_person_limit: 0,
+            seats_per_hold_max: 0,
+            hold_ttl_us: 0,
+        };
+        let config = seated_of(sale).unwrap_or(&empty);
+        Ok(SeatHoldOut {
+            id: h.id.0,
+            reference: stampede_core::OrderRef::new(sale_id, h.id.0).to_string(),
+            sale_id,
+            booker_id: h.by.0,
+            status: h.status.as_str(),
+            expires_at: fmt_us(h.expires_at_us),
+            expires_at_us: h.expires_at_us,
+            amount: amount_out(h.amount())?,
+            currency: sale.currency.clone(),
+            seats: h.seats.iter().map(|s| seat_out(config, index, s)).collect(),
+            released: h.released.iter().map(|s| seat_out(config, index, s)).collect(),
+        })
+    }
 }

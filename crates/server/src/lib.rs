@@ -264,7 +264,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/api/ping", get(system::ping))
-        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/openapi.json", get(openapi::openapi))
         .route("/api/auth/signup", post(accounts::signup))
         .route("/api/auth/login", post(accounts::login))
         .route("/api/auth/logout", post(accounts::logout))

@@ -13,6 +13,7 @@ use crate::dto::*;
 use crate::extract::{ApiJson, ApiPath, Auth, OPERATOR_ID, SESSION_COOKIE, cookie_from_headers, parse_id};
 use crate::listener::PeerAddr;
 use crate::problem::{ApiError, Problem};
+use crate::routes::common::{blocking, require_admin};
 use crate::throttle::Ending;
 use crate::{AppState, blocking_hash_work};
 
@@ -210,14 +211,8 @@ pub async fn update_me(
     }
     let store = state.store.clone();
     let id = auth.user.id;
-    let user = tokio::task::spawn_blocking(move || store.set_name(id, &req.name))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let user = blocking(move || Ok(store.set_name(id, &req.name)?)).await?;
     Ok(Json((&user).into()))
-}
-
-fn require_admin(auth: &Auth) -> Result<(), ApiError> {
-    if auth.is_admin() { Ok(()) } else { Err(ApiError::forbidden("only an admin may do this")) }
 }
 
 fn parse_role(raw: &str) -> Result<Role, ApiError> {
@@ -251,9 +246,7 @@ pub async fn admin_bulk_users(
     require_admin(&auth)?;
     let count = u32::try_from(req.count).map_err(|_| ApiError::from(StoreError::InvalidCount))?;
     let store = state.store.clone();
-    let created = tokio::task::spawn_blocking(move || store.bulk_create(count, &req.name_prefix))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let created = blocking(move || Ok(store.bulk_create(count, &req.name_prefix)?)).await?;
     let users = created.into_iter().map(|(u, token)| BulkUserOut { id: u.id.0, name: u.name, token }).collect();
     Ok((StatusCode::CREATED, Json(BulkUsersOut { users })))
 }

@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::dto::fmt_us;
 use crate::extract::{ApiJson, ApiPath, Auth, OPERATOR_ID, parse_id};
 use crate::problem::{ApiError, Problem};
+use crate::routes::common::blocking;
 
 /// `POST /api/me/friends`: whom to ask, by exactly one of the two fields.
 #[derive(Deserialize, ToSchema)]
@@ -117,15 +118,6 @@ fn me(auth: &Auth) -> Result<UserId, ApiError> {
     }
 }
 
-/// Runs a store call that touches SQLite off the async workers.
-async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(&e))?.map_err(ApiError::from)
-}
-
 /// The problem for a group member who is not the holder's friend.
 pub fn not_a_friend(user: u64) -> ApiError {
     ApiError::new(
@@ -212,7 +204,7 @@ pub async fn accept(
     let me = me(&auth)?;
     let from = UserId(parse_id(&user_id, "user")?);
     let store = state.store.clone();
-    let person = blocking(move || store.accept_friend(me, from)).await?;
+    let person = blocking(move || Ok(store.accept_friend(me, from)?)).await?;
     Ok(Json(FriendshipOut { state: FriendState::Friends, user: person.into() }))
 }
 
@@ -227,7 +219,7 @@ pub async fn decline(
     let me = me(&auth)?;
     let from = UserId(parse_id(&user_id, "user")?);
     let store = state.store.clone();
-    blocking(move || store.decline_friend(me, from)).await?;
+    blocking(move || Ok(store.decline_friend(me, from)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -242,6 +234,6 @@ pub async fn remove(
     let me = me(&auth)?;
     let other = UserId(parse_id(&user_id, "user")?);
     let store = state.store.clone();
-    blocking(move || store.remove_friend(me, other)).await?;
+    blocking(move || Ok(store.remove_friend(me, other)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

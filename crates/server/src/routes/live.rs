@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::extract::{ApiPath, ApiQuery, ApiWebSocket, Auth};
 use crate::live::{self, LiveMessage};
 use crate::problem::{ApiError, Problem};
-use crate::routes::sales::{handle, require_owner};
+use crate::routes::common::{require_owner, sale_handle as handle};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

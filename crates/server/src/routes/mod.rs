@@ -1,6 +1,7 @@
 //! The HTTP routes, grouped by who uses them.
 
 pub mod accounts;
+pub mod common;
 pub mod friends;
 pub mod live;
 pub mod queue;

@@ -17,7 +17,7 @@ use crate::listener::PeerAddr;
 use crate::live::{self, Published};
 use crate::pass::PassClaims;
 use crate::problem::{ApiError, Problem};
-use crate::routes::sales::{handle, require_owner};
+use crate::routes::common::{require_owner, sale_handle as handle};
 
 fn room(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
     let sale = handle(state, raw)?;

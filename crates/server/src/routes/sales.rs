@@ -15,17 +15,18 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::dto::*;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass};
 use crate::problem::{ApiError, Problem};
+// The bounds every kind of sale shares live with the shared route pieces;
+// named here too, where the sale rules are read (the OpenAPI test reads them here).
+pub use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
+use crate::routes::common::{HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold};
 
 /// Bounds on what an organizer may ask for, each named.
 pub const TITLE_LEN_MAX: usize = 200;
 pub const DESCRIPTION_LEN_MAX: usize = 4000;
 pub const STOCK_MAX: i64 = 100_000_000;
 pub const WINNERS_MAX: i64 = 1_000_000;
-pub const PER_PERSON_MAX: i64 = 1_000_000;
-pub const HOLD_SECONDS_MIN: i64 = 10;
-pub const HOLD_SECONDS_MAX: i64 = 86_400;
 pub const PRICE_MAX: i64 = stampede_core::PRICE_MAX as i64;
 /// Most rows in one listing page.
 pub const PAGE_LEN_MAX: usize = 10_000;
@@ -88,10 +89,6 @@ fn queue_config(req: Option<WaitingRoomRequest>) -> Result<Option<QueueConfig>, 
         seed,
         pass_up_to_limit: true,
     }))
-}
-
-fn in_range(v: i64, lo: i64, hi: i64, field: &str) -> Result<i64, ApiError> {
-    if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
 }
 
 /// A title (required: one line that shows something) or a description
@@ -267,21 +264,6 @@ fn check_currency(raw: &str) -> Result<String, ApiError> {
     Ok(currency)
 }
 
-pub(crate) fn handle(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
-    let id = parse_id(raw, "sale")?;
-    state.engine.sale(id).ok_or_else(|| ApiError::not_found("no such sale"))
-}
-
-/// Owner or admin, else 403.
-pub(crate) fn require_owner(auth: &Auth, sale: &SaleHandle) -> Result<(), ApiError> {
-    // The role is re-checked so an organizer who lost the role loses access too.
-    if auth.is_admin() || (auth.can_organize() && sale.config.owner == auth.core_id()) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only the sale's organizer may do this"))
-    }
-}
-
 pub(crate) async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiError> {
     Ok(state.engine.read(id, move |s| SaleOut::from_sale(id, s)).await?)
 }
@@ -304,9 +286,7 @@ pub async fn create_sale(
     // request executor, so pings and holds are not queued behind it.
     let owner = auth.core_id();
     let now_us = state.engine.now_us();
-    let config = tokio::task::spawn_blocking(move || sale_config(req, owner, now_us))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let config = blocking(move || sale_config(req, owner, now_us)).await?;
     let sale = state.engine.create_sale(config).await?;
     Ok((StatusCode::CREATED, Json(sale_out(&state, sale.id).await?)))
 }
@@ -414,15 +394,6 @@ fn unexpected(o: &Outcome) -> ApiError {
     ApiError::internal(&format!("unexpected outcome {o:?}"))
 }
 
-fn ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, HoldId), ApiError> {
-    let sale = handle(state, sale)?;
-    // Seat holds have their own routes (and answer with their seats).
-    if matches!(sale.config.kind, KindConfig::Seated(_)) {
-        return Err(stampede_core::Rejection::WrongSaleKind.into());
-    }
-    Ok((sale, HoldId(parse_id(hold, "hold")?)))
-}
-
 /// Confirm (pay for) a hold; it becomes an order with the same id.
 #[utoipa::path(post, path = "/api/sales/{id}/holds/{hold}/confirm", tag = "buying", params(("id" = u64, Path), ("hold" = u64, Path)),
     responses((status = 200, body = OrderOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -432,11 +403,7 @@ pub async fn confirm(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<OrderOut>, ApiError> {
-    let (sale, hold) = ids(&state, &sale, &hold)?;
-    match hold_command(&state, &auth, &sale, key, Action::Confirm { hold }).await? {
-        Outcome::Stock(StockOutcome::Confirmed(h)) => Ok(Json(OrderOut::new(sale.id, &h)?)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?))
 }
 
 /// Give a hold back before it expires.
@@ -448,11 +415,7 @@ pub async fn cancel(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<HoldOut>, ApiError> {
-    let (sale, hold) = ids(&state, &sale, &hold)?;
-    match hold_command(&state, &auth, &sale, key, Action::Cancel { hold }).await? {
-        Outcome::Stock(StockOutcome::Cancelled(h)) => Ok(Json(HoldOut::new(sale.id, &h)?)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?))
 }
 
 /// Refund a confirmed order; its stock returns to the sale.
@@ -464,11 +427,7 @@ pub async fn refund(
     key: IdemKey,
     ApiPath((sale, order)): ApiPath<(String, String)>,
 ) -> Result<Json<OrderOut>, ApiError> {
-    let (sale, order) = ids(&state, &sale, &order)?;
-    match hold_command(&state, &auth, &sale, key, Action::Refund { order }).await? {
-        Outcome::Stock(StockOutcome::Refunded(h)) => Ok(Json(OrderOut::new(sale.id, &h)?)),
-        other => Err(unexpected(&other)),
-    }
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
 }
 
 /// Click a first-come drop. A repeated click returns the first one.
@@ -820,7 +779,7 @@ pub async fn order_by_reference(
                 });
             } else if let Some(b) = s.seats() {
                 let h = b.hold(HoldId(r.order)).filter(|h| allowed(h.by) || h.seats.iter().any(|x| x.holder == me))?;
-                out.seats = Some(match crate::routes::seats::SeatHoldOut::new(sale_id, &config, index.as_ref()?, h) {
+                out.seats = Some(match SeatHoldOut::new(sale_id, &config, index.as_ref()?, h) {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
                 });

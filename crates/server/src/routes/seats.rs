@@ -10,18 +10,20 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    Action, HeldSeat, HoldId, KindConfig, Outcome, SaleConfig, SeatArea, SeatHold, SeatId, SeatedAction, SeatedConfig,
-    SectionSpec, US_PER_S, UserId, Venue,
+    Action, HoldId, KindConfig, Outcome, SeatArea, SeatId, SeatedAction, SeatedConfig, US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::dto::fmt_us;
+use crate::dto::{SeatHoldOut, SeatedRequest, seated_of};
 use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey, SalePass, parse_id};
 use crate::live;
 use crate::problem::{ApiError, Problem};
-use crate::routes::sales::handle;
+use crate::routes::common::{
+    HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, HoldVerb, PER_PERSON_MAX, in_range, sale_handle as handle, seat_hold_answer,
+    settle_hold,
+};
 use crate::seatmap::SeatFrame;
 
 /// Largest body of a request carrying a whole venue (sale creation, import):
@@ -31,39 +33,8 @@ pub const VENUE_BODY_LEN_MAX: usize = 8 * 1024 * 1024;
 pub const SEATS_PER_HOLD_LIMIT: i64 = 50;
 pub const SEATS_PER_HOLD_DEFAULT: i64 = 8;
 
-/// The seated part of `POST /api/sales` with `"kind": "seated"`: a venue
-/// given whole (`venue`), generated from blocks (`generate`), or stored in
-/// the venue library (`venue_id`, resolved by `routes::venues::resolve_venue_id`).
-#[derive(Deserialize, ToSchema)]
-pub struct SeatedRequest {
-    #[serde(default)]
-    #[schema(value_type = Option<crate::openapi::VenueIn>)]
-    pub venue: Option<Venue>,
-    #[serde(default)]
-    pub generate: Option<GenerateRequest>,
-    #[serde(default)]
-    pub venue_id: Option<u64>,
-    #[schema(minimum = 1, maximum = 1000000)]
-    pub per_person_limit: i64,
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 50)]
-    pub seats_per_hold_max: Option<i64>,
-    #[schema(minimum = 10, maximum = 86400)]
-    pub hold_seconds: i64,
-}
-
-/// A venue built from rectangular or curved blocks.
-#[derive(Deserialize, ToSchema)]
-pub struct GenerateRequest {
-    #[schema(max_length = 100)]
-    pub name: String,
-    #[schema(value_type = Vec<crate::openapi::SectionSpecIn>, max_items = 200)]
-    pub sections: Vec<SectionSpec>,
-}
-
 /// Turns the seated part of a creation request into the core's config.
 pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
-    use crate::routes::sales::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
     let venue = match (req.venue, req.generate, req.venue_id) {
         (Some(v), None, None) => {
             v.validate()
@@ -80,17 +51,14 @@ pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
         }
         _ => return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id")),
     };
-    let bounded = |v: i64, lo: i64, hi: i64, field: &str| {
-        if (lo..=hi).contains(&v) { Ok(v) } else { Err(ApiError::out_of_range(field, lo, hi)) }
-    };
-    let per_person_limit = bounded(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
-    let per_hold = bounded(
+    let per_person_limit = in_range(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
+    let per_hold = in_range(
         req.seats_per_hold_max.unwrap_or(SEATS_PER_HOLD_DEFAULT),
         1,
         SEATS_PER_HOLD_LIMIT,
         "seats_per_hold_max",
     )?;
-    let hold_seconds = bounded(req.hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")?;
+    let hold_seconds = in_range(req.hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")?;
     Ok(SeatedConfig {
         venue,
         per_person_limit: u32::try_from(per_person_limit).unwrap_or(u32::MAX),
@@ -105,13 +73,6 @@ fn seated_sale(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
         return Err(stampede_core::Rejection::WrongSaleKind.into());
     }
     Ok(sale)
-}
-
-fn seated_of(config: &SaleConfig) -> Option<&SeatedConfig> {
-    match &config.kind {
-        KindConfig::Seated(c) => Some(c),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------- layout
@@ -267,80 +228,6 @@ pub struct SeatHoldRequest {
     pub holders: Option<Vec<u64>>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SeatOut {
-    pub id: u32,
-    pub section: String,
-    pub row: String,
-    pub label: String,
-    pub holder_id: u64,
-    pub price: u64,
-}
-
-/// A hold of seats, or (once confirmed) an order with the same id.
-#[derive(Serialize, ToSchema)]
-pub struct SeatHoldOut {
-    pub id: u64,
-    /// Unique across the platform, e.g. `K7M-4QX2`: what a buyer quotes.
-    pub reference: String,
-    pub sale_id: u64,
-    pub booker_id: u64,
-    /// `held`, `confirmed`, `cancelled`, `expired` or `refunded`.
-    pub status: &'static str,
-    pub expires_at: String,
-    pub expires_at_us: i64,
-    pub amount: u64,
-    pub currency: String,
-    pub seats: Vec<SeatOut>,
-    /// Seats given back from this hold or order one at a time.
-    pub released: Vec<SeatOut>,
-}
-
-fn seat_out(config: &SeatedConfig, index: &stampede_core::SeatIndex, s: &HeldSeat) -> SeatOut {
-    let place = index.place(s.seat);
-    let section = place.and_then(|p| config.venue.sections.get(usize::from(p.section)));
-    let row = place.and_then(|p| section?.rows.get(usize::from(p.row)));
-    let seat = place.and_then(|p| row?.seats.get(usize::from(p.index)));
-    SeatOut {
-        id: s.seat.0,
-        section: section.map(|x| x.name.clone()).unwrap_or_default(),
-        row: row.map(|x| x.label.clone()).unwrap_or_default(),
-        label: seat.map(|x| x.label.clone()).unwrap_or_default(),
-        holder_id: s.holder.0,
-        price: s.price,
-    }
-}
-
-impl SeatHoldOut {
-    pub fn new(
-        sale_id: u64,
-        sale: &SaleConfig,
-        index: &stampede_core::SeatIndex,
-        h: &SeatHold,
-    ) -> Result<Self, ApiError> {
-        let empty = SeatedConfig {
-            venue: Venue { name: String::new(), sections: Vec::new() },
-            per_person_limit: 0,
-            seats_per_hold_max: 0,
-            hold_ttl_us: 0,
-        };
-        let config = seated_of(sale).unwrap_or(&empty);
-        Ok(SeatHoldOut {
-            id: h.id.0,
-            reference: stampede_core::OrderRef::new(sale_id, h.id.0).to_string(),
-            sale_id,
-            booker_id: h.by.0,
-            status: h.status.as_str(),
-            expires_at: fmt_us(h.expires_at_us),
-            expires_at_us: h.expires_at_us,
-            amount: crate::dto::amount_out(h.amount())?,
-            currency: sale.currency.clone(),
-            seats: h.seats.iter().map(|s| seat_out(config, index, s)).collect(),
-            released: h.released.iter().map(|s| seat_out(config, index, s)).collect(),
-        })
-    }
-}
-
 async fn seat_command(
     state: &AppState,
     auth: &Auth,
@@ -348,16 +235,10 @@ async fn seat_command(
     key: IdemKey,
     action: Action,
 ) -> Result<SeatHoldOut, ApiError> {
-    let id = sale.id;
-    let config = sale.config.clone();
-    let outcome = state.engine.command(sale.id, auth.core_id(), key.0, action).await?;
-    let hold = match outcome {
-        Outcome::Seated(o) => o.into_hold(),
-        Outcome::Rejected(r) => return Err(r.into()),
-        other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
-    };
-    let index = state.seatmaps.index(id, &config);
-    SeatHoldOut::new(id, &config, &index, &hold)
+    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
+        Outcome::Rejected(r) => Err(r.into()),
+        outcome => seat_hold_answer(state, sale, outcome),
+    }
 }
 
 /// Hold seats, all or none: the ones you chose, or the best adjacent ones.
@@ -433,8 +314,7 @@ pub async fn confirm(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
-    let (sale, hold) = hold_ids(&state, &sale, &hold)?;
-    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Confirm { hold }).await?))
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?))
 }
 
 /// Give a seat hold back before it expires.
@@ -447,8 +327,7 @@ pub async fn cancel(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
-    let (sale, hold) = hold_ids(&state, &sale, &hold)?;
-    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Cancel { hold }).await?))
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?))
 }
 
 /// Refund a whole seat order.
@@ -461,8 +340,7 @@ pub async fn refund(
     key: IdemKey,
     ApiPath((sale, order)): ApiPath<(String, String)>,
 ) -> Result<Json<SeatHoldOut>, ApiError> {
-    let (sale, order) = hold_ids(&state, &sale, &order)?;
-    Ok(Json(seat_command(&state, &auth, &sale, key, Action::Refund { order }).await?))
+    Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

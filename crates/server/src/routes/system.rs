@@ -1,4 +1,6 @@
-//! Liveness, readiness, the ping endpoint and the OpenAPI document.
+//! Liveness, readiness, the ping endpoint, the fallbacks and operator stats.
+//! (The OpenAPI document is served by `crate::openapi`, which owns it: the
+//! document lists this module's routes, so serving it here made a cycle.)
 
 use axum::Json;
 use axum::extract::State;
@@ -30,13 +32,6 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
 #[utoipa::path(get, path = "/api/ping", tag = "system", responses((status = 200, body = String)))]
 pub async fn ping() -> &'static str {
     "pong"
-}
-
-/// This API's OpenAPI document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "system",
-    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
-pub async fn openapi() -> Json<&'static serde_json::Value> {
-    Json(crate::openapi::document())
 }
 
 pub async fn not_found() -> ApiError {

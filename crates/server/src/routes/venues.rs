@@ -19,9 +19,10 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::dto::fmt_us;
+use crate::dto::{GenerateRequest, SeatedRequest};
 use crate::extract::{ApiJson, ApiPath, Auth, parse_id};
 use crate::problem::{ApiError, Problem};
-use crate::routes::seats::{GenerateRequest, SeatedRequest};
+use crate::routes::common::{self, blocking};
 
 /// `POST /api/venues`: a whole venue (`name` and `sections`, the export
 /// format), or `generate` (blocks, as for a seated sale); not both.
@@ -71,7 +72,7 @@ pub struct VenuesOut {
 }
 
 fn require_organizer(auth: &Auth) -> Result<(), ApiError> {
-    if auth.can_organize() { Ok(()) } else { Err(ApiError::forbidden("only organizers keep venues")) }
+    common::require_organizer(auth, "only organizers keep venues")
 }
 
 /// Whether `auth` may see and change a venue stored by `owner`.
@@ -81,15 +82,6 @@ fn may_touch(auth: &Auth, owner: UserId) -> bool {
 
 fn no_such_venue() -> ApiError {
     ApiError::not_found("no such venue")
-}
-
-/// Runs store work off the async workers.
-async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(&e))?
 }
 
 /// The venue a creation request describes (validated later, by the store).

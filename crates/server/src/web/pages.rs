@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::i18n::Lang;
 use super::{Chrome, SignedIn, local_path, query_param, render, see_other};
 use crate::AppState;
+use crate::dto::{SeatedOut, StockOut, kind_name};
 use crate::extract::{SESSION_COOKIE, cookie_from_headers, parse_id};
-use stampede_core::{KindConfig, US_PER_S};
 use stampede_engine::SaleHandle;
 
 /// Closed sales shown on the home page, newest first.
@@ -45,39 +45,6 @@ impl TimeView {
     }
 }
 
-/// A stock sale's numbers.
-#[derive(Clone, Debug)]
-pub struct StockSummary {
-    pub total: u64,
-    pub available: u64,
-    pub price: u64,
-    pub per_person_limit: u32,
-    pub order_quantity_max: u32,
-    pub hold_seconds: i64,
-}
-
-/// One section of a seated sale.
-#[derive(Clone, Debug)]
-pub struct SectionSummary {
-    pub name: String,
-    pub tier: String,
-    pub price: u64,
-    pub seats: u32,
-    pub available: u32,
-}
-
-/// A seated sale's numbers.
-#[derive(Clone, Debug)]
-pub struct SeatedSummary {
-    pub venue: String,
-    pub total: u32,
-    pub available: u32,
-    pub per_person_limit: u32,
-    pub seats_per_hold_max: u32,
-    pub hold_seconds: i64,
-    pub sections: Vec<SectionSummary>,
-}
-
 /// A sale's public state as the pages show it, read from the engine's live
 /// view (the newest durable state, which the sale's task also publishes at
 /// each opening, closing and expiry): no trip through the sale's mailbox, so
@@ -93,9 +60,9 @@ pub struct Summary {
     pub closes_at_us: Option<i64>,
     pub waiting_room: bool,
     pub currency: String,
-    pub stock: Option<StockSummary>,
+    pub stock: Option<StockOut>,
     pub drop: Option<stampede_core::DropView>,
-    pub seated: Option<SeatedSummary>,
+    pub seated: Option<SeatedOut>,
 }
 
 impl Summary {
@@ -104,48 +71,12 @@ impl Summary {
         let live = handle.live().borrow().clone();
         let c = &handle.config;
         let view = &live.view;
-        let stock = match (&c.kind, &view.stock) {
-            (KindConfig::Stock(sc), Some(v)) => Some(StockSummary {
-                total: v.total,
-                available: v.available,
-                price: sc.price,
-                per_person_limit: sc.per_person_limit,
-                order_quantity_max: sc.order_quantity_max,
-                hold_seconds: sc.hold_ttl_us / US_PER_S,
-            }),
-            _ => None,
-        };
-        let seated = match (&c.kind, &view.seats) {
-            (KindConfig::Seated(sc), Some(v)) => Some(SeatedSummary {
-                venue: sc.venue.name.clone(),
-                total: v.total,
-                available: v.available,
-                per_person_limit: sc.per_person_limit,
-                seats_per_hold_max: sc.seats_per_hold_max,
-                hold_seconds: sc.hold_ttl_us / US_PER_S,
-                sections: sc
-                    .venue
-                    .sections
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| SectionSummary {
-                        name: x.name.clone(),
-                        tier: x.tier.clone(),
-                        price: x.price,
-                        seats: u32::try_from(x.rows.iter().map(|r| r.seats.len()).sum::<usize>()).unwrap_or(u32::MAX),
-                        available: v.section_available.get(i).copied().unwrap_or(0),
-                    })
-                    .collect(),
-            }),
-            _ => None,
-        };
+        // The same presentation as the JSON answers (`dto`), from the live view.
+        let stock = view.stock.as_ref().and_then(|v| StockOut::of(c, v));
+        let seated = view.seats.as_ref().and_then(|v| SeatedOut::of(c, v));
         Summary {
             id: handle.id,
-            kind: match c.kind {
-                KindConfig::Stock(_) => "stock",
-                KindConfig::Drop(_) => "drop",
-                KindConfig::Seated(_) => "seated",
-            },
+            kind: kind_name(&c.kind),
             title: c.text_in(lang.code()).0.to_owned(),
             description: c.text_in(lang.code()).1.to_owned(),
             status: view.status.as_str(),
