@@ -264,8 +264,9 @@ if (friendForm) {
     if (r.ok) {
       input.value = '';
       const key = r.data.state === 'friends' ? 'friends.now_friends' : 'friends.sent';
-      showMessage(friendsMessage, t(key, { name: r.data.user.name }), 'ok');
+      // The list first, then the message: whoever reads "Request sent" finds it listed.
       await loadFriends();
+      showMessage(friendsMessage, t(key, { name: r.data.user.name }), 'ok');
     } else {
       const text = r.status === 404 ? t('friends.no_account') : problemMessage(r.problem);
       showMessage(friendsMessage, text, 'error');
@@ -288,8 +289,8 @@ if (friendForm) {
     for (const b of row.querySelectorAll('button')) b.disabled = true;
     const r = await command(method, path);
     if (r.ok) {
-      showMessage(friendsMessage, t(done), 'ok');
       await loadFriends();
+      showMessage(friendsMessage, t(done), 'ok');
     } else {
       for (const b of row.querySelectorAll('button')) b.disabled = false;
       showMessage(friendsMessage, problemMessage(r.problem), 'error');
