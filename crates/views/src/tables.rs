@@ -194,6 +194,7 @@ impl Views {
             .optional()?
             .map_or(0, back);
         let start = next;
+        let mut stats = StatsCache::default();
         for entry in entries {
             if entry.seq < next {
                 continue;
@@ -202,10 +203,11 @@ impl Views {
                 return Err(ViewsError::Gap { sale, expected: next, got: entry.seq });
             }
             for change in fold(sale, entry) {
-                apply_change(&tx, sale, change)?;
+                apply_change(&tx, sale, change, &mut stats)?;
             }
             next = entry.seq + 1;
         }
+        stats.flush(&tx, sale)?;
         if next != start {
             tx.execute(
                 "INSERT INTO cursors (sale, next_seq) VALUES (?1, ?2)
@@ -451,21 +453,20 @@ const HOLD_COLUMNS: &str =
 
 fn stats_row(tx: &rusqlite::Transaction<'_>, sale: SaleId) -> Result<SaleStats, ViewsError> {
     Ok(tx
-        .query_row(
+        .prepare_cached(
             "SELECT held, sold, revenue, refunds, refunded_amount, clicks, won FROM sale_stats WHERE sale = ?1",
-            [u(sale)],
-            |r| {
-                Ok(SaleStats {
-                    held: back(r.get(0)?),
-                    sold: back(r.get(1)?),
-                    revenue: back(r.get(2)?),
-                    refunds: back(r.get(3)?),
-                    refunded_amount: back(r.get(4)?),
-                    clicks: back(r.get(5)?),
-                    won: back(r.get(6)?),
-                })
-            },
-        )
+        )?
+        .query_row([u(sale)], |r| {
+            Ok(SaleStats {
+                held: back(r.get(0)?),
+                sold: back(r.get(1)?),
+                revenue: back(r.get(2)?),
+                refunds: back(r.get(3)?),
+                refunded_amount: back(r.get(4)?),
+                clicks: back(r.get(5)?),
+                won: back(r.get(6)?),
+            })
+        })
         .optional()?
         .unwrap_or_default())
 }
@@ -491,7 +492,40 @@ fn put_stats(tx: &rusqlite::Transaction<'_>, sale: SaleId, s: &SaleStats) -> Res
     Ok(())
 }
 
-fn apply_change(tx: &rusqlite::Transaction<'_>, sale: SaleId, change: Change) -> Result<(), ViewsError> {
+/// The sale's statistics row, read at most once per transaction and written
+/// once at its end: every hold change moves it, and reading and writing it per
+/// change cost the projector more than the hold rows themselves.
+#[derive(Default)]
+struct StatsCache {
+    row: Option<SaleStats>,
+    dirty: bool,
+}
+
+impl StatsCache {
+    fn get(&mut self, tx: &rusqlite::Transaction<'_>, sale: SaleId) -> Result<&mut SaleStats, ViewsError> {
+        let row = match self.row.take() {
+            Some(row) => row,
+            None => stats_row(tx, sale)?,
+        };
+        self.dirty = true;
+        Ok(self.row.insert(row))
+    }
+
+    fn flush(&mut self, tx: &rusqlite::Transaction<'_>, sale: SaleId) -> Result<(), ViewsError> {
+        if let (Some(row), true) = (&self.row, self.dirty) {
+            put_stats(tx, sale, row)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+fn apply_change(
+    tx: &rusqlite::Transaction<'_>,
+    sale: SaleId,
+    change: Change,
+    stats: &mut StatsCache,
+) -> Result<(), ViewsError> {
     match change {
         Change::Hold(row) => {
             let old = tx
@@ -509,9 +543,7 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, sale: SaleId, change: Change) ->
                 }),
                 None => Contribution::default(),
             };
-            let mut stats = stats_row(tx, sale)?;
-            stats.replace(old, Contribution::of(&row));
-            put_stats(tx, sale, &stats)?;
+            stats.get(tx, sale)?.replace(old, Contribution::of(&row));
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO holds (sale, id, kind, booker, status, quantity, unit_price, amount,
                      created_at_us, expires_at_us, updated_at_us)
@@ -551,9 +583,7 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, sale: SaleId, change: Change) ->
             }
         }
         Change::Click(c) => {
-            let mut stats = stats_row(tx, sale)?;
-            stats.add_click(c.won);
-            put_stats(tx, sale, &stats)?;
+            stats.get(tx, sale)?.add_click(c.won);
             tx.prepare_cached(
                 "INSERT INTO clicks (sale, rank, person, won, at_us, after_open_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
@@ -572,8 +602,9 @@ fn apply_change(tx: &rusqlite::Transaction<'_>, sale: SaleId, change: Change) ->
             .execute(params![u(sale), i64::from(histogram_bucket(c.after_open_us))])?;
         }
         Change::Status { sale, status, at_us } => {
-            let stats = stats_row(tx, sale)?;
-            put_stats(tx, sale, &stats)?;
+            // The row must exist (with what is counted so far) before its status is set.
+            stats.get(tx, sale)?;
+            stats.flush(tx, sale)?;
             tx.prepare_cached("UPDATE sale_stats SET status = ?2, status_at_us = ?3 WHERE sale = ?1")?
                 .execute(params![u(sale), status.as_str(), at_us])?;
         }
