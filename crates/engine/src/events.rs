@@ -114,6 +114,17 @@ impl Subscription {
         Self::map(self.rx.blocking_recv())
     }
 
+    /// What is already waiting, without blocking; `None` when nothing is.
+    /// A projector drains these to apply many batches in one transaction.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        match self.rx.try_recv() {
+            Ok(b) => Some(Received::Batch(b)),
+            Err(broadcast::error::TryRecvError::Empty) => None,
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => Some(Received::Lagged { missed }),
+            Err(broadcast::error::TryRecvError::Closed) => Some(Received::Closed),
+        }
+    }
+
     fn map(r: Result<Arc<SaleEvents>, broadcast::error::RecvError>) -> Received {
         match r {
             Ok(b) => Received::Batch(b),

@@ -82,6 +82,10 @@ impl Projector {
     }
 }
 
+/// At most this many published batches go into one transaction, so a
+/// request waiting to read its own write is not held behind an endless group.
+const GROUP_BATCHES_MAX: usize = 256;
+
 struct Follower {
     views: Views,
     log: Box<dyn CommandLog>,
@@ -92,19 +96,30 @@ struct Follower {
 impl Follower {
     fn run(&mut self) -> Result<(), ViewsError> {
         self.catch_up_everything()?;
-        loop {
-            match self.events.blocking_recv() {
-                Received::Batch(batch) => {
-                    match self.views.apply(batch.sale, &batch.entries) {
-                        Ok(_) => {}
-                        // Subscribed after some of this sale's entries, or a
-                        // gap: the log has them all (the batch is durable).
-                        Err(ViewsError::Gap { .. }) => {
-                            catch_up(&mut self.views, self.log.as_mut(), batch.sale)?;
+        let mut next = Some(self.events.blocking_recv());
+        while let Some(received) = next.take() {
+            match received {
+                Received::Batch(first) => {
+                    // Whatever else is already waiting goes into the same
+                    // transaction: the busier the engine, the bigger the group.
+                    let mut group = vec![first];
+                    while group.len() < GROUP_BATCHES_MAX {
+                        match self.events.try_recv() {
+                            Some(Received::Batch(b)) => group.push(b),
+                            Some(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            None => break,
                         }
-                        Err(e) => return Err(e),
                     }
-                    self.progress.send_modify(|p| p.applied = p.applied.max(batch.number));
+                    // Subscribed after some of a sale's entries, or a gap:
+                    // the log has them all (every published batch is durable).
+                    for sale in self.views.apply_group(&group)? {
+                        catch_up(&mut self.views, self.log.as_mut(), sale)?;
+                    }
+                    let newest = group.iter().map(|b| b.number).max().unwrap_or(0);
+                    self.progress.send_modify(|p| p.applied = p.applied.max(newest));
                 }
                 Received::Lagged { missed } => {
                     tracing::info!(missed, "the projector fell behind the event stream; catching up from the log");
@@ -112,7 +127,11 @@ impl Follower {
                 }
                 Received::Closed => return Ok(()),
             }
+            if next.is_none() {
+                next = Some(self.events.blocking_recv());
+            }
         }
+        Ok(())
     }
 
     /// Everything published before this starts is durable, so once the log

@@ -9,10 +9,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use stampede_core::{HoldStatus, SaleStatus};
-use stampede_engine::events::EntryEvents;
+use stampede_engine::events::{EntryEvents, SaleEvents};
 use stampede_log::SaleId;
 
 use crate::fold::{Change, ClickRow, Contribution, HoldKind, HoldRow, SaleStats, SeatRow, fold, histogram_bucket};
@@ -189,34 +190,33 @@ impl Views {
     /// Returns the sale's next seq.
     pub fn apply(&mut self, sale: SaleId, entries: &[EntryEvents]) -> Result<u64, ViewsError> {
         let tx = self.conn.transaction()?;
-        let mut next: u64 = tx
-            .query_row("SELECT next_seq FROM cursors WHERE sale = ?1", [u(sale)], |r| r.get::<_, i64>(0))
-            .optional()?
-            .map_or(0, back);
-        let start = next;
-        let mut stats = StatsCache::default();
-        for entry in entries {
-            if entry.seq < next {
+        let applied = apply_in(&tx, sale, entries)?;
+        if let Some((expected, got)) = applied.gap {
+            // Dropping the transaction rolls the whole call back.
+            return Err(ViewsError::Gap { sale, expected, got });
+        }
+        tx.commit()?;
+        Ok(applied.next)
+    }
+
+    /// Applies many published batches (of any sales, in publication order)
+    /// in one transaction: under a rush one commit per batch cost the
+    /// projector more than its rows. A sale whose batch does not follow its
+    /// cursor keeps what came before the gap and is returned, to be caught up
+    /// from the log; its later batches in the group are left to that catch-up.
+    pub fn apply_group(&mut self, batches: &[Arc<SaleEvents>]) -> Result<Vec<SaleId>, ViewsError> {
+        let tx = self.conn.transaction()?;
+        let mut gaps: Vec<SaleId> = Vec::new();
+        for batch in batches {
+            if gaps.contains(&batch.sale) {
                 continue;
             }
-            if entry.seq > next {
-                return Err(ViewsError::Gap { sale, expected: next, got: entry.seq });
+            if apply_in(&tx, batch.sale, &batch.entries)?.gap.is_some() {
+                gaps.push(batch.sale);
             }
-            for change in fold(sale, entry) {
-                apply_change(&tx, sale, change, &mut stats)?;
-            }
-            next = entry.seq + 1;
         }
-        stats.flush(&tx, sale)?;
-        if next != start {
-            tx.execute(
-                "INSERT INTO cursors (sale, next_seq) VALUES (?1, ?2)
-                 ON CONFLICT (sale) DO UPDATE SET next_seq = excluded.next_seq",
-                params![u(sale), u(next)],
-            )?;
-            tx.commit()?;
-        }
-        Ok(next)
+        tx.commit()?;
+        Ok(gaps)
     }
 
     /// Every row of every table in key order, one line each: two builds of the
@@ -490,6 +490,47 @@ fn put_stats(tx: &rusqlite::Transaction<'_>, sale: SaleId, s: &SaleStats) -> Res
         u(s.won)
     ])?;
     Ok(())
+}
+
+/// What [`apply_in`] did: the sale's next seq, and the gap it stopped at.
+struct AppliedTo {
+    next: u64,
+    gap: Option<(u64, u64)>,
+}
+
+/// Applies consecutive entries of one sale inside `tx` and moves its cursor
+/// with them; stops at a gap, keeping what came before it.
+fn apply_in(tx: &rusqlite::Transaction<'_>, sale: SaleId, entries: &[EntryEvents]) -> Result<AppliedTo, ViewsError> {
+    let mut next: u64 = tx
+        .prepare_cached("SELECT next_seq FROM cursors WHERE sale = ?1")?
+        .query_row([u(sale)], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map_or(0, back);
+    let start = next;
+    let mut stats = StatsCache::default();
+    let mut gap = None;
+    for entry in entries {
+        if entry.seq < next {
+            continue;
+        }
+        if entry.seq > next {
+            gap = Some((next, entry.seq));
+            break;
+        }
+        for change in fold(sale, entry) {
+            apply_change(tx, sale, change, &mut stats)?;
+        }
+        next = entry.seq + 1;
+    }
+    stats.flush(tx, sale)?;
+    if next != start {
+        tx.prepare_cached(
+            "INSERT INTO cursors (sale, next_seq) VALUES (?1, ?2)
+             ON CONFLICT (sale) DO UPDATE SET next_seq = excluded.next_seq",
+        )?
+        .execute(params![u(sale), u(next)])?;
+    }
+    Ok(AppliedTo { next, gap })
 }
 
 /// The sale's statistics row, read at most once per transaction and written
