@@ -17,7 +17,7 @@ fn batch(sale: u64, seqs: &[u64], number: u64) -> Arc<SaleEvents> {
             events: vec![Event::StatusChanged(SaleStatus::Open)],
         })
         .collect();
-    Arc::new(SaleEvents { sale: sale, entries, number })
+    Arc::new(SaleEvents { sale, entries, number })
 }
 
 #[test]
