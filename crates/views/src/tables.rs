@@ -373,21 +373,7 @@ impl Views {
                 "SELECT held, sold, revenue, refunds, refunded_amount, clicks, won, status, status_at_us
                  FROM sale_stats WHERE sale = ?1",
                 [u(sale)],
-                |r| {
-                    Ok((
-                        SaleStats {
-                            held: back(r.get(0)?),
-                            sold: back(r.get(1)?),
-                            revenue: back(r.get(2)?),
-                            refunds: back(r.get(3)?),
-                            refunded_amount: back(r.get(4)?),
-                            clicks: back(r.get(5)?),
-                            won: back(r.get(6)?),
-                        },
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, Option<i64>>(8)?,
-                    ))
-                },
+                |r| Ok((stats_of(r)?, r.get::<_, Option<String>>(7)?, r.get::<_, Option<i64>>(8)?)),
             )
             .optional()?;
         let Some((stats, status, at)) = row else { return Ok((SaleStats::default(), None)) };
@@ -451,22 +437,26 @@ impl Views {
 const HOLD_COLUMNS: &str =
     "sale, id, kind, booker, status, quantity, unit_price, amount, created_at_us, expires_at_us, updated_at_us";
 
+/// A sale's counts from the first seven columns of a `sale_stats` query
+/// (`held, sold, revenue, refunds, refunded_amount, clicks, won`).
+fn stats_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<SaleStats> {
+    Ok(SaleStats {
+        held: back(r.get(0)?),
+        sold: back(r.get(1)?),
+        revenue: back(r.get(2)?),
+        refunds: back(r.get(3)?),
+        refunded_amount: back(r.get(4)?),
+        clicks: back(r.get(5)?),
+        won: back(r.get(6)?),
+    })
+}
+
 fn stats_row(tx: &rusqlite::Transaction<'_>, sale: SaleId) -> Result<SaleStats, ViewsError> {
     Ok(tx
         .prepare_cached(
             "SELECT held, sold, revenue, refunds, refunded_amount, clicks, won FROM sale_stats WHERE sale = ?1",
         )?
-        .query_row([u(sale)], |r| {
-            Ok(SaleStats {
-                held: back(r.get(0)?),
-                sold: back(r.get(1)?),
-                revenue: back(r.get(2)?),
-                refunds: back(r.get(3)?),
-                refunded_amount: back(r.get(4)?),
-                clicks: back(r.get(5)?),
-                won: back(r.get(6)?),
-            })
-        })
+        .query_row([u(sale)], stats_of)
         .optional()?
         .unwrap_or_default())
 }
