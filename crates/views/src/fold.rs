@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use stampede_core::{Event, HoldFact, HoldStatus, Money, SaleStatus};
+use stampede_core::{Event, HoldChange, HoldFact, HoldStatus, Money, SaleStatus};
 use stampede_engine::events::EntryEvents;
 use stampede_log::SaleId;
 
@@ -97,8 +97,10 @@ pub struct ClickRow {
 /// What one event does to the tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    /// Insert or replace the hold.
-    Hold(HoldRow),
+    /// Insert or replace the hold. `new`: this entry made it, so there is no
+    /// earlier row whose share of the statistics to take back (the tables
+    /// skip looking one up; the model looks anyway, so a wrong `new` shows).
+    Hold { row: HoldRow, new: bool },
     /// Replace the seats of a seat hold.
     HoldSeats { sale: SaleId, hold: u64, seats: Vec<SeatRow> },
     /// A click (ranks only ever grow; each is added once).
@@ -119,34 +121,40 @@ pub fn fold(sale: SaleId, entry: &EntryEvents) -> Vec<Change> {
     let mut out = Vec::new();
     for event in &entry.events {
         match event {
-            Event::Hold { change: _, hold } => match hold {
-                HoldFact::Stock(h) => out.push(Change::Hold(HoldRow {
-                    sale,
-                    id: h.id.0,
-                    kind: HoldKind::Stock,
-                    booker: h.by.0,
-                    status: h.status,
-                    quantity: h.quantity,
-                    unit_price: h.price,
-                    amount: minor(h.amount()),
-                    created_at_us: h.created_at_us,
-                    expires_at_us: h.expires_at_us,
-                    updated_at_us: entry.at_us,
-                })),
-                HoldFact::Seats(h) => {
-                    out.push(Change::Hold(HoldRow {
+            Event::Hold { change, hold } => match hold {
+                HoldFact::Stock(h) => out.push(Change::Hold {
+                    new: *change == HoldChange::Held,
+                    row: HoldRow {
                         sale,
                         id: h.id.0,
-                        kind: HoldKind::Seats,
+                        kind: HoldKind::Stock,
                         booker: h.by.0,
                         status: h.status,
-                        quantity: u32::try_from(h.seats.len()).unwrap_or(u32::MAX),
-                        unit_price: 0,
+                        quantity: h.quantity,
+                        unit_price: h.price,
                         amount: minor(h.amount()),
                         created_at_us: h.created_at_us,
                         expires_at_us: h.expires_at_us,
                         updated_at_us: entry.at_us,
-                    }));
+                    },
+                }),
+                HoldFact::Seats(h) => {
+                    out.push(Change::Hold {
+                        new: *change == HoldChange::Held,
+                        row: HoldRow {
+                            sale,
+                            id: h.id.0,
+                            kind: HoldKind::Seats,
+                            booker: h.by.0,
+                            status: h.status,
+                            quantity: u32::try_from(h.seats.len()).unwrap_or(u32::MAX),
+                            unit_price: 0,
+                            amount: minor(h.amount()),
+                            created_at_us: h.created_at_us,
+                            expires_at_us: h.expires_at_us,
+                            updated_at_us: entry.at_us,
+                        },
+                    });
                     let row = |released: bool| {
                         move |(i, s): (usize, &stampede_core::HeldSeat)| SeatRow {
                             released,
@@ -271,7 +279,7 @@ impl Model {
         *next = entry.seq + 1;
         for change in fold(sale, entry) {
             match change {
-                Change::Hold(row) => {
+                Change::Hold { row, new: _ } => {
                     let old = self.holds.get(&(sale, row.id)).map(Contribution::of).unwrap_or_default();
                     self.stats.entry(sale).or_default().replace(old, Contribution::of(&row));
                     self.holds.insert((sale, row.id), row);

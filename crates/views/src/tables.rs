@@ -20,7 +20,7 @@ use crate::fold::{Change, ClickRow, Contribution, HoldKind, HoldRow, SaleStats, 
 
 /// Bumped when the tables change shape: older tables are then dropped and
 /// rebuilt from the log (they are caches of it).
-pub const VIEWS_SCHEMA_VERSION: i64 = 1;
+pub const VIEWS_SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewsError {
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS holds (
     updated_at_us INTEGER NOT NULL,
     PRIMARY KEY (sale, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS holds_by_booker ON holds (booker, kind, sale, id);
+CREATE INDEX IF NOT EXISTS holds_by_booker ON holds (booker, sale, id);
 CREATE TABLE IF NOT EXISTS hold_seats (
     sale INTEGER NOT NULL,
     hold INTEGER NOT NULL,
@@ -149,6 +149,9 @@ impl Views {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // The per-person index of holds is written at random places; pages it
+        // needs again should still be in memory (SQLite's default is 2 MiB).
+        conn.pragma_update(None, "cache_size", -32_768)?;
         Self::init(conn)
     }
 
@@ -558,13 +561,16 @@ fn apply_change(
     stats: &mut StatsCache,
 ) -> Result<(), ViewsError> {
     match change {
-        Change::Hold(row) => {
-            let old = tx
-                .prepare_cached("SELECT status, quantity, amount FROM holds WHERE sale = ?1 AND id = ?2")?
-                .query_row(params![u(sale), u(row.id)], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                })
-                .optional()?;
+        Change::Hold { row, new } => {
+            let old = if new {
+                None
+            } else {
+                tx.prepare_cached("SELECT status, quantity, amount FROM holds WHERE sale = ?1 AND id = ?2")?
+                    .query_row(params![u(sale), u(row.id)], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    })
+                    .optional()?
+            };
             let old = match old {
                 Some((status, quantity, amount)) => Contribution::of(&HoldRow {
                     status: parse_status(&status)?,
