@@ -15,12 +15,12 @@ async function shotOf(page, selector, name) {
 }
 
 /**
- * Proxies the page's seat-map socket and resolves `until(ids)` once a delta
- * naming every id as taken has been handed to the page.
+ * Proxies the page's live socket and resolves `until(ids)` once a seat-map
+ * delta naming every id as taken has been handed to the page.
  */
 async function watchDeltas(page) {
   const waiters = [];
-  await page.routeWebSocket(/\/seats\/ws$/, (ws) => {
+  await page.routeWebSocket(/\/live\/ws(\?|$)/, (ws) => {
     const server = ws.connectToServer();
     server.onMessage((m) => {
       ws.send(m);
@@ -30,7 +30,7 @@ async function watchDeltas(page) {
       } catch {
         return;
       }
-      for (const w of waiters) if (msg.type === 'delta' && w.ids.every((id) => (msg.taken || []).includes(id))) w.done();
+      for (const w of waiters) if (msg.type === 'seats' && msg.form === 'delta' && w.ids.every((id) => (msg.taken || []).includes(id))) w.done();
     });
   });
   return {
