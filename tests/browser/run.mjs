@@ -259,9 +259,9 @@ test('seat map: a seat someone else just took is refused and marked taken at onc
   const context = await newContext(browser);
   await signUpApi(context, 'Jang');
   const page = await context.newPage();
-  // The map's live feed is held back, so the page cannot know the seat went.
+  // The map's live feed (the page's live socket) is held back, so the page cannot know the seat went.
   let frozen = false;
-  await page.routeWebSocket(/\/seats\/ws$/, (ws) => {
+  await page.routeWebSocket(/\/live\/ws(\?|$)/, (ws) => {
     const server = ws.connectToServer();
     server.onMessage((m) => {
       if (!frozen) ws.send(m);

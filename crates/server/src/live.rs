@@ -11,8 +11,9 @@
 //!
 //! The sale's live socket (`GET /api/sales/{id}/live/ws`, [`serve_live`])
 //! carries typed messages: `status`, `stock`, `drop` and, for the organizer,
-//! `dashboard`, made the same way by a [`StreamBroadcaster`], plus the
-//! waiting room's message typed `queue`.
+//! `dashboard`, made the same way by a [`StreamBroadcaster`], the waiting
+//! room's message typed `queue`, and, for a viewer who asks, the seat map's
+//! frames typed `seats` (made by `crate::seatmap`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::time::Instant;
 use utoipa::ToSchema;
 
 use crate::dto::{LeaderEntry, QueueStatusOut, fmt_us};
+use crate::seatmap::{SeatCursor, SeatFrame};
 
 /// Least time between two messages that change only counts.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
@@ -240,12 +242,27 @@ pub struct LiveFeeds {
     pub dashboard: Option<watch::Receiver<Arc<Frame>>>,
     /// Present for a sale with a waiting room.
     pub queue: Option<watch::Receiver<Arc<Published>>>,
+    /// Present for a seated sale; sent only once the watcher asks for it
+    /// (`?seats=true` or a `{"subscribe":"seats"}` message): a snapshot is
+    /// 8 KB for 50,000 seats and deltas come ten times a second, which a
+    /// page that shows no map (a waiting room before admission) must not pay.
+    pub seats: Option<watch::Receiver<Arc<SeatFrame>>>,
+    pub seats_wanted: bool,
 }
 
 impl LiveHub {
     /// The feeds of the sale's one live socket, starting its broadcasters if
-    /// needed; `dashboard` only when the caller checked the watcher may see it.
-    pub fn feeds(&self, engine: &Engine, store: &Store, sale: &SaleHandle, dashboard: bool) -> LiveFeeds {
+    /// needed; `dashboard` only when the caller checked the watcher may see
+    /// it; `seats` is the seat map's watch of a seated sale.
+    pub fn feeds(
+        &self,
+        engine: &Engine,
+        store: &Store,
+        sale: &SaleHandle,
+        dashboard: bool,
+        seats: Option<watch::Receiver<Arc<SeatFrame>>>,
+        seats_wanted: bool,
+    ) -> LiveFeeds {
         let queue = sale.config.queue.is_some().then(|| self.watch(sale));
         let mut streams = self.streams.lock();
         // A broadcaster ends when its sale's engine task does; start anew then.
@@ -265,7 +282,13 @@ impl LiveHub {
         });
         let shard = room.next % SHARDS;
         room.next = room.next.wrapping_add(1);
-        LiveFeeds { public: room.shards[shard].clone(), dashboard: dashboard.then(|| room.dashboard.clone()), queue }
+        LiveFeeds {
+            public: room.shards[shard].clone(),
+            dashboard: dashboard.then(|| room.dashboard.clone()),
+            queue,
+            seats_wanted: seats_wanted && seats.is_some(),
+            seats,
+        }
     }
 }
 
@@ -542,18 +565,33 @@ pub enum LiveMessage {
     Drop(LiveDropOut),
     Queue(QueueStatusOut),
     Dashboard(LiveDashboardOut),
+    /// Type `seats`, `form` `snapshot`.
+    SeatsSnapshot(crate::seatmap::Snapshot<'static>),
+    /// Type `seats`, `form` `delta`.
+    SeatsDelta(crate::seatmap::Delta<'static>),
+}
+
+/// What a watcher of the live socket may say: ask for a stream that is
+/// sent only on request (`seats`). Asking again for one already sent starts
+/// it over (for `seats`: a snapshot).
+#[derive(serde::Deserialize)]
+struct LiveRequest {
+    subscribe: String,
 }
 
 /// Serves one watcher of a sale's live socket: every frame of its feeds at
-/// once, then each newer frame (a slow watcher skips to the newest); what
-/// the watcher sends is ignored; pings every [`WS_PING_EVERY`]. Ends when
+/// once, then each newer frame (a slow watcher skips to the newest, and for
+/// the seat map gets a snapshot rather than a delta that does not continue
+/// what it has); pings every [`WS_PING_EVERY`]. The watcher may ask for the
+/// seat map ([`LiveRequest`]); anything else it sends is ignored. Ends when
 /// the peer leaves, a send fails, or the sale's broadcaster is gone.
 pub async fn serve_live(mut socket: WebSocket, mut feeds: LiveFeeds, _guard: WsGuard) {
     // The seq of the newest frame of each public stream sent, to send only what changed.
     let mut sent = [0u64; 3];
+    let mut seats_sent = SeatCursor::default();
     let mut ping = tokio::time::interval_at(Instant::now() + WS_PING_EVERY, WS_PING_EVERY);
     // Which feeds have news: all of them at first.
-    let (mut public_new, mut queue_new, mut board_new) = (true, true, true);
+    let (mut public_new, mut queue_new, mut board_new, mut seats_new) = (true, true, true, true);
     loop {
         let mut out: Vec<Utf8Bytes> = Vec::new();
         if public_new {
@@ -575,12 +613,21 @@ pub async fn serve_live(mut socket: WebSocket, mut feeds: LiveFeeds, _guard: WsG
         if board_new && let Some(board) = &mut feeds.dashboard {
             out.push(board.borrow_and_update().text.clone());
         }
-        (public_new, queue_new, board_new) = (false, false, false);
+        if seats_new
+            && feeds.seats_wanted
+            && let Some(seats) = &mut feeds.seats
+        {
+            let frame = seats.borrow_and_update().clone();
+            out.push(seats_sent.next(&frame, |f| &f.tagged));
+        }
+        (public_new, queue_new, board_new, seats_new) = (false, false, false, false);
         for text in out {
             if socket.send(Message::Text(text)).await.is_err() {
                 return;
             }
         }
+        // Unwanted, the seat feed is not even polled: its changes wake nobody.
+        let seats = if feeds.seats_wanted { feeds.seats.as_mut() } else { None };
         tokio::select! {
             changed = feeds.public.changed() => match changed {
                 Ok(()) => public_new = true,
@@ -594,9 +641,23 @@ pub async fn serve_live(mut socket: WebSocket, mut feeds: LiveFeeds, _guard: WsG
                 Ok(()) => board_new = true,
                 Err(_) => break,
             },
+            changed = changed_or_pending(seats) => match changed {
+                Ok(()) => seats_new = true,
+                Err(_) => break,
+            },
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                // Watchers have nothing to say; pongs and stray messages are ignored.
+                Some(Ok(Message::Text(text))) => {
+                    if let Ok(LiveRequest { subscribe }) = serde_json::from_str(text.as_str())
+                        && subscribe == "seats"
+                        && feeds.seats.is_some()
+                    {
+                        feeds.seats_wanted = true;
+                        seats_sent = SeatCursor::default();
+                        seats_new = true;
+                    }
+                }
+                // Pongs and stray messages are ignored.
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {

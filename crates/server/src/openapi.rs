@@ -131,6 +131,7 @@ use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues
         crate::live::LiveStockOut,
         crate::live::LiveDropOut,
         crate::live::LiveDashboardOut,
+        crate::seatmap::Delta,
         QueueTicketOut,
         WaitingRoomOut,
         SeatedOut,

@@ -8,6 +8,12 @@
 //! connect, then each delta in `seq` order; a viewer too slow to take every
 //! delta (the watch channel only keeps the newest) gets a fresh snapshot
 //! instead of a gap, so what it shows always adds up to the server's state.
+//!
+//! Each frame is encoded twice, once per socket that carries it: the seat
+//! map's own socket (`GET /api/sales/{id}/seats/ws`, types `snapshot` and
+//! `delta`) and the sale's live socket (`live/ws`, type `seats` with `form`
+//! `snapshot` or `delta`, see `crate::live`); every viewer of either hands
+//! out the same bytes. [`SeatCursor`] is the one rule of which a viewer gets.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,19 +35,52 @@ pub const DELTA_EVERY: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct SeatFrame {
     pub seq: u64,
+    /// As the seat map's own socket and `GET seats` send it.
+    pub own: SeatTexts,
+    /// As the sale's live socket sends it: type `seats`, with `form`.
+    pub tagged: SeatTexts,
+}
+
+/// One seat-map state in one encoding.
+#[derive(Debug)]
+pub struct SeatTexts {
     /// The change from `seq - 1` (absent for the first frame).
     pub delta: Option<Utf8Bytes>,
     /// The whole map at `seq`.
     pub snapshot: Utf8Bytes,
 }
 
+/// What one viewer was last sent, so that the next delta continues it: a
+/// viewer that skipped a frame (a watch keeps only the newest) or has
+/// nothing yet gets the snapshot instead.
+#[derive(Debug, Default)]
+pub struct SeatCursor {
+    sent: u64,
+}
+
+impl SeatCursor {
+    /// The text of `frame` for this viewer, from the encoding `texts` picks.
+    pub fn next(&mut self, frame: &SeatFrame, texts: impl Fn(&SeatFrame) -> &SeatTexts) -> Utf8Bytes {
+        let texts = texts(frame);
+        let text = match &texts.delta {
+            Some(d) if self.sent != 0 && frame.seq == self.sent + 1 => d.clone(),
+            _ => texts.snapshot.clone(),
+        };
+        self.sent = frame.seq;
+        text
+    }
+}
+
 /// The seat map as `GET /api/sales/{id}/seats` and a WebSocket viewer's first frame give it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = SeatMapSnapshot)]
 pub struct Snapshot<'a> {
-    /// `snapshot`.
+    /// `snapshot`; `seats` on the sale's live socket.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// Only on the sale's live socket: `snapshot`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    form: Option<&'static str>,
     seq: u64,
     sale_id: u64,
     status: &'static str,
@@ -50,20 +89,29 @@ pub struct Snapshot<'a> {
     /// Free seats per section, in venue order.
     sections: &'a [u32],
     /// base64 of the taken bitset: seat `i` is bit `i % 8` of byte `i / 8`.
-    taken: String,
+    taken: &'a str,
 }
 
-#[derive(Serialize)]
-struct Delta<'a> {
+/// What changed on the seat map since the message of `seq - 1`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SeatMapDelta)]
+pub struct Delta<'a> {
+    /// `delta`; `seats` on the sale's live socket.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// Only on the sale's live socket: `delta`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    form: Option<&'static str>,
     seq: u64,
     sale_id: u64,
     status: &'static str,
     available: u32,
+    /// Free seats per section, in venue order.
     sections: &'a [u32],
-    taken: Vec<u32>,
-    freed: Vec<u32>,
+    /// Seats held or sold since `seq - 1`.
+    taken: &'a [u32],
+    /// Seats free again since `seq - 1`.
+    freed: &'a [u32],
 }
 
 /// Broadcasters by sale, started on first watch, and each seated sale's
@@ -165,26 +213,39 @@ impl Broadcaster {
             None => (0, 0, &[][..]),
         };
         let status = live.view.status.as_str();
-        let snapshot = Snapshot {
-            kind: "snapshot",
-            seq: self.seq,
-            sale_id: self.sale,
-            status,
-            seats,
-            available,
-            sections,
-            taken: base64::engine::general_purpose::STANDARD.encode(bitset_bytes(bits, seats)),
+        // The base64 and the diff are made once for both encodings.
+        let taken = base64::engine::general_purpose::STANDARD.encode(bitset_bytes(bits, seats));
+        let change = previous.map(|old| diff(old, bits));
+        let texts = |kind: &'static str, form: Option<&'static str>, delta_kind: &'static str| SeatTexts {
+            snapshot: json(&Snapshot {
+                kind,
+                form,
+                seq: self.seq,
+                sale_id: self.sale,
+                status,
+                seats,
+                available,
+                sections,
+                taken: &taken,
+            }),
+            delta: change.as_ref().map(|(taken, freed)| {
+                json(&Delta {
+                    kind: delta_kind,
+                    form: form.map(|_| "delta"),
+                    seq: self.seq,
+                    sale_id: self.sale,
+                    status,
+                    available,
+                    sections,
+                    taken,
+                    freed,
+                })
+            }),
         };
-        let delta = previous.map(|old| {
-            let (taken, freed) = diff(old, bits);
-            let delta =
-                Delta { kind: "delta", seq: self.seq, sale_id: self.sale, status, available, sections, taken, freed };
-            Utf8Bytes::from(serde_json::to_string(&delta).unwrap_or_default())
-        });
         SeatFrame {
             seq: self.seq,
-            delta,
-            snapshot: Utf8Bytes::from(serde_json::to_string(&snapshot).unwrap_or_default()),
+            own: texts("snapshot", None, "delta"),
+            tagged: texts("seats", Some("snapshot"), "seats"),
         }
     }
 
@@ -217,6 +278,11 @@ impl Broadcaster {
             last_at = Instant::now();
         }
     }
+}
+
+fn json<T: Serialize>(value: &T) -> Utf8Bytes {
+    // Plain structs of numbers and strings: serializing cannot fail.
+    Utf8Bytes::from(serde_json::to_string(value).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -3,7 +3,11 @@
 // "left" count change in a second person's page while that page sends no
 // HTTP request at all (the 2 s polls are gone); the organizer's dashboard
 // follows a buyer's hold and payment the same way. In English and Korean.
-import { apiCall, assert, base, fitsPhone, newContext, run, shot, signUpApi, test } from '../lib.mjs';
+// The seat map rides the same socket: a seat page, and a seated sale's
+// waiting room once it admits, open no other.
+import {
+  apiCall, assert, base, fitsPhone, newContext, openSeatMap, run, seatedSale, shot, signUpApi, test,
+} from '../lib.mjs';
 
 /**
  * Longer than two periods of the polls this replaced (2 s on sale pages,
@@ -18,6 +22,40 @@ function recordApi(page) {
     if (new URL(r.url()).pathname.startsWith('/api/')) seen.push(`${r.method()} ${new URL(r.url()).pathname}`);
   });
   return seen;
+}
+
+/**
+ * Records the WebSockets the page opens. Every page also measures the
+ * server's clock once over /api/time/ws (clock.js: eight samples, then it
+ * closes); that one carries no stream and is kept apart.
+ */
+function recordSockets(page) {
+  const streams = [];
+  const clocks = [];
+  page.on('websocket', (ws) => {
+    const url = new URL(ws.url());
+    if (url.pathname === '/api/time/ws') clocks.push(ws);
+    else streams.push(`${url.pathname}${url.search}`);
+  });
+  return { streams, clocks };
+}
+
+/** The page opened one stream socket, `expected`, and its clock measurement is over. */
+async function oneSocket(page, sockets, expected) {
+  assert(sockets.streams.length === 1 && sockets.streams[0] === expected, `one socket, ${expected}: ${sockets.streams}`);
+  assert(sockets.clocks.length <= 1, `one clock measurement: ${sockets.clocks.length}`);
+  for (const ws of sockets.clocks) {
+    if (!ws.isClosed()) await ws.waitForEvent('close');
+  }
+}
+
+/** The number in the seat page's "N seats left". */
+async function seatsLeftIs(page, n) {
+  try {
+    await page.waitForFunction((e) => document.querySelector('#seats-left').textContent.replace(/\D/g, '') === String(e), n, { timeout: 5000 });
+  } catch {
+    throw new Error(`#seats-left shows "${(await page.textContent('#seats-left')).trim()}", not ${n}`);
+  }
 }
 
 /** Waits until the page's live socket is open and has answered (the page shows pushed data). */
@@ -170,5 +208,95 @@ test('live (en): with the live socket refused, a stock page falls back to readin
   const gaps = reads.slice(1).map((t, i) => t - reads[i]);
   assert(gaps.length >= 3, `reads while the socket is down: ${gaps}`);
   assert(gaps[gaps.length - 1] > gaps[1], `reads back off: ${gaps}`);
+  return context;
+});
+
+test('live (en): the seat page opens one socket, and another person\'s hold shows on its map without polling', async (browser) => {
+  const sale = await seatedSale(`Live seats ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const row = venue.sections[0].rows[1];
+  const seats = [row.first_seat + 2, row.first_seat + 3];
+  const other = (await apiCall('POST', '/api/admin/users/bulk', { count: 1, name_prefix: 'LiveSeat' })).users[0];
+  const context = await newContext(browser);
+  await signUpApi(context, 'Kwon');
+  const page = await context.newPage();
+  const sockets = recordSockets(page);
+  await openSeatMap(page, sale.id);
+  await socketOpen(page);
+  await page.click('#seatmap g.section[data-section="0"]');
+  for (const id of seats) await page.waitForSelector(`#seatmap circle[data-seat="${id}"][data-state="free"]`);
+  await seatsLeftIs(page, 80);
+  const requests = recordApi(page);
+  const started = Date.now();
+
+  await apiCall('POST', `/api/sales/${sale.id}/seats/holds`, { seats }, other.token);
+  for (const id of seats) await page.waitForSelector(`#seatmap circle[data-seat="${id}"][data-state="taken"]`, { timeout: 5000 });
+  await seatsLeftIs(page, 78);
+
+  await page.waitForTimeout(Math.max(0, QUIET_MS - (Date.now() - started)));
+  assert(requests.length === 0, `the seat page polled: ${requests}`);
+  await oneSocket(page, sockets, `/api/sales/${sale.id}/live/ws?seats=true`);
+  await fitsPhone(page);
+  // From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'live-seats-taken-by-other');
+  return context;
+});
+
+test('live (ko): a seated sale\'s waiting room admits, and its seat map joins the same socket', async (browser) => {
+  const sale = await apiCall('POST', '/api/sales', {
+    kind: 'seated', title: `Live seats room ${run}`, description: 'Made by the browser tests.', currency: 'KRW',
+    seated: {
+      generate: {
+        name: 'Browser Hall',
+        sections: [
+          { name: 'Floor', tier: 'VIP', price: 150000, colour: '#cc3333', rows: 5, seats_per_row: 8, x: 0, y: 0, curve_degrees: 0, spacing: 10 },
+        ],
+      },
+      per_person_limit: 4, seats_per_hold_max: 4, hold_seconds: 300,
+    },
+    opens_at: null,
+    waiting_room: { policy: 'active', active_max: 1000, pass_seconds: 300, pow_bits: 0, places_per_address: 1000 },
+  });
+  await apiCall('POST', `/api/sales/${sale.id}/open`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const seats = [venue.sections[0].rows[0].first_seat + 4];
+  const other = (await apiCall('POST', '/api/admin/users/bulk', { count: 1, name_prefix: 'LiveRoom' })).users[0];
+  const context = await newContext(browser, 'ko-KR');
+  await signUpApi(context, 'Bae');
+  const page = await context.newPage();
+  const sockets = recordSockets(page);
+  await page.goto(`${base}/sales/${sale.id}`);
+  await socketOpen(page);
+  assert(await page.isHidden('#seatmap'), 'no seat map before admission');
+  await page.click('#queue-join');
+  await page.waitForSelector('#queue-admitted:not([hidden])', { timeout: 15000 });
+  // Admitted: the seat page's script asked the open socket for the map.
+  await page.waitForSelector('#seatmap[data-live="true"] g.section');
+  await page.click('#seatmap g.section[data-section="0"]');
+  await page.waitForSelector(`#seatmap circle[data-seat="${seats[0]}"][data-state="free"]`);
+  const requests = recordApi(page);
+
+  // Someone else in line takes a seat with their own pass.
+  const ticket = await apiCall('POST', `/api/sales/${sale.id}/queue/join`, { nonce: 0 }, other.token);
+  assert(ticket.admitted, `the other person is let in at once: ${JSON.stringify(ticket)}`);
+  const { pass } = await apiCall('GET', `/api/sales/${sale.id}/queue/me`, undefined, other.token);
+  const held = await fetch(`${base}/api/sales/${sale.id}/seats/holds`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${other.token}`, 'stampede-pass': pass },
+    body: JSON.stringify({ seats }),
+  });
+  assert(held.status === 201, `the other hold: ${held.status} ${await held.text()}`);
+  await page.waitForSelector(`#seatmap circle[data-seat="${seats[0]}"][data-state="taken"]`, { timeout: 5000 });
+  await seatsLeftIs(page, 39);
+
+  const seatRequests = requests.filter((r) => r.includes('/seats'));
+  assert(seatRequests.length === 0, `the map was read, not pushed: ${seatRequests}`);
+  // Opened before admission for the line alone, the socket was never opened again.
+  await oneSocket(page, sockets, `/api/sales/${sale.id}/live/ws`);
+  await fitsPhone(page);
+  // From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'live-seats-waiting-room-ko');
   return context;
 });

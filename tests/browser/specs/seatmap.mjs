@@ -1,6 +1,7 @@
 // seatmap.mjs: the seat map and the seat orders on my page. Your own hold
 // is never reported as taken by someone else, even when the live update
-// about it arrives before the hold's answer; seats are reachable and
+// about it arrives before the hold's answer; a lost delta is caught by its
+// seq and mended with a new snapshot over the same socket; seats are reachable and
 // choosable by keyboard; the zoomed map on a phone shows its row labels;
 // your seats look different from free ones of any tier; on my page a seat
 // order can be refunded, one seat given back, and one seat swapped.
@@ -15,12 +16,12 @@ async function shotOf(page, selector, name) {
 }
 
 /**
- * Proxies the page's seat-map socket and resolves `until(ids)` once a delta
- * naming every id as taken has been handed to the page.
+ * Proxies the page's live socket and resolves `until(ids)` once a seat-map
+ * delta naming every id as taken has been handed to the page.
  */
 async function watchDeltas(page) {
   const waiters = [];
-  await page.routeWebSocket(/\/seats\/ws$/, (ws) => {
+  await page.routeWebSocket(/\/live\/ws(\?|$)/, (ws) => {
     const server = ws.connectToServer();
     server.onMessage((m) => {
       ws.send(m);
@@ -30,7 +31,7 @@ async function watchDeltas(page) {
       } catch {
         return;
       }
-      for (const w of waiters) if (msg.type === 'delta' && w.ids.every((id) => (msg.taken || []).includes(id))) w.done();
+      for (const w of waiters) if (msg.type === 'seats' && msg.form === 'delta' && w.ids.every((id) => (msg.taken || []).includes(id))) w.done();
     });
   });
   return {
@@ -161,6 +162,50 @@ function colourDistance(a, b) {
   const [x, y] = [rgb(a), rgb(b)];
   return Math.hypot(x[0] - y[0], x[1] - y[1], x[2] - y[2]);
 }
+
+test('seat map: a delta lost on the way makes the page ask its live socket for a new snapshot, and the map adds up', async (browser) => {
+  const sale = await seatedSale(`Browser lost delta ${run}`);
+  const venue = await apiCall('GET', `/api/sales/${sale.id}/venue`);
+  const row = venue.sections[0].rows[0];
+  const [first, second] = [[row.first_seat + 1], [row.first_seat + 5]];
+  const others = (await apiCall('POST', '/api/admin/users/bulk', { count: 2, name_prefix: 'gap' })).users;
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  // The proxy drops the first seat delta, as a lost message would be, and
+  // records what the page says to the server.
+  let dropped = null;
+  let lost;
+  const deltaLost = new Promise((resolve) => { lost = resolve; });
+  const asked = [];
+  await page.routeWebSocket(/\/live\/ws(\?|$)/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      asked.push(m);
+      server.send(m);
+    });
+    server.onMessage((m) => {
+      const msg = JSON.parse(m);
+      if (msg.type === 'seats' && msg.form === 'delta' && !dropped) {
+        dropped = msg;
+        lost();
+        return;
+      }
+      ws.send(m);
+    });
+  });
+  await openSeatMap(page, sale.id);
+  await page.click('#seatmap g.section[data-section="0"]');
+  await apiCall('POST', `/api/sales/${sale.id}/seats/holds`, { seats: first }, others[0].token);
+  await deltaLost;
+  assert((await page.getAttribute(`#seatmap circle[data-seat="${first[0]}"]`, 'data-state')) === 'free', 'the lost delta is not shown');
+  await apiCall('POST', `/api/sales/${sale.id}/seats/holds`, { seats: second }, others[1].token);
+  for (const id of [...first, ...second]) {
+    await page.waitForSelector(`#seatmap circle[data-seat="${id}"][data-state="taken"]`, { timeout: 5000 });
+  }
+  assert(asked.some((m) => JSON.parse(m).subscribe === 'seats'), `the page asked for a new snapshot: ${asked}`);
+  assert((await page.textContent('#seats-left')).replace(/\D/g, '') === '78', 'the count adds up');
+  return context;
+});
 
 test('seat map: my seats are marked and coloured apart from free seats of a red VIP tier', async (browser) => {
   const sale = await seatedSale(`Browser my seat colour ${run}`);

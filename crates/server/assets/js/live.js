@@ -1,7 +1,10 @@
 // live.js: owns a page's one live socket, GET /api/sales/{id}/live/ws. Every
 // script of the page subscribes to the message types it shows (status,
-// stock, drop, queue, dashboard) and they all share one WebSocket. The
-// server sends every stream at once, then each change. When the socket is
+// stock, drop, queue, dashboard, seats) and they all share one WebSocket. The
+// server sends every stream at once, then each change. The seat map is sent
+// only to whoever asks: in the address when the socket opens, or with a
+// {"subscribe":"seats"} message when a script subscribes later (the seat
+// page loaded by the waiting room once admitted). When the socket is
 // refused or drops, each subscriber's fallback poll runs once and again
 // before every new attempt to connect, the wait doubling from 1 s to 30 s;
 // once the socket is open again nothing polls.
@@ -14,6 +17,12 @@ const handlers = new Map();
 /** The newest message of each type, for a script that subscribes late. */
 const latest = new Map();
 const polls = [];
+/** Streams the server sends only on request; their messages are per socket, not replayed. */
+const ON_REQUEST = new Set(['seats']);
+/** Those of them this page subscribed to. */
+const requested = new Set();
+/** Those the current socket was asked for (in its address or by a message). */
+let asked = new Set();
 let saleId = null;
 let dashboard = false;
 let socket = null;
@@ -22,7 +31,7 @@ let retryMs = RETRY_FIRST_MS;
 let started = false;
 
 function dispatch(message) {
-  latest.set(message.type, message);
+  if (!ON_REQUEST.has(message.type)) latest.set(message.type, message);
   for (const handle of handlers.get(message.type) || []) {
     try {
       handle(message);
@@ -38,15 +47,27 @@ function fallback() {
   }
 }
 
+/** Asks the open socket for an on-request stream (again: the server starts it over). */
+function ask(type) {
+  asked.add(type);
+  socket.send(JSON.stringify({ subscribe: type }));
+}
+
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const query = dashboard ? '?dashboard=true' : '';
-  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/live/ws${query}`);
+  const query = new URLSearchParams();
+  if (dashboard) query.set('dashboard', 'true');
+  for (const type of requested) query.set(type, 'true');
+  const q = query.toString();
+  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/live/ws${q ? `?${q}` : ''}`);
   socket = ws;
+  asked = new Set(requested);
   ws.onopen = () => {
     open = true;
     retryMs = RETRY_FIRST_MS;
     document.documentElement.dataset.live = 'socket';
+    // Subscribed while this socket was connecting.
+    for (const type of requested) if (!asked.has(type)) ask(type);
   };
   ws.onmessage = (ev) => {
     if (ws !== socket) return;
@@ -82,10 +103,23 @@ export function subscribe(sale, type, handle, { poll, dashboard: wantsDashboard 
   handlers.get(type).push(handle);
   if (poll) polls.push(poll);
   if (latest.has(type)) queueMicrotask(() => handle(latest.get(type)));
+  if (ON_REQUEST.has(type) && !requested.has(type)) {
+    requested.add(type);
+    if (open) ask(type);
+  }
   if (!started) {
     started = true;
     setTimeout(connect, 0);
   }
+}
+
+/**
+ * Asks the server to start an on-request stream over (for `seats`: a new
+ * snapshot), as after a gap in its seq. While the socket is down, the next
+ * one starts it over anyway.
+ */
+export function restart(type) {
+  if (open && requested.has(type)) ask(type);
 }
 
 /** Whether the socket is open now (else the page polls). */

@@ -2,9 +2,10 @@
 // GET /api/sales/{id}/venue (the whole venue with one <path> per section,
 // coloured by its share of free seats; a tapped section is zoomed into with
 // the SVG viewBox and only then are its seats drawn, one element each, so a
-// 50,000-seat venue keeps a small DOM), kept live over the seat WebSocket
-// (a bitset snapshot, then deltas; a gap in seq reconnects for a new
-// snapshot), the price legend, choosing seats, holding them (chosen or best
+// 50,000-seat venue keeps a small DOM), kept live over the page's live
+// socket (live.js, `seats` messages: a bitset snapshot, then deltas; a gap
+// in seq asks for a new snapshot; GET /api/sales/{id}/seats while the socket
+// is down), the price legend, choosing seats, holding them (chosen or best
 // available), the hold timer, confirming and cancelling. A seats-taken
 // refusal marks the seats it names taken at once. With friends (from
 // GET /api/me/friends), each chosen seat gets a select saying who sits
@@ -24,6 +25,7 @@
 
 import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
 import { serverNow, syncClock } from './clock.js';
+import { subscribe, restart, isLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('sale');
@@ -366,7 +368,8 @@ function drawLegend() {
 
 // ------------------------------------------------------------ live map
 
-function applySnapshot(m) {
+/** A whole map: from the live socket (`live`), or polled while it is down. */
+function applySnapshot(m, live = true) {
   const raw = atob(m.taken || '');
   taken = new Uint8Array(Math.max(raw.length, Math.ceil((venue?.seats || 0) / 8)));
   for (let i = 0; i < raw.length; i++) taken[i] = raw.charCodeAt(i);
@@ -375,7 +378,7 @@ function applySnapshot(m) {
   lastSeq = m.seq;
   applyCommon(m);
   for (const id of seatEls.keys()) paintSeat(id);
-  wrap.dataset.live = 'true';
+  wrap.dataset.live = String(live);
 }
 
 function applyDelta(m) {
@@ -411,36 +414,30 @@ function applyCommon(m) {
   renderChooser();
 }
 
-let socket = null;
-let retries = 0;
-function connect() {
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${proto}://${location.host}/api/sales/${saleId}/seats/ws`);
-  socket = ws;
-  ws.onopen = () => {
-    retries = 0;
-  };
-  ws.onmessage = (ev) => {
-    if (ws !== socket) return;
-    let m;
-    try {
-      m = JSON.parse(ev.data);
-    } catch {
-      return;
+/** Asked the server for a new snapshot after a gap: deltas wait for it. */
+let resyncing = false;
+
+function onSeats(m) {
+  if (m.form === 'snapshot') {
+    resyncing = false;
+    applySnapshot(m);
+  } else if (m.form === 'delta' && m.seq > lastSeq && !resyncing) {
+    // A gap means the map missed a change: start again from a new snapshot.
+    if (m.seq !== lastSeq + 1) {
+      resyncing = true;
+      restart('seats');
+    } else {
+      applyDelta(m);
     }
-    if (m.type === 'snapshot') applySnapshot(m);
-    else if (m.type === 'delta') {
-      // A gap means messages were lost: start again from a new snapshot.
-      if (m.seq !== lastSeq + 1) ws.close();
-      else applyDelta(m);
-    }
-  };
-  ws.onclose = () => {
-    if (ws !== socket) return;
-    socket = null;
-    wrap.dataset.live = 'false';
-    setTimeout(connect, Math.min(5000, 300 * 2 ** retries++));
-  };
+  }
+}
+
+/** While the live socket is down: the map as it is now, not live. */
+async function pollSeats() {
+  wrap.dataset.live = 'false';
+  const r = await api('GET', `/api/sales/${saleId}/seats`);
+  // Once the socket is back its own snapshot comes first; an older poll must not undo it.
+  if (r.ok && !isLive()) applySnapshot(r.data, false);
 }
 
 // ------------------------------------------------------------ choosing and holding
@@ -779,7 +776,7 @@ if (!v.ok) {
   drawLegend();
   drawOverview();
   $('seatmap-loading').hidden = true;
-  connect();
+  subscribe(saleId, 'seats', onSeats, { poll: pollSeats });
   if (chooser) {
     const f = await api('GET', '/api/me/friends');
     if (f.ok) friends = f.data.friends.map((x) => ({ id: x.id, name: x.name }));

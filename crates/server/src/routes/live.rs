@@ -1,6 +1,6 @@
 //! A sale's one live socket: every live stream a page needs (status, stock,
-//! drop, waiting room, and for the sale's organizer the dashboard) as typed
-//! messages over one WebSocket. The broadcasters are in `crate::live`.
+//! drop, waiting room, the seat map on request, and for the sale's organizer
+//! the dashboard) as typed messages over one WebSocket. The broadcasters are in `crate::live`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -20,6 +20,10 @@ pub struct LiveQuery {
     /// Also stream `dashboard` messages: only for the sale's organizer or an admin.
     #[serde(default)]
     pub dashboard: bool,
+    /// Also stream the seat map (`seats` messages) of a seated sale; a sale
+    /// without seats has none to send.
+    #[serde(default)]
+    pub seats: bool,
 }
 
 /// Every live stream of a sale over one WebSocket. Each text frame is one
@@ -32,8 +36,12 @@ pub struct LiveQuery {
 /// Every message the sale has is sent at once, then each one again when it
 /// changes, coalesced to at most one per 250 ms (slower with very many
 /// watchers) except status changes. Each carries `seq`, increasing.
-/// Seat maps keep their own socket (`GET seats/ws`). What the client sends
-/// is ignored; the server pings every 20 s.
+/// A seated sale's seat map comes only on request, with `?seats=true` or by
+/// sending `{"subscribe":"seats"}` (again: a new snapshot): `seats` messages,
+/// `form` `snapshot` first, then `form` `delta`s that each continue the last
+/// `seq` (at most 10 a second), exactly as `GET seats/ws` (the single-stream
+/// form) sends them. Anything else the client sends is ignored; the server
+/// pings every 20 s.
 #[utoipa::path(get, path = "/api/sales/{id}/live/ws", tag = "live", params(("id" = u64, Path), LiveQuery),
     responses((status = 101, description = "switching to the WebSocket; each message is a LiveMessage", body = LiveMessage),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -50,7 +58,8 @@ pub async fn watch(
         require_owner(&auth?, &sale)?;
         same_origin(&headers)?;
     }
-    let feeds = state.live.feeds(&state.engine, &state.store, &sale, q.dashboard);
+    let seats = state.seatmaps.watch(&sale);
+    let feeds = state.live.feeds(&state.engine, &state.store, &sale, q.dashboard, seats, q.seats);
     let guard = state.websockets.open();
     Ok(live::watcher_upgrade(ws).on_upgrade(move |socket| live::serve_live(socket, feeds, guard)))
 }

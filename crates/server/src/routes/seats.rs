@@ -24,7 +24,7 @@ use crate::routes::common::{
     HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, HoldVerb, PER_PERSON_MAX, in_range, sale_handle as handle, seat_hold_answer,
     settle_hold,
 };
-use crate::seatmap::SeatFrame;
+use crate::seatmap::{SeatCursor, SeatFrame};
 
 /// Largest body of a request carrying a whole venue (sale creation, import):
 /// a 50,000-seat stadium with explicit seats is about 2 MB of JSON.
@@ -159,7 +159,7 @@ pub async fn venue(State(state): State<AppState>, ApiPath(id): ApiPath<String>) 
 pub async fn seat_map(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let sale = seated_sale(&state, &id)?;
     let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
-    let text = frames.borrow().snapshot.clone();
+    let text = frames.borrow().own.snapshot.clone();
     let mut res = text.as_str().to_owned().into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -167,6 +167,8 @@ pub async fn seat_map(State(state): State<AppState>, ApiPath(id): ApiPath<String
 }
 
 /// Live seat map: a snapshot at once, then deltas (at most 10 a second).
+/// The single-stream form: a page gets the same as `seats` messages of the
+/// sale's live socket (`GET live/ws?seats=true`) beside its other streams.
 #[utoipa::path(get, path = "/api/sales/{id}/seats/ws", tag = "seats", params(("id" = u64, Path)),
     responses((status = 101), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn watch(
@@ -177,17 +179,8 @@ pub async fn watch(
     let sale = seated_sale(&state, &id)?;
     let frames = state.seatmaps.watch(&sale).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
     let guard = state.websockets.open();
-    // The next delta continues what this viewer has; after a skipped frame
-    // (a slow viewer sees only the newest) only a snapshot does.
-    let mut sent = 0u64;
-    let text = move |f: &Arc<SeatFrame>, first: bool| {
-        let text = match &f.delta {
-            Some(d) if !first && f.seq == sent + 1 => d.clone(),
-            _ => f.snapshot.clone(),
-        };
-        sent = f.seq;
-        text
-    };
+    let mut cursor = SeatCursor::default();
+    let text = move |f: &Arc<SeatFrame>, _first: bool| cursor.next(f, |f| &f.own);
     Ok(live::watcher_upgrade(ws).on_upgrade(move |socket| live::serve_watcher(socket, frames, text, guard)))
 }
 

@@ -1,10 +1,10 @@
 //! The sale's one live socket (`GET /api/sales/{id}/live/ws`): its typed
-//! messages (`status`, `stock`, `drop`, `queue`, `dashboard`) and who may
-//! watch the organizer's dashboard.
+//! messages (`status`, `stock`, `drop`, `queue`, `dashboard`, and `seats`
+//! for whoever asks), and who may watch the organizer's dashboard.
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::common::{ADMIN, Server, masked};
+use crate::seats::{hold as hold_seats, seat_ids, seated_sale, snapshot_bits};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -201,4 +202,75 @@ async fn the_dashboard_streams_only_to_the_organizer_and_admins() {
     // An admin may watch any sale's dashboard.
     let mut admin = connect(&s, id, "?dashboard=true", &[("authorization", &bearer(ADMIN))]).await.unwrap();
     let (_, _) = until(&mut admin, "dashboard", |m| m["sold"] == 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seated_sale_streams_its_seat_map_to_whoever_asks() {
+    let s = Server::start().await;
+    let id = seated_sale(&s, json!({})).await;
+    let buyer = s.users(1, "buyer").await.remove(0);
+    let map = s.get(&format!("/api/sales/{id}/seats"), None).await.ok(200);
+
+    // Asked for on connecting: the snapshot comes with the status, and it
+    // is `GET seats` typed for this socket.
+    let mut asked = connect(&s, id, "?seats=true", &[]).await.unwrap();
+    let first = first_messages(&mut asked, 2).await;
+    assert_eq!(types(&first), ["seats", "status"], "{first:?}");
+    let snapshot = first.iter().find(|m| m["type"] == "seats").unwrap();
+    assert_eq!(snapshot["form"], "snapshot", "{snapshot}");
+    let mut same = snapshot.clone();
+    same["type"] = json!("snapshot");
+    same.as_object_mut().unwrap().remove("form");
+    assert_eq!(same, map, "the live socket's snapshot is the seat map's");
+
+    // Not asked for: nothing of the map, until the watcher asks.
+    let mut later = connect(&s, id, "", &[]).await.unwrap();
+    let mut never = connect(&s, id, "", &[]).await.unwrap();
+    for ws in [&mut later, &mut never] {
+        assert_eq!(types(&first_messages(ws, 1).await), ["status"]);
+    }
+    later.send(Message::text(r#"{"subscribe":"seats"}"#)).await.unwrap();
+    let (late, seen) = until(&mut later, "seats", |_| true).await;
+    assert_eq!((late["form"].as_str(), late["seq"].as_u64()), (Some("snapshot"), map["seq"].as_u64()), "{late}");
+    assert!(seen.is_empty(), "{seen:?}");
+
+    // A hold: both who asked get the same delta, continuing their snapshot.
+    let held = hold_seats(&s, id, &buyer, json!({"best": {"count": 2}})).await.ok(201);
+    let mut seats: Vec<u64> = seat_ids(&held);
+    seats.sort_unstable();
+    for ws in [&mut asked, &mut later] {
+        let (delta, seen) = until(ws, "seats", |_| true).await;
+        assert_eq!(delta["form"], "delta", "{delta}");
+        assert_eq!(delta["seq"].as_u64(), map["seq"].as_u64().map(|q| q + 1), "{delta}");
+        assert_eq!(delta["taken"], json!(seats), "{delta}");
+        assert_eq!(delta["freed"], json!([]), "{delta}");
+        assert!(seen.is_empty(), "{seen:?}");
+    }
+    // Asking again starts over: a snapshot with the held seats in it.
+    later.send(Message::text(r#"{"subscribe":"seats"}"#)).await.unwrap();
+    let (again, _) = until(&mut later, "seats", |_| true).await;
+    assert_eq!(again["form"], "snapshot", "{again}");
+    let mut expected = snapshot_bits(&map);
+    expected.extend(seats.iter().map(|x| *x as u32));
+    assert_eq!(snapshot_bits(&again), expected, "{again}");
+
+    // The one who never asked saw no seat message before the sale closed.
+    s.post_empty(&format!("/api/sales/{id}/close"), Some(ADMIN)).await.ok(200);
+    let (_, seen) = until(&mut never, "status", |m| m["status"] == "closed").await;
+    assert!(seen.is_empty(), "{seen:?}");
+    let (closed, _) = until(&mut asked, "seats", |m| m["status"] == "closed").await;
+    assert_eq!(closed["form"], "delta", "a status change is a delta too: {closed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_without_seats_ignores_a_request_for_them() {
+    let s = Server::start().await;
+    let id = s.open_stock_sale(json!({"stock": 10})).await;
+    let buyer = s.users(1, "buyer").await.remove(0);
+    let mut ws = connect(&s, id, "?seats=true", &[]).await.unwrap();
+    assert_eq!(types(&first_messages(&mut ws, 2).await), ["status", "stock"]);
+    ws.send(Message::text(r#"{"subscribe":"seats"}"#)).await.unwrap();
+    s.hold(id, &buyer.token, 1).await;
+    let (_, seen) = until(&mut ws, "stock", |m| m["held"] == 1).await;
+    assert!(seen.is_empty(), "{seen:?}");
 }

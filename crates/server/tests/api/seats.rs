@@ -1,7 +1,8 @@
 //! Seated sales over HTTP: creating one from generated blocks, the layout,
 //! holds that collide and change nothing, best available, friends' seats, one
 //! seat given back or swapped, and the live seat map adding up for a viewer
-//! that connects in the middle of a rush.
+//! that connects in the middle of a rush, over the seat map's own socket and
+//! over the sale's live socket alike.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::common::{ADMIN, Server, User};
 
 /// Two sections: "Floor" (2 rows × 6, tier VIP) and "Balcony" (3 rows × 4, tier R).
-async fn seated_sale(s: &Server, extra: Value) -> u64 {
+pub async fn seated_sale(s: &Server, extra: Value) -> u64 {
     let mut body = json!({
         "kind": "seated", "title": "Concert", "currency": "KRW",
         "seated": {
@@ -39,16 +40,16 @@ async fn seated_sale(s: &Server, extra: Value) -> u64 {
     id
 }
 
-async fn hold(s: &Server, id: u64, u: &User, body: Value) -> crate::common::Resp {
+pub async fn hold(s: &Server, id: u64, u: &User, body: Value) -> crate::common::Resp {
     s.post(&format!("/api/sales/{id}/seats/holds"), Some(&u.token), body).await
 }
 
-fn seat_ids(hold: &Value) -> Vec<u64> {
+pub fn seat_ids(hold: &Value) -> Vec<u64> {
     hold["seats"].as_array().unwrap().iter().map(|s| s["id"].as_u64().unwrap()).collect()
 }
 
 /// The taken seats of a snapshot message.
-fn snapshot_bits(snap: &Value) -> BTreeSet<u32> {
+pub fn snapshot_bits(snap: &Value) -> BTreeSet<u32> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(snap["taken"].as_str().unwrap()).unwrap();
     let seats = snap["seats"].as_u64().unwrap() as u32;
     (0..seats).filter(|i| bytes[(*i / 8) as usize] & (1 << (i % 8)) != 0).collect()
@@ -213,17 +214,31 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
 }
 
 /// Applies seat-map messages in order; a delta must continue the last seq.
+/// Reads both encodings: `snapshot` / `delta` of the seat map's own socket,
+/// and `seats` with `form` of the live socket (whose other types it skips).
 #[derive(Default)]
 struct Viewer {
     seq: u64,
     taken: BTreeSet<u32>,
+    snapshots: u32,
 }
 
 impl Viewer {
     fn apply(&mut self, msg: &Value) {
         let seq = msg["seq"].as_u64().unwrap();
-        match msg["type"].as_str().unwrap() {
-            "snapshot" => self.taken = snapshot_bits(msg),
+        let form = match msg["type"].as_str().unwrap() {
+            "seats" => msg["form"].as_str().unwrap(),
+            "status" => return,
+            own => {
+                assert!(msg.get("form").is_none(), "the seat socket's messages have no form: {msg}");
+                own
+            }
+        };
+        match form {
+            "snapshot" => {
+                self.taken = snapshot_bits(msg);
+                self.snapshots += 1;
+            }
             "delta" => {
                 assert_eq!(seq, self.seq + 1, "a delta continues the last message: {msg}");
                 for t in msg["taken"].as_array().unwrap() {
@@ -233,7 +248,7 @@ impl Viewer {
                     assert!(self.taken.remove(&(f.as_u64().unwrap() as u32)), "freed a free seat: {msg}");
                 }
             }
-            other => panic!("unexpected message type {other}"),
+            other => panic!("unexpected message {other}: {msg}"),
         }
         self.seq = seq;
     }
@@ -241,10 +256,19 @@ impl Viewer {
 
 #[tokio::test]
 async fn a_viewer_joining_mid_rush_adds_up_to_the_server() {
+    viewer_joining_mid_rush("seats/ws").await;
+}
+
+#[tokio::test]
+async fn a_live_socket_viewer_joining_mid_rush_adds_up_to_the_server() {
+    viewer_joining_mid_rush("live/ws?seats=true").await;
+}
+
+async fn viewer_joining_mid_rush(socket: &str) {
     let s = Server::start().await;
     let id = seated_sale(&s, json!({})).await;
     let us = s.users(12, "r").await;
-    let url = format!("{}/api/sales/{id}/seats/ws", s.base.replace("http://", "ws://"));
+    let url = format!("{}/api/sales/{id}/{socket}", s.base.replace("http://", "ws://"));
     let mut acked: BTreeSet<u32> = BTreeSet::new();
     let mut viewer = Viewer::default();
     let mut ws = None;
@@ -271,7 +295,7 @@ async fn a_viewer_joining_mid_rush_adds_up_to_the_server() {
     // Deltas go out at most every 100 ms: wait for the viewer to catch up,
     // message by message, then compare it with what the server says now.
     let mut ws = ws.unwrap();
-    while viewer.taken != acked {
+    while viewer.taken != acked || viewer.snapshots == 0 {
         let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
             .unwrap_or_else(|_| panic!("the viewer saw {:?}, acknowledged {acked:?}", viewer.taken));
