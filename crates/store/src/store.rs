@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     /// What "now" is for expiry and creation times: the engine's clock in a
     /// server, so a test that moves sales' time moves sessions' and tokens' too.
     pub(crate) clock: Arc<dyn Clock>,
+    /// argon2id verifications run by log-ins, real or against the dummy hash.
+    pub(crate) password_checks: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Store {
@@ -113,7 +115,12 @@ impl Store {
     fn from_connection(mut conn: Connection, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         schema::prepare(&mut conn)?;
         let index = load_index(&conn, clock.now_us())?;
-        Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), index: RwLock::new(index), clock }) })
+        Ok(Store { inner: Arc::new(Inner {
+            conn: Mutex::new(conn),
+            index: RwLock::new(index),
+            clock,
+            password_checks: std::sync::atomic::AtomicU64::new(0),
+        }) })
     }
 
     /// Now, by the store's clock (microseconds since the Unix epoch).
@@ -173,7 +180,7 @@ impl Store {
         // refusal of the bulk domain: bulk accounts exist and get their own answer.
         let Ok(email) = clean_line(email, 254, true).map(|e| e.to_lowercase()) else {
             if plausible {
-                crypto::verify_dummy(password);
+                self.verify_dummy(password);
             }
             return Err(StoreError::UnknownAccount);
         };
@@ -191,20 +198,38 @@ impl Store {
         };
         let Some((id, name, role, phc)) = row else {
             if plausible {
-                crypto::verify_dummy(password);
+                self.verify_dummy(password);
             }
             return Err(StoreError::UnknownAccount);
         };
         let Some(phc) = phc else {
             if plausible {
-                crypto::verify_dummy(password);
+                self.verify_dummy(password);
             }
             return Err(StoreError::WrongPassword);
         };
-        if !plausible || !crypto::verify_password(password, &phc)? {
+        if !plausible || !self.verify_password(password, &phc)? {
             return Err(StoreError::WrongPassword);
         }
         Ok(User { id: user_id(id)?, email, name, role: parse_role(&role)? })
+    }
+
+    /// argon2id verifications log-ins have run since the store was opened.
+    /// A log-in with a plausible password runs exactly one, whether the
+    /// account exists, has no password, or the password is wrong: tests
+    /// count them to show an unknown address costs what a wrong password does.
+    pub fn password_checks(&self) -> u64 {
+        self.inner.password_checks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn verify_dummy(&self, password: &str) {
+        self.inner.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crypto::verify_dummy(password);
+    }
+
+    fn verify_password(&self, password: &str, phc: &str) -> Result<bool, StoreError> {
+        self.inner.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crypto::verify_password(password, phc)
     }
 
     /// Starts a browser session for `user`, valid for 30 days from now.

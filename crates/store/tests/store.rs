@@ -533,3 +533,37 @@ fn mask_name_for_leaderboards() {
     assert_eq!(mask_name("김민수"), "김*수");
     assert_eq!(mask_name("이수"), "이*");
 }
+
+/// Whether an address has an account must not show in how long a log-in
+/// takes: every failed log-in with a plausible password runs argon2id
+/// exactly once, against the account's hash or a dummy of the same cost
+/// (`crypto::dummy_matches_current_parameters` checks the cost). Counted,
+/// not timed, so a loaded machine cannot make it pass or fail.
+#[test]
+fn every_failed_log_in_costs_one_password_check_account_or_not() -> TestResult {
+    let store = Store::open_in_memory()?;
+    store.sign_up("kim@example.com", "plum-river-42", "Kim", Role::Participant)?;
+    let (bulk, _) = store.bulk_create(1, "bulk")?.remove(0);
+    let cost = |email: &str, password: &str| {
+        let before = store.password_checks();
+        let answer = store.log_in(email, password);
+        (store.password_checks() - before, answer)
+    };
+    for (email, what) in [
+        ("kim@example.com", "a wrong password"),
+        ("nobody@example.com", "an unknown address"),
+        (bulk.email.as_str(), "an account without a password"),
+        ("not an address", "a malformed address"),
+    ] {
+        let (checks, answer) = cost(email, "plum-river-43");
+        assert!(answer.is_err(), "{what} logged in");
+        assert_eq!(checks, 1, "{what} ran {checks} password checks");
+    }
+    // A password no account can have is refused without hashing, whoever asks.
+    for email in ["kim@example.com", "nobody@example.com"] {
+        let (checks, answer) = cost(email, "");
+        assert!(answer.is_err());
+        assert_eq!(checks, 0);
+    }
+    Ok(())
+}

@@ -122,10 +122,10 @@ async fn probing_for_accounts_from_one_address_is_throttled_in_parallel_too() {
     log_in_from(&s, &from(51), "nobody@example.com", "a guess of mine").await.problem(404, "/problems/unknown-account");
 }
 
-/// The fastest of four failed log-ins, each answered with `status`.
+/// The fastest of eight failed log-ins, each answered with `status`.
 async fn fastest_log_in(s: &Server, client: &reqwest::Client, email: &str, status: u16) -> Duration {
     let mut best = Duration::MAX;
-    for _ in 0..4 {
+    for _ in 0..8 {
         let start = Instant::now();
         let r = log_in_from(s, client, email, "not-my-password-9").await;
         best = best.min(start.elapsed());
@@ -136,7 +136,9 @@ async fn fastest_log_in(s: &Server, client: &reqwest::Client, email: &str, statu
 
 /// Item 14: an unknown address takes as long to answer as a wrong password
 /// (compared by the fastest of a few tries; noise only adds time). Before,
-/// 1.6 ms against 25 ms.
+/// 1.6 ms against 25 ms. The store's test `every_failed_log_in_costs_one_password_check_account_or_not`
+/// shows the same by counting argon2 runs, which no load can disturb; this
+/// one checks what an outsider measures, with the margin of a factor of two.
 #[tokio::test]
 async fn an_unknown_account_answers_as_slowly_as_a_wrong_password() {
     let s = Server::start().await;
