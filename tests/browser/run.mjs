@@ -604,11 +604,14 @@ const browser = await chromium.launch({
 });
 let passed = 0;
 let failed = 0;
+// A filter that selects nothing, or a run that ends having run fewer tests
+// than it selected, is a failure: a green run must mean the tests ran.
+const selected = tests.filter(({ name }) => !only || name.includes(only));
 try {
   if (!admin) throw new Error('set STAMPEDE_ADMIN_TOKEN to the server\'s operator token (the tests make their own sales)');
+  if (selected.length === 0) throw new Error(`ONLY=${JSON.stringify(only)} matches none of the ${tests.length} tests`);
   await apiCall('GET', '/readyz');
-  for (const { name, fn } of tests) {
-    if (only && !name.includes(only)) continue;
+  for (const { name, fn } of selected) {
     const started = Date.now();
     opened.length = 0;
     try {
@@ -631,5 +634,9 @@ try {
   await browser.close();
 }
 console.log(`screenshots: ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
+if (passed + failed < selected.length) {
+  console.log(`FAIL run: ${selected.length} tests selected, ${passed + failed} ran`);
+  failed++;
+}
+console.log(`${passed} passed, ${failed} failed (${selected.length} selected of ${tests.length})`);
 process.exit(failed ? 1 : 0);

@@ -115,12 +115,14 @@ impl Store {
     fn from_connection(mut conn: Connection, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         schema::prepare(&mut conn)?;
         let index = load_index(&conn, clock.now_us())?;
-        Ok(Store { inner: Arc::new(Inner {
-            conn: Mutex::new(conn),
-            index: RwLock::new(index),
-            clock,
-            password_checks: std::sync::atomic::AtomicU64::new(0),
-        }) })
+        Ok(Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                index: RwLock::new(index),
+                clock,
+                password_checks: std::sync::atomic::AtomicU64::new(0),
+            }),
+        })
     }
 
     /// Now, by the store's clock (microseconds since the Unix epoch).
