@@ -5,21 +5,27 @@
 //! rank order agree), applies it to the in-memory sale at once, appends the
 //! entry to the sale's hash chain, and hands the batch to the log writer. The
 //! answer leaves only when the writer reports the batch durable. When idle it
-//! sleeps until the sale's next deadline and then applies a tick.
+//! sleeps until the sale's next deadline and then applies a tick; a reader
+//! that finds the deadline passed sooner (a clock moved by a test) wakes it.
+//!
+//! Once a batch is durable, and before any of its answers leave, the task
+//! publishes what readers see: the batch's events, the sale's configuration
+//! in the registry, its waiting room's changed entries and its [`LiveView`].
+//! Reads never come through the mailbox.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Outcome, Sale, UserId};
 use stampede_log::ChainTip;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::events::{EntryEvents, EventBus};
 
 use crate::record::Record;
+use crate::room::{DurableRoom, RoomTracker};
 use crate::snapshotter::Snapshotter;
-use crate::writer::{Job, OnDurable, WriterHandle};
+use crate::writer::{Job, WriterHandle};
 use crate::{Clock, EngineError, LiveView, Registry};
 
 /// Most messages taken from the mailbox before handing a batch to the writer.
@@ -28,23 +34,14 @@ const DRAIN_MAX: usize = 1024;
 const IDLE_WAKE_MAX: Duration = Duration::from_secs(60);
 
 pub(crate) type CommandReply = oneshot::Sender<Result<Outcome, EngineError>>;
-/// A check run in the sale's task before a command; an outcome it returns answers
-/// the command without applying or logging it.
-pub type Precheck = Box<dyn FnOnce(&Sale) -> Option<Outcome> + Send>;
 
-pub(crate) enum SaleMsg {
-    Command {
-        by: UserId,
-        key: IdempotencyKey,
-        action: Action,
-        /// Answers from the state without applying (or logging) the command
-        /// when it returns an outcome, like a read.
-        unless: Option<Precheck>,
-        reply: CommandReply,
-    },
-    /// Runs against the current state; its continuation runs once everything
-    /// the state reflects is durable, so a read never shows an undurable effect.
-    Read(Box<dyn FnOnce(&Sale) -> OnDurable + Send>),
+/// What the mailbox carries: commands only. Reads take what the task
+/// publishes once durable (`SaleHandle::live`, its room).
+pub(crate) struct SaleMsg {
+    pub by: UserId,
+    pub key: IdempotencyKey,
+    pub action: Action,
+    pub reply: CommandReply,
 }
 
 pub(crate) struct SaleTask {
@@ -58,11 +55,15 @@ pub(crate) struct SaleTask {
     pub entries_since_snapshot: u64,
     /// Encodes and writes snapshots off this task; `None`: the log keeps none.
     pub snapshots: Option<Snapshotter>,
-    /// Next seq not yet known durable; reads skip the writer when it equals the tip.
-    pub durable_next_seq: Arc<AtomicU64>,
     pub last_at_us: i64,
     /// Published once a batch is durable, so watchers never see an effect that could still be lost.
     pub live: Arc<watch::Sender<Arc<LiveView>>>,
+    /// The waiting room's entries as durable, for a person's own place and pass.
+    pub room: Arc<DurableRoom>,
+    /// Which entries the batch being built changed.
+    pub room_tracker: RoomTracker,
+    /// A reader found the next deadline passed: tick now.
+    pub wake: Arc<Notify>,
     /// The sale's revision last handed to the registry.
     pub revision: u32,
     /// Where handles come from; weak, so a task does not keep a dropped engine alive.
@@ -79,6 +80,7 @@ impl SaleTask {
         if let Some(job) = first {
             self.submit(job).await;
         }
+        let wake = self.wake.clone();
         loop {
             let wait = self.sleep_for();
             let msg = tokio::select! {
@@ -87,6 +89,7 @@ impl SaleTask {
                     None => break,
                 },
                 () = tokio::time::sleep(wait) => None,
+                () = wake.notified() => None,
             };
             let mut job = Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() };
             match msg {
@@ -128,56 +131,19 @@ impl SaleTask {
     }
 
     fn handle(&mut self, msg: SaleMsg, job: &mut Job) {
-        match msg {
-            SaleMsg::Command { by, key, action, unless, reply } => {
-                if !self.writer.healthy() {
-                    let _ = reply.send(Err(EngineError::Unavailable));
-                    return;
-                }
-                if let Some(check) = unless {
-                    self.tick_if_due(job);
-                    if let Some(outcome) = check(&self.sale) {
-                        self.answer_when_durable(
-                            job,
-                            Box::new(move |ok| {
-                                let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
-                            }),
-                        );
-                        return;
-                    }
-                }
-                let input = Input::Command(Command { at_us: self.now(), by, key, action });
-                let applied = self.sale.apply(&input);
-                self.log(&input, &applied.outcome, applied.events, job);
-                let outcome = applied.outcome;
-                job.on_durable.push(Box::new(move |ok| {
-                    let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
-                }));
-            }
-            SaleMsg::Read(f) => {
-                self.tick_if_due(job);
-                let answer = f(&self.sale);
-                self.answer_when_durable(job, answer);
-            }
+        let SaleMsg { by, key, action, reply } = msg;
+        if !self.writer.healthy() {
+            let _ = reply.send(Err(EngineError::Unavailable));
+            return;
         }
-    }
-
-    /// A due opening, closing or expiry shows up in a read at once rather
-    /// than when the timer fires a moment later.
-    fn tick_if_due(&mut self, job: &mut Job) {
-        if self.sale.next_deadline_us().is_some_and(|d| d <= self.clock.now_us()) {
-            self.tick(job);
-        }
-    }
-
-    /// Runs `answer` once everything the state reflects is durable: at once
-    /// if it already is.
-    fn answer_when_durable(&self, job: &mut Job, answer: OnDurable) {
-        if job.entries.is_empty() && self.durable_next_seq.load(Ordering::Acquire) == self.tip.next_seq {
-            answer(true);
-        } else {
-            job.on_durable.push(answer);
-        }
+        let input = Input::Command(Command { at_us: self.now(), by, key, action });
+        let applied = self.sale.apply(&input);
+        self.log(&input, &applied.outcome, applied.events, job);
+        self.room_tracker.touch(&self.sale, by);
+        let outcome = applied.outcome;
+        job.on_durable.push(Box::new(move |ok| {
+            let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
+        }));
     }
 
     fn log(&mut self, input: &Input, outcome: &Outcome, events: Vec<Event>, job: &mut Job) {
@@ -212,10 +178,10 @@ impl SaleTask {
                 job.on_durable.push(store);
                 self.entries_since_snapshot = 0;
             }
-            let durable = self.durable_next_seq.clone();
-            let next = self.tip.next_seq;
             let live = self.live.clone();
             let view = Arc::new(LiveView::of(&self.sale));
+            let room = self.room.clone();
+            let room_changed = self.room_tracker.changed(&self.sale);
             let edited = (self.sale.revision() != self.revision).then(|| {
                 self.revision = self.sale.revision();
                 (Arc::new(self.sale.config().clone()), self.sale.archived(), self.registry.clone())
@@ -231,10 +197,9 @@ impl SaleTask {
                         // Batches of one sale are durable in log order, and
                         // these closures run in commit order: so the bus
                         // carries each sale's entries in log order. Before the
-                        // durable mark: whoever reads state this batch made
-                        // durable finds `Engine::published` counting it.
+                        // view: whoever reads state this batch made durable
+                        // finds `Engine::published` counting it.
                         bus.publish(id, events);
-                        durable.fetch_max(next, Ordering::AcqRel);
                         // Batches of one sale become durable in order, so the
                         // registry never goes back to an older configuration.
                         if let Some((config, archived, registry)) = edited
@@ -244,6 +209,8 @@ impl SaleTask {
                             handle.config = config;
                             handle.archived = archived;
                         }
+                        // Before the view: a reader that saw the view finds the room as new.
+                        room.update(room_changed);
                         live.send_if_modified(|old| {
                             let changed = view.differs_from(old);
                             if changed {

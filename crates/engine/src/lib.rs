@@ -13,22 +13,25 @@ mod actor;
 pub mod events;
 pub mod record;
 pub mod replay;
+mod room;
 mod snapshotter;
 pub mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use stampede_core::{Action, Click, IdempotencyKey, Outcome, Sale, SaleConfig, SaleView, UserId};
+use stampede_core::{Action, Click, IdempotencyKey, Outcome, QueueEntry, Sale, SaleConfig, SaleView, Schedule, UserId};
 use stampede_log::{ChainTip, CommandLog, SaleId};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-pub use crate::actor::Precheck;
 use crate::actor::{SaleMsg, SaleTask};
 use crate::events::{EventBus, Subscription};
 use crate::record::Record;
+pub use crate::room::DurableRoom;
+use crate::room::RoomTracker;
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
 
@@ -46,6 +49,10 @@ pub enum EngineError {
     /// The log cannot be written (or the engine is stopping): nothing more is accepted.
     #[error("the command log is unavailable")]
     Unavailable,
+    /// A read waited [`DEADLINE_WAIT_MAX`] for the sale to apply a deadline
+    /// the clock has passed: answer 503 with Retry-After.
+    #[error("the sale is catching up with the time; retry shortly")]
+    Behind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +84,8 @@ impl Default for EngineConfig {
     }
 }
 
-/// A sale's public state as of its newest durable entry: what live pages show.
+/// A sale's public state as of its newest durable entry: what live pages and
+/// the API's reads of one sale show.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveView {
     pub view: SaleView,
@@ -85,6 +93,14 @@ pub struct LiveView {
     pub available: u64,
     /// The time of the newest input applied.
     pub at_us: i64,
+    /// When the sale opens and closes, and when it did.
+    pub schedule: Schedule,
+    /// Taken off the lists by its organizer.
+    pub archived: bool,
+    /// The sale's next opening, closing, expiry or admission: once the clock
+    /// has passed it, this view is stale until the tick that applies it is
+    /// durable ([`Engine::live`] waits for that).
+    pub next_deadline_us: Option<i64>,
     /// Seated sales: which seats are held or sold, one bit per seat (the live
     /// seat map diffs consecutive values into deltas).
     pub seats_taken: Option<Arc<[u64]>>,
@@ -104,21 +120,33 @@ impl LiveView {
             view: sale.view(),
             available: sale.available(),
             at_us: sale.last_at_us(),
+            schedule: sale.schedule().clone(),
+            archived: sale.archived(),
+            next_deadline_us: sale.next_deadline_us(),
             seats_taken: sale.seats().map(|b| Arc::from(b.taken_bits())),
             leaders: sale.drop_book().map(|b| Arc::from(&b.clicks()[..b.clicks().len().min(LEADERS_LIVE_LEN)])),
         }
     }
 
-    /// Whether watchers could tell `self` from `other` (time alone does not
-    /// count). `leaders` needs no comparison of its own: it changes only with
-    /// the drop's click count, which is in `view`.
+    /// Whether readers could tell `self` from `other` (time alone does not
+    /// count, but a moved deadline does: a reader waiting for a passed one
+    /// must be woken). `leaders` needs no comparison of its own: it changes
+    /// only with the drop's click count, which is in `view`.
     pub fn differs_from(&self, other: &LiveView) -> bool {
-        self.view != other.view || self.seats_taken != other.seats_taken
+        self.view != other.view
+            || self.seats_taken != other.seats_taken
+            || self.schedule != other.schedule
+            || self.archived != other.archived
+            || self.next_deadline_us != other.next_deadline_us
     }
 }
 
+/// How long a read waits for a sale to apply a deadline the clock has passed
+/// (normally one commit: the task is woken at once).
+pub const DEADLINE_WAIT_MAX: Duration = Duration::from_secs(5);
+
 /// A running sale as the server sees it: its configuration, its mailbox, and
-/// a watch of its durable public state.
+/// its durable public state (a watch, and its waiting room's entries).
 #[derive(Clone)]
 pub struct SaleHandle {
     pub id: SaleId,
@@ -129,11 +157,16 @@ pub struct SaleHandle {
     pub archived: bool,
     tx: mpsc::Sender<SaleMsg>,
     live: watch::Receiver<Arc<LiveView>>,
+    /// The waiting room's entries as durable (empty without a room).
+    room: Arc<DurableRoom>,
+    /// Wakes the task to apply a deadline a reader found passed. Not a
+    /// mailbox message: it carries nothing, and many wakes are one.
+    wake: Arc<Notify>,
     /// Commands posted to the mailbox since start (accepted or not), for the
     /// organizer's requests-per-second figure.
     commands: Arc<AtomicU64>,
-    /// Messages (commands and reads) posted to any sale's mailbox since start,
-    /// shared by every handle: tests show a read asked no sale task.
+    /// Messages posted to any sale's mailbox since start, shared by every
+    /// handle: tests show a read asked no sale task.
     messages: Arc<AtomicU64>,
 }
 
@@ -279,18 +312,22 @@ impl Engine {
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
+        let room = Arc::new(DurableRoom::of(&sale));
+        let wake = Arc::new(Notify::new());
         let handle = SaleHandle {
             id,
             config: Arc::new(sale.config().clone()),
             archived: sale.archived(),
             tx,
             live,
+            room: room.clone(),
+            wake: wake.clone(),
             commands: Arc::new(AtomicU64::new(0)),
             messages: self.inner.messages.clone(),
         };
-        let durable_next_seq = Arc::new(AtomicU64::new(if first.is_some() { 0 } else { tip.next_seq }));
         let last_at_us = sale.last_at_us();
         let sale_revision = sale.revision();
+        let room_tracker = RoomTracker::of(&sale);
         let task = SaleTask {
             id,
             sale,
@@ -301,9 +338,11 @@ impl Engine {
             snapshot_every: self.inner.config.snapshot_every,
             entries_since_snapshot,
             snapshots: self.inner.snapshots.clone(),
-            durable_next_seq,
             last_at_us,
             live: Arc::new(live_tx),
+            room,
+            room_tracker,
+            wake,
             revision: sale_revision,
             registry: Arc::downgrade(&self.inner.sales),
             bus: self.inner.bus.clone(),
@@ -356,48 +395,60 @@ impl Engine {
         key: IdempotencyKey,
         action: Action,
     ) -> Result<Outcome, EngineError> {
-        self.command_unless(sale, by, key, action, None).await
-    }
-
-    /// Like [`Engine::command`], but first asks `unless` in the sale's task:
-    /// if it returns an outcome, that is the answer (once durable, like a read)
-    /// and the command is neither applied nor logged. One trip through the
-    /// mailbox serves "answer from state if possible, else act" (a repeated join).
-    pub async fn command_unless(
-        &self,
-        sale: SaleId,
-        by: UserId,
-        key: IdempotencyKey,
-        action: Action,
-        unless: Option<Precheck>,
-    ) -> Result<Outcome, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
         handle.commands.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
-        handle.post(SaleMsg::Command { by, key, action, unless, reply })?;
+        handle.post(SaleMsg { by, key, action, reply })?;
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 
-    /// Reads a sale's state; the answer reflects only durable commands.
-    pub async fn read<T, F>(&self, sale: SaleId, f: F) -> Result<T, EngineError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Sale) -> T + Send + 'static,
-    {
+    /// A sale's public state as of its newest durable batch, with every
+    /// deadline the clock has passed applied: no message goes to the sale's
+    /// task. The view is published before any command it reflects is
+    /// answered, so it shows whatever the caller was told. If the clock has
+    /// passed the sale's next deadline (an opening, a closing, an expiry)
+    /// and the task has not yet applied it (its timer fires a moment later,
+    /// or a test moved the clock), the task is woken and the read waits for
+    /// that tick to be durable, at most [`DEADLINE_WAIT_MAX`] (then
+    /// `Behind`): a read never shows a stale status.
+    pub async fn live(&self, sale: SaleId) -> Result<Arc<LiveView>, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
-        let (reply, rx) = oneshot::channel();
-        let msg = SaleMsg::Read(Box::new(move |s: &Sale| {
-            let value = f(s);
-            Box::new(move |ok: bool| {
-                let _ = reply.send(if ok { Ok(value) } else { Err(EngineError::Unavailable) });
-            })
-        }));
-        handle.post(msg)?;
-        rx.await.map_err(|_| EngineError::Unavailable)?
+        self.live_now(&handle, self.now_us()).await
     }
 
-    /// Messages (commands and reads) posted to sale mailboxes since start, all
-    /// sales together.
+    /// `by`'s entry in the sale's waiting room as it stands now (`None`: not
+    /// in line, or no room), with the same guarantees as [`Engine::live`].
+    pub async fn queue_entry(&self, sale: SaleId, by: UserId) -> Result<Option<QueueEntry>, EngineError> {
+        let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
+        let now_us = self.now_us();
+        // The room is updated in the same step as the view, before it.
+        self.live_now(&handle, now_us).await?;
+        Ok(handle.room.entry_at(by, now_us))
+    }
+
+    async fn live_now(&self, handle: &SaleHandle, now_us: i64) -> Result<Arc<LiveView>, EngineError> {
+        let passed = |v: &LiveView| v.next_deadline_us.is_some_and(|d| d <= now_us);
+        let mut live = handle.live();
+        {
+            let current = live.borrow_and_update();
+            if !passed(&current) {
+                return Ok(current.clone());
+            }
+        }
+        if !self.healthy() {
+            return Err(EngineError::Unavailable);
+        }
+        handle.wake.notify_one();
+        match tokio::time::timeout(DEADLINE_WAIT_MAX, live.wait_for(|v| !passed(v))).await {
+            Ok(Ok(v)) => Ok(v.clone()),
+            // The task has stopped.
+            Ok(Err(_)) => Err(EngineError::Unavailable),
+            Err(_) => Err(EngineError::Behind),
+        }
+    }
+
+    /// Messages (commands) posted to sale mailboxes since start, all sales
+    /// together.
     pub fn messages_posted(&self) -> u64 {
         self.inner.messages.load(Ordering::Relaxed)
     }

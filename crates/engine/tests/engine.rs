@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use stampede_core::{
-    Action, DropConfig, HoldId, HoldStatus, IdempotencyKey, KindConfig, Outcome, Rejection, SaleConfig, StockConfig,
-    US_PER_S, UserId,
+    Action, DropConfig, HoldId, IdempotencyKey, KindConfig, Outcome, Rejection, SaleConfig, StockConfig, US_PER_S,
+    UserId,
 };
 use stampede_engine::{Clock, Engine, EngineConfig, EngineError, replay};
 use stampede_log::{CommandLog, SqliteLog};
@@ -80,17 +80,25 @@ async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audi
     }
     let confirmed = engine.command(sale, UserId(10), key("c"), Action::Confirm { hold: held[0] }).await.unwrap();
     assert!(matches!(confirmed, Outcome::Stock(StockOutcome::Confirmed(_))));
-    let before = engine.read(sale, |s| s.clone()).await.unwrap();
+    let before = engine.live(sale).await.unwrap();
     engine.shutdown().await;
     drop(engine);
+    {
+        // What a restart starts from (the newest snapshot and the entries
+        // after it) is the whole state a replay from the first entry gives.
+        let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+        let recovered = replay::recover(&mut log, sale).unwrap();
+        assert!(recovered.from_snapshot_seq.is_some());
+        assert_eq!(recovered.sale, replay::audit(&mut log, sale).unwrap().final_state);
+    }
 
     let (engine, report) = start(dir.path(), clock.clone(), config);
     assert_eq!(report.sales, 1);
     assert_eq!(report.from_snapshots, 1, "a snapshot was written every 10 entries and used on restart");
     assert!(report.entries_replayed < 27, "replay started from the snapshot, replayed {}", report.entries_replayed);
-    let after = engine.read(sale, |s| s.clone()).await.unwrap();
+    let after = engine.live(sale).await.unwrap();
     assert_eq!(before, after);
-    let view = after.stock().unwrap().view();
+    let view = after.view.stock.clone().unwrap();
     assert_eq!((view.available, view.held, view.sold), (50, 48, 2));
 
     // A repeat of an acknowledged command after the restart returns its first outcome.
@@ -107,27 +115,54 @@ async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audi
     assert_eq!(audit.entries, 1 + 1 + 25 + 1 + 1, "create, open, 25 holds, confirm, repeat");
 }
 
+/// A clock that, once armed, parks the next caller (the sale task, stamping
+/// a command) until released: a test can hold a sale task still.
+struct GateClock {
+    now_us: i64,
+    armed: std::sync::atomic::AtomicBool,
+    entered: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl Clock for GateClock {
+    fn now_us(&self) -> i64 {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            if let Some(entered) = self.entered.lock().unwrap().take() {
+                let _ = entered.send(());
+            }
+            if let Some(release) = self.release.lock().unwrap().take() {
+                let _ = release.recv();
+            }
+        }
+        self.now_us
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_mailbox_is_refused_at_once_and_nothing_is_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
-    let (engine, _) =
-        start(dir.path(), clock, EngineConfig { mailbox_len_max: 1, snapshot_every: 1000, ..EngineConfig::default() });
-    let sale = engine.create_sale(stock_config(10)).await.unwrap().id;
-
-    // Park the sale task inside a read so its mailbox cannot drain.
     let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let clock = Arc::new(GateClock {
+        now_us: T0 + 1,
+        armed: false.into(),
+        entered: Some(entered_tx).into(),
+        release: Some(release_rx).into(),
+    });
+    let log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    let config = EngineConfig { mailbox_len_max: 1, snapshot_every: 1000, ..EngineConfig::default() };
+    let (engine, _) = Engine::start(Box::new(log), clock.clone(), config).unwrap();
+    let sale = engine.create_sale(stock_config(10)).await.unwrap();
+    // Opened by its schedule; after that the idle task reads the clock again
+    // only for the next command.
+    sale.live().wait_for(|v| v.view.status == stampede_core::SaleStatus::Open).await.unwrap();
+    let sale = sale.id;
+
+    // Park the sale task while it stamps a command, so its mailbox cannot drain.
+    clock.armed.store(true, Ordering::SeqCst);
     let parked = {
         let engine = engine.clone();
-        tokio::spawn(async move {
-            engine
-                .read(sale, move |_| {
-                    let _ = entered_tx.send(());
-                    let _ = release_rx.recv();
-                })
-                .await
-        })
+        tokio::spawn(async move { reserve(&engine, sale, 3, "p", 1).await })
     };
     entered_rx.await.unwrap();
     let queued = {
@@ -142,10 +177,11 @@ async fn a_full_mailbox_is_refused_at_once_and_nothing_is_applied() {
     let refused = engine.command(sale, UserId(2), key("b"), Action::Stock(StockAction::Reserve { quantity: 1 })).await;
     assert_eq!(refused, Err(EngineError::Overloaded));
     release_tx.send(()).unwrap();
-    parked.await.unwrap().unwrap();
+    assert!(matches!(parked.await.unwrap(), Outcome::Stock(StockOutcome::Held(_))));
     assert!(matches!(queued.await.unwrap(), Outcome::Stock(StockOutcome::Held(_))));
-    let view = engine.read(sale, |s| s.stock().unwrap().view()).await.unwrap();
-    assert_eq!(view.held, 1, "only the queued command was applied");
+    let view = engine.live(sale).await.unwrap();
+    let held = view.view.stock.as_ref().unwrap().held;
+    assert_eq!(held, 2, "the parked and the queued commands were applied, not the refused one");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,8 +200,8 @@ async fn time_comes_from_the_clock_and_expired_holds_return_stock() {
     assert!(matches!(reserve(&engine, sale, 2, "y", 1).await, Outcome::Rejected(Rejection::SoldOut { .. })));
     clock.0.store(hold.expires_at_us, Ordering::SeqCst);
     assert!(matches!(reserve(&engine, sale, 2, "z", 1).await, Outcome::Stock(StockOutcome::Held(_))));
-    let status = engine.read(sale, move |s| s.stock().unwrap().hold(hold.id).unwrap().status).await.unwrap();
-    assert_eq!(status, HoldStatus::Expired);
+    let stock = engine.live(sale).await.unwrap().view.stock.clone().unwrap();
+    assert_eq!((stock.available, stock.held), (4, 1), "the first hold expired and gave its 5 back");
     let confirm = engine.command(sale, UserId(1), key("c"), Action::Confirm { hold: HoldId(1) }).await.unwrap();
     assert_eq!(confirm, Outcome::Rejected(Rejection::HoldExpired));
 }
@@ -194,7 +230,7 @@ async fn drop_ranks_follow_log_order_and_the_log_replays_to_the_same_ranks() {
     }
     ranks.sort_unstable();
     assert_eq!(ranks, (1..=50).collect::<Vec<_>>());
-    let live = engine.read(sale, |s| s.drop_book().unwrap().clicks().to_vec()).await.unwrap();
+    let live = engine.live(sale).await.unwrap().leaders.clone().unwrap().to_vec();
     engine.shutdown().await;
     drop(engine);
     let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
@@ -270,4 +306,130 @@ async fn edits_reach_the_handle_once_durable_and_archived_sales_leave_the_list_a
     for id in [kept, gone] {
         replay::audit(&mut log, id).unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_after_the_clock_passed_a_deadline_waits_for_its_tick_and_asks_no_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
+    let mut config = stock_config(5);
+    config.closes_at_us = Some(T0 + 3600 * US_PER_S);
+    let sale = engine.create_sale(config).await.unwrap().id;
+    let hold = match reserve(&engine, sale, 1, "x", 5).await {
+        Outcome::Stock(StockOutcome::Held(h)) => h,
+        other => panic!("{other:?}"),
+    };
+    let before = engine.messages_posted();
+    let live = engine.live(sale).await.unwrap();
+    assert_eq!(live.available, 0, "the hold is shown as soon as it was answered");
+    assert_eq!(live.next_deadline_us, Some(hold.expires_at_us));
+
+    // The task sleeps until the expiry by the machine's time, a minute away;
+    // the read wakes it and waits for the tick, which returns the stock.
+    clock.0.store(hold.expires_at_us, Ordering::SeqCst);
+    let live = engine.live(sale).await.unwrap();
+    assert_eq!(live.available, 5, "the expiry was applied before the answer");
+    assert_eq!(live.next_deadline_us, Some(T0 + 3600 * US_PER_S), "the closing is next");
+    clock.0.store(T0 + 3600 * US_PER_S, Ordering::SeqCst);
+    let live = engine.live(sale).await.unwrap();
+    assert_eq!(live.view.status, stampede_core::SaleStatus::Closed);
+    assert_eq!(live.schedule.closed_at_us, Some(T0 + 3600 * US_PER_S));
+    assert_eq!(engine.messages_posted(), before, "no read went through the mailbox");
+    engine.shutdown().await;
+
+    // The ticks the reads waited for are in the log.
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    let state = replay::audit(&mut log, sale).unwrap().final_state;
+    assert_eq!(state.stock().unwrap().view().available, 5);
+    assert_eq!(state.view().status, stampede_core::SaleStatus::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_persons_queue_entry_is_read_without_the_task_and_matches_the_log() {
+    use stampede_core::{AdmissionPolicy, PassState, QueueConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(T0 - 10 * US_PER_S)));
+    let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
+    let mut config = stock_config(20);
+    config.kind = KindConfig::Stock(StockConfig {
+        stock: 20,
+        price: 10,
+        per_person_limit: 2,
+        order_quantity_max: 2,
+        hold_ttl_us: 60 * US_PER_S,
+    });
+    config.queue = Some(QueueConfig {
+        policy: AdmissionPolicy::Active { max: 2 },
+        pass_ttl_us: 30 * US_PER_S,
+        prequeue_opens_at_us: None,
+        pow_bits: 0,
+        places_per_address: 100,
+        seed: [7; 32],
+        pass_up_to_limit: true,
+    });
+    let sale = engine.create_sale(config).await.unwrap().id;
+    let join = |user: u64| {
+        let engine = engine.clone();
+        async move {
+            let action = Action::Join { nonce: 0, address: 1 };
+            engine.command(sale, UserId(user), key(&format!("join{user}")), action).await.unwrap()
+        }
+    };
+    let people: Vec<u64> = (1..=6).collect();
+    let before = engine.messages_posted();
+    for &u in &people[..5] {
+        assert!(matches!(join(u).await, Outcome::Joined(_)));
+        // Seen as soon as the join is answered.
+        let mine = engine.queue_entry(sale, UserId(u)).await.unwrap().unwrap();
+        assert_eq!((mine.ticket, mine.place, mine.pass), (u as u32, None, PassState::Waiting));
+    }
+    assert_eq!(engine.queue_entry(sale, UserId(6)).await.unwrap(), None);
+
+    // The opening shuffles the pre-queue and admits two: every place shows.
+    clock.0.store(T0, Ordering::SeqCst);
+    let mut admitted = Vec::new();
+    for &u in &people[..5] {
+        let e = engine.queue_entry(sale, UserId(u)).await.unwrap().unwrap();
+        assert!(e.place.is_some(), "{e:?}");
+        if matches!(e.pass, PassState::Admitted { .. }) {
+            admitted.push(u);
+        }
+    }
+    assert_eq!(admitted.len(), 2);
+    assert!(matches!(join(6).await, Outcome::Joined(_)));
+    assert_eq!(engine.queue_entry(sale, UserId(6)).await.unwrap().unwrap().place, Some(6));
+
+    // Buying up to the limit uses a pass and lets the next place in.
+    let buyer = admitted[0];
+    let hold = match reserve(&engine, sale, buyer, "h", 2).await {
+        Outcome::Stock(StockOutcome::Held(h)) => h,
+        other => panic!("{other:?}"),
+    };
+    let confirmed = engine.command(sale, UserId(buyer), key("c"), Action::Confirm { hold: hold.id }).await.unwrap();
+    assert!(matches!(confirmed, Outcome::Stock(StockOutcome::Confirmed(_))), "{confirmed:?}");
+    let mine = engine.queue_entry(sale, UserId(buyer)).await.unwrap().unwrap();
+    assert_eq!((mine.bought, mine.pass.as_str()), (2, "used"));
+
+    // The other pass expires with time alone; the read waits for that tick.
+    clock.0.store(T0 + 31 * US_PER_S, Ordering::SeqCst);
+    let mine = engine.queue_entry(sale, UserId(admitted[1])).await.unwrap().unwrap();
+    assert_eq!(mine.pass, PassState::Expired { at_us: T0 + 30 * US_PER_S });
+    let seen: Vec<_> = {
+        let mut seen = Vec::new();
+        for &u in &people {
+            seen.push(engine.queue_entry(sale, UserId(u)).await.unwrap());
+        }
+        seen
+    };
+    assert_eq!(engine.messages_posted() - before, 6 + 2, "six joins and two purchase commands, no reads");
+    engine.shutdown().await;
+
+    // What was read is what the log says, person by person.
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    let state = replay::audit(&mut log, sale).unwrap().final_state;
+    let room = state.waiting_room().unwrap();
+    let logged: Vec<_> = people.iter().map(|&u| room.entry_of(UserId(u)).cloned()).collect();
+    assert_eq!(seen, logged);
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    AdmissionPolicy, Click, HeldSeat, Hold, HoldStatus, KindConfig, OrderRef, QueueConfig, QueueView, Sale, SaleConfig,
+    AdmissionPolicy, Click, HeldSeat, Hold, HoldStatus, KindConfig, OrderRef, QueueConfig, QueueView, SaleConfig,
     SaleView, SeatHold, SeatedConfig, SeatedView, SectionSpec, StockView, US_PER_S, Venue,
 };
 use stampede_engine::LiveView;
@@ -685,14 +685,14 @@ impl SeatedOut {
 }
 
 impl SaleOut {
-    pub fn from_sale(id: u64, sale: &Sale) -> Self {
-        let c = sale.config();
-        let schedule = sale.schedule();
-        let SaleView { status, stock, drop, seats, queue } = sale.view();
+    /// A sale from its configuration and its durable public state (the
+    /// engine's `LiveView`): no trip through the sale's mailbox.
+    pub fn of(id: u64, c: &SaleConfig, live: &LiveView) -> Self {
+        let schedule = &live.schedule;
+        let SaleView { status, stock, drop, seats, queue } = &live.view;
         let kind = kind_name(&c.kind);
-        let stock = stock.and_then(|v| StockOut::of(c, &v));
-        // A seated sale shows its seats once its seat book is there.
-        let seated = seats.filter(|_| sale.seats().is_some()).and_then(|v| SeatedOut::of(c, &v));
+        let stock = stock.as_ref().and_then(|v| StockOut::of(c, v));
+        let seated = seats.as_ref().and_then(|v| SeatedOut::of(c, v));
         SaleOut {
             id,
             kind,
@@ -711,10 +711,10 @@ impl SaleOut {
             closes_at: schedule.closes_at_us.map(fmt_us),
             opened_at: schedule.opened_at_us.map(fmt_us),
             stock,
-            drop: drop.map(|d| DropOut { winners: d.winners, clicks: d.clicks, won: d.won }),
+            drop: drop.as_ref().map(|d| DropOut { winners: d.winners, clicks: d.clicks, won: d.won }),
             seated,
             waiting_room: c.queue.as_ref().zip(queue.as_ref()).map(|(c, q)| WaitingRoomOut::new(c, q)),
-            archived: sale.archived(),
+            archived: live.archived,
         }
     }
 }

@@ -394,6 +394,7 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownSale => ApiError::not_found("no such sale"),
             EngineError::Overloaded => ApiError::overloaded("the sale's mailbox is full; retry with the same key"),
             EngineError::Unavailable => ApiError::unavailable(),
+            EngineError::Behind => ApiError::overloaded("the sale is catching up with the time; retry shortly"),
         }
     }
 }

@@ -68,9 +68,10 @@ fn ticket_out(state: &AppState, sale: &SaleHandle, e: &QueueEntry, now_us: i64) 
     }
 }
 
+/// One's own entry from what the sale task published once durable (the
+/// engine's `DurableRoom`): no message to the task.
 async fn my_entry(state: &AppState, sale: &SaleHandle, auth: &Auth) -> Result<Option<QueueEntry>, ApiError> {
-    let me = auth.core_id();
-    Ok(state.engine.read(sale.id, move |s| s.waiting_room().and_then(|q| q.entry_of(me).cloned())).await?)
+    Ok(state.engine.queue_entry(sale.id, auth.core_id()).await?)
 }
 
 /// Take a place in the waiting room (proof of work required). Joining again
@@ -88,14 +89,15 @@ pub async fn join(
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> Result<Json<QueueTicketOut>, ApiError> {
     let sale = room(&state, &id)?;
+    // A refresh or a second tab is answered from the published room, without
+    // a command. (Two joins at once both go to the sale, which answers the
+    // second with the first's place.)
+    if let Some(e) = my_entry(&state, &sale, &auth).await? {
+        return Ok(Json(ticket_out(&state, &sale, &e, state.engine.now_us())));
+    }
     let address = state.passes.address_tag(peer.ip());
     let action = Action::Join { nonce: req.nonce, address };
-    let me = auth.core_id();
-    // A refresh or a second tab is answered from the room without logging a command.
-    let already = Box::new(move |s: &stampede_core::Sale| {
-        s.waiting_room().and_then(|q| q.entry_of(me)).map(|e| Outcome::Joined(e.clone()))
-    });
-    match state.engine.command_unless(sale.id, me, key.0, action, Some(already)).await? {
+    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
         Outcome::Joined(e) => Ok(Json(ticket_out(&state, &sale, &e, state.engine.now_us()))),
         Outcome::Rejected(r) => Err(r.into()),
         other => Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
@@ -165,7 +167,7 @@ pub async fn set_pow(
         Outcome::Rejected(r) => return Err(r.into()),
         other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
     }
-    let live = state.engine.read(sale.id, stampede_engine::LiveView::of).await?;
+    let live = state.engine.live(sale.id).await?;
     let out = QueueStatusOut::new(state.live.latest(&sale).seq, sale.id, &live, None);
     Ok(Json(out).into_response())
 }

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use stampede_core::{
-    Action, AdmissionPolicy, DropAction, DropConfig, DropOutcome, HoldId, HoldStatus, KindConfig, Money, OrderRef,
-    Outcome, POW_BITS_MAX, QueueConfig, SaleConfig, SaleEdit, SeatedTerms, StockAction, StockConfig, StockOutcome,
-    TermsEdit, US_PER_S, UserId,
+    Action, AdmissionPolicy, DropAction, DropConfig, DropOutcome, HoldStatus, KindConfig, Money, OrderRef, Outcome,
+    POW_BITS_MAX, QueueConfig, SaleConfig, SaleEdit, SeatedTerms, StockAction, StockConfig, StockOutcome, TermsEdit,
+    US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
 use utoipa::IntoParams;
@@ -264,8 +264,15 @@ fn check_currency(raw: &str) -> Result<String, ApiError> {
     Ok(currency)
 }
 
+/// A sale as the API shows it, from its durable public state: no message to
+/// its task (`Engine::live` waits only when the clock has passed a deadline
+/// the task has not applied yet).
 pub(crate) async fn sale_out(state: &AppState, id: u64) -> Result<SaleOut, ApiError> {
-    Ok(state.engine.read(id, move |s| SaleOut::from_sale(id, s)).await?)
+    let live = state.engine.live(id).await?;
+    // Taken after the view: the registry gets an edited configuration before
+    // the view is published, so this one is never older than the view.
+    let sale = state.engine.sale(id).ok_or(stampede_engine::EngineError::UnknownSale)?;
+    Ok(SaleOut::of(id, &sale.config, &live))
 }
 
 /// Create a sale (organizers and admins).
@@ -532,17 +539,21 @@ pub async fn sale_holds(
     if !(1..=PAGE_LEN_MAX).contains(&q.limit) {
         return Err(ApiError::invalid_field(format!("limit must be 1..={PAGE_LEN_MAX}")));
     }
-    let holds = state
-        .engine
-        .read(sale.id, move |s| {
-            s.stock().map(|b| {
-                b.holds_after(HoldId(q.after), q.limit)
-                    .map(|h| HoldRow { id: h.id.0, user_id: h.by.0, quantity: h.quantity, status: h.status.as_str() })
-                    .collect::<Vec<_>>()
-            })
+    if !matches!(sale.config.kind, KindConfig::Stock(_)) {
+        return Err(stampede_core::Rejection::WrongSaleKind.into());
+    }
+    let sale_id = sale.id;
+    let rows = crate::projections::read(&state, move |v| v.holds_of_sale(sale_id, q.after, q.limit, None)).await?;
+    let now_us = state.engine.now_us();
+    let holds = rows
+        .iter()
+        .map(|h| HoldRow {
+            id: h.id,
+            user_id: h.booker,
+            quantity: h.quantity,
+            status: shown_status(h.status, h.expires_at_us, now_us).as_str(),
         })
-        .await?
-        .ok_or(ApiError::from(stampede_core::Rejection::WrongSaleKind))?;
+        .collect::<Vec<_>>();
     let next_after = if holds.len() == q.limit { holds.last().map(|h| h.id) } else { None };
     Ok(Json(HoldPage { holds, next_after }))
 }
@@ -559,8 +570,9 @@ pub async fn results(
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
     let sale_id = sale.id;
-    // The sale's own figures from its task; who bought or won from the projections.
-    let out = state.engine.read(sale_id, move |s| SaleOut::from_sale(sale_id, s)).await?;
+    // The sale's own figures from its durable public state; who bought or won
+    // from the projections.
+    let out = sale_out(&state, sale_id).await?;
     let is_drop = matches!(sale.config.kind, KindConfig::Drop(_));
     let (stats, mut rows) = crate::projections::read(&state, move |v| {
         let stats = v.stats(sale_id)?.0;
@@ -752,47 +764,64 @@ pub async fn order_by_reference(
     let me = auth.core_id();
     let organizer = require_owner(&auth, &sale).is_ok();
     let (sale_id, config) = (sale.id, sale.config.clone());
-    let index = matches!(config.kind, KindConfig::Seated(_)).then(|| state.seatmaps.index(sale_id, &config));
-    let found = state
-        .engine
-        .read(sale_id, move |s| {
-            let kind = match &config.kind {
-                KindConfig::Stock(_) => "stock",
-                KindConfig::Drop(_) => "drop",
-                KindConfig::Seated(_) => "seated",
+    let order = r.order;
+    let allowed = |by: u64| organizer || by == me.0;
+    let mut out = OrderLookupOut {
+        reference: r.to_string(),
+        sale_id,
+        sale_title: config.title.clone(),
+        kind: kind_name(&config.kind),
+        stock: None,
+        seats: None,
+        click: None,
+    };
+    let now_us = state.engine.now_us();
+    match &config.kind {
+        KindConfig::Stock(_) => {
+            let (row, _) = crate::projections::read(&state, move |v| v.hold(sale_id, order))
+                .await?
+                .filter(|(h, _)| allowed(h.booker))
+                .ok_or_else(missing)?;
+            let mut hold = crate::projections::stock_hold(&row);
+            hold.status = shown_status(hold.status, hold.expires_at_us, now_us);
+            out.stock = Some(HoldOut::new(sale_id, &hold)?);
+        }
+        KindConfig::Seated(_) => {
+            let (row, seats) = crate::projections::read(&state, move |v| v.hold(sale_id, order))
+                .await?
+                .filter(|(h, seats)| allowed(h.booker) || seats.iter().any(|s| !s.released && s.holder == me.0))
+                .ok_or_else(missing)?;
+            let mut hold = crate::projections::seat_hold(&row, &seats);
+            hold.status = shown_status(hold.status, hold.expires_at_us, now_us);
+            let index = state.seatmaps.index(sale_id, &config);
+            out.seats = Some(SeatHoldOut::new(sale_id, &config, &index, &hold)?);
+        }
+        KindConfig::Drop(d) => {
+            // A drop's order number is its winning rank.
+            let rank_index = usize::try_from(order).ok().and_then(|r| r.checked_sub(1)).ok_or_else(missing)?;
+            let click = crate::projections::read(&state, move |v| v.clicks(sale_id, rank_index, 1, false))
+                .await?
+                .into_iter()
+                .next()
+                .filter(|c| u64::from(c.rank) == order && c.won && allowed(c.person))
+                .ok_or_else(missing)?;
+            let click = stampede_core::Click {
+                by: UserId(click.person),
+                rank: click.rank,
+                at_us: click.at_us,
+                won: click.won,
+                after_open_us: click.after_open_us,
             };
-            let mut out = OrderLookupOut {
-                reference: r.to_string(),
-                sale_id,
-                sale_title: s.config().title.clone(),
-                kind,
-                stock: None,
-                seats: None,
-                click: None,
-            };
-            let allowed = |by: UserId| organizer || by == me;
-            if let Some(b) = s.stock() {
-                let h = b.hold(HoldId(r.order)).filter(|h| allowed(h.by))?;
-                out.stock = Some(match HoldOut::new(sale_id, h) {
-                    Ok(v) => v,
-                    Err(e) => return Some(Err(e)),
-                });
-            } else if let Some(b) = s.seats() {
-                let h = b.hold(HoldId(r.order)).filter(|h| allowed(h.by) || h.seats.iter().any(|x| x.holder == me))?;
-                out.seats = Some(match SeatHoldOut::new(sale_id, &config, index.as_ref()?, h) {
-                    Ok(v) => v,
-                    Err(e) => return Some(Err(e)),
-                });
-            } else if let Some(b) = s.drop_book() {
-                let rank_index = usize::try_from(r.order).ok()?.checked_sub(1)?;
-                let c = b.clicks().get(rank_index).filter(|c| c.won && allowed(c.by))?;
-                out.click = Some(ClickOut::new(sale_id, b.config.winners, c));
-            }
-            // An amount that does not fit is a 500, not a 404.
-            Some(Ok(out))
-        })
-        .await?;
-    found.ok_or_else(missing)?.map(Json)
+            out.click = Some(ClickOut::new(sale_id, d.winners, &click));
+        }
+    }
+    Ok(Json(out))
+}
+
+/// A hold as a reader sees it now: one still held past its expiry is
+/// expired, as the sale's next tick (a moment later) will make it.
+fn shown_status(status: HoldStatus, expires_at_us: i64, now_us: i64) -> HoldStatus {
+    if status == HoldStatus::Held && expires_at_us <= now_us { HoldStatus::Expired } else { status }
 }
 
 /// Your active holds in every sale.
