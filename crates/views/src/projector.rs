@@ -139,7 +139,7 @@ impl Projector {
 /// while no reader waits. Pages that read projections and ask for
 /// read-your-writes never wait for it; what it delays is only what nobody
 /// has asked for yet.
-pub const GROUP_WINDOW: Duration = Duration::from_millis(100);
+pub const GROUP_WINDOW: Duration = Duration::from_millis(250);
 
 /// At most this many log entries go into one transaction, which bounds the
 /// memory a group holds and the time one commit takes.

@@ -208,14 +208,18 @@ impl Views {
     /// cursor keeps what came before the gap and is returned, to be caught up
     /// from the log; its later batches in the group are left to that catch-up.
     pub fn apply_group(&mut self, batches: &[Arc<SaleEvents>]) -> Result<Vec<SaleId>, ViewsError> {
+        // Each sale's entries in publication order, so its cursor and its
+        // statistics row are read and written once per group, not per batch.
+        // Sales are independent of each other, so their order does not matter.
+        let mut sales: std::collections::BTreeMap<SaleId, Vec<&EntryEvents>> = std::collections::BTreeMap::new();
+        for batch in batches {
+            sales.entry(batch.sale).or_default().extend(&batch.entries);
+        }
         let tx = self.conn.transaction()?;
         let mut gaps: Vec<SaleId> = Vec::new();
-        for batch in batches {
-            if gaps.contains(&batch.sale) {
-                continue;
-            }
-            if apply_in(&tx, batch.sale, &batch.entries)?.gap.is_some() {
-                gaps.push(batch.sale);
+        for (sale, entries) in sales {
+            if apply_in(&tx, sale, entries)?.gap.is_some() {
+                gaps.push(sale);
             }
         }
         tx.commit()?;
@@ -493,7 +497,11 @@ struct AppliedTo {
 
 /// Applies consecutive entries of one sale inside `tx` and moves its cursor
 /// with them; stops at a gap, keeping what came before it.
-fn apply_in(tx: &rusqlite::Transaction<'_>, sale: SaleId, entries: &[EntryEvents]) -> Result<AppliedTo, ViewsError> {
+fn apply_in<'e>(
+    tx: &rusqlite::Transaction<'_>,
+    sale: SaleId,
+    entries: impl IntoIterator<Item = &'e EntryEvents>,
+) -> Result<AppliedTo, ViewsError> {
     let mut next: u64 = tx
         .prepare_cached("SELECT next_seq FROM cursors WHERE sale = ?1")?
         .query_row([u(sale)], |r| r.get::<_, i64>(0))
