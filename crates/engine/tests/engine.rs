@@ -4,22 +4,15 @@
 
 use stampede_core::{DropAction, DropOutcome, StockAction, StockOutcome};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
+use stampede_clock::ManualClock;
 use stampede_core::{
     Action, DropConfig, HoldId, IdempotencyKey, KindConfig, Outcome, Rejection, SaleConfig, StockConfig, US_PER_S,
     UserId,
 };
 use stampede_engine::{Clock, Engine, EngineConfig, EngineError, replay};
 use stampede_log::{CommandLog, SqliteLog};
-
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_us(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 const T0: i64 = 1_800_000_000 * US_PER_S;
 
@@ -63,7 +56,7 @@ async fn reserve(engine: &Engine, sale: u64, user: u64, k: &str, quantity: u32) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_commands_survive_a_restart_and_snapshots_are_used_and_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let clock = Arc::new(ManualClock::at(T0 + 1));
     let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 10, ..EngineConfig::default() };
     let (engine, _) = start(dir.path(), clock.clone(), config.clone());
     // Opened by command, not by schedule, so no timer tick races into the log.
@@ -187,18 +180,18 @@ async fn a_full_mailbox_is_refused_at_once_and_nothing_is_applied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_comes_from_the_clock_and_expired_holds_return_stock() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 - US_PER_S)));
+    let clock = Arc::new(ManualClock::at(T0 - US_PER_S));
     let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
     let sale = engine.create_sale(stock_config(5)).await.unwrap().id;
     assert_eq!(reserve(&engine, sale, 1, "early", 1).await, Outcome::Rejected(Rejection::NotOpenYet));
-    clock.0.store(T0 + 1, Ordering::SeqCst);
+    clock.set(T0 + 1);
     let hold = match reserve(&engine, sale, 1, "x", 5).await {
         Outcome::Stock(StockOutcome::Held(h)) => h,
         other => panic!("{other:?}"),
     };
     assert_eq!(hold.expires_at_us, T0 + 1 + 60 * US_PER_S);
     assert!(matches!(reserve(&engine, sale, 2, "y", 1).await, Outcome::Rejected(Rejection::SoldOut { .. })));
-    clock.0.store(hold.expires_at_us, Ordering::SeqCst);
+    clock.set(hold.expires_at_us);
     assert!(matches!(reserve(&engine, sale, 2, "z", 1).await, Outcome::Stock(StockOutcome::Held(_))));
     let stock = engine.live(sale).await.unwrap().view.stock.clone().unwrap();
     assert_eq!((stock.available, stock.held), (4, 1), "the first hold expired and gave its 5 back");
@@ -209,7 +202,7 @@ async fn time_comes_from_the_clock_and_expired_holds_return_stock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_ranks_follow_log_order_and_the_log_replays_to_the_same_ranks() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 5)));
+    let clock = Arc::new(ManualClock::at(T0 + 5));
     let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
     let mut config = stock_config(1);
     config.kind = KindConfig::Drop(DropConfig { winners: 3 });
@@ -242,7 +235,7 @@ async fn drop_ranks_follow_log_order_and_the_log_replays_to_the_same_ranks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_view_follows_durable_changes_and_skips_unchanged_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+    let clock = Arc::new(ManualClock::at(T0));
     let (engine, _) = start(dir.path(), clock, EngineConfig::default());
     let sale = engine.create_sale(stock_config(10)).await.unwrap();
     let mut live = sale.live();
@@ -264,7 +257,7 @@ async fn the_live_view_follows_durable_changes_and_skips_unchanged_batches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_reach_the_handle_once_durable_and_archived_sales_leave_the_list_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 - 10 * US_PER_S)));
+    let clock = Arc::new(ManualClock::at(T0 - 10 * US_PER_S));
     // Snapshots after every couple of entries, so the restart starts from one.
     let config = EngineConfig { mailbox_len_max: 64, snapshot_every: 2, ..EngineConfig::default() };
     let (engine, _) = start(dir.path(), clock.clone(), config.clone());
@@ -311,7 +304,7 @@ async fn edits_reach_the_handle_once_durable_and_archived_sales_leave_the_list_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_after_the_clock_passed_a_deadline_waits_for_its_tick_and_asks_no_task() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let clock = Arc::new(ManualClock::at(T0 + 1));
     let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
     let mut config = stock_config(5);
     config.closes_at_us = Some(T0 + 3600 * US_PER_S);
@@ -327,11 +320,11 @@ async fn a_read_after_the_clock_passed_a_deadline_waits_for_its_tick_and_asks_no
 
     // The task sleeps until the expiry by the machine's time, a minute away;
     // the read wakes it and waits for the tick, which returns the stock.
-    clock.0.store(hold.expires_at_us, Ordering::SeqCst);
+    clock.set(hold.expires_at_us);
     let live = engine.live(sale).await.unwrap();
     assert_eq!(live.available, 5, "the expiry was applied before the answer");
     assert_eq!(live.next_deadline_us, Some(T0 + 3600 * US_PER_S), "the closing is next");
-    clock.0.store(T0 + 3600 * US_PER_S, Ordering::SeqCst);
+    clock.set(T0 + 3600 * US_PER_S);
     let live = engine.live(sale).await.unwrap();
     assert_eq!(live.view.status, stampede_core::SaleStatus::Closed);
     assert_eq!(live.schedule.closed_at_us, Some(T0 + 3600 * US_PER_S));
@@ -350,7 +343,7 @@ async fn each_persons_queue_entry_is_read_without_the_task_and_matches_the_log()
     use stampede_core::{AdmissionPolicy, PassState, QueueConfig};
 
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 - 10 * US_PER_S)));
+    let clock = Arc::new(ManualClock::at(T0 - 10 * US_PER_S));
     let (engine, _) = start(dir.path(), clock.clone(), EngineConfig::default());
     let mut config = stock_config(20);
     config.kind = KindConfig::Stock(StockConfig {
@@ -388,7 +381,7 @@ async fn each_persons_queue_entry_is_read_without_the_task_and_matches_the_log()
     assert_eq!(engine.queue_entry(sale, UserId(6)).await.unwrap(), None);
 
     // The opening shuffles the pre-queue and admits two: every place shows.
-    clock.0.store(T0, Ordering::SeqCst);
+    clock.set(T0);
     let mut admitted = Vec::new();
     for &u in &people[..5] {
         let e = engine.queue_entry(sale, UserId(u)).await.unwrap().unwrap();
@@ -413,7 +406,7 @@ async fn each_persons_queue_entry_is_read_without_the_task_and_matches_the_log()
     assert_eq!((mine.bought, mine.pass.as_str()), (2, "used"));
 
     // The other pass expires with time alone; the read waits for that tick.
-    clock.0.store(T0 + 31 * US_PER_S, Ordering::SeqCst);
+    clock.set(T0 + 31 * US_PER_S);
     let mine = engine.queue_entry(sale, UserId(admitted[1])).await.unwrap().unwrap();
     assert_eq!(mine.pass, PassState::Expired { at_us: T0 + 30 * US_PER_S });
     let seen: Vec<_> = {

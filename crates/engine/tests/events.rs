@@ -5,24 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use stampede_clock::ManualClock;
 use stampede_core::{
     Action, DropAction, DropConfig, HoldId, IdempotencyKey, KindConfig, Outcome, SaleConfig, StockAction, StockConfig,
     StockOutcome, US_PER_S, UserId,
 };
 use stampede_engine::events::{EntryEvents, Received, Subscription};
-use stampede_engine::{Clock, Engine, EngineConfig, replay};
+use stampede_engine::{Engine, EngineConfig, replay};
 use stampede_log::{CommandLog, SqliteLog};
-
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_us(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 const T0: i64 = 1_800_000_000 * US_PER_S;
 
@@ -123,7 +115,7 @@ async fn drain_until(sub: &mut Subscription, f: &mut Follower, entries: usize) {
 async fn a_lagging_or_late_subscriber_ends_with_exactly_the_live_stream() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.sqlite");
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let clock = Arc::new(ManualClock::at(T0 + 1));
     // Four batches in the channel, snapshots every few entries: the laggard
     // loses batches and catches up across snapshots.
     let config = EngineConfig { snapshot_every: 7, event_batches_max: 4, ..EngineConfig::default() };
@@ -166,7 +158,7 @@ async fn a_lagging_or_late_subscriber_ends_with_exactly_the_live_stream() {
         live.drain_now(&mut live_sub).await;
     }
     // The rest of the holds expire: a tick, published like any entry.
-    clock.0.fetch_add(120 * US_PER_S, Ordering::SeqCst);
+    clock.advance(120 * US_PER_S);
     engine.command(stock, UserId(99), key("late"), Action::Stock(StockAction::Reserve { quantity: 1 })).await.unwrap();
     live.drain_now(&mut live_sub).await;
 

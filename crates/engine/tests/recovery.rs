@@ -6,21 +6,13 @@
 use stampede_core::{StockAction, StockOutcome};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use stampede_clock::ManualClock;
 use stampede_core::{Action, IdempotencyKey, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId};
 use stampede_engine::replay::ReplayError;
-use stampede_engine::{Clock, Engine, EngineConfig, LogAudit, StartError};
+use stampede_engine::{Engine, EngineConfig, LogAudit, StartError};
 use stampede_log::{CommandLog, SqliteLog};
-
-struct ManualClock(AtomicI64);
-
-impl Clock for ManualClock {
-    fn now_us(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 const T0: i64 = 1_800_000_000 * US_PER_S;
 const SNAPSHOT_EVERY: u64 = 10;
@@ -52,7 +44,7 @@ fn stock_sale() -> SaleConfig {
 
 fn start(dir: &Path) -> Result<Engine, StartError> {
     let log = SqliteLog::open(&dir.join("log.sqlite")).unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let clock = Arc::new(ManualClock::at(T0 + 1));
     Engine::start(Box::new(log), clock, config()).map(|(engine, _)| engine)
 }
 
@@ -220,7 +212,7 @@ async fn a_snapshot_held_back_never_delays_the_sale_and_is_written_beside_the_lo
     let in_log: i64 = raw(dir.path()).query_row("SELECT count(*) FROM snapshots", [], |row| row.get(0)).unwrap();
     assert_eq!(in_log, 0, "snapshots never go into the log's own file");
     let log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(T0 + 1)));
+    let clock = Arc::new(ManualClock::at(T0 + 1));
     let (engine, report) = Engine::start(Box::new(log), clock, config()).unwrap();
     assert_eq!((report.from_snapshots, report.entries_replayed), (1, 14 - 1 - seqs[0]));
     stop(engine).await;
