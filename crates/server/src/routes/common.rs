@@ -101,7 +101,9 @@ pub(crate) trait HoldAnswer: Sized {
     fn answer(state: &AppState, sale: &SaleHandle, verb: HoldVerb, outcome: Outcome) -> Result<Self, ApiError>;
 }
 
-fn unexpected(o: &Outcome) -> ApiError {
+/// An accepted outcome a route did not expect for its command: a bug,
+/// answered 500 and logged.
+pub(crate) fn unexpected(o: &Outcome) -> ApiError {
     ApiError::internal(&format!("unexpected outcome {o:?}"))
 }
 

@@ -21,7 +21,7 @@ use crate::routes::common::seated::{SEATS_PER_HOLD_LIMIT, resolve_venue_id, seat
 use crate::routes::common::wire::*;
 pub use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
 use crate::routes::common::{
-    HoldAnswer, HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold,
+    HoldAnswer, HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold, unexpected,
 };
 
 pub mod wire;
@@ -400,10 +400,6 @@ pub async fn reserve(
         Outcome::Stock(StockOutcome::Held(h)) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)?))),
         other => Err(unexpected(&other)),
     }
-}
-
-fn unexpected(o: &Outcome) -> ApiError {
-    ApiError::internal(&format!("unexpected outcome {o:?}"))
 }
 
 impl HoldAnswer for OrderOut {
