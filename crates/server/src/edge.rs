@@ -75,7 +75,7 @@ pub const BODY_READ_MAX_DEFAULT: Duration = Duration::from_secs(60);
 /// routing gives the matched route's limit.
 fn body_len_max(method: &Method, path: &str) -> usize {
     match (method, path) {
-        (&Method::POST, "/api/sales" | "/api/venues") => crate::routes::seats::VENUE_BODY_LEN_MAX,
+        (&Method::POST, "/api/sales" | "/api/venues") => crate::routes::common::seated::VENUE_BODY_LEN_MAX,
         _ => crate::BODY_LEN_MAX,
     }
 }

@@ -9,7 +9,6 @@
 //! runs the router on any listener until shutdown, so tests start the real
 //! server on port 0.
 
-pub mod dto;
 pub mod edge;
 pub mod extract;
 pub mod listener;
@@ -41,6 +40,7 @@ pub use crate::edge::EdgeLimits;
 use crate::live::{LiveHub, WsGauge};
 use crate::pass::PassKeys;
 use crate::problem::ApiError;
+use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
 use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
 
@@ -290,7 +290,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/queue/pow", put(queue::set_pow))
         .route(
             "/api/sales",
-            post(sales::create_sale).layer(DefaultBodyLimit::max(seats::VENUE_BODY_LEN_MAX)).get(sales::list_sales),
+            post(sales::create_sale).layer(DefaultBodyLimit::max(VENUE_BODY_LEN_MAX)).get(sales::list_sales),
         )
         .route("/api/sales/{id}", get(sales::get_sale).patch(sales::edit_sale).delete(sales::delete_sale))
         .route("/api/orders/{reference}", get(sales::order_by_reference))
@@ -313,7 +313,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me/seats", get(seats::my_seats))
         .route(
             "/api/venues",
-            post(venues::create_venue).layer(DefaultBodyLimit::max(seats::VENUE_BODY_LEN_MAX)).get(venues::list_venues),
+            post(venues::create_venue).layer(DefaultBodyLimit::max(VENUE_BODY_LEN_MAX)).get(venues::list_venues),
         )
         .route("/api/venues/{id}", get(venues::export_venue).delete(venues::delete_venue))
         .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))

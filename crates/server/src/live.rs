@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use crate::dto::{LeaderEntry, QueueStatusOut, fmt_us};
+use crate::routes::common::wire::{LeaderEntry, QueueStatusOut, fmt_us};
 use crate::seatmap::{SeatCursor, SeatFrame};
 
 /// Least time between two messages that change only counts.

@@ -34,9 +34,17 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::dto::*;
 use crate::extract::{CSRF_HEADER, PASS_HEADER, SESSION_COOKIE};
 use crate::problem::Problem;
+use crate::routes::accounts::wire::*;
+use crate::routes::common::present::*;
+use crate::routes::common::wire::*;
+use crate::routes::friends::wire::*;
+use crate::routes::queue::wire::*;
+use crate::routes::sales::wire::*;
+use crate::routes::seats::wire::*;
+use crate::routes::system::wire::*;
+use crate::routes::venues::wire::*;
 use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues};
 
 #[derive(OpenApi)]
@@ -116,7 +124,7 @@ use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues
         TokensOut,
         TokenInfoOut,
         SaleOut,
-        sales::SaleStatsOut,
+        SaleStatsOut,
         HoldOut,
         OrderOut,
         ClickOut,
@@ -138,104 +146,23 @@ use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues
         SectionOut,
         SeatHoldOut,
         SeatOut,
-        seats::VenueLayoutOut,
-        seats::MySeatsOut,
+        VenueLayoutOut,
+        MySeatsOut,
         PassKeyOut,
         StatsOut,
-        friends::FriendRequestBody,
-        friends::FriendsOut,
-        friends::FriendOut,
-        friends::PendingFriendOut,
-        friends::FriendshipOut,
-        friends::FriendState,
-        friends::PersonOut,
-        venues::CreateVenueRequest,
-        venues::VenueSummaryOut,
-        venues::VenuesOut
+        FriendRequestBody,
+        FriendsOut,
+        FriendOut,
+        PendingFriendOut,
+        FriendshipOut,
+        FriendState,
+        PersonOut,
+        CreateVenueRequest,
+        VenueSummaryOut,
+        VenuesOut
     ))
 )]
 pub struct ApiDoc;
-
-// The venue's wire shapes, for the document only: the core's own types
-// (`stampede_core::Venue`, `SectionSpec`) carry no OpenAPI derive, as the core
-// depends on nothing of the edge. Whether a venue is drawable (labels unique,
-// seats apart, at most 100,000 seats) is checked by `Venue::validate`: 422.
-
-/// A whole venue, as `POST /api/venues` and a seated sale take it.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct VenueIn {
-    #[schema(max_length = 100)]
-    name: String,
-    #[schema(min_items = 1, max_items = 200)]
-    sections: Vec<SectionIn>,
-}
-
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SectionIn {
-    #[schema(max_length = 100)]
-    name: String,
-    /// Price tier; sections of one tier share a price.
-    #[schema(max_length = 100)]
-    tier: String,
-    /// One seat's price in the currency's minor unit, at most `PRICE_MAX`.
-    #[schema(maximum = 1000000000000.0)]
-    price: u64,
-    /// `#rrggbb`.
-    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
-    colour: String,
-    /// Front row first.
-    #[schema(min_items = 1, max_items = 500)]
-    rows: Vec<RowIn>,
-}
-
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct RowIn {
-    #[schema(max_length = 16)]
-    label: String,
-    /// Left to right as seen from the stage.
-    #[schema(min_items = 1, max_items = 1000)]
-    seats: Vec<SeatIn>,
-}
-
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SeatIn {
-    #[schema(max_length = 16)]
-    label: String,
-    #[schema(minimum = -1000000, maximum = 1000000)]
-    x: i32,
-    #[schema(minimum = -1000000, maximum = 1000000)]
-    y: i32,
-}
-
-/// One block of seats for `generate`: `rows` × `seats_per_row`, straight or curved.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct SectionSpecIn {
-    #[schema(max_length = 100)]
-    name: String,
-    #[schema(max_length = 100)]
-    tier: String,
-    #[schema(maximum = 1000000000000.0)]
-    price: u64,
-    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
-    colour: String,
-    #[schema(minimum = 1, maximum = 500)]
-    rows: u32,
-    #[schema(minimum = 1, maximum = 1000)]
-    seats_per_row: u32,
-    /// Where the front row's middle is drawn.
-    x: i32,
-    y: i32,
-    /// 0 for straight rows; else the arc each row spans.
-    #[schema(minimum = 0.0, maximum = 180.0)]
-    curve_degrees: f64,
-    #[schema(minimum = 1, maximum = 1000)]
-    spacing: i32,
-}
 
 /// Routes anyone may call without signing in, as `(method, path)`. Every
 /// other route is declared to need a bearer token or a session, and
@@ -297,33 +224,6 @@ pub fn document() -> &'static Value {
         apply_conventions(&mut doc);
         doc
     })
-}
-
-/// A venue row's seats as sent: `[label, x, y]` tuples.
-pub fn seat_tuples() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, Type};
-    let coordinate = || ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(i32::MIN)).maximum(Some(i32::MAX));
-    let seat = ArrayBuilder::new()
-        .prefix_items([
-            ObjectBuilder::new().schema_type(Type::String).build(),
-            coordinate().build(),
-            coordinate().build(),
-        ])
-        .items(ArrayItems::False)
-        .min_items(Some(3))
-        .max_items(Some(3));
-    ArrayBuilder::new().items(seat).build()
-}
-
-/// Where best-available looks: a section by index (`u16`) or by name, or nothing.
-pub fn section_ref() -> utoipa::openapi::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-    OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(u16::MAX)))
-        .item(ObjectBuilder::new().schema_type(Type::String).max_length(Some(stampede_core::VENUE_NAME_LEN_MAX)))
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .build()
-        .into()
 }
 
 fn problem(description: &str) -> Value {

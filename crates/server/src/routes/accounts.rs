@@ -9,13 +9,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_store::{Role, StoreError, TokenId, UserId};
 
-use crate::dto::*;
 use crate::extract::{ApiJson, ApiPath, Auth, OPERATOR_ID, SESSION_COOKIE, cookie_from_headers, parse_id};
 use crate::listener::PeerAddr;
 use crate::problem::{ApiError, Problem};
+use crate::routes::common::wire::fmt_us;
 use crate::routes::common::{blocking, require_admin};
 use crate::throttle::Ending;
 use crate::{AppState, blocking_hash_work};
+
+pub mod wire;
+use wire::*;
 
 /// Runs a password check or an account lookup (`f`, slow: argon2) under the
 /// log-in throttle for `email` from `peer`: 429 with `Retry-After` when a
@@ -190,12 +193,6 @@ pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<UserOu
     }
     let user = state.store.user(auth.user.id).ok_or_else(ApiError::unauthenticated)?;
     Ok(Json((&user).into()))
-}
-
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-pub struct ProfileRequest {
-    #[schema(schema_with = crate::dto::name_schema)]
-    pub name: String,
 }
 
 /// Change your display name (what leaderboards mask and friends see).

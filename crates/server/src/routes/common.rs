@@ -1,15 +1,25 @@
-//! What every route module shares: who may act (owner, organizer, admin),
-//! turning a path's sale id into a running sale, the bounds checks on what a
-//! request asks for, and running blocking store work off the async workers.
-//! Feature modules import from here, never from each other.
+//! What every route module shares: who may act (owner, organizer, admin,
+//! friend), turning a path's sale id into a running sale, the bounds checks
+//! on what a request asks for, running blocking store work off the async
+//! workers, and the one confirm/cancel/refund body. Beside it: the shared
+//! wire vocabulary (`wire`), the one sale presenter (`present`) and what a
+//! seated sale's features share (`seated`). Feature modules import from
+//! here, never from each other; nothing here names a feature.
 
-use stampede_core::{Action, HoldId, KindConfig, Outcome, StockOutcome};
+use axum::http::StatusCode;
+use stampede_core::{Action, HoldId, KindConfig, Outcome};
 use stampede_engine::SaleHandle;
+use stampede_store::UserId;
 
 use crate::AppState;
-use crate::dto::{HoldOut, OrderOut, SeatHoldOut};
 use crate::extract::{Auth, IdemKey, parse_id};
 use crate::problem::ApiError;
+
+pub mod present;
+pub mod seated;
+pub mod wire;
+
+use wire::SeatHoldOut;
 
 /// Most a person may buy or hold in one sale, whatever its kind.
 pub const PER_PERSON_MAX: i64 = 1_000_000;
@@ -91,29 +101,10 @@ pub(crate) trait HoldAnswer: Sized {
     fn answer(state: &AppState, sale: &SaleHandle, verb: HoldVerb, outcome: Outcome) -> Result<Self, ApiError>;
 }
 
-fn unexpected(o: &Outcome) -> ApiError {
+/// An accepted outcome a route did not expect for its command: a bug,
+/// answered 500 and logged.
+pub(crate) fn unexpected(o: &Outcome) -> ApiError {
     ApiError::internal(&format!("unexpected outcome {o:?}"))
-}
-
-impl HoldAnswer for OrderOut {
-    const SEATED: bool = false;
-    fn answer(_: &AppState, sale: &SaleHandle, verb: HoldVerb, outcome: Outcome) -> Result<Self, ApiError> {
-        match (verb, outcome) {
-            (HoldVerb::Confirm, Outcome::Stock(StockOutcome::Confirmed(h)))
-            | (HoldVerb::Refund, Outcome::Stock(StockOutcome::Refunded(h))) => OrderOut::new(sale.id, &h),
-            (_, other) => Err(unexpected(&other)),
-        }
-    }
-}
-
-impl HoldAnswer for HoldOut {
-    const SEATED: bool = false;
-    fn answer(_: &AppState, sale: &SaleHandle, verb: HoldVerb, outcome: Outcome) -> Result<Self, ApiError> {
-        match (verb, outcome) {
-            (HoldVerb::Cancel, Outcome::Stock(StockOutcome::Cancelled(h))) => HoldOut::new(sale.id, &h),
-            (_, other) => Err(unexpected(&other)),
-        }
-    }
 }
 
 impl HoldAnswer for SeatHoldOut {
@@ -155,5 +146,26 @@ pub(crate) async fn settle_hold<A: HoldAnswer>(
     match state.engine.command(sale.id, auth.core_id(), key.0, verb.action(hold)).await? {
         Outcome::Rejected(r) => Err(r.into()),
         outcome => A::answer(state, &sale, verb, outcome),
+    }
+}
+
+/// The problem for a group member who is not the holder's friend.
+pub fn not_a_friend(user: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not-a-friend",
+        "Not a friend",
+        format!("user {user} is not your friend; you may hold seats only for your friends"),
+    )
+}
+
+/// For the seat routes: `Ok` when every one of `others` is a friend of `me`
+/// (`me` itself may be among them), else a 403 `/problems/not-a-friend`
+/// naming the first who is not. Memory only, one lock for the whole group,
+/// so it is cheap on every group hold.
+pub async fn check_friends(state: &AppState, me: u64, others: &[u64]) -> Result<(), ApiError> {
+    match state.store.first_non_friend(UserId(me), others.iter().map(|&o| UserId(o))) {
+        None => Ok(()),
+        Some(stranger) => Err(not_a_friend(stranger.0)),
     }
 }

@@ -1,112 +1,28 @@
 //! Friends (MISSION A5): sending, answering and withdrawing friend requests,
-//! listing friends, and [`check_friends`], which group seat holds call to
-//! make sure someone holds seats only for their friends.
-//!
-//! The wire types live here rather than in `dto.rs`: this feature is one
-//! file end to end. Other people appear only as id and display name, never
-//! with their e-mail address (MISSION A4).
+//! and listing friends. The check that someone holds seats only for their
+//! friends, which the seat routes need, is `check_friends` in the shared
+//! layer (`routes::common`), re-exported here.
 //!
 //! Store calls that touch SQLite run in `spawn_blocking`: every write is a
 //! transaction with `synchronous=FULL`, an fsync that must not stall an async
-//! worker during a rush. [`check_friends`] reads only the store's memory and
+//! worker during a rush. `check_friends` reads only the store's memory and
 //! runs inline.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use stampede_store::{Friend, FriendRequest, FriendRequestOutcome, Person, StoreError, UserId};
-use utoipa::ToSchema;
+use stampede_store::{FriendRequestOutcome, StoreError, UserId};
 
 use crate::AppState;
-use crate::dto::fmt_us;
 use crate::extract::{ApiJson, ApiPath, Auth, OPERATOR_ID, parse_id};
 use crate::problem::{ApiError, Problem};
+// Group seat holds check friends through the shared layer; named here too,
+// where friendship lives.
 use crate::routes::common::blocking;
+pub use crate::routes::common::{check_friends, not_a_friend};
 
-/// `POST /api/me/friends`: whom to ask, by exactly one of the two fields.
-#[derive(Deserialize, ToSchema)]
-pub struct FriendRequestBody {
-    /// Their exact e-mail address (any case), for someone you know offline.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// Their user id, for someone you found in the app.
-    #[serde(default)]
-    pub user_id: Option<u64>,
-}
-
-/// Someone else: id and display name only.
-#[derive(Serialize, ToSchema)]
-pub struct PersonOut {
-    pub id: u64,
-    pub name: String,
-}
-
-impl From<Person> for PersonOut {
-    fn from(p: Person) -> Self {
-        PersonOut { id: p.id.0, name: p.name }
-    }
-}
-
-/// One friend.
-#[derive(Serialize, ToSchema)]
-pub struct FriendOut {
-    pub id: u64,
-    pub name: String,
-    /// When you became friends (RFC 3339).
-    pub since: String,
-}
-
-impl From<Friend> for FriendOut {
-    fn from(f: Friend) -> Self {
-        FriendOut { id: f.person.id.0, name: f.person.name, since: fmt_us(f.since_us) }
-    }
-}
-
-/// A pending request; `id` and `name` are the other person's.
-#[derive(Serialize, ToSchema)]
-pub struct PendingFriendOut {
-    pub id: u64,
-    pub name: String,
-    /// When the request was sent (RFC 3339).
-    pub requested_at: String,
-}
-
-impl From<FriendRequest> for PendingFriendOut {
-    fn from(r: FriendRequest) -> Self {
-        PendingFriendOut { id: r.person.id.0, name: r.person.name, requested_at: fmt_us(r.created_us) }
-    }
-}
-
-/// `GET /api/me/friends`.
-#[derive(Serialize, ToSchema)]
-pub struct FriendsOut {
-    /// By name, then id.
-    pub friends: Vec<FriendOut>,
-    /// Requests to you, newest first, at most 1000.
-    pub incoming: Vec<PendingFriendOut>,
-    /// How many requests to you are pending in all.
-    pub incoming_total: usize,
-    /// Your requests still waiting for an answer, newest first.
-    pub outgoing: Vec<PendingFriendOut>,
-}
-
-/// Where two people stand after a request or an acceptance.
-#[derive(Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FriendState {
-    /// Your request waits for their answer.
-    Requested,
-    /// You are friends.
-    Friends,
-}
-
-/// The answer to sending or accepting a request.
-#[derive(Serialize, ToSchema)]
-pub struct FriendshipOut {
-    pub state: FriendState,
-    pub user: PersonOut,
-}
+pub mod wire;
+use wire::*;
 
 /// The signed-in person's account id. The operator's admin token is not an
 /// account, so it can have no friends: refused rather than "no such user".
@@ -115,27 +31,6 @@ fn me(auth: &Auth) -> Result<UserId, ApiError> {
         Err(ApiError::forbidden("the operator token is not a person's account and has no friends"))
     } else {
         Ok(auth.user.id)
-    }
-}
-
-/// The problem for a group member who is not the holder's friend.
-pub fn not_a_friend(user: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "not-a-friend",
-        "Not a friend",
-        format!("user {user} is not your friend; you may hold seats only for your friends"),
-    )
-}
-
-/// For the seat routes: `Ok` when every one of `others` is a friend of `me`
-/// (`me` itself may be among them), else a 403 `/problems/not-a-friend`
-/// naming the first who is not. Memory only, one lock for the whole group,
-/// so it is cheap on every group hold.
-pub async fn check_friends(state: &AppState, me: u64, others: &[u64]) -> Result<(), ApiError> {
-    match state.store.first_non_friend(UserId(me), others.iter().map(|&o| UserId(o))) {
-        None => Ok(()),
-        Some(stranger) => Err(not_a_friend(stranger.0)),
     }
 }
 

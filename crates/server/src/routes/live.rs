@@ -5,8 +5,6 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::extract::{ApiPath, ApiQuery, ApiWebSocket, Auth};
@@ -14,17 +12,8 @@ use crate::live::{self, LiveMessage};
 use crate::problem::{ApiError, Problem};
 use crate::routes::common::{require_owner, sale_handle as handle};
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LiveQuery {
-    /// Also stream `dashboard` messages: only for the sale's organizer or an admin.
-    #[serde(default)]
-    pub dashboard: bool,
-    /// Also stream the seat map (`seats` messages) of a seated sale; a sale
-    /// without seats has none to send.
-    #[serde(default)]
-    pub seats: bool,
-}
+pub mod wire;
+use wire::*;
 
 /// Every live stream of a sale over one WebSocket. Each text frame is one
 /// JSON message told apart by `type`:

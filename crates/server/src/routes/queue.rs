@@ -11,13 +11,16 @@ use stampede_core::{Action, KindConfig, Outcome, POW_BITS_MAX, PassState, QueueE
 use stampede_engine::SaleHandle;
 
 use crate::AppState;
-use crate::dto::*;
 use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey};
 use crate::listener::PeerAddr;
 use crate::live::{self, Published};
 use crate::pass::PassClaims;
 use crate::problem::{ApiError, Problem};
+use crate::routes::common::wire::{QueueStatusOut, fmt_us};
 use crate::routes::common::{require_owner, sale_handle as handle};
+
+pub mod wire;
+use wire::*;
 
 fn room(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
     let sale = handle(state, raw)?;

@@ -4,23 +4,28 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use stampede_core::{
     Action, AdmissionPolicy, DropAction, DropConfig, DropOutcome, HoldStatus, KindConfig, Money, OrderRef, Outcome,
     POW_BITS_MAX, QueueConfig, SaleConfig, SaleEdit, SeatedTerms, StockAction, StockConfig, StockOutcome, TermsEdit,
     US_PER_S, UserId,
 };
 use stampede_engine::SaleHandle;
-use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::dto::*;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IdemKey, SalePass};
 use crate::problem::{ApiError, Problem};
 // The bounds every kind of sale shares live with the shared route pieces;
 // named here too, where the sale rules are read (the OpenAPI test reads them here).
+use crate::routes::common::present::*;
+use crate::routes::common::seated::{SEATS_PER_HOLD_LIMIT, resolve_venue_id, seated_config};
+use crate::routes::common::wire::*;
 pub use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
-use crate::routes::common::{HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold};
+use crate::routes::common::{
+    HoldAnswer, HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold, unexpected,
+};
+
+pub mod wire;
+use wire::*;
 
 /// Bounds on what an organizer may ask for, each named.
 pub const TITLE_LEN_MAX: usize = 200;
@@ -235,7 +240,7 @@ fn sale_config(req: CreateSaleRequest, owner: UserId, now_us: i64) -> Result<Sal
                 currency,
                 opens_at_us,
                 closes_at_us,
-                kind: KindConfig::Seated(crate::routes::seats::seated_config(seated)?),
+                kind: KindConfig::Seated(seated_config(seated)?),
                 queue: queue_config(waiting_room)?,
             })
         }
@@ -287,7 +292,7 @@ pub async fn create_sale(
         return Err(ApiError::forbidden("only organizers may create sales"));
     }
     if let CreateSaleRequest::Seated { seated, .. } = &mut req {
-        crate::routes::venues::resolve_venue_id(&state, &auth, seated).await?;
+        resolve_venue_id(&state, &auth, seated).await?;
     }
     // A seated request may generate or check up to 100,000 seats: off the
     // request executor, so pings and holds are not queued behind it.
@@ -397,8 +402,25 @@ pub async fn reserve(
     }
 }
 
-fn unexpected(o: &Outcome) -> ApiError {
-    ApiError::internal(&format!("unexpected outcome {o:?}"))
+impl HoldAnswer for OrderOut {
+    const SEATED: bool = false;
+    fn answer(_: &AppState, sale: &SaleHandle, verb: HoldVerb, outcome: Outcome) -> Result<Self, ApiError> {
+        match (verb, outcome) {
+            (HoldVerb::Confirm, Outcome::Stock(StockOutcome::Confirmed(h)))
+            | (HoldVerb::Refund, Outcome::Stock(StockOutcome::Refunded(h))) => OrderOut::new(sale.id, &h),
+            (_, other) => Err(unexpected(&other)),
+        }
+    }
+}
+
+impl HoldAnswer for HoldOut {
+    const SEATED: bool = false;
+    fn answer(_: &AppState, sale: &SaleHandle, verb: HoldVerb, outcome: Outcome) -> Result<Self, ApiError> {
+        match (verb, outcome) {
+            (HoldVerb::Cancel, Outcome::Stock(StockOutcome::Cancelled(h))) => HoldOut::new(sale.id, &h),
+            (_, other) => Err(unexpected(&other)),
+        }
+    }
 }
 
 /// Confirm (pay for) a hold; it becomes an order with the same id.
@@ -459,20 +481,6 @@ pub async fn click(
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    #[serde(default)]
-    pub offset: usize,
-    #[serde(default = "default_leaderboard_limit")]
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: usize,
-}
-
-fn default_leaderboard_limit() -> usize {
-    100
-}
-
 /// The drop's ranking with masked names.
 #[utoipa::path(get, path = "/api/sales/{id}/leaderboard", tag = "sales", params(("id" = u64, Path), PageQuery),
     responses((status = 200, body = LeaderboardOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -509,20 +517,6 @@ pub async fn leaderboard(
         })
         .collect();
     Ok(Json(LeaderboardOut { total, winners, entries }))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HoldPageQuery {
-    #[serde(default)]
-    pub after: u64,
-    #[serde(default = "default_hold_page")]
-    #[param(minimum = 1, maximum = 10000)]
-    pub limit: usize,
-}
-
-fn default_hold_page() -> usize {
-    1000
 }
 
 /// Every hold of a stock sale, paged by id (its organizer and admins).
@@ -695,7 +689,7 @@ fn sale_edit(req: EditSaleRequest, current: &SaleConfig) -> Result<SaleEdit, Api
                 Ok(TermsEdit::Seated(SeatedTerms {
                     per_person_limit: per_person(req.per_person_limit, c.per_person_limit)?,
                     seats_per_hold_max: req.seats_per_hold_max.map_or(Ok(c.seats_per_hold_max), |v| {
-                        in_range(v, 1, crate::routes::seats::SEATS_PER_HOLD_LIMIT, "seats_per_hold_max").map(as_u32)
+                        in_range(v, 1, SEATS_PER_HOLD_LIMIT, "seats_per_hold_max").map(as_u32)
                     })?,
                     hold_ttl_us: hold_ttl_us(req.hold_seconds, c.hold_ttl_us)?,
                 }))
@@ -850,40 +844,6 @@ pub async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<Json
     let orders =
         rows.iter().map(|h| OrderOut::new(h.sale, &crate::projections::stock_hold(h))).collect::<Result<_, _>>()?;
     Ok(Json(OrdersOut { orders }))
-}
-
-/// Live counters of one sale for its organizer's dashboard.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct SaleStatsOut {
-    /// Commands (holds, clicks, joins...) received since the server started.
-    pub commands_total: u64,
-    /// Commands waiting in the sale's mailbox now.
-    pub queued: usize,
-    /// The server's clock when read, so two readings give a rate.
-    pub at_us: i64,
-    /// Units or seats held now, and sold (confirmed, not refunded).
-    pub held: u64,
-    pub sold: u64,
-    /// Confirmed orders' total, refunds excluded, in the currency's minor unit.
-    pub revenue: u64,
-    /// Orders refunded, and what they had cost.
-    pub refunds: u64,
-    pub refunded_amount: u64,
-    /// Drops: clicks, and winning clicks.
-    pub clicks: u64,
-    pub won: u64,
-    /// Drops: every click by its time after the opening, in bars of
-    /// `bar_ms` (the last bar takes every later click); bars without clicks are left out.
-    pub click_histogram: Vec<HistogramBar>,
-    pub bar_ms: u64,
-}
-
-/// One bar of the click-time histogram.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct HistogramBar {
-    /// Start of the bar, in milliseconds after the opening.
-    pub from_ms: u64,
-    pub clicks: u64,
 }
 
 /// Counters for the organizer's dashboard (owner or admin).

@@ -1,6 +1,8 @@
-//! Seated sales: creating one from a venue, the venue's layout, holding seats
-//! (chosen, or best available, for oneself and friends), confirming,
-//! cancelling, refunding, giving back or swapping one seat, and the live seat map.
+//! Seated sales: the venue's layout, holding seats (chosen, or best
+//! available, for oneself and friends), confirming, cancelling, refunding,
+//! giving back or swapping one seat, and the live seat map. Creating one
+//! from a venue is the sales' route, with the parsing both share in
+//! `routes::common::seated`.
 
 use std::sync::Arc;
 
@@ -8,64 +10,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use stampede_core::{
-    Action, HoldId, KindConfig, Outcome, SeatArea, SeatId, SeatedAction, SeatedConfig, US_PER_S, UserId,
-};
+use stampede_core::{Action, HoldId, KindConfig, Outcome, SeatArea, SeatId, SeatedAction, SeatedConfig, UserId};
 use stampede_engine::SaleHandle;
-use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::dto::{SeatHoldOut, SeatedRequest, seated_of};
 use crate::extract::{ApiJson, ApiPath, ApiWebSocket, Auth, IdemKey, SalePass, parse_id};
 use crate::live;
 use crate::problem::{ApiError, Problem};
-use crate::routes::common::{
-    HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, HoldVerb, PER_PERSON_MAX, in_range, sale_handle as handle, seat_hold_answer,
-    settle_hold,
-};
+use crate::routes::common::seated::seated_of;
+// The limits of seated sales live in the shared layer, as the sales route
+// that creates seated sales needs them too; named here as well, where seats
+// are held (the OpenAPI test reads them here).
+pub use crate::routes::common::seated::{SEATS_PER_HOLD_DEFAULT, SEATS_PER_HOLD_LIMIT, VENUE_BODY_LEN_MAX};
+use crate::routes::common::wire::SeatHoldOut;
+use crate::routes::common::{HoldVerb, check_friends, sale_handle as handle, seat_hold_answer, settle_hold};
 use crate::seatmap::{SeatCursor, SeatFrame};
 
-/// Largest body of a request carrying a whole venue (sale creation, import):
-/// a 50,000-seat stadium with explicit seats is about 2 MB of JSON.
-pub const VENUE_BODY_LEN_MAX: usize = 8 * 1024 * 1024;
-/// Most seats one hold may take, whatever the organizer asks.
-pub const SEATS_PER_HOLD_LIMIT: i64 = 50;
-pub const SEATS_PER_HOLD_DEFAULT: i64 = 8;
-
-/// Turns the seated part of a creation request into the core's config.
-pub fn seated_config(req: SeatedRequest) -> Result<SeatedConfig, ApiError> {
-    let venue = match (req.venue, req.generate, req.venue_id) {
-        (Some(v), None, None) => {
-            v.validate()
-                .and_then(|()| v.check_overlap())
-                .and_then(|()| v.check_prices())
-                .map_err(|e| ApiError::venue("venue", e))?;
-            v
-        }
-        (None, Some(g), None) => {
-            if g.sections.len() > stampede_core::VENUE_SECTIONS_MAX {
-                return Err(ApiError::invalid_field("generate: too many sections"));
-            }
-            stampede_core::generate(&g.name, &g.sections).map_err(|e| ApiError::venue("generate", e))?
-        }
-        _ => return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id")),
-    };
-    let per_person_limit = in_range(req.per_person_limit, 1, PER_PERSON_MAX, "per_person_limit")?;
-    let per_hold = in_range(
-        req.seats_per_hold_max.unwrap_or(SEATS_PER_HOLD_DEFAULT),
-        1,
-        SEATS_PER_HOLD_LIMIT,
-        "seats_per_hold_max",
-    )?;
-    let hold_seconds = in_range(req.hold_seconds, HOLD_SECONDS_MIN, HOLD_SECONDS_MAX, "hold_seconds")?;
-    Ok(SeatedConfig {
-        venue,
-        per_person_limit: u32::try_from(per_person_limit).unwrap_or(u32::MAX),
-        seats_per_hold_max: u32::try_from(per_hold).unwrap_or(u32::MAX),
-        hold_ttl_us: hold_seconds * US_PER_S,
-    })
-}
+pub mod wire;
+use wire::*;
 
 fn seated_sale(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
     let sale = handle(state, raw)?;
@@ -76,35 +38,6 @@ fn seated_sale(state: &AppState, raw: &str) -> Result<SaleHandle, ApiError> {
 }
 
 // ---------------------------------------------------------------- layout
-
-/// A sale's venue for drawing: sections with their rows; each seat is
-/// `[label, x, y]` and its id is the row's `first_seat` plus its position.
-#[derive(Serialize, ToSchema)]
-pub struct VenueLayoutOut {
-    pub name: String,
-    pub seats: u32,
-    pub sections: Vec<SectionLayoutOut>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SectionLayoutOut {
-    pub index: u16,
-    pub name: String,
-    pub tier: String,
-    pub price: u64,
-    pub colour: String,
-    pub first_seat: u32,
-    pub rows: Vec<RowLayoutOut>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RowLayoutOut {
-    pub label: String,
-    pub first_seat: u32,
-    /// Each seat as `[label, x, y]`.
-    #[schema(schema_with = crate::openapi::seat_tuples)]
-    pub seats: Vec<(String, i32, i32)>,
-}
 
 fn layout(config: &SeatedConfig) -> VenueLayoutOut {
     let index = stampede_core::SeatIndex::new(&config.venue);
@@ -186,41 +119,6 @@ pub async fn watch(
 
 // ---------------------------------------------------------------- holding
 
-/// Where best-available looks: a section (by index or name) or a price tier.
-#[derive(Deserialize, ToSchema)]
-pub struct BestRequest {
-    /// At most the sale's `seats_per_hold_max` (422 `/problems/too-many-seats` beyond it).
-    #[schema(minimum = 1, maximum = 50)]
-    pub count: i64,
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::section_ref)]
-    pub section: Option<SectionRef>,
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub tier: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum SectionRef {
-    Index(u16),
-    Name(String),
-}
-
-/// Body of `POST /api/sales/{id}/seats/holds`: `seats` (chosen) or `best`.
-/// `holders[i]` is who sits in the i-th seat (you or a friend); omitted: you.
-#[derive(Deserialize, ToSchema)]
-pub struct SeatHoldRequest {
-    #[serde(default)]
-    #[schema(max_items = 50)]
-    pub seats: Option<Vec<u32>>,
-    #[serde(default)]
-    pub best: Option<BestRequest>,
-    #[serde(default)]
-    #[schema(max_items = 50)]
-    pub holders: Option<Vec<u64>>,
-}
-
 async fn seat_command(
     state: &AppState,
     auth: &Auth,
@@ -258,7 +156,7 @@ pub async fn hold(
     }
     let friends: Vec<u64> = holders.iter().filter(|h| **h != me).map(|h| h.0).collect();
     if !friends.is_empty() {
-        crate::routes::friends::check_friends(&state, me.0, &friends).await?;
+        check_friends(&state, me.0, &friends).await?;
     }
     let action = match (req.seats, req.best) {
         (Some(seats), None) => {
@@ -336,17 +234,6 @@ pub async fn refund(
     Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct ReleaseSeatRequest {
-    pub seat: u32,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct SwapSeatRequest {
-    pub from: u32,
-    pub to: u32,
-}
-
 /// Give back one seat of a hold or order; the others stay.
 #[utoipa::path(post, path = "/api/sales/{id}/seats/holds/{hold}/release", tag = "seats",
     params(("id" = u64, Path), ("hold" = u64, Path)), request_body = ReleaseSeatRequest,
@@ -377,12 +264,6 @@ pub async fn swap(
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
     let action = Action::Seated(SeatedAction::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) });
     Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MySeatsOut {
-    /// Holds and orders you booked, and those where a friend booked a seat for you.
-    pub seats: Vec<SeatHoldOut>,
 }
 
 /// Your seat holds and orders in every seated sale, including seats friends booked for you.

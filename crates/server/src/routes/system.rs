@@ -9,6 +9,9 @@ use axum::http::StatusCode;
 use crate::AppState;
 use crate::problem::ApiError;
 
+pub mod wire;
+use wire::*;
+
 /// 200 while the process runs.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = String)))]
 pub async fn healthz() -> &'static str {
@@ -49,16 +52,16 @@ pub async fn method_not_allowed() -> ApiError {
 
 /// Operator numbers: WebSockets open and at most, memory, the open-file limit (admins).
 #[utoipa::path(get, path = "/api/admin/stats", tag = "admin",
-    responses((status = 200, body = crate::dto::StatsOut), (status = 403, body = crate::problem::Problem)))]
+    responses((status = 200, body = StatsOut), (status = 403, body = crate::problem::Problem)))]
 pub async fn admin_stats(
     State(state): State<AppState>,
     auth: crate::extract::Auth,
-) -> Result<Json<crate::dto::StatsOut>, crate::problem::ApiError> {
+) -> Result<Json<StatsOut>, crate::problem::ApiError> {
     if !auth.is_admin() {
         return Err(crate::problem::ApiError::forbidden("only admins may read server stats"));
     }
     let open_files_limit = rlimit::getrlimit(rlimit::Resource::NOFILE).ok().map(|(soft, _)| soft);
-    Ok(Json(crate::dto::StatsOut {
+    Ok(Json(StatsOut {
         ws_open: state.websockets.open_now(),
         ws_peak: state.websockets.peak(),
         rss_kb: crate::live::rss_kb(),

@@ -1,7 +1,7 @@
 //! The organizers' venue library (issue #4): import a venue as JSON or
 //! generate one from blocks, list yours, export one (the same JSON, ready to
-//! import again), delete one, and name one by id when creating a seated sale
-//! ([`resolve_venue_id`]).
+//! import again) and delete one. Naming one by id when creating a seated
+//! sale (`resolve_venue_id`) is shared with the sales, in `routes::common::seated`.
 //!
 //! Organizers see and touch only their own venues; someone else's answers
 //! 404 exactly like a venue that does not exist. Admins see all of them.
@@ -12,74 +12,23 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use stampede_core::{Section, Venue};
-use stampede_store::{UserId, VenueId, VenueSummary};
-use utoipa::ToSchema;
+use stampede_core::Venue;
+use stampede_store::VenueId;
 
 use crate::AppState;
-use crate::dto::fmt_us;
-use crate::dto::{GenerateRequest, SeatedRequest};
 use crate::extract::{ApiJson, ApiPath, Auth, parse_id};
 use crate::problem::{ApiError, Problem};
+use crate::routes::common::seated::{VenueIn, owns_venue};
 use crate::routes::common::{self, blocking};
 
-/// `POST /api/venues`: a whole venue (`name` and `sections`, the export
-/// format), or `generate` (blocks, as for a seated sale); not both.
-#[derive(Deserialize, ToSchema)]
-pub struct CreateVenueRequest {
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub name: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<crate::openapi::SectionIn>>, max_items = 200)]
-    pub sections: Option<Vec<Section>>,
-    #[serde(default)]
-    pub generate: Option<GenerateRequest>,
-}
-
-/// A stored venue without its seats.
-#[derive(Serialize, ToSchema)]
-pub struct VenueSummaryOut {
-    pub id: u64,
-    /// Who stored it (0: the operator's admin token).
-    pub owner: u64,
-    pub name: String,
-    pub seats: u32,
-    pub sections: u32,
-    /// When it was stored (RFC 3339).
-    pub created_at: String,
-}
-
-impl From<VenueSummary> for VenueSummaryOut {
-    fn from(v: VenueSummary) -> Self {
-        VenueSummaryOut {
-            id: v.id.0,
-            owner: v.owner.0,
-            name: v.name,
-            seats: v.seats,
-            sections: v.sections,
-            created_at: fmt_us(v.created_us),
-        }
-    }
-}
-
-/// `GET /api/venues`.
-#[derive(Serialize, ToSchema)]
-pub struct VenuesOut {
-    /// Oldest first: yours, or, for an admin, everybody's (at most 10,000).
-    pub venues: Vec<VenueSummaryOut>,
-}
+pub mod wire;
+use wire::*;
 
 fn require_organizer(auth: &Auth) -> Result<(), ApiError> {
     common::require_organizer(auth, "only organizers keep venues")
 }
 
 /// Whether `auth` may see and change a venue stored by `owner`.
-fn may_touch(auth: &Auth, owner: UserId) -> bool {
-    auth.is_admin() || (auth.can_organize() && owner == auth.user.id)
-}
-
 fn no_such_venue() -> ApiError {
     ApiError::not_found("no such venue")
 }
@@ -143,7 +92,7 @@ pub async fn list_venues(State(state): State<AppState>, auth: Auth) -> Result<Js
 
 /// Export a venue: its JSON exactly as stored, which `POST /api/venues` takes back as is.
 #[utoipa::path(get, path = "/api/venues/{id}", tag = "venues", params(("id" = u64, Path)),
-    responses((status = 200, description = "the venue, as POST /api/venues takes it", body = crate::openapi::VenueIn),
+    responses((status = 200, description = "the venue, as POST /api/venues takes it", body = VenueIn),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn export_venue(
     State(state): State<AppState>,
@@ -154,7 +103,7 @@ pub async fn export_venue(
     let id = VenueId(parse_id(&id, "venue")?);
     let store = state.store.clone();
     let json = match blocking(move || Ok(store.venue_json(id)?)).await? {
-        Some((owner, json)) if may_touch(&auth, owner) => json,
+        Some((owner, json)) if owns_venue(&auth, owner) => json,
         _ => return Err(no_such_venue()),
     };
     let mut res = json.into_response();
@@ -177,34 +126,9 @@ pub async fn delete_venue(
     let store = state.store.clone();
     blocking(move || match store.venue_summary(id)? {
         // Ids are never reused, so the venue checked is the venue deleted.
-        Some(v) if may_touch(&auth, v.owner) => Ok(store.delete_venue(id)?),
+        Some(v) if owns_venue(&auth, v.owner) => Ok(store.delete_venue(id)?),
         _ => Err(no_such_venue()),
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// For `POST /api/sales`: a seated request naming a stored venue by
-/// `venue_id` gets that venue as its `venue`. The venue must be the creating
-/// organizer's own (any venue for an admin); otherwise, or when `venue` or
-/// `generate` is given too, the answer is 422, the same whether the venue
-/// exists or not.
-pub(crate) async fn resolve_venue_id(
-    state: &AppState,
-    auth: &Auth,
-    seated: &mut SeatedRequest,
-) -> Result<(), ApiError> {
-    let Some(raw) = seated.venue_id else { return Ok(()) };
-    if seated.venue.is_some() || seated.generate.is_some() {
-        return Err(ApiError::invalid_field("give exactly one of venue, generate and venue_id"));
-    }
-    let store = state.store.clone();
-    match blocking(move || Ok(store.venue(VenueId(raw))?)).await? {
-        Some((owner, venue)) if may_touch(auth, owner) => {
-            seated.venue = Some(venue);
-            seated.venue_id = None;
-            Ok(())
-        }
-        _ => Err(ApiError::invalid_field(format!("venue_id: you have no venue {raw}"))),
-    }
 }

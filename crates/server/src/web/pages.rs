@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::i18n::Lang;
 use super::{Chrome, SignedIn, local_path, query_param, render, see_other};
 use crate::AppState;
-use crate::dto::{SeatedOut, StockOut, kind_name};
 use crate::extract::{SESSION_COOKIE, cookie_from_headers, parse_id};
+use crate::routes::common::present::{SeatedOut, StockOut, kind_name};
 use stampede_engine::SaleHandle;
 
 /// Closed sales shown on the home page, newest first.
@@ -41,7 +41,7 @@ impl TimeView {
 impl TimeView {
     fn at(lang: Lang, us: Option<i64>) -> Option<TimeView> {
         let us = us?;
-        Some(TimeView { iso: crate::dto::fmt_us(us), us, text: lang.datetime(us) })
+        Some(TimeView { iso: crate::routes::common::wire::fmt_us(us), us, text: lang.datetime(us) })
     }
 }
 
@@ -71,7 +71,7 @@ impl Summary {
         let live = handle.live().borrow().clone();
         let c = &handle.config;
         let view = &live.view;
-        // The same presentation as the JSON answers (`dto`), from the live view.
+        // The same presentation as the JSON answers (`routes::common::present`), from the live view.
         let stock = view.stock.as_ref().and_then(|v| StockOut::of(c, v));
         let seated = view.seats.as_ref().and_then(|v| SeatedOut::of(c, v));
         Summary {
