@@ -17,7 +17,7 @@ use super::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX, blocking, in_ran
 
 /// The seated part of `POST /api/sales` with `"kind": "seated"`: a venue
 /// given whole (`venue`), generated from blocks (`generate`), or stored in
-/// the venue library (`venue_id`, resolved by `routes::venues::resolve_venue_id`).
+/// the organizer's venue library (`venue_id`, one of their own venues).
 #[derive(Deserialize, ToSchema)]
 pub struct SeatedRequest {
     #[serde(default)]
