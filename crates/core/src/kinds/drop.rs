@@ -90,6 +90,7 @@ impl DropBook {
 }
 
 impl Kind for DropBook {
+    const NAME: &'static str = "drop";
     type Config = DropConfig;
     type Terms = DropConfig;
     type Action = DropAction;

@@ -31,6 +31,20 @@ pub enum KindConfig {
     Seated(SeatedConfig),
 }
 
+impl KindConfig {
+    /// Every kind's name, in the order the pages list them.
+    pub const NAMES: [&'static str; 3] = [StockBook::NAME, DropBook::NAME, SeatBook::NAME];
+
+    /// The kind's name ([`KindConfig::NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            KindConfig::Stock(_) => StockBook::NAME,
+            KindConfig::Drop(_) => DropBook::NAME,
+            KindConfig::Seated(_) => SeatBook::NAME,
+        }
+    }
+}
+
 /// The terms of a sale's kind that an organizer may change before opening.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TermsEdit {
@@ -89,6 +103,9 @@ impl Gate<'_> {
 /// One sale kind's rules. Everything a kind does not hold (a drop) keeps the
 /// defaults of the hold lifecycle: confirm, cancel and refund are the wrong kind.
 pub(crate) trait Kind: Sized {
+    /// The kind's name where people and programs read it (the API's `kind`,
+    /// the pages' filter): stable, lowercase, one word.
+    const NAME: &'static str;
     type Config;
     /// What an organizer may change before opening.
     type Terms;

@@ -582,6 +582,7 @@ impl SeatBook {
 }
 
 impl Kind for SeatBook {
+    const NAME: &'static str = "seated";
     type Config = SeatedConfig;
     type Terms = SeatedTerms;
     type Action = SeatedAction;

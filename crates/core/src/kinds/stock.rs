@@ -210,6 +210,7 @@ impl StockBook {
 }
 
 impl Kind for StockBook {
+    const NAME: &'static str = "stock";
     type Config = StockConfig;
     type Terms = StockConfig;
     type Action = StockAction;

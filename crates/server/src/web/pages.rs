@@ -172,7 +172,7 @@ fn next_midnight_us(lang: Lang, now_us: i64) -> i64 {
 pub async fn home(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let c = Chrome::from_request(&state, &headers, &uri, "sales");
     let lang = c.lang;
-    const KINDS: [&str; 3] = ["stock", "drop", "seated"];
+    const KINDS: [&str; 3] = stampede_core::KindConfig::NAMES;
     let wanted = query_param(&uri, "kind");
     let kind = KINDS.into_iter().find(|k| wanted.as_deref() == Some(*k));
     let now_us = state.engine.now_us();

@@ -145,13 +145,9 @@ pub struct SaleOut {
     pub archived: bool,
 }
 
-/// A sale's kind by the name the API and the pages both show.
+/// A sale's kind by the name the API and the pages both show (the core's).
 pub fn kind_name(kind: &KindConfig) -> &'static str {
-    match kind {
-        KindConfig::Stock(_) => "stock",
-        KindConfig::Drop(_) => "drop",
-        KindConfig::Seated(_) => "seated",
-    }
+    kind.name()
 }
 
 impl StockOut {
