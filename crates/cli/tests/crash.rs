@@ -318,3 +318,87 @@ fn check_statuses_and_phantoms(
     let full = per_user.values().filter(|&&n| n == LIMIT).count();
     assert!(full >= USERS as usize / 2, "only {full} users reached the limit: {per_user:?}");
 }
+
+/// A drop under the kill: every user clicks once; the clicks acknowledged
+/// before the kill keep their ranks and times, a click whose answer the kill
+/// lost gets its first answer when retried with its key (no second rank), and
+/// the leaderboard has exactly the acknowledged clicks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_drop_keeps_every_acknowledged_rank_and_adds_none() {
+    const USERS: u32 = 1000;
+    const WINNERS: u32 = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let acked = dir.path().join("acked.jsonl");
+    let (mut first, url) = start_server(&data, "127.0.0.1:0");
+    let listen = url.trim_start_matches("http://").to_owned();
+    let args = BenchArgs {
+        target: url.clone(),
+        scenario: Scenario::Drop,
+        duration: 60,
+        connections: 16,
+        users: USERS,
+        winners: WINNERS,
+        admin_token: Some(ADMIN_TOKEN.into()),
+        acked_out: Some(acked.clone()),
+        quiet: true,
+        ..BenchArgs::default()
+    };
+    let load = tokio::spawn({
+        let args = args.clone();
+        async move { stampede_bench::run(&args).await }
+    });
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "the load never got going");
+        if let Ok(res) = client.get(format!("{url}/api/sales/1")).send().await
+            && res.status().is_success()
+        {
+            let sale: serde_json::Value = res.json().await.unwrap();
+            let clicks = sale["drop"]["clicks"].as_u64().unwrap_or(0);
+            assert!(clicks < u64::from(USERS), "every user clicked before the kill");
+            if clicks >= 250 {
+                break;
+            }
+        }
+        // Polling the server's own count, as in the stock test.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let data_again = data.clone();
+    let (mut second, _) = tokio::task::spawn_blocking(move || start_server(&data_again, &listen)).await.unwrap();
+    let summary = load.await.unwrap().expect("the bench finishes against the restarted server");
+    assert!(summary.errors > 0, "the kill was noticed by the load: {}", summary.line());
+    assert_eq!((summary.oversold, summary.misranked), (0, 0), "{}", summary.line());
+
+    let records = stampede_bench::read_acked(&acked).unwrap();
+    assert_eq!(records.len(), USERS as usize, "every user's click was answered");
+    let report = stampede_bench::verify_acked(&args, &acked).await.unwrap();
+    assert_eq!((report.checked, report.missing, report.oversold), (u64::from(USERS), 0, 0), "{}", report.line());
+    // One rank per user, 1..=USERS: no retried click took a second rank.
+    let mut ranks: Vec<u64> = records
+        .iter()
+        .map(|r| match r.what {
+            stampede_bench::Ack::Click { rank, .. } => rank,
+            other => panic!("not a click: {other:?}"),
+        })
+        .collect();
+    ranks.sort_unstable();
+    assert_eq!(ranks, (1..=u64::from(USERS)).collect::<Vec<_>>());
+    let users: std::collections::BTreeSet<u64> = records.iter().map(|r| r.user).collect();
+    assert_eq!(users.len(), USERS as usize);
+    let sale: serde_json::Value = client.get(format!("{url}/api/sales/1")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (sale["drop"]["clicks"].as_u64(), sale["drop"]["won"].as_u64()),
+        (Some(u64::from(USERS)), Some(u64::from(WINNERS))),
+        "{sale}"
+    );
+
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let audit = Command::new(env!("CARGO_BIN_EXE_stampede")).args(["verify", "--data"]).arg(&data).output().unwrap();
+    let text = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.status.success() && text.contains("failed=0"), "stampede verify failed:\n{text}");
+}
