@@ -252,9 +252,16 @@ fn run(steps: &[Step], opens: Option<i64>, closes: Option<i64>) -> Result<(), Te
     Ok(())
 }
 
+/// `cases` at proptest's default of 256, scaled like the default: CI sets
+/// `PROPTEST_CASES` (see `.ci/run`) to run every property test longer.
+fn scaled(cases: u32) -> u32 {
+    let default = ProptestConfig::default().cases;
+    u32::try_from(u64::from(cases) * u64::from(default) / 256).unwrap_or(u32::MAX).max(1)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: scaled(512),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
     })]

@@ -1524,9 +1524,16 @@ fn inputs(setup: &Setup, steps: &[Step]) -> Vec<Input> {
 // Properties
 // ---------------------------------------------------------------------------
 
+/// `cases` at proptest's default of 256, scaled like the default: CI sets
+/// `PROPTEST_CASES` (see `.ci/run`) to run every property test longer.
+fn scaled(cases: u32) -> u32 {
+    let default = ProptestConfig::default().cases;
+    u32::try_from(u64::from(cases) * u64::from(default) / 256).unwrap_or(u32::MAX).max(1)
+}
+
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
-        cases,
+        cases: scaled(cases),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
         ..ProptestConfig::default()
     }

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_clock::ManualClock;
-use stampede_core::{Action, IdempotencyKey, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId};
-use stampede_engine::replay::ReplayError;
+use stampede_core::{
+    Action, Event, HoldChange, IdempotencyKey, KindConfig, Outcome, SaleConfig, StockConfig, US_PER_S, UserId,
+};
+use stampede_engine::replay::{self, ReplayError};
 use stampede_engine::{Engine, EngineConfig, LogAudit, StartError};
 use stampede_log::{CommandLog, SqliteLog};
 
@@ -216,4 +218,63 @@ async fn a_snapshot_held_back_never_delays_the_sale_and_is_written_beside_the_lo
     let (engine, report) = Engine::start(Box::new(log), clock, config()).unwrap();
     assert_eq!((report.from_snapshots, report.entries_replayed), (1, 14 - 1 - seqs[0]));
     stop(engine).await;
+}
+
+/// Every `Expired` event of the sale's log, by hold, re-derived from the log.
+fn expiries(dir: &Path, sale: u64) -> Vec<u64> {
+    let mut log = SqliteLog::open(&dir.join("log.sqlite")).unwrap();
+    let mut out = Vec::new();
+    stampede_engine::replay::events_since(&mut log, sale, 0, &mut |entry| {
+        for e in &entry.events {
+            if let Event::Hold { change: HoldChange::Expired, hold } = e {
+                out.push(hold.id().0);
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_that_expires_while_the_server_is_down_expires_once_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at(T0 + 1));
+    let begin = |clock: &Arc<ManualClock>| {
+        let log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+        Engine::start(Box::new(log), clock.clone(), config()).unwrap().0
+    };
+    let mut config = stock_sale();
+    let KindConfig::Stock(stock) = &mut config.kind else { unreachable!() };
+    stock.hold_ttl_us = 60 * US_PER_S;
+    let engine = begin(&clock);
+    let sale = engine.create_sale(config).await.unwrap().id;
+    engine.command(sale, UserId(1), IdempotencyKey::parse("open").unwrap(), Action::Open).await.unwrap();
+    let reserve = Action::Stock(StockAction::Reserve { quantity: 3 });
+    let Outcome::Stock(StockOutcome::Held(hold)) =
+        engine.command(sale, UserId(7), IdempotencyKey::parse("h").unwrap(), reserve.clone()).await.unwrap()
+    else {
+        panic!("not held");
+    };
+    stop(engine).await;
+
+    // Down for two minutes: the hold's minute ends meanwhile.
+    clock.set(hold.expires_at_us + 60 * US_PER_S);
+    assert_eq!(expiries(dir.path(), sale), Vec::<u64>::new(), "nothing expires while nothing runs");
+    for restart in 0..2 {
+        let engine = begin(&clock);
+        // A read waits for the sale to apply the deadlines the clock has passed.
+        let live = engine.live(sale).await.unwrap();
+        let stock = live.view.stock.clone().unwrap();
+        assert_eq!((stock.available, stock.held, stock.sold), (1000, 0, 0), "restart {restart}");
+        // The holder's repeat gets the first answer, not a second hold.
+        let again =
+            engine.command(sale, UserId(7), IdempotencyKey::parse("h").unwrap(), reserve.clone()).await.unwrap();
+        assert!(matches!(again, Outcome::Stock(StockOutcome::Held(ref h)) if h.id == hold.id), "{again:?}");
+        assert_eq!(engine.live(sale).await.unwrap().view.stock.clone().unwrap().held, 0);
+        stop(engine).await;
+        assert_eq!(expiries(dir.path(), sale), vec![hold.id.0], "restart {restart}: expired exactly once");
+    }
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    replay::audit(&mut log, sale).unwrap().final_state.check_invariants().unwrap();
 }

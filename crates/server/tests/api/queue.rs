@@ -163,10 +163,18 @@ async fn buying_needs_a_valid_pass_and_a_refusal_changes_nothing() {
     // Someone else's pass, and one's own pass for another sale.
     reserve_with(&s, id, second, Some(&pass)).await.problem(403, "/problems/pass-invalid");
     reserve_with(&s, id, second, Some(&other_pass)).await.problem(403, "/problems/pass-invalid");
-    // A tampered payload with the original signature.
+    // A tampered payload with the original signature, and the original
+    // payload with a tampered signature: one character changed in the middle.
     let parts: Vec<&str> = pass.split('.').collect();
-    let forged = format!("v1.{}.{}", parts[1].replace('A', "B"), parts[2]);
-    if forged != pass {
+    assert_eq!((parts.len(), parts[0]), (3, "v1"), "{pass}");
+    let tamper = |part: &str| {
+        let mut bytes = part.as_bytes().to_vec();
+        let i = bytes.len() / 2;
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    };
+    for forged in [format!("v1.{}.{}", tamper(parts[1]), parts[2]), format!("v1.{}.{}", parts[1], tamper(parts[2]))] {
+        assert_ne!(forged, pass);
         reserve_with(&s, id, first, Some(&forged)).await.problem(403, "/problems/pass-invalid");
     }
     assert_eq!(s.state(id).await, before, "refused buying changed nothing");
@@ -204,18 +212,25 @@ async fn proof_of_work_and_address_limits_guard_joining() {
     let users = s.users(3, "pow").await;
     // Find a nonce that fails 8 bits.
     let bad = (0u64..).find(|n| !stampede_core::pow_ok(&c, UserId(users[0].id), *n, 8)).unwrap();
-    let before = s.get(&format!("/api/sales/{id}/queue"), None).await.ok(200);
+    // `GET queue` trails the sale by up to a coalescing period, so places are
+    // read where they are read at once: each person's own ticket.
+    let ticket = async |u: &User| {
+        let r = s.get(&format!("/api/sales/{id}/queue/me"), Some(&u.token)).await;
+        if r.status == 204 { None } else { r.ok(200)["ticket"].as_u64() }
+    };
     s.post(&format!("/api/sales/{id}/queue/join"), Some(&users[0].token), json!({"nonce": bad}))
         .await
         .problem(422, "/problems/bad-proof-of-work");
     s.post(&format!("/api/sales/{id}/queue/join"), Some(&users[0].token), json!({"nonce": "x"}))
         .await
         .problem(400, "/problems/malformed-json");
+    assert_eq!(ticket(&users[0]).await, None, "refused joins take no place");
     join(&s, id, &users[0], &c, 8).await.ok(200);
     join(&s, id, &users[1], &c, 8).await.ok(200);
     // Every test request comes from 127.0.0.1: the third place from it is refused.
     join(&s, id, &users[2], &c, 8).await.problem(429, "/problems/address-limit-reached");
-    assert_eq!(before["joined"], 0);
+    // Tickets are handed out in order: 1 and 2 mean the refused joins took none.
+    assert_eq!([ticket(&users[0]).await, ticket(&users[1]).await, ticket(&users[2]).await], [Some(1), Some(2), None]);
 
     // The organizer turns the difficulty down while the sale runs; others may not.
     s.put(&format!("/api/sales/{id}/queue/pow"), Some(&users[0].token), json!({"pow_bits": 0}))

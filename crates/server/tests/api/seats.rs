@@ -55,6 +55,18 @@ pub fn snapshot_bits(snap: &Value) -> BTreeSet<u32> {
     (0..seats).filter(|i| bytes[(*i / 8) as usize] & (1 << (i % 8)) != 0).collect()
 }
 
+/// What a refused seat command must leave as it was: the sale's counts and
+/// every seat of what each of `people` has booked, with its status. Both are
+/// read at once (the seat map, `GET seats`, may trail by 100 ms, so an
+/// unchanged map would prove nothing).
+async fn seat_state(s: &Server, id: u64, people: &[&User]) -> Value {
+    let mut booked = Vec::new();
+    for u in people {
+        booked.push(s.get("/api/me/seats", Some(&u.token)).await.ok(200));
+    }
+    json!({"sale": s.sale(id).await, "booked": booked})
+}
+
 #[tokio::test]
 async fn a_seated_sale_has_a_layout_and_a_summary() {
     let s = Server::start().await;
@@ -135,12 +147,15 @@ async fn best_available_takes_adjacent_seats_in_front_and_says_none_when_it_cann
     let ids = seat_ids(&h);
     assert_eq!(ids.len(), 3);
     assert!(ids.windows(2).all(|w| w[1] == w[0] + 1) && ids[0] >= 12 && ids[2] < 16, "front balcony row: {ids:?}");
+    let before = seat_state(&s, id, &[&us[3]]).await;
+    assert_eq!(before["sale"]["seated"]["held"], 2 + 4 + 3, "{before}");
     hold(&s, id, &us[3], json!({"best": {"count": 4, "section": "Floor"}}))
         .await
         .problem(409, "/problems/no-adjacent-seats");
     hold(&s, id, &us[3], json!({"best": {"count": 2, "section": "Nowhere"}}))
         .await
         .problem(422, "/problems/unknown-section");
+    assert_eq!(seat_state(&s, id, &[&us[3]]).await, before, "refusals change nothing");
 }
 
 #[tokio::test]
@@ -171,12 +186,18 @@ async fn friends_get_their_seat_in_their_own_orders_and_strangers_cannot_be_assi
     assert!(orders[0]["seats"].as_array().unwrap().iter().any(|s| s["holder_id"] == friend.id));
     assert_eq!(s.get("/api/me/seats", Some(&stranger.token)).await.ok(200)["seats"], json!([]));
     // The friend's seat counts against the friend's own limit (4): three more fit, four do not.
+    let before = seat_state(&s, id, &[booker, friend]).await;
     hold(&s, id, friend, json!({"best": {"count": 4}})).await.problem(409, "/problems/limit-reached");
+    assert_eq!(seat_state(&s, id, &[booker, friend]).await, before, "the refused hold took nothing");
     hold(&s, id, friend, json!({"best": {"count": 3}})).await.ok(201);
     // Only the booker changes the order.
+    let before = seat_state(&s, id, &[booker, friend]).await;
     s.post_empty(&format!("/api/sales/{id}/seats/orders/{hold_id}/refund"), Some(&friend.token))
         .await
         .problem(403, "/problems/not-your-hold");
+    let after = seat_state(&s, id, &[booker, friend]).await;
+    assert_eq!(after, before, "the refused refund changed nothing");
+    assert_eq!(after["booked"][0]["seats"][0]["status"], "confirmed", "{after}");
 }
 
 #[tokio::test]
@@ -190,9 +211,11 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
     hold(&s, id, &u[1], json!({"seats": [5]})).await.ok(201);
 
     let base = format!("/api/sales/{id}/seats/holds/{order}");
+    let before = seat_state(&s, id, &[&u[0], &u[1]]).await;
     s.post(&format!("{base}/swap"), Some(&u[0].token), json!({"from": 2, "to": 5}))
         .await
         .problem(409, "/problems/seats-taken");
+    assert_eq!(seat_state(&s, id, &[&u[0], &u[1]]).await, before, "the refused swap moved no seat");
     let swapped = s.post(&format!("{base}/swap"), Some(&u[0].token), json!({"from": 2, "to": 20})).await.ok(200);
     assert_eq!(seat_ids(&swapped), vec![0, 1, 20]);
     assert_eq!(swapped["released"][0]["id"], 2);
@@ -200,9 +223,11 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
     let released = s.post(&format!("{base}/release"), Some(&u[0].token), json!({"seat": 0})).await.ok(200);
     assert_eq!(seat_ids(&released), vec![1, 20]);
     assert_eq!(released["status"], "confirmed");
+    let before = seat_state(&s, id, &[&u[0], &u[1]]).await;
     s.post(&format!("{base}/release"), Some(&u[0].token), json!({"seat": 0}))
         .await
         .problem(422, "/problems/seat-not-in-order");
+    assert_eq!(seat_state(&s, id, &[&u[0], &u[1]]).await, before, "the refused release gave nothing back");
     let map = s.get(&format!("/api/sales/{id}/seats"), None).await.ok(200);
     assert_eq!(snapshot_bits(&map), BTreeSet::from([1, 5, 20]));
     // The organizer's results count the order's seats and what they cost now.
