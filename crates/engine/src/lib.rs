@@ -15,6 +15,7 @@ pub mod record;
 pub mod replay;
 mod room;
 mod snapshotter;
+pub mod step;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -29,7 +30,6 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::actor::{SaleMsg, SaleTask};
 use crate::events::{EventBus, Subscription};
-use crate::record::Record;
 pub use crate::room::DurableRoom;
 use crate::room::RoomTracker;
 use crate::snapshotter::Snapshotter;
@@ -359,8 +359,7 @@ impl Engine {
             return Err(EngineError::Unavailable);
         }
         let id = self.inner.next_sale.fetch_add(1, Ordering::AcqRel);
-        let mut tip = ChainTip::genesis(id);
-        let entry = tip.append(self.inner.clock.now_us(), Record::create(&config).encode());
+        let (sale, tip, entry) = step::create(id, config, self.inner.clock.now_us());
         let (tx, rx) = oneshot::channel();
         let job = Job {
             entries: vec![entry],
@@ -369,7 +368,7 @@ impl Engine {
                 let _ = tx.send(ok);
             })],
         };
-        let handle = self.spawn_sale(id, Sale::new(config), tip, 1, Some(job)).ok_or(EngineError::Unavailable)?;
+        let handle = self.spawn_sale(id, sale, tip, 1, Some(job)).ok_or(EngineError::Unavailable)?;
         match rx.await {
             Ok(true) => Ok(handle),
             _ => Err(EngineError::Unavailable),
