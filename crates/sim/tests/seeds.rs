@@ -1,0 +1,49 @@
+//! The simulator in CI: many seeds, each a few hundred steps, every check on.
+
+use stampede_sim::{draw, run, run_plan};
+
+/// Seeds `.ci/run` covers, and steps per seed (sized so the whole test stays
+/// within its time budget in a debug build on two busy cores).
+const SEEDS: u64 = 500;
+const STEPS: usize = 200;
+
+#[test]
+fn five_hundred_seeds_pass_every_check() {
+    let started = std::time::Instant::now();
+    let mut totals = stampede_sim::Stats::default();
+    for seed in 0..SEEDS {
+        match run(seed, STEPS) {
+            Ok(report) => {
+                let s = report.stats;
+                totals.requests += s.requests;
+                totals.acknowledged += s.acknowledged;
+                totals.crashes += s.crashes;
+                totals.torn += s.torn;
+                totals.failed_appends += s.failed_appends;
+                totals.recovered_from_snapshot += s.recovered_from_snapshot;
+                totals.holds += s.holds;
+                totals.confirmed += s.confirmed;
+                totals.clicks += s.clicks;
+                totals.admitted += s.admitted;
+            }
+            Err(shrunk) => panic!("{shrunk}"),
+        }
+    }
+    eprintln!("{SEEDS} seeds x {STEPS} steps in {:?}: {totals:?}", started.elapsed());
+    // The runs must have exercised what they claim to check.
+    assert!(totals.crashes > SEEDS, "{totals:?}");
+    assert!(totals.torn > SEEDS / 4 && totals.failed_appends > SEEDS / 4, "{totals:?}");
+    assert!(totals.recovered_from_snapshot > 0, "{totals:?}");
+    assert!(totals.confirmed > SEEDS && totals.clicks > SEEDS && totals.admitted > SEEDS, "{totals:?}");
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    for seed in [7, 1234, 99_999] {
+        let a = run_plan(&draw(seed, 300)).unwrap_or_else(|f| panic!("seed {seed}: {f}"));
+        let b = run_plan(&draw(seed, 300)).unwrap_or_else(|f| panic!("seed {seed}: {f}"));
+        assert_eq!(a, b, "seed {seed} ran twice differently");
+        let other = run_plan(&draw(seed + 1, 300)).unwrap_or_else(|f| panic!("seed {}: {f}", seed + 1));
+        assert_ne!(a.tips, other.tips, "two seeds ended in the same log");
+    }
+}
