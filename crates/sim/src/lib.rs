@@ -38,11 +38,28 @@ pub struct Failure {
     pub problem: String,
 }
 
-/// Runs a plan: each operation, then every check.
+/// Runs a plan: each operation, then every check. A panic in the code under
+/// test is a failure like any other (at the step it happened in).
 pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
+    let step = std::cell::Cell::new(0);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_steps(plan, &step))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err(Failure { step: step.get(), problem: format!("panicked: {message}") })
+        }
+    }
+}
+
+fn run_steps(plan: &Plan, current: &std::cell::Cell<usize>) -> Result<Report, Failure> {
     let at = |step: usize| move |problem: String| Failure { step, problem };
     let mut world = World::new(plan).map_err(at(0))?;
     for (step, op) in plan.ops.iter().enumerate() {
+        current.set(step);
         world.apply(op).map_err(at(step))?;
         world.check().map_err(at(step))?;
         // Asking every remembered key again costs a copy of each sale, so it
@@ -60,7 +77,15 @@ pub fn run_plan(plan: &Plan) -> Result<Report, Failure> {
 /// Runs seed `seed` for `steps` operations; a failure comes back shrunk.
 pub fn run(seed: u64, steps: usize) -> Result<Report, Box<Shrunk>> {
     let plan = draw(seed, steps);
-    run_plan(&plan).map_err(|failure| Box::new(shrink(&plan, failure)))
+    run_plan(&plan).map_err(|failure| {
+        // Shrinking reruns a failing plan hundreds of times: one panic
+        // message (the first run's) is enough.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let shrunk = shrink(&plan, failure);
+        std::panic::set_hook(hook);
+        Box::new(shrunk)
+    })
 }
 
 /// A failed run and the smallest plan found that still fails.

@@ -483,7 +483,6 @@ impl SaleModel {
 
     /// Compares the model with the sale's state after a step.
     pub fn compare(&mut self, sale: &Sale) -> Result<(), String> {
-        sale.check_invariants().map_err(|e| format!("the core's own invariants: {e}"))?;
         match &self.kind {
             Kind::Stock { total, limit, .. } => {
                 let book = sale.stock().ok_or("not a stock sale")?;
@@ -538,7 +537,9 @@ impl SaleModel {
                 }
             }
         }
-        self.compare_queue(sale)
+        self.compare_queue(sale)?;
+        // Last, so a bug is reported by the model when the model sees it.
+        sale.check_invariants().map_err(|e| format!("the core's own invariants: {e}"))
     }
 
     /// Passes only move forward (waiting, admitted once, then used or

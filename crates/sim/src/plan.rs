@@ -26,6 +26,11 @@ pub struct Plan {
     /// Buyers are `UserId(1..=users)`.
     pub users: u64,
     pub ops: Vec<Op>,
+    /// For tests of the checks themselves: the entry of the request with this
+    /// number (1-based, counting every request sent) is dropped from its
+    /// batch, as an engine that decided something but never logged it would.
+    /// `None` in every drawn plan.
+    pub unlogged_request: Option<u64>,
 }
 
 /// One step of a run.
@@ -118,7 +123,7 @@ pub fn draw(seed: u64, steps: usize) -> Plan {
     for _ in 0..steps {
         ops.push(draw_op(&mut rng, n_sales, users));
     }
-    Plan { seed, sales, users, ops }
+    Plan { seed, sales, users, ops, unlogged_request: None }
 }
 
 fn draw_sales(rng: &mut Xoshiro256PlusPlus) -> Vec<SaleConfig> {

@@ -77,6 +77,8 @@ pub(crate) struct World {
     /// Holds handed out in answers: what clients can name.
     holds: Vec<(usize, UserId, HoldId)>,
     next_key: u64,
+    /// [`Plan::unlogged_request`].
+    unlogged_request: Option<u64>,
     pub stats: Stats,
 }
 
@@ -98,6 +100,7 @@ impl World {
             sent: Vec::new(),
             holds: Vec::new(),
             next_key: 0,
+            unlogged_request: plan.unlogged_request,
             stats: Stats::default(),
         };
         let mut entries = Vec::new();
@@ -133,6 +136,9 @@ impl World {
                             action: sent.action.clone(),
                         });
                         self.decide(sent.sale, input, &mut batch);
+                        if self.unlogged_request == Some(self.stats.requests) {
+                            batch.pop();
+                        }
                         self.sent.push(sent);
                     }
                 }
@@ -296,6 +302,9 @@ impl World {
                 }
                 Ok(())
             }
+            // Only an injected fault may fail an append: a refusal (a broken
+            // chain) means the engine chained its entries wrong.
+            Err(e) if e.is_refusal() || self.last_fault.is_none() => Err(format!("the log refused a batch: {e}")),
             Err(_) => {
                 // The writer is poisoned: nothing of this batch was answered.
                 // What reached the disk is what a torn append left there.
