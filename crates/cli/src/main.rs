@@ -159,7 +159,7 @@ fn sim(seed: u64, steps: usize, seeds: u64) -> anyhow::Result<()> {
             Ok(report) if seeds == 1 => println!("seed {s}: {} steps passed: {:?}", report.steps, report.stats),
             Ok(_) => {
                 let done = s - seed + 1;
-                if done % 100 == 0 || done == seeds {
+                if done.is_multiple_of(100) || done == seeds {
                     println!("{done} seeds x {steps} steps passed ({:.1} s)", started.elapsed().as_secs_f64());
                 }
             }

@@ -5,7 +5,8 @@
 //! decided and durable": [`Engine::command`] puts the command in the sale's
 //! bounded mailbox ([`actor`]), the sale task applies it with the pure core and
 //! chains it into the log, and the [`writer`] thread commits batches with one
-//! fsync each before the answer is released. [`replay`] rebuilds every sale
+//! fsync each before the answer is released. [`step`] is one input's decision
+//! as plain calls, shared by the sale task and the simulator. [`replay`] rebuilds every sale
 //! from the log on start and powers `stampede verify`; [`record`] is the
 //! versioned format of log entries.
 
