@@ -149,9 +149,10 @@ impl SaleModel {
         }
     }
 
-    /// Every key the core must still answer from memory, with its first answer.
-    pub fn remembered(&self) -> Vec<(UserId, IdempotencyKey, Action, Outcome)> {
-        let horizon = self.now_us.saturating_sub(IDEMPOTENCY_TTL_US);
+    /// Every key the core must still answer from memory when asked at
+    /// `now_us`, with its first answer.
+    pub fn remembered(&self, now_us: i64) -> Vec<(UserId, IdempotencyKey, Action, Outcome)> {
+        let horizon = now_us.max(self.now_us).saturating_sub(IDEMPOTENCY_TTL_US);
         let mut all = Vec::new();
         for (by, keys) in &self.keys {
             for (at, key) in &keys.order {

@@ -397,7 +397,7 @@ impl World {
         for (i, r) in self.sales.iter().enumerate() {
             let mut copy = r.sale.clone();
             let at_us = r.last_at_us.max(self.clock.now_us());
-            for (by, key, action, outcome) in self.models[i].remembered() {
+            for (by, key, action, outcome) in self.models[i].remembered(at_us) {
                 let input = Input::Command(Command { at_us, by, key: key.clone(), action });
                 let again = copy.apply(&input).outcome;
                 if again != outcome {

@@ -17,6 +17,8 @@ fn five_hundred_seeds_pass_every_check() {
                 let s = report.stats;
                 totals.requests += s.requests;
                 totals.acknowledged += s.acknowledged;
+                totals.entries += s.entries;
+                totals.snapshots += s.snapshots;
                 totals.crashes += s.crashes;
                 totals.torn += s.torn;
                 totals.failed_appends += s.failed_appends;
