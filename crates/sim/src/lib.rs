@@ -174,7 +174,7 @@ impl fmt::Display for Shrunk {
         for s in &self.plan.sales {
             writeln!(
                 f,
-                "    {:?} queue {:?} opens {:?}",
+                "    {} queue {:?} opens {:?}",
                 s.kind_summary(),
                 s.queue.as_ref().map(|q| q.policy),
                 s.opens_at_us
