@@ -332,13 +332,15 @@ impl SaleModel {
                 if id != next || h.by != by || h.expires_at_us != now + ttl {
                     return fail(format!("expected hold #{next} by {by:?} expiring at {}", now + ttl));
                 }
-                if let SeatedAction::HoldSeats { seats, .. } = action {
-                    let mut asked = seats.clone();
-                    let mut got: Vec<SeatId> = hold_seats.iter().map(|(s, _)| *s).collect();
+                if let SeatedAction::HoldSeats { seats, holders } = action {
+                    // Each seat for the person asked for (the booker unless named).
+                    let mut asked: Vec<(SeatId, UserId)> =
+                        seats.iter().enumerate().map(|(i, s)| (*s, holders.get(i).copied().unwrap_or(by))).collect();
+                    let mut got = hold_seats.clone();
                     asked.sort();
                     got.sort();
                     if asked != got {
-                        return fail("held other seats than asked");
+                        return fail("held other seats, or for other people, than asked");
                     }
                 }
                 if let Some((s, _)) = hold_seats.iter().find(|(s, _)| !free(*s)) {

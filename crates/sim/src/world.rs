@@ -54,6 +54,8 @@ pub struct Stats {
     pub snapshots: u64,
     pub recovered_from_snapshot: u64,
     pub holds: u64,
+    /// Seat holds with a seat held for a friend.
+    pub for_friends: u64,
     pub confirmed: u64,
     pub clicks: u64,
     pub admitted: u64,
@@ -76,6 +78,8 @@ pub(crate) struct World {
     sent: Vec<Sent>,
     /// Holds handed out in answers: what clients can name.
     holds: Vec<(usize, UserId, HoldId)>,
+    /// Buyers are `UserId(1..=users)`.
+    users: u64,
     next_key: u64,
     /// [`Plan::unlogged_request`].
     unlogged_request: Option<u64>,
@@ -99,6 +103,7 @@ impl World {
             models: Vec::new(),
             sent: Vec::new(),
             holds: Vec::new(),
+            users: plan.users,
             next_key: 0,
             unlogged_request: plan.unlogged_request,
             stats: Stats::default(),
@@ -221,8 +226,15 @@ impl World {
                 KindConfig::Drop(_) => Action::Drop(DropAction::Click),
                 KindConfig::Seated(c) => {
                     let total = u32::try_from(c.venue.seat_count()).unwrap_or(1).max(1);
-                    let seats = (0..(*n).max(1)).map(|k| SeatId((at % total + k) % total)).collect();
-                    Action::Seated(SeatedAction::HoldSeats { seats, holders: Vec::new() })
+                    let seats: Vec<SeatId> = (0..(*n).max(1)).map(|k| SeatId((at % total + k) % total)).collect();
+                    // One time in three the booker holds the other seats for a friend.
+                    let holders = if at % 3 == 0 && seats.len() > 1 {
+                        let friend = UserId(by.0 % self.users.max(1) + 1);
+                        (0..seats.len()).map(|i| if i == 0 { by } else { friend }).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    Action::Seated(SeatedAction::HoldSeats { seats, holders })
                 }
             },
             ReqKind::TakeBest { n } => match kind {
@@ -337,6 +349,7 @@ impl World {
             }
             Outcome::Seated(SeatedOutcome::Held(h)) => {
                 self.stats.holds += 1;
+                self.stats.for_friends += u64::from(h.seats.iter().any(|s| s.holder != h.by));
                 self.holds.push((p.sale, h.by, h.id));
             }
             Outcome::Stock(StockOutcome::Confirmed(_)) | Outcome::Seated(SeatedOutcome::Confirmed(_)) => {

@@ -24,6 +24,7 @@ fn five_hundred_seeds_pass_every_check() {
                 totals.failed_appends += s.failed_appends;
                 totals.recovered_from_snapshot += s.recovered_from_snapshot;
                 totals.holds += s.holds;
+                totals.for_friends += s.for_friends;
                 totals.confirmed += s.confirmed;
                 totals.clicks += s.clicks;
                 totals.admitted += s.admitted;
@@ -35,7 +36,7 @@ fn five_hundred_seeds_pass_every_check() {
     // The runs must have exercised what they claim to check.
     assert!(totals.crashes > SEEDS, "{totals:?}");
     assert!(totals.torn > SEEDS / 4 && totals.failed_appends > SEEDS / 4, "{totals:?}");
-    assert!(totals.recovered_from_snapshot > 0, "{totals:?}");
+    assert!(totals.recovered_from_snapshot > 0 && totals.for_friends > 0, "{totals:?}");
     assert!(totals.confirmed > SEEDS && totals.clicks > SEEDS && totals.admitted > SEEDS, "{totals:?}");
 }
 
