@@ -1,7 +1,7 @@
 //! The `stampede` binary: command-line parsing and glue, nothing else.
 //! `serve` runs the server, `bench` the load generator, `verify` audits a
 //! data directory's log, `reproject` rebuilds its read models, `backup` copies a data directory while it is served,
-//! `admin` manages accounts offline.
+//! `admin` manages accounts offline, `sim` runs the deterministic simulator.
 
 mod demo;
 
@@ -71,6 +71,20 @@ enum Cmd {
         #[arg(long)]
         ticket: Option<u32>,
     },
+    /// Run the deterministic simulator: the engine on a virtual clock and an
+    /// in-memory log, with random clients, faults and crashes, checked after
+    /// every step. A failure prints its seed and a shrunk trace.
+    Sim {
+        /// The first seed to run.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Operations per seed.
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+        /// How many seeds to run, from `--seed` on.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+    },
     /// Account administration on a data directory (run it while the server is stopped).
     Admin {
         #[command(subcommand)]
@@ -137,6 +151,27 @@ enum AdminCmd {
     },
 }
 
+/// Runs seeds `seed..seed + seeds`; stops at the first failure, shrunk.
+fn sim(seed: u64, steps: usize, seeds: u64) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    for s in seed..seed.saturating_add(seeds) {
+        match stampede_sim::run(s, steps) {
+            Ok(report) if seeds == 1 => println!("seed {s}: {} steps passed: {:?}", report.steps, report.stats),
+            Ok(_) => {
+                let done = s - seed + 1;
+                if done.is_multiple_of(100) || done == seeds {
+                    println!("{done} seeds x {steps} steps passed ({:.1} s)", started.elapsed().as_secs_f64());
+                }
+            }
+            Err(shrunk) => {
+                print!("{shrunk}");
+                bail!("seed {s} failed");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -153,6 +188,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Verify { data } => verify(&data),
         Cmd::Reproject { data } => reproject(&data),
         Cmd::Backup { data, to } => backup(&data, &to),
+        Cmd::Sim { seed, steps, seeds } => sim(seed, steps, seeds),
         Cmd::QueueOrder { seed, commitment, count, ticket } => queue_order(&seed, commitment.as_deref(), count, ticket),
         Cmd::Admin { cmd: AdminCmd::CreateUser { data, email, name, password, role } } => {
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;

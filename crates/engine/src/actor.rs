@@ -17,12 +17,12 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Outcome, Sale, UserId};
-use stampede_log::ChainTip;
+use stampede_log::{ChainTip, Entry};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::events::{EntryEvents, EventBus};
+use crate::step;
 
-use crate::record::Record;
 use crate::room::{DurableRoom, RoomTracker};
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
@@ -118,16 +118,13 @@ impl SaleTask {
 
     /// The time stamped on the next input: never earlier than the previous one.
     fn now(&mut self) -> i64 {
-        self.last_at_us = self.clock.now_us().max(self.last_at_us);
-        self.last_at_us
+        step::stamp(&mut self.last_at_us, self.clock.now_us())
     }
 
     fn tick(&mut self, job: &mut Job) {
         let input = Input::Tick { at_us: self.now() };
-        let applied = self.sale.apply(&input);
-        if applied.changed {
-            self.log(&input, &applied.outcome, applied.events, job);
-        }
+        let decided = step::decide(&mut self.sale, &mut self.tip, &input);
+        self.log(decided.entry, decided.events, job);
     }
 
     fn handle(&mut self, msg: SaleMsg, job: &mut Job) {
@@ -137,18 +134,18 @@ impl SaleTask {
             return;
         }
         let input = Input::Command(Command { at_us: self.now(), by, key, action });
-        let applied = self.sale.apply(&input);
-        self.log(&input, &applied.outcome, applied.events, job);
+        let decided = step::decide(&mut self.sale, &mut self.tip, &input);
+        self.log(decided.entry, decided.events, job);
         self.room_tracker.touch(&self.sale, by);
-        let outcome = applied.outcome;
+        let outcome = decided.outcome;
         job.on_durable.push(Box::new(move |ok| {
             let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
         }));
     }
 
-    fn log(&mut self, input: &Input, outcome: &Outcome, events: Vec<Event>, job: &mut Job) {
-        let payload = Record::from_input(input, outcome).encode();
-        let entry = self.tip.append(input.at_us(), payload);
+    /// Adds a decided entry (if the input is logged) to the batch being built.
+    fn log(&mut self, entry: Option<Entry>, events: Vec<Event>, job: &mut Job) {
+        let Some(entry) = entry else { return };
         if self.bus.has_subscribers() {
             self.pending.push(EntryEvents { seq: entry.seq, at_us: entry.at_us, events });
         }

@@ -5,7 +5,8 @@
 //! decided and durable": [`Engine::command`] puts the command in the sale's
 //! bounded mailbox ([`actor`]), the sale task applies it with the pure core and
 //! chains it into the log, and the [`writer`] thread commits batches with one
-//! fsync each before the answer is released. [`replay`] rebuilds every sale
+//! fsync each before the answer is released. [`step`] is one input's decision
+//! as plain calls, shared by the sale task and the simulator. [`replay`] rebuilds every sale
 //! from the log on start and powers `stampede verify`; [`record`] is the
 //! versioned format of log entries.
 
@@ -15,6 +16,7 @@ pub mod record;
 pub mod replay;
 mod room;
 mod snapshotter;
+pub mod step;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -29,7 +31,6 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::actor::{SaleMsg, SaleTask};
 use crate::events::{EventBus, Subscription};
-use crate::record::Record;
 pub use crate::room::DurableRoom;
 use crate::room::RoomTracker;
 use crate::snapshotter::Snapshotter;
@@ -359,8 +360,7 @@ impl Engine {
             return Err(EngineError::Unavailable);
         }
         let id = self.inner.next_sale.fetch_add(1, Ordering::AcqRel);
-        let mut tip = ChainTip::genesis(id);
-        let entry = tip.append(self.inner.clock.now_us(), Record::create(&config).encode());
+        let (sale, tip, entry) = step::create(id, config, self.inner.clock.now_us());
         let (tx, rx) = oneshot::channel();
         let job = Job {
             entries: vec![entry],
@@ -369,7 +369,7 @@ impl Engine {
                 let _ = tx.send(ok);
             })],
         };
-        let handle = self.spawn_sale(id, Sale::new(config), tip, 1, Some(job)).ok_or(EngineError::Unavailable)?;
+        let handle = self.spawn_sale(id, sale, tip, 1, Some(job)).ok_or(EngineError::Unavailable)?;
         match rx.await {
             Ok(true) => Ok(handle),
             _ => Err(EngineError::Unavailable),
