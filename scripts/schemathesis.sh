@@ -135,9 +135,13 @@ fuzz() {
   local rc=0
   # shellcheck disable=SC2086
   # Run from the scratch directory: hypothesis leaves a .hypothesis there.
+  # `--checks all` on the command line enables every check again, the config
+  # file's disabled use_after_free included (a deleted sale stays readable,
+  # archived: see schemathesis.toml), so it is excluded here too.
   (cd "$dir" && timeout --kill-after=10 "$((budget_s + 60))" \
     schemathesis --config-file "$config" run "$base/api/openapi.json" \
       --checks all \
+      --exclude-checks use_after_free \
       --max-examples "$examples" \
       --max-time "$budget_s" \
       --seed "$seed" \
