@@ -228,8 +228,23 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
         .await
         .problem(422, "/problems/seat-not-in-order");
     assert_eq!(seat_state(&s, id, &[&u[0], &u[1]]).await, before, "the refused release gave nothing back");
+    // The seat map is published at most every 100 ms: wait on its socket for
+    // the frame that shows the swap and the release, then the REST map is
+    // that frame (it is never older than what a socket was sent).
+    let expected = BTreeSet::from([1, 5, 20]);
+    let url = format!("{}/api/sales/{id}/seats/ws", s.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut viewer = Viewer::default();
+    while viewer.taken != expected || viewer.snapshots == 0 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("the map showed {:?}, expected {expected:?}", viewer.taken));
+        if let Message::Text(t) = msg.expect("open").expect("no error") {
+            viewer.apply(&serde_json::from_str(t.as_str()).unwrap());
+        }
+    }
     let map = s.get(&format!("/api/sales/{id}/seats"), None).await.ok(200);
-    assert_eq!(snapshot_bits(&map), BTreeSet::from([1, 5, 20]));
+    assert_eq!(snapshot_bits(&map), expected);
     // The organizer's results count the order's seats and what they cost now.
     let results = s.get(&format!("/api/sales/{id}/results"), Some(ADMIN)).await.ok(200);
     assert_eq!(results["revenue"], 150000 + 90000, "{results}");
