@@ -339,6 +339,11 @@ impl Views {
         status: Option<HoldStatus>,
     ) -> Result<Vec<HoldRow>, ViewsError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Ids are stored as the same 64 bits in SQLite's signed integers; an
+        // `after` past i64::MAX would compare as negative, and no id is after it.
+        if i64::try_from(after).is_err() {
+            return Ok(Vec::new());
+        }
         match status {
             None => self.hold_rows(
                 &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE sale = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),

@@ -533,6 +533,10 @@ pub async fn sale_holds(
     if !(1..=PAGE_LEN_MAX).contains(&q.limit) {
         return Err(ApiError::invalid_field(format!("limit must be 1..={PAGE_LEN_MAX}")));
     }
+    // The document promises int64 ids; a larger `after` is refused, not wrapped.
+    if i64::try_from(q.after).is_err() {
+        return Err(ApiError::out_of_range("after", 0, i64::MAX));
+    }
     if !matches!(sale.config.kind, KindConfig::Stock(_)) {
         return Err(stampede_core::Rejection::WrongSaleKind.into());
     }
