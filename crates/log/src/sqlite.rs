@@ -539,7 +539,11 @@ mod tests {
         let (_, checkpoints) = log.wal_status().unwrap();
         assert!(checkpoints > 0, "no background checkpoint ran");
         let frame_bytes = 4096 + 24;
-        let bound = (crate::checkpoint::WAL_RESET_FRAMES as u64 + 2000) * frame_bytes;
+        // Unbounded, the WAL would reach about 21,000 frames here. The slack
+        // above the reset point is what the writer may commit while the
+        // checkpoint thread waits for a core: 2,000 frames was once exceeded
+        // by 270 with the whole test suite running on two cores.
+        let bound = (crate::checkpoint::WAL_RESET_FRAMES as u64 + 4000) * frame_bytes;
         assert!(wal_max <= bound, "the WAL grew to {wal_max} bytes (bound {bound})");
         assert_eq!(log.verify_chain(1).unwrap().entries, 20_000);
     }
