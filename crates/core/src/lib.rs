@@ -23,6 +23,7 @@ mod queue;
 mod reference;
 mod sale;
 mod schedule;
+mod terms;
 pub mod text;
 mod venue;
 
@@ -48,6 +49,7 @@ pub use sale::{
     SaleConfig, SaleEdit, SaleText, SaleView,
 };
 pub use schedule::{SaleStatus, Schedule};
+pub use terms::{ADMISSIONS_MAX, PER_PERSON_MAX, PLACES_PER_ADDRESS_MAX, STOCK_MAX, TermsProblem, WINNERS_MAX};
 pub use venue::{
     COORD_MAX, ROW_SEATS_MAX, Row, RowSpan, SEAT_LABEL_LEN_MAX, SECTION_ROWS_MAX, Seat, SeatId, SeatIndex, SeatPlace,
     Section, SectionSpec, VENUE_NAME_LEN_MAX, VENUE_SEATS_MAX, VENUE_SECTIONS_MAX, Venue, VenueError, generate,

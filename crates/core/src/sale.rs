@@ -213,6 +213,10 @@ pub enum Rejection {
     SaleArchived,
     /// Someone holds or bought something (or clicked a drop): the sale stays listed.
     SaleHasOrders,
+    /// New terms the rules cannot keep (`TermsProblem`; `field` as the API names it).
+    BadTerms {
+        field: String,
+    },
 }
 
 impl Rejection {
@@ -256,6 +260,7 @@ impl Rejection {
             Rejection::BadSchedule => "bad-schedule",
             Rejection::SaleArchived => "sale-archived",
             Rejection::SaleHasOrders => "sale-has-orders",
+            Rejection::BadTerms { .. } => "bad-terms",
         }
     }
 }
@@ -668,7 +673,11 @@ impl Sale {
         }
         let kind = match terms {
             None => None,
-            Some(t) => Some(self.book.config_with(t)?),
+            Some(t) => {
+                let kind = self.book.config_with(t)?;
+                kind.check().map_err(|p| Rejection::BadTerms { field: p.field.into() })?;
+                Some(kind)
+            }
         };
         if let Some(title) = &edit.title {
             self.config.title.clone_from(title);

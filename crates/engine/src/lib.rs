@@ -54,6 +54,9 @@ pub enum EngineError {
     /// the clock has passed: answer 503 with Retry-After.
     #[error("the sale is catching up with the time; retry shortly")]
     Behind,
+    /// A new sale's terms lie outside what the rules can keep.
+    #[error("{0}")]
+    BadTerms(stampede_core::TermsProblem),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -356,6 +359,7 @@ impl Engine {
 
     /// Creates a sale; answers once its `create` entry is durable.
     pub async fn create_sale(&self, config: SaleConfig) -> Result<SaleHandle, EngineError> {
+        config.check().map_err(EngineError::BadTerms)?;
         if !self.healthy() {
             return Err(EngineError::Unavailable);
         }

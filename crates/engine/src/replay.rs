@@ -22,6 +22,9 @@ pub enum ReplayError {
     Diverged { sale: SaleId, seq: u64, recorded: String, replayed: String },
     #[error("sale {sale} seq {seq}: {problem}")]
     Invariant { sale: SaleId, seq: u64, problem: String },
+    /// The `create` record holds terms the API refuses and the rules cannot keep.
+    #[error("sale {sale} seq {seq}: the sale's terms cannot be kept: {problem}")]
+    BadTerms { sale: SaleId, seq: u64, problem: stampede_core::TermsProblem },
     #[error("sale {sale} has no entries")]
     Empty { sale: SaleId },
     #[error("sale {sale}: snapshot at seq {seq} differs from the replayed state")]
@@ -80,7 +83,8 @@ impl Replayer {
         let record = Record::decode(&entry.payload).map_err(record_err)?;
         match (&mut self.sale, &record) {
             (None, Record::Create { config, .. }) => {
-                let config = config.clone().try_into().map_err(record_err)?;
+                let config: stampede_core::SaleConfig = config.clone().try_into().map_err(record_err)?;
+                config.check().map_err(|problem| ReplayError::BadTerms { sale: self.id, seq, problem })?;
                 self.sale = Some(Sale::new(config));
             }
             (Some(sale), _) => {

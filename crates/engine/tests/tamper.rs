@@ -16,7 +16,7 @@ use stampede_core::{
 };
 use stampede_engine::record::Record;
 use stampede_engine::replay::{self, AuditFailure, ReplayError};
-use stampede_engine::{Engine, EngineConfig, ManualClock};
+use stampede_engine::{Engine, EngineConfig, EngineError, ManualClock};
 use stampede_log::{ChainFault, ChainTip, CommandLog, Entry, LogError, MemoryLog, SaleId, Snapshot};
 
 const T0: i64 = 1_800_000_000 * US_PER_S;
@@ -464,7 +464,9 @@ async fn an_unbalanced_snapshot_is_refused_by_the_audit_and_set_aside_by_recover
 
 /// A stock sale with a waiting room whose passes last up to the per-person
 /// limit, and a limit of 0: the API refuses such a sale (the limit is 1 at
-/// least), but a log's `create` record is replayed as written.
+/// least), and so do the engine and replay, through the core's one check of
+/// a sale's terms (`SaleConfig::check`). Before that check, a log's `create`
+/// record was replayed as written and only the invariant recount noticed.
 fn limitless_room() -> SaleConfig {
     let mut config = frame(KindConfig::Stock(StockConfig {
         stock: 5,
@@ -486,7 +488,7 @@ fn limitless_room() -> SaleConfig {
 }
 
 #[test]
-fn a_crafted_create_record_reaches_the_invariant_recount() {
+fn a_create_record_with_terms_the_rules_cannot_keep_is_refused_at_its_seq() {
     // Written with the core itself, as the engine writes: every recorded
     // outcome is the one the rules give, and the chain is whole.
     let config = limitless_room();
@@ -501,13 +503,32 @@ fn a_crafted_create_record_reaches_the_invariant_recount() {
         entries.push(tip.append(at_us, Record::from_input(&input, &applied.outcome).encode()));
     }
     assert!(sale.check_invariants().is_err(), "the rules kept the books on this config after all");
-    let last = entries.len() as u64 - 1;
-    match audit(&mut Tampered::of(entries, None), 1) {
-        Err(AuditFailure { checked, source: ReplayError::Invariant { sale: 1, seq, problem } }) => {
-            assert_eq!((seq, checked), (last, last + 1), "{problem}");
-            assert!(problem.contains("is live after buying 0 of 0"), "{problem}");
+    match audit(&mut Tampered::of(entries.clone(), None), 1) {
+        Err(AuditFailure { checked, source: ReplayError::BadTerms { sale: 1, seq, problem } }) => {
+            assert_eq!((seq, checked), (0, 0), "{problem}");
+            assert_eq!(problem.field, "per_person_limit");
         }
-        Err(other) => panic!("expected a broken invariant, got {other} ({:?})", other.source),
+        Err(other) => panic!("expected terms refused at the create record, got {other} ({:?})", other.source),
         Ok(_) => panic!("the audit passed a sale whose books it could not recount"),
     }
+    // Starting from such a log fails the same way, rather than serving it.
+    match replay::recover(&mut Tampered::of(entries, None), 1) {
+        Err(ReplayError::BadTerms { sale: 1, seq: 0, problem }) => assert_eq!(problem.field, "per_person_limit"),
+        Err(other) => panic!("expected terms refused on recovery, got {other}"),
+        Ok(_) => panic!("a sale whose terms the rules cannot keep was recovered"),
+    }
+}
+
+#[tokio::test]
+async fn the_engine_refuses_to_create_a_sale_whose_terms_the_rules_cannot_keep() {
+    let log = MemoryLog::new();
+    let disk = log.disk();
+    let (engine, _) = Engine::start(Box::new(log), Arc::new(ManualClock::at(T0)), EngineConfig::default()).unwrap();
+    match engine.create_sale(limitless_room()).await {
+        Err(EngineError::BadTerms(problem)) => assert_eq!(problem.field, "per_person_limit"),
+        Err(other) => panic!("expected the terms refused, got {other}"),
+        Ok(_) => panic!("the engine created a sale with a per-person limit of 0"),
+    }
+    assert!(engine.sales().is_empty(), "a refused sale was registered");
+    assert!(MemoryLog::open(&disk).sales().unwrap().is_empty(), "a refused sale was logged");
 }

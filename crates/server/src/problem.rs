@@ -384,6 +384,12 @@ impl From<Rejection> for ApiError {
                 "Sale has buyers",
                 "someone holds or bought from this sale, so it cannot be deleted; close it instead".into(),
             ),
+            Rejection::BadTerms { field } => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "bad-terms",
+                "Impossible terms",
+                format!("{field} is outside what a sale can run on"),
+            ),
         }
     }
 }
@@ -395,6 +401,12 @@ impl From<EngineError> for ApiError {
             EngineError::Overloaded => ApiError::overloaded("the sale's mailbox is full; retry with the same key"),
             EngineError::Unavailable => ApiError::unavailable(),
             EngineError::Behind => ApiError::overloaded("the sale is catching up with the time; retry shortly"),
+            EngineError::BadTerms(p) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad-terms",
+                "Impossible terms",
+                format!("{p}: a sale cannot run on these terms"),
+            ),
         }
     }
 }

@@ -22,7 +22,7 @@ pub mod wire;
 use wire::SeatHoldOut;
 
 /// Most a person may buy or hold in one sale, whatever its kind.
-pub const PER_PERSON_MAX: i64 = 1_000_000;
+pub const PER_PERSON_MAX: i64 = stampede_core::PER_PERSON_MAX as i64;
 /// How long a hold may last, whatever the sale's kind.
 pub const HOLD_SECONDS_MIN: i64 = 10;
 pub const HOLD_SECONDS_MAX: i64 = 86_400;

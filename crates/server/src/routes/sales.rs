@@ -27,23 +27,25 @@ use crate::routes::common::{
 pub mod wire;
 use wire::*;
 
-/// Bounds on what an organizer may ask for, each named.
+/// Bounds on what an organizer may ask for, each named. The ranges the rules
+/// themselves need are the core's (`SaleConfig::check`, which the engine and
+/// replay apply too); these name them for the API and add its own policy.
 pub const TITLE_LEN_MAX: usize = 200;
 pub const DESCRIPTION_LEN_MAX: usize = 4000;
-pub const STOCK_MAX: i64 = 100_000_000;
-pub const WINNERS_MAX: i64 = 1_000_000;
+pub const STOCK_MAX: i64 = stampede_core::STOCK_MAX as i64;
+pub const WINNERS_MAX: i64 = stampede_core::WINNERS_MAX as i64;
 pub const PRICE_MAX: i64 = stampede_core::PRICE_MAX as i64;
 /// Most rows in one listing page.
 pub const PAGE_LEN_MAX: usize = 10_000;
 pub const LEADERBOARD_PAGE_MAX: usize = 1000;
-pub const CHUNK_SIZE_MAX: i64 = 1_000_000;
+pub const CHUNK_SIZE_MAX: i64 = stampede_core::ADMISSIONS_MAX as i64;
 pub const CHUNK_SECONDS_MIN: f64 = 0.05;
 pub const CHUNK_SECONDS_MAX: f64 = 3600.0;
-pub const ACTIVE_MAX: i64 = 1_000_000;
+pub const ACTIVE_MAX: i64 = stampede_core::ADMISSIONS_MAX as i64;
 pub const PASS_SECONDS_DEFAULT: i64 = 600;
 pub const POW_BITS_DEFAULT: i64 = 16;
 pub const PLACES_PER_ADDRESS_DEFAULT: i64 = 16;
-pub const PLACES_PER_ADDRESS_MAX: i64 = 1_000_000;
+pub const PLACES_PER_ADDRESS_MAX: i64 = stampede_core::PLACES_PER_ADDRESS_MAX as i64;
 /// How far in the past a new sale's opening or closing time may lie: room for
 /// a form filled in slowly and for the organizer's clock running behind.
 pub const WINDOW_PAST_TOLERANCE_US: i64 = 5 * 60 * US_PER_S;
