@@ -163,7 +163,7 @@ async fn connect(target: &Target) -> io::Result<Conn> {
 /// The result of one request attempt.
 pub(crate) enum Attempt {
     /// A complete answer; `micros` excludes connection set-up. `retry_after`
-    /// is the `Retry-After` of a `503` (whole seconds; other answers: `None`).
+    /// is the `Retry-After` of a `503` or `429` (whole seconds; other answers: `None`).
     Response { status: StatusCode, body: Bytes, micros: u64, retry_after: Option<Duration> },
     /// No connection could be established.
     Connect(io::Error),
@@ -242,10 +242,13 @@ impl Link {
         let result = async {
             let resp = conn.tx.send_request(req).await?;
             let status = resp.status();
-            // Only a 503 asks to come back later; reading the header of every
-            // answer would cost the hot path for nothing.
-            let retry_after =
-                if status == StatusCode::SERVICE_UNAVAILABLE { retry_after(resp.headers()) } else { None };
+            // Only a 503 or a 429 asks to come back later; reading the header
+            // of every answer would cost the hot path for nothing.
+            let retry_after = if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+                retry_after(resp.headers())
+            } else {
+                None
+            };
             let body = resp.into_body().collect().await?.to_bytes();
             Ok::<_, hyper::Error>((status, body, retry_after))
         }

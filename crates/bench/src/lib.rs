@@ -23,6 +23,11 @@
 //!   takes to reach the viewers; checked: seats acknowledged twice, the
 //!   server's counts and map against the acknowledged holds, and every
 //!   viewer's map against the server's.
+//! - **overload**: `--connections` clients holding on a stock sale, then ten
+//!   times as many (`--overload-factor`), then the first number again: every
+//!   answer must be a hold, a correct refusal, or `429`/`503` with
+//!   `Retry-After` (honoured); measured: the latency of admitted requests, the
+//!   server's peak memory, and how soon the normal rate is back.
 //!
 //! Each connection is one tokio task on one keep-alive HTTP/1.1 connection,
 //! issuing requests back to back (the queue scenario leases connections from a
@@ -145,6 +150,15 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30)]
     pub hot_percent: u8,
 
+    /// Overload: the overload phase opens this many times `--connections`
+    #[arg(long, default_value_t = 10)]
+    pub overload_factor: usize,
+
+    /// Overload: the server's resident memory must stay under this many MB
+    /// (read from `GET /api/admin/stats`; unchecked when not given)
+    #[arg(long)]
+    pub rss_ceiling_mb: Option<u64>,
+
     /// Admin bearer token used to create users and the sale
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -185,6 +199,8 @@ impl Default for BenchArgs {
             viewers: 300,
             confirm_percent: 50,
             hot_percent: 30,
+            overload_factor: 10,
+            rss_ceiling_mb: None,
             admin_token: None,
             acked_out: None,
             verify_acked: None,
@@ -207,10 +223,13 @@ pub enum Scenario {
     Queue,
     /// Reserved seats: holds of adjacent seats watched live on the seat map
     Seats,
+    /// Ten times the connections that saturate the server: shed answers with
+    /// Retry-After, bounded latency and memory, recovery within seconds
+    Overload,
 }
 
 impl Scenario {
-    /// The command-line name: `ping`, `stock`, `drop`, `queue` or `seats`.
+    /// The command-line name: `ping`, `stock`, `drop`, `queue`, `seats` or `overload`.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Ping => "ping",
@@ -218,6 +237,7 @@ impl Scenario {
             Scenario::Drop => "drop",
             Scenario::Queue => "queue",
             Scenario::Seats => "seats",
+            Scenario::Overload => "overload",
         }
     }
 }

@@ -3,8 +3,9 @@
 //! every attempt is counted. Every request the bench sends goes through
 //! [`send`].
 //!
-//! An attempt is tried again when it got a `503` (the server asks to come
-//! back: a full mailbox, or a log it cannot write) or no answer at all. A
+//! An attempt is tried again when it got a `503` or `429` (the server asks
+//! to come back: a full mailbox, a log it cannot write, too many requests)
+//! or no answer at all. A
 //! lost answer is repeated only for requests that are safe to repeat
 //! ([`Repeat::Idempotent`]: commands with an idempotency key, reads, joins);
 //! otherwise only a failed connect, which certainly had no effect. Before the
@@ -131,9 +132,10 @@ impl Retry {
     }
 }
 
-/// The server asks to come back later (a full mailbox, an unwritable log).
+/// The server asks to come back later (a full mailbox, an unwritable log,
+/// too many requests in flight, or too many from this client).
 fn busy(status: StatusCode) -> bool {
-    status == StatusCode::SERVICE_UNAVAILABLE
+    status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// Whether an attempt is tried again under `repeat`.
@@ -324,6 +326,7 @@ mod tests {
         let refused = Attempt::Connect(std::io::Error::other("refused"));
         for repeat in [Repeat::Idempotent, Repeat::NotIdempotent] {
             assert!(again(&busy, repeat));
+            assert!(again(&answer(StatusCode::TOO_MANY_REQUESTS, Some(1)), repeat));
             assert!(again(&refused, repeat));
             assert!(!again(&answer(StatusCode::OK, None), repeat));
             assert!(!again(&answer(StatusCode::INTERNAL_SERVER_ERROR, None), repeat));

@@ -106,6 +106,9 @@ struct ServeArgs {
     /// Most connections open at once.
     #[arg(long, default_value_t = CONNECTIONS_MAX_DEFAULT)]
     max_connections: usize,
+    /// Most requests answered at once; beyond it a request gets 503 with Retry-After at once.
+    #[arg(long, default_value_t = EdgeLimits::default().requests_in_flight_max)]
+    max_in_flight: usize,
     /// Fewest log entries between two snapshots of a sale (the gap also grows with the log).
     #[arg(long, default_value_t = EngineConfig::default().snapshot_every)]
     snapshot_every: u64,
@@ -259,6 +262,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_grace: std::time::Duration::from_secs(args.body_grace_s),
         body_rate_min_bytes_per_s: args.body_rate_min_bytes_per_s.max(1),
         body_read_max: secs(args.body_read_max_s),
+        requests_in_flight_max: args.max_in_flight.max(1),
     };
     // The binary chooses the backends: SQLite files in the data directory,
     // on the machine's clock. (A cluster mode will choose its log and store here.)

@@ -1,6 +1,14 @@
-//! What every request passes before a handler sees it: the slow-client
+//! What every request passes before a handler sees it: the cap on requests
+//! in flight (beyond it an immediate 503 with `Retry-After`), the slow-client
 //! limits ([`EdgeLimits`]), an immediate 413 for a declared body over the
 //! route's limit, and the security headers of every answer.
+//!
+//! The cap is what keeps a rush at ten times the server's capacity from
+//! slowing everyone: a request waits its turn in proportion to the requests
+//! ahead of it, so a bounded number in flight bounds the wait of every
+//! admitted one (about `requests_in_flight_max` / throughput), and the rest
+//! are told at once, for the cost of reading a head and writing a short
+//! answer, to come back after `Retry-After`.
 //!
 //! The connection-level limits (how many sockets, idle time, time to send a
 //! request head) are enforced by `listener.rs`; this module bounds the body.
@@ -11,6 +19,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -43,6 +53,10 @@ pub struct EdgeLimits {
     pub body_rate_min_bytes_per_s: u32,
     /// A whole body must have arrived this long after its head, however fast.
     pub body_read_max: Duration,
+    /// Most requests being answered at once; more are answered 503 with
+    /// `Retry-After` at once (the health checks and the admin's statistics
+    /// are never refused, so an operator can see an overloaded server).
+    pub requests_in_flight_max: usize,
 }
 
 impl Default for EdgeLimits {
@@ -54,9 +68,16 @@ impl Default for EdgeLimits {
             body_grace: BODY_GRACE_DEFAULT,
             body_rate_min_bytes_per_s: BODY_RATE_MIN_DEFAULT,
             body_read_max: BODY_READ_MAX_DEFAULT,
+            requests_in_flight_max: REQUESTS_IN_FLIGHT_MAX_DEFAULT,
         }
     }
 }
+
+/// Enough for every request a saturated server can work on (the benches
+/// saturate two cores with 64 to 256 connections, one request each), few
+/// enough that the last admitted waits tens of milliseconds, not seconds
+/// (BENCHMARKS.md, "Overload").
+pub const REQUESTS_IN_FLIGHT_MAX_DEFAULT: usize = 1024;
 
 /// A request head takes one round trip; 10 s is generous on a bad phone line.
 pub const HEADER_READ_MAX_DEFAULT: Duration = Duration::from_secs(10);
@@ -89,14 +110,15 @@ fn body_len_max(method: &Method, path: &str) -> usize {
 /// each `from_fn`) cloned and boxed the inner service and boxed a future on
 /// every request, which made a ping cost about 50 % more instructions than
 /// before the edge existed (BENCHMARKS.md, "issue 9 regression").
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct EdgeLayer {
     limits: EdgeLimits,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl EdgeLayer {
     pub fn new(limits: EdgeLimits) -> Self {
-        EdgeLayer { limits }
+        EdgeLayer { limits, in_flight: Arc::new(AtomicUsize::new(0)) }
     }
 }
 
@@ -104,7 +126,7 @@ impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner, limits: self.limits }
+        Edge { inner, limits: self.limits, in_flight: self.in_flight.clone() }
     }
 }
 
@@ -113,6 +135,50 @@ impl<S> Layer<S> for EdgeLayer {
 pub struct Edge<S> {
     inner: S,
     limits: EdgeLimits,
+    /// Requests being answered, shared by every connection's copy.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// One request's place among those in flight, given back when its answer is
+/// ready (or the connection drops the request).
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Takes a place if fewer than `max` are taken.
+    fn enter(count: &Arc<AtomicUsize>, max: usize) -> Option<InFlight> {
+        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(InFlight(count.clone()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Paths never refused for load: the health checks (a load balancer must
+/// not take a busy server for a dead one) and the admin's statistics.
+fn never_shed(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/api/admin/stats")
+}
+
+/// The answer to a request over the cap: a problem for the API, a short
+/// page in both languages for a person.
+fn shed(path: &str) -> Response {
+    if path.starts_with("/api/") {
+        return ApiError::overloaded("the server is answering as many requests as it can; retry after Retry-After")
+            .into_response();
+    }
+    let page = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Busy</title>\
+        <meta http-equiv=\"refresh\" content=\"2\"></head><body>\
+        <p lang=\"ko\">접속자가 많습니다. 잠시 후 자동으로 다시 시도합니다.</p>\
+        <p lang=\"en\">Very busy right now; this page retries by itself in a moment.</p></body></html>";
+    let mut res =
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page)
+            .into_response();
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -129,17 +195,27 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        let path = req.uri().path();
+        let place = if never_shed(path) {
+            None
+        } else {
+            match InFlight::enter(&self.in_flight, self.limits.requests_in_flight_max) {
+                Some(place) => Some(place),
+                None => return EdgeFuture::Refused(shed(path)),
+            }
+        };
         match guard_body(self.limits, req) {
-            Ok(req) => EdgeFuture::Inner(self.inner.call(req)),
+            Ok(req) => EdgeFuture::Inner(self.inner.call(req), place),
             Err(refused) => EdgeFuture::Refused(*refused),
         }
     }
 }
 
-/// The answer of an [`Edge`]: the route's, or the edge's own refusal; either
-/// way with the security headers added.
+/// The answer of an [`Edge`]: the route's (holding its place in flight until
+/// it is ready), or the edge's own refusal; either way with the security
+/// headers added.
 pub enum EdgeFuture<F> {
-    Inner(F),
+    Inner(F, Option<InFlight>),
     Refused(Response),
 }
 
@@ -151,8 +227,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut res = match self.get_mut() {
-            EdgeFuture::Inner(inner) => match Pin::new(inner).poll(cx) {
-                Poll::Ready(Ok(res)) => res,
+            EdgeFuture::Inner(inner, place) => match Pin::new(inner).poll(cx) {
+                Poll::Ready(Ok(res)) => {
+                    drop(place.take());
+                    res
+                }
                 Poll::Ready(Err(never)) => match never {},
                 Poll::Pending => return Poll::Pending,
             },

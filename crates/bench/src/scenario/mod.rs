@@ -3,6 +3,7 @@
 //! supplies the per-connection loop and the checks after the run.
 
 mod drop;
+mod overload;
 mod ping;
 mod queue;
 mod seats;
@@ -45,6 +46,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
         Scenario::Drop => drop::run(args, target).await,
         Scenario::Queue => queue::run(args, target).await,
         Scenario::Seats => seats::run(args, target).await,
+        Scenario::Overload => overload::run(args, target).await,
     }
 }
 
@@ -74,7 +76,10 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
     if args.users == 0 {
         return bad("--users must be at least 1".into());
     }
-    if args.scenario == Scenario::Stock {
+    if args.scenario == Scenario::Overload && !(1..=100).contains(&args.overload_factor) {
+        return bad("--overload-factor must be 1..=100".into());
+    }
+    if matches!(args.scenario, Scenario::Stock | Scenario::Overload) {
         if !(1..=100_000_000).contains(&args.stock) {
             return bad("--stock must be 1..=100000000".into());
         }
@@ -99,6 +104,7 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
             Scenario::Stock => "stock scenario",
             Scenario::Queue => "queue scenario",
             Scenario::Seats => "seats scenario",
+            Scenario::Overload => "overload scenario",
             _ => "drop scenario",
         }));
     }

@@ -24,6 +24,7 @@ fn short_limits(connections_max: usize) -> EdgeLimits {
         body_grace: Duration::from_millis(300),
         body_rate_min_bytes_per_s: 1000,
         body_read_max: Duration::from_secs(2),
+        ..EdgeLimits::default()
     }
 }
 
@@ -350,4 +351,64 @@ async fn the_session_cookie_is_secure_when_the_public_url_is_https() {
     let (addr, _dir) = serve_with(limits, Some("http://localhost:8080")).await;
     let cookie = signup_cookie(addr).await;
     assert!(!cookie.contains("Secure"), "plain http cannot keep a Secure cookie: {cookie}");
+}
+
+/// One request on a connection of its own, read to the end.
+async fn get_closing(addr: std::net::SocketAddr, path: &str) -> String {
+    let (mut r, mut w) = TcpStream::connect(addr).await.expect("connect").into_split();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    w.write_all(head.as_bytes()).await.expect("head");
+    read_until_closed(&mut r, Duration::from_secs(5)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_in_flight_cap_are_answered_503_at_once_and_the_cap_frees_up() {
+    let limits = EdgeLimits { requests_in_flight_max: 2, ..EdgeLimits::default() };
+    let (addr, _dir) = serve_with(limits, None).await;
+    assert!(get_closing(addr, "/api/ping").await.starts_with("HTTP/1.1 200"));
+    // Two requests whose bodies never come hold both places (the default body
+    // limits give them seconds).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (r, mut w) = TcpStream::connect(addr).await.expect("connect").into_split();
+        let head = format!(
+            "POST /api/sales/1/holds HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        );
+        w.write_all(head.as_bytes()).await.expect("head");
+        held.push((r, w));
+    }
+    // The server reads the two heads on its own time: ask until it sheds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shed = loop {
+        let answer = get_closing(addr, "/api/ping").await;
+        if answer.starts_with("HTTP/1.1 503") {
+            break answer;
+        }
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(Instant::now() < deadline, "two requests in flight never filled a cap of two");
+        tokio::task::yield_now().await;
+    };
+    let lower = shed.to_ascii_lowercase();
+    assert!(lower.contains("retry-after: 1\r\n"), "{shed}");
+    assert!(lower.contains("content-type: application/problem+json"), "{shed}");
+    assert!(shed.contains("/problems/overloaded"), "{shed}");
+    // A person gets a page in both languages that retries by itself.
+    let page = get_closing(addr, "/").await;
+    assert!(page.starts_with("HTTP/1.1 503"), "{page}");
+    assert!(page.to_ascii_lowercase().contains("retry-after: 1\r\n"), "{page}");
+    assert!(page.contains("접속자가 많습니다") && page.contains("Very busy"), "{page}");
+    // Health checks are never shed: a busy server is not a dead one.
+    assert!(get_closing(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+    // Hanging up gives the places back.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = get_closing(addr, "/api/ping").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the places were never given back: {answer}");
+        tokio::task::yield_now().await;
+    }
 }
