@@ -117,6 +117,15 @@ impl Phase {
         Ok(())
     }
 
+    /// `record` grows the auto-resizing histogram; `saturating_record` alone
+    /// would clamp to its current (small) range.
+    fn admit(&mut self, micros: u64) {
+        let micros = micros.max(1);
+        if self.admitted.record(micros).is_err() {
+            self.admitted.saturating_record(micros);
+        }
+    }
+
     fn p99_ms(&self) -> f64 {
         if self.admitted.is_empty() { 0.0 } else { self.admitted.value_at_quantile(0.99) as f64 / 1000.0 }
     }
@@ -358,13 +367,13 @@ async fn client(
             );
             match link.send(req, until + GRACE).await {
                 Attempt::Response { status: StatusCode::CREATED, micros, .. } => {
-                    seen.admitted.saturating_record(micros.max(1));
+                    seen.admit(micros);
                     seen.held_units += u64::from(quantity);
                     plan.count_ok();
                     break;
                 }
                 Attempt::Response { status: StatusCode::CONFLICT, micros, .. } => {
-                    seen.admitted.saturating_record(micros.max(1));
+                    seen.admit(micros);
                     seen.refused += 1;
                     break;
                 }
