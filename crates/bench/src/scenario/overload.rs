@@ -381,13 +381,17 @@ async fn client(
                     if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS =>
                 {
                     seen.shed += 1;
-                    let wait = match retry_after {
+                    let asked = match retry_after {
                         Some(asked) => asked.min(RETRY_AFTER_MAX),
                         None => {
                             seen.shed_without_retry_after += 1;
                             RETRY_WITHOUT_HEADER
                         }
                     };
+                    // At least what was asked, spread by up to half again, as
+                    // real clients are: shed together, they must not all
+                    // come back in the same instant.
+                    let wait = asked + asked * ((conn as u64 + seq) % 8) as u32 / 16;
                     if Instant::now() + wait >= until {
                         break 'holds;
                     }
