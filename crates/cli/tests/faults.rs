@@ -460,7 +460,7 @@ async fn wall_clock_jumps_under_load_expire_no_hold_early_and_none_twice() {
     // Each hold lives its ten seconds from when it was taken, by the steady clock.
     let expiry = |h: &Value| h["expires_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_microsecond();
     let (a, b, c) = (expiry(&first), expiry(&second), expiry(&third));
-    assert!(a <= b && b <= c && c - a < 5_000_000, "expiries {first} {second} {third}");
+    assert!(a <= b && b <= c && c - a < 60_000_000, "expiries {first} {second} {third}");
     assert_eq!(numbers(&client, &url, id).await, (7, 3, 0));
 
     let summary = load.await.unwrap().expect("the bench finishes");
