@@ -77,7 +77,7 @@ async fn poisoned_mid_load(fault: Fault) {
     }
     assert!(engine.healthy());
 
-    let answers = futures_join(&engine, sale, 40).await;
+    let answers = holds_at_once(&engine, sale, 40).await;
     // Nothing after the fault is acknowledged: the batch it spoiled is
     // answered as a failure and every later batch is refused.
     for (i, answer) in answers.iter().enumerate() {
@@ -112,7 +112,7 @@ async fn poisoned_mid_load(fault: Fault) {
     // A retried key gets the answer the log has for it (a hold the tear
     // kept), or is decided afresh (a hold that was never written): either
     // way exactly one hold per key.
-    let again = futures_join(&engine, sale, 40).await;
+    let again = holds_at_once(&engine, sale, 40).await;
     let mut retried = BTreeSet::new();
     for answer in again {
         match answer.unwrap() {
@@ -130,7 +130,7 @@ async fn poisoned_mid_load(fault: Fault) {
 
 /// Sends `n` holds at once, each by its own person with its own key, and
 /// returns the answers in order.
-async fn futures_join(engine: &Engine, sale: u64, n: u64) -> Vec<Result<Outcome, EngineError>> {
+async fn holds_at_once(engine: &Engine, sale: u64, n: u64) -> Vec<Result<Outcome, EngineError>> {
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let engine = engine.clone();
