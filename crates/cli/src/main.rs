@@ -265,8 +265,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         requests_in_flight_max: args.max_in_flight.max(1),
     };
     // The binary chooses the backends: SQLite files in the data directory,
-    // on the machine's clock. (A cluster mode will choose its log and store here.)
-    let parts = AppParts::sqlite(&args.data, std::sync::Arc::new(stampede_engine::SystemClock))?;
+    // on the machine's wall clock read once and advanced by its monotonic
+    // clock, so a jump of the wall clock while serving moves no sale's time
+    // (`AnchoredClock`). (A cluster mode will choose its log and store here.)
+    let parts = AppParts::sqlite(&args.data, std::sync::Arc::new(stampede_engine::AnchoredClock::system()))?;
     let app = App::from_parts(&config, parts)?;
     tracing::info!(
         sales = app.report.sales,

@@ -38,7 +38,7 @@ use crate::writer::{Job, WriterHandle};
 
 // The engine stamps commands with the time; the core never reads it. The
 // clock is shared with the account store (`stampede-clock` says why).
-pub use stampede_clock::{Clock, ManualClock, SystemClock};
+pub use stampede_clock::{AnchoredClock, Clock, ManualClock, SystemClock};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum EngineError {

@@ -208,6 +208,19 @@ impl ApiError {
         e
     }
 
+    /// The disk under the account store is full: nothing was written, and the
+    /// same request can succeed once an operator has made room.
+    pub fn storage_full() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage-full",
+            "Storage full",
+            "the server's disk is full; nothing was saved; retry later",
+        );
+        e.retry_after_s = Some(30);
+        e
+    }
+
     /// A bug or an I/O failure: logged with its cause, answered without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -505,6 +518,10 @@ impl From<StoreError> for ApiError {
                 format!("you have {max} venues, the most allowed; delete one first"),
             ),
             StoreError::UnknownVenue => ApiError::not_found("no such venue"),
+            other if other.is_disk_full() => {
+                tracing::error!(error = %other, "the account store's disk is full");
+                ApiError::storage_full()
+            }
             other => ApiError::internal(&other),
         }
     }

@@ -19,6 +19,8 @@ mod credentials;
 mod drops;
 #[path = "api/edge.rs"]
 mod edge;
+#[path = "api/faults.rs"]
+mod faults;
 #[path = "api/friends.rs"]
 mod friends;
 #[path = "api/idempotency.rs"]

@@ -122,3 +122,12 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
+
+impl StoreError {
+    /// Whether the database could not be written because its disk is full
+    /// (`SQLITE_FULL`): nothing was written, and the same request can succeed
+    /// once space returns, so it is a 503 to retry, not a bug.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Db(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}

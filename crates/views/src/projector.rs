@@ -44,7 +44,9 @@ pub struct Progress {
     pub applied: u64,
     /// The newest batch received, applied or still gathering in the window.
     pub received: u64,
-    /// The projector stopped on an error (logged); the tables stay as they were.
+    /// The projector's last write failed (logged); the tables stay as they
+    /// were until it has caught up from the log again, which it retries
+    /// every [`RETRY_PAUSE_MAX`] at most.
     pub failed: bool,
 }
 
@@ -80,6 +82,7 @@ impl Projector {
     ) -> Result<Arc<Projector>, ViewsError> {
         let views = Views::open(path)?;
         let reader = Views::open(path)?;
+        let path_buf = path.to_path_buf();
         let (tx, progress) = watch::channel(Progress::default());
         let wanted = Arc::new(Wanted::default());
         // A runtime of its own only for waiting on the stream, a reader and
@@ -93,9 +96,25 @@ impl Projector {
             .name("stampede-projector".into())
             .spawn(move || {
                 let mut follower = Follower { views, log, events, progress: tx, wanted: follower_wanted, window };
-                if let Err(e) = runtime.block_on(follower.run()) {
-                    tracing::error!(error = %e, "the projector stopped; pages that read projections will lag");
+                let mut pause = RETRY_PAUSE_FIRST;
+                // A write that failed (a full disk, an I/O error) rolled its
+                // transaction back with its cursors, so the tables are still
+                // a prefix of the log: once the file takes writes again the
+                // projector catches up from the log and serves as before.
+                // Meanwhile readers are answered at once that it lags.
+                while let Err(e) = runtime.block_on(follower.run()) {
+                    tracing::error!(
+                        error = %e,
+                        retry_in_ms = pause.as_millis(),
+                        "the projector failed; reads of projections answer 503 until it catches up from the log"
+                    );
                     follower.progress.send_modify(|p| p.failed = true);
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(RETRY_PAUSE_MAX);
+                    match Views::open(&path_buf) {
+                        Ok(views) => follower.views = views,
+                        Err(e) => tracing::warn!(error = %e, "reopening the read models failed; trying again"),
+                    }
                 }
             })
             .map_err(|e| ViewsError::Io(e.to_string()))?;
@@ -140,6 +159,14 @@ impl Projector {
 /// read-your-writes never wait for it; what it delays is only what nobody
 /// has asked for yet.
 pub const GROUP_WINDOW: Duration = Duration::from_millis(250);
+
+/// The first pause after a failed write before the projector catches up
+/// from the log again; it doubles up to [`RETRY_PAUSE_MAX`].
+pub const RETRY_PAUSE_FIRST: Duration = Duration::from_millis(250);
+
+/// The longest pause between two attempts after failed writes, so reads
+/// recover within seconds of the disk taking writes again.
+pub const RETRY_PAUSE_MAX: Duration = Duration::from_secs(5);
 
 /// At most this many log entries go into one transaction, which bounds the
 /// memory a group holds and the time one commit takes.
@@ -226,6 +253,7 @@ impl Follower {
         self.progress.send_modify(|p| {
             p.ready = true;
             p.applied = p.applied.max(published);
+            p.failed = false;
         });
         Ok(())
     }
