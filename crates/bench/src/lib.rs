@@ -27,7 +27,9 @@
 //!   times as many (`--overload-factor`), then the first number again: every
 //!   answer must be a hold, a correct refusal, or `429`/`503` with
 //!   `Retry-After` (honoured); measured: the latency of admitted requests, the
-//!   server's peak memory, and how soon the normal rate is back.
+//!   server's peak memory, and how soon the normal rate is back. With
+//!   `--waiting-room` the crowd joins a waiting room and asks `queue/me` back
+//!   to back while the first admitted buy.
 //!
 //! Each connection is one tokio task on one keep-alive HTTP/1.1 connection,
 //! issuing requests back to back (the queue scenario leases connections from a
@@ -154,6 +156,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub overload_factor: usize,
 
+    /// Overload: put a waiting room in front of the sale (admitting `--connections`
+    /// people at once); the crowd joins it and asks `queue/me` back to back while
+    /// the admitted buy with their passes
+    #[arg(long)]
+    pub waiting_room: bool,
+
     /// Overload: the server's resident memory must stay under this many MB
     /// (read from `GET /api/admin/stats`; unchecked when not given)
     #[arg(long)]
@@ -200,6 +208,7 @@ impl Default for BenchArgs {
             confirm_percent: 50,
             hot_percent: 30,
             overload_factor: 10,
+            waiting_room: false,
             rss_ceiling_mb: None,
             admin_token: None,
             acked_out: None,

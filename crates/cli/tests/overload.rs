@@ -18,6 +18,17 @@ const IN_FLIGHT_MAX: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_times_the_load_is_shed_with_retry_after_and_nothing_else_goes_wrong() {
+    overload(false).await;
+}
+
+/// The same crowd in front of a waiting room: it joins and asks `queue/me`
+/// back to back while the people admitted first keep buying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_refreshing_a_waiting_room_is_shed_the_same_way() {
+    overload(true).await;
+}
+
+async fn overload(waiting_room: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args(["serve", "--data"])
@@ -44,6 +55,7 @@ async fn ten_times_the_load_is_shed_with_retry_after_and_nothing_else_goes_wrong
         duration: 3,
         connections: IN_FLIGHT_MAX,
         overload_factor: 10,
+        waiting_room,
         users: 40,
         admin_token: Some(ADMIN_TOKEN.into()),
         quiet: true,
@@ -63,7 +75,7 @@ async fn ten_times_the_load_is_shed_with_retry_after_and_nothing_else_goes_wrong
     assert_eq!(s.oversold, 0, "{:?}", s.notes);
     assert!(!s.notes.iter().any(|n| n.contains("acknowledged") && n.contains("only")), "{:?}", s.notes);
     println!(
-        "overload: {shed} shed, admitted p99 {} ms, recovered after {} s, server peak {} MB",
+        "overload (waiting room: {waiting_room}): {shed} shed, admitted p99 {} ms, recovered after {} s, server peak {} MB",
         extra("overload_p99_ms"),
         extra("recovered_after_s"),
         extra("rss_peak_mb")

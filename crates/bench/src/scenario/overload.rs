@@ -14,6 +14,15 @@
 //!    stops; the run is clean only if some second within
 //!    [`RECOVERY_MAX_S`] reaches [`RECOVERED_SHARE`] of the normal rate.
 //!
+//! With `--waiting-room` the sale has a waiting room that admits
+//! `--connections` people at once, and every client is a person of their
+//! own: they join, then ask `queue/me` back to back (as people refreshing a
+//! page do) until it gives them a pass, then hold with it. The first
+//! `--connections` people are admitted at once and buy through all three
+//! phases; the crowd that joins in the overload phase waits. Joins, `queue/me`
+//! answers and a refused hold (a pass expired or used: the client goes back
+//! to waiting) count as admitted requests too; the rate is still holds.
+//!
 //! Afterwards the sale's books must balance and hold every acknowledged unit.
 
 use std::collections::BTreeMap;
@@ -31,6 +40,7 @@ use super::{GRACE, provision};
 use crate::api::{Api, VUser};
 use crate::error::BenchError;
 use crate::http::{self, Attempt, Link, Target};
+use crate::room::QueueTicket;
 use crate::{BenchArgs, Scenario, Summary};
 
 /// The load stops; within this many seconds the normal rate must be back.
@@ -48,9 +58,19 @@ const RETRY_AFTER_MAX: Duration = Duration::from_secs(10);
 /// violation, but the client still must not hammer).
 const RETRY_WITHOUT_HEADER: Duration = Duration::from_secs(1);
 
+static PASS_HEADER: hyper::header::HeaderName = hyper::header::HeaderName::from_static("stampede-pass");
+
+/// The waiting room's routes, when the sale has one.
+struct Room {
+    join_uri: Uri,
+    me_uri: Uri,
+    join_body: Bytes,
+}
+
 /// Everything the clients share.
 struct Plan {
     target: Arc<Target>,
+    room: Option<Room>,
     holds_uri: Uri,
     body: Bytes,
     users: Vec<VUser>,
@@ -149,7 +169,7 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
     let normal = args.connections;
     let overload = normal.saturating_mul(args.overload_factor.max(1));
     super::raise_nofile(overload as u64 + super::FD_SPARE)?;
-    let spec = serde_json::json!({
+    let mut spec = serde_json::json!({
         "kind": "stock",
         "title": "stampede bench (overload)",
         "description": "",
@@ -162,11 +182,33 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         "opens_at": null,
         "closes_at": null,
     });
+    let mut args = args.clone();
+    if args.waiting_room {
+        spec["waiting_room"] = serde_json::json!({
+            "policy": "active",
+            "active_max": normal,
+            "pass_seconds": 3600,
+            "pow_bits": 0,
+            "places_per_address": 1_000_000,
+        });
+        // Every client is a person of their own: one place each.
+        args.users = args.users.max(u32::try_from(overload).unwrap_or(u32::MAX));
+    }
+    let args = &args;
     let (mut api, users, sale) = provision(args, target.clone(), spec).await?;
     let duration = args.duration;
     let recovery = duration.max(RECOVERY_PHASE_MIN_S);
     let total_s = (2 * duration + recovery) as usize + 10;
+    let room = match args.waiting_room {
+        false => None,
+        true => Some(Room {
+            join_uri: target.uri(&format!("/api/sales/{}/queue/join", sale.id))?,
+            me_uri: target.uri(&format!("/api/sales/{}/queue/me", sale.id))?,
+            join_body: Bytes::from_static(b"{\"nonce\":0}"),
+        }),
+    };
     let plan = Arc::new(Plan {
+        room,
         holds_uri: target.uri(&format!("/api/sales/{}/holds", sale.id))?,
         body: Bytes::from(format!("{{\"quantity\":{}}}", args.quantity)),
         users,
@@ -337,8 +379,19 @@ async fn run_phase(
     Ok(phase)
 }
 
+/// Where a client stands.
+enum Step {
+    /// To join the waiting room.
+    Join,
+    /// In line: asking `queue/me` for a pass.
+    Wait,
+    /// Holding, with the pass when the sale has a waiting room.
+    Hold(Option<HeaderValue>),
+}
+
 /// One client: holds back to back until `until`, each resent with the same
-/// key after a shed answer's `Retry-After` or a lost answer.
+/// key after a shed answer's `Retry-After` or a lost answer (with a waiting
+/// room, first the join and the wait for a pass).
 async fn client(
     plan: Arc<Plan>,
     name: &'static str,
@@ -353,28 +406,77 @@ async fn client(
     // Unique per phase and client, so a key is never reused with another hold.
     let key_base = (epoch << 56) | ((conn as u64) << 32);
     let mut seq = 0u64;
+    // Without a waiting room everyone holds at once; with one, a person
+    // joins, then waits for a pass.
+    let mut step = if plan.room.is_some() { Step::Join } else { Step::Hold(None) };
     'holds: while Instant::now() < until {
         seq += 1;
         let key = HeaderValue::from(key_base | seq);
         loop {
-            let req = http::request(
-                &plan.target,
-                Method::POST,
-                plan.holds_uri.clone(),
-                Some(&user.auth),
-                Some(key.clone()),
-                Some(plan.body.clone()),
-            );
+            let req = match (&step, &plan.room) {
+                (Step::Join, Some(room)) => http::request(
+                    &plan.target,
+                    Method::POST,
+                    room.join_uri.clone(),
+                    Some(&user.auth),
+                    None,
+                    Some(room.join_body.clone()),
+                ),
+                (Step::Wait, Some(room)) => {
+                    http::request(&plan.target, Method::GET, room.me_uri.clone(), Some(&user.auth), None, None)
+                }
+                (Step::Hold(pass), _) => {
+                    let mut req = http::request(
+                        &plan.target,
+                        Method::POST,
+                        plan.holds_uri.clone(),
+                        Some(&user.auth),
+                        Some(key.clone()),
+                        Some(plan.body.clone()),
+                    );
+                    if let Some(pass) = pass {
+                        req.headers_mut().insert(PASS_HEADER.clone(), pass.clone());
+                    }
+                    req
+                }
+                (Step::Join | Step::Wait, None) => return Err(BenchError::Internal("waiting without a room".into())),
+            };
             match link.send(req, until + GRACE).await {
-                Attempt::Response { status: StatusCode::CREATED, micros, .. } => {
+                Attempt::Response { status: StatusCode::CREATED, micros, .. } if matches!(step, Step::Hold(_)) => {
                     seen.admit(micros);
                     seen.held_units += u64::from(quantity);
                     plan.count_ok();
                     break;
                 }
-                Attempt::Response { status: StatusCode::CONFLICT, micros, .. } => {
+                Attempt::Response { status: StatusCode::OK, micros, .. } if matches!(step, Step::Join) => {
+                    seen.admit(micros);
+                    step = Step::Wait;
+                    break;
+                }
+                Attempt::Response { status: StatusCode::OK, micros, body, .. } if matches!(step, Step::Wait) => {
+                    seen.admit(micros);
+                    match serde_json::from_slice::<QueueTicket>(&body) {
+                        Ok(ticket) => {
+                            if let Some(pass) = ticket.pass.and_then(|p| HeaderValue::try_from(p).ok()) {
+                                step = Step::Hold(Some(pass));
+                            }
+                        }
+                        Err(_) => *seen.other.entry("unparsable queue/me".into()).or_default() += 1,
+                    }
+                    break;
+                }
+                Attempt::Response { status: StatusCode::CONFLICT, micros, .. } if matches!(step, Step::Hold(_)) => {
                     seen.admit(micros);
                     seen.refused += 1;
+                    break;
+                }
+                // A pass that expired or was used up: back to waiting.
+                Attempt::Response { status: StatusCode::FORBIDDEN, micros, .. }
+                    if matches!(step, Step::Hold(Some(_))) =>
+                {
+                    seen.admit(micros);
+                    seen.refused += 1;
+                    step = Step::Wait;
                     break;
                 }
                 Attempt::Response { status, retry_after, .. }
