@@ -356,6 +356,17 @@ test('waiting room: join with a proof of work, see the line live, be admitted, t
   await page.waitForFunction(() => document.querySelector('#queue-notice').textContent.includes('closed'), null, { timeout: 10000 });
   console.log(`     the waiting page showed the closing after ${Date.now() - closedAt} ms`);
   await shot(page, 'queue-closed');
+  // Closed: the page links the public log and says in plain words what it proves.
+  await page.reload();
+  await page.waitForSelector('#public-log-link');
+  const href = await page.getAttribute('#public-log-link', 'href');
+  assert(href === `/api/sales/${sale.id}/log`, `the log link: ${href}`);
+  const proves = await page.textContent('#public-log');
+  assert(proves.includes('replay the whole sale') && proves.includes('signed receipt'), `what the log proves: ${proves}`);
+  const download = await context.request.get(`${base}${href}`);
+  assert(download.status() === 200, `the link downloads the log: ${download.status()}`);
+  assert((await download.text()).startsWith('{"format":"stampede-public-log"'), 'the download is the public log');
+  await shot(page, 'queue-closed-log');
   return context;
 });
 

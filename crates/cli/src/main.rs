@@ -1,6 +1,7 @@
 //! The `stampede` binary: command-line parsing and glue, nothing else.
 //! `serve` runs the server, `bench` the load generator, `verify` audits a
-//! data directory's log, `reproject` rebuilds its read models, `backup` copies a data directory while it is served,
+//! data directory's log or a downloaded public log, `verify-receipt` proves a
+//! receipt against a public log, `reproject` rebuilds its read models, `backup` copies a data directory while it is served,
 //! `admin` manages accounts offline, `sim` runs the deterministic simulator.
 
 mod demo;
@@ -34,11 +35,32 @@ enum Cmd {
     Serve(ServeArgs),
     /// Load-test a running server and check its answers.
     Bench(stampede_bench::BenchArgs),
-    /// Replay a data directory's log from the start and check every hash link,
-    /// every recorded outcome and every invariant.
+    /// Replay a data directory's log (`--data`), or a sale's public log
+    /// downloaded from `GET /api/sales/{id}/log` (`--log FILE`, no secret
+    /// needed), from the start and check every hash link, every recorded
+    /// outcome (the waiting room's shuffle included) and every invariant.
     Verify {
-        #[arg(long, default_value = "stampede-data")]
+        #[arg(long, default_value = "stampede-data", conflicts_with = "log")]
         data: PathBuf,
+        /// A downloaded public log file ("-" for standard input).
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+    /// Prove a signed receipt against a sale's downloaded public log: the
+    /// signature, an intact chain, and the receipt's entry with its time,
+    /// sender and outcome.
+    VerifyReceipt {
+        /// The receipt: a file holding its JSON or the `stampede-receipt`
+        /// header's value ("-" for standard input).
+        receipt: PathBuf,
+        /// The sale's public log file.
+        #[arg(long)]
+        log: PathBuf,
+        /// The signer's public key (base64url), from the server's
+        /// `/.well-known/stampede/receipt-key`; without it the key in the
+        /// receipt is trusted, which proves inclusion but not who signed.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Rebuild every read model (views.sqlite: holds, orders, seats, statistics,
     /// drop results) from the log alone. Run it while the server is stopped.
@@ -188,7 +210,9 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve(args) => runtime.block_on(serve(args)),
         Cmd::Bench(args) => runtime.block_on(bench(args)),
-        Cmd::Verify { data } => verify(&data),
+        Cmd::Verify { data, log: None } => verify(&data),
+        Cmd::Verify { log: Some(file), .. } => verify_public_log(&file),
+        Cmd::VerifyReceipt { receipt, log, key } => verify_receipt(&receipt, &log, key.as_deref()),
         Cmd::Reproject { data } => reproject(&data),
         Cmd::Backup { data, to } => backup(&data, &to),
         Cmd::Sim { seed, steps, seeds } => sim(seed, steps, seeds),
@@ -336,10 +360,13 @@ fn verify(data: &Path) -> anyhow::Result<()> {
         bail!("no log at {}", path.display());
     }
     let mut log = stampede_log::SqliteLog::open(&path)?;
+    // With the data directory's key, sealed sales are replayed on accounts
+    // (proofs of work and snapshots checked too).
+    let persons = stampede_server::pass::PassKeys::load(data)?.map(|k| k.person_key().clone());
     let (mut sales, mut entries, mut failed) = (0u64, 0u64, 0u64);
     for id in log.sales()? {
         sales += 1;
-        match stampede_engine::replay::audit(&mut log, id) {
+        match stampede_engine::replay::audit_with(&mut log, id, persons.as_ref()) {
             Ok(a) => {
                 entries += a.entries;
                 let view = a.final_state.view();
@@ -378,8 +405,139 @@ fn reproject(data: &Path) -> anyhow::Result<()> {
     let mut log = stampede_log::SqliteLog::open(&path)?;
     let views = stampede_views::views_path(data);
     let started = std::time::Instant::now();
-    let entries = stampede_views::reproject(&mut log, &views)?;
+    let persons = stampede_server::pass::PassKeys::load(data)?.map(|k| k.person_key().clone());
+    let entries = stampede_views::reproject(&mut log, &views, persons.as_ref())?;
     println!("reproject entries={entries} into {} took_ms={}", views.display(), started.elapsed().as_millis());
+    Ok(())
+}
+
+/// The lines of a file, or of standard input for "-", each at most
+/// [`LOG_LINE_LEN_MAX`](stampede_engine::public::LOG_LINE_LEN_MAX) long.
+fn lines_of(path: &Path) -> anyhow::Result<impl Iterator<Item = Result<String, stampede_engine::public::PublicError>>> {
+    use std::io::BufRead;
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        ))
+    };
+    let max = stampede_engine::public::LOG_LINE_LEN_MAX as u64;
+    let mut reader = reader;
+    let mut n = 0u64;
+    // `Read::take` needs a sized reader: take from a reference to the box.
+    Ok(std::iter::from_fn(move || {
+        n += 1;
+        let mut line = Vec::new();
+        match std::io::Read::take(&mut reader, max + 1).read_until(b'\n', &mut line) {
+            Ok(0) => None,
+            Ok(_) if line.len() as u64 > max => Some(Err(malformed(n, "the line is too long"))),
+            Ok(_) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                Some(String::from_utf8(line).map_err(|_| malformed(n, "not UTF-8")))
+            }
+            Err(e) => Some(Err(malformed(n, &e.to_string()))),
+        }
+    }))
+}
+
+fn malformed(line: u64, problem: &str) -> stampede_engine::public::PublicError {
+    stampede_engine::public::PublicError::Malformed { line, problem: problem.to_owned() }
+}
+
+/// UTC time of a stamp, to the millisecond, as people read it.
+fn utc(at_us: i64) -> String {
+    jiff::Timestamp::from_microsecond(at_us).map(|t| format!("{t:.3}")).unwrap_or_else(|_| format!("{at_us} µs"))
+}
+
+fn verify_public_log(file: &Path) -> anyhow::Result<()> {
+    use stampede_engine::public::{LogHeader, LogLine};
+    let mut lines = lines_of(file)?;
+    let header = LogHeader::parse(&lines.next().context("the file is empty")??)?;
+    let mut verifier = stampede_engine::replay::LogVerifier::new(header.sale);
+    for (n, line) in lines.enumerate() {
+        let entry = LogLine::parse(&line?, n as u64 + 2)?;
+        if let Err(e) = verifier.feed(&entry) {
+            println!("sale {}: FAILED after {} entries checked: {e}", header.sale, e.checked);
+            bail!("the log fails verification");
+        }
+    }
+    let audit = match verifier.finish() {
+        Ok(a) => a,
+        Err(e) => {
+            println!("sale {}: FAILED after {} entries checked: {e}", header.sale, e.checked);
+            bail!("the log fails verification");
+        }
+    };
+    let view = audit.final_state.view();
+    println!(
+        "sale {}: {} entries, chain intact from the first entry, every recorded outcome reproduced, invariants hold; status {}",
+        header.sale,
+        audit.entries,
+        view.status.as_str()
+    );
+    if let Some(s) = view.stock {
+        println!("  stock {} = available {} + held {} + sold {}", s.total, s.available, s.held, s.sold);
+    }
+    if let Some(q) = &view.queue {
+        let seed = q.seed.map(|s| stampede_engine::record::hex(&s)).unwrap_or_else(|| "not revealed".into());
+        println!(
+            "  waiting room: {} joined, {} admitted; shuffle seed {seed} hashes to the commitment {} published before anyone joined; \
+             {} pre-queue places were decided by it and replayed",
+            q.joined,
+            q.admitted,
+            stampede_engine::record::hex(&q.commitment),
+            q.prequeue_len.unwrap_or(0),
+        );
+    }
+    println!(
+        "  people appear as this sale's pseudonyms; proofs of work bind accounts and are taken as recorded \
+         (GET /api/sales/{}/log/me tells you yours)",
+        header.sale
+    );
+    Ok(())
+}
+
+fn verify_receipt(receipt: &Path, log: &Path, key: Option<&str>) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut text = String::new();
+    let limit = stampede_engine::public::RECEIPT_LEN_MAX as u64 + 1;
+    if receipt.as_os_str() == "-" {
+        std::io::stdin().take(limit).read_to_string(&mut text)?;
+    } else {
+        std::fs::File::open(receipt)
+            .with_context(|| format!("opening {}", receipt.display()))?
+            .take(limit)
+            .read_to_string(&mut text)?;
+    }
+    let receipt = stampede_engine::public::Receipt::parse(&text)?;
+    let mut lines = lines_of(log)?;
+    let proof = match stampede_engine::public::check_receipt(&receipt, key, &mut lines) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("receipt NOT proven: {e}");
+            bail!("the receipt does not check against the log");
+        }
+    };
+    let l = proof.logged;
+    println!(
+        "receipt proven: sale {}, entry #{} at {} (server time), sent by pseudonym {}, outcome {}",
+        l.sale,
+        l.seq,
+        utc(l.at_us),
+        l.by,
+        proof.outcome
+    );
+    println!(
+        "  signed by key {}{}; the entry is link {} of an intact chain of {} entries ending in {}",
+        receipt.key,
+        if key.is_some() { " (the key given)" } else { " (the receipt's own: pass --key to pin the server's)" },
+        l.seq,
+        proof.entries,
+        stampede_engine::record::hex(&proof.tip)
+    );
     Ok(())
 }
 

@@ -411,6 +411,15 @@ pub struct Sale {
 }
 
 impl Sale {
+    /// For a verifier of a published log only: joins take `verdict` as their
+    /// proof of work's (the log's people are pseudonyms, and a proof binds
+    /// the account). `None` checks the work again.
+    pub fn assume_proof_of_work(&mut self, verdict: Option<bool>) {
+        if let Some(q) = &mut self.queue {
+            q.assume_proof_of_work(verdict);
+        }
+    }
+
     pub fn new(config: SaleConfig) -> Self {
         let book = Book::new(&config.kind);
         Sale {

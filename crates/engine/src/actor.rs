@@ -16,24 +16,26 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Outcome, Sale, UserId};
+use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Sale, UserId};
 use stampede_log::{ChainTip, Entry};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::events::{EntryEvents, EventBus};
+use crate::persons::SaleSeal;
+use crate::record::{OutcomeV1, Record};
 use crate::step;
 
 use crate::room::{DurableRoom, RoomTracker};
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
-use crate::{Clock, EngineError, LiveView, Registry};
+use crate::{Acked, Clock, EngineError, LiveView, Logged, Registry};
 
 /// Most messages taken from the mailbox before handing a batch to the writer.
 const DRAIN_MAX: usize = 1024;
 /// Longest sleep between deadline checks, so a clock step is noticed.
 const IDLE_WAKE_MAX: Duration = Duration::from_secs(60);
 
-pub(crate) type CommandReply = oneshot::Sender<Result<Outcome, EngineError>>;
+pub(crate) type CommandReply = oneshot::Sender<Result<Acked, EngineError>>;
 
 /// What the mailbox carries: commands only. Reads take what the task
 /// publishes once durable (`SaleHandle::live`, its room).
@@ -73,6 +75,8 @@ pub(crate) struct SaleTask {
     /// The events of the entries in the batch being built, one item per entry
     /// (empty while nobody subscribes: a late subscriber reads the log anyway).
     pub pending: Vec<EntryEvents>,
+    /// The sale's pseudonyms, when its records are sealed ([`crate::persons`]).
+    pub seal: Option<SaleSeal>,
 }
 
 impl SaleTask {
@@ -123,7 +127,7 @@ impl SaleTask {
 
     fn tick(&mut self, job: &mut Job) {
         let input = Input::Tick { at_us: self.now() };
-        let decided = step::decide(&mut self.sale, &mut self.tip, &input);
+        let decided = step::decide_sealed(&mut self.sale, &mut self.tip, &input, self.seal.as_ref());
         self.log(decided.entry, decided.events, job);
     }
 
@@ -133,13 +137,27 @@ impl SaleTask {
             let _ = reply.send(Err(EngineError::Unavailable));
             return;
         }
+        // A sealed sale never sees a client's key text (`persons` says why).
+        let key = match &self.seal {
+            Some(seal) => seal.key(by, &key),
+            None => key,
+        };
         let input = Input::Command(Command { at_us: self.now(), by, key, action });
-        let decided = step::decide(&mut self.sale, &mut self.tip, &input);
+        let decided = step::decide_sealed(&mut self.sale, &mut self.tip, &input, self.seal.as_ref());
+        let outcome = decided.outcome;
+        // What the receipt will say: the entry as logged, the person as the log names them.
+        let logged = decided.entry.as_ref().map(|e| Logged {
+            sale: e.sale,
+            seq: e.seq,
+            at_us: e.at_us,
+            hash: e.hash,
+            by: self.seal.as_ref().map_or(by, |s| s.person(by)).0,
+            outcome: Record::outcome_digest(&OutcomeV1::from(&outcome)),
+        });
         self.log(decided.entry, decided.events, job);
         self.room_tracker.touch(&self.sale, by);
-        let outcome = decided.outcome;
         job.on_durable.push(Box::new(move |ok| {
-            let _ = reply.send(if ok { Ok(outcome) } else { Err(EngineError::Unavailable) });
+            let _ = reply.send(if ok { Ok(Acked { outcome, logged }) } else { Err(EngineError::Unavailable) });
         }));
     }
 

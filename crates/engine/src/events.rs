@@ -73,7 +73,7 @@ impl EventBus {
     }
 
     pub(crate) fn subscribe(&self) -> Subscription {
-        Subscription { rx: self.tx.subscribe(), published: self.published.clone() }
+        Subscription { rx: self.tx.subscribe(), published: self.published.clone(), persons: None }
     }
 }
 
@@ -95,9 +95,17 @@ pub enum Received {
 pub struct Subscription {
     rx: broadcast::Receiver<Arc<SaleEvents>>,
     published: Arc<AtomicU64>,
+    /// The engine's key for pseudonyms: catching up from the log with
+    /// [`crate::replay::events_since_with`] needs it for sealed sales.
+    pub(crate) persons: Option<crate::persons::PersonKey>,
 }
 
 impl Subscription {
+    /// The key a catch-up from the log needs to read sealed sales' people.
+    pub fn persons(&self) -> Option<&crate::persons::PersonKey> {
+        self.persons.as_ref()
+    }
+
     /// The number of the newest batch published ([`crate::Engine::published`]).
     /// A subscriber that lagged reads it before catching up from the log: once
     /// caught up it has applied at least everything published by then.

@@ -12,6 +12,8 @@
 
 mod actor;
 pub mod events;
+pub mod persons;
+pub mod public;
 pub mod record;
 pub mod replay;
 mod room;
@@ -26,11 +28,12 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use stampede_core::{Action, Click, IdempotencyKey, Outcome, QueueEntry, Sale, SaleConfig, SaleView, Schedule, UserId};
-use stampede_log::{ChainTip, CommandLog, SaleId};
+use stampede_log::{ChainTip, CommandLog, Hash, SaleId};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::actor::{SaleMsg, SaleTask};
 use crate::events::{EventBus, Subscription};
+use crate::persons::PersonKey;
 pub use crate::room::DurableRoom;
 use crate::room::RoomTracker;
 use crate::snapshotter::Snapshotter;
@@ -80,12 +83,44 @@ pub struct EngineConfig {
     /// Batches of events kept for subscribers; one that falls further behind
     /// catches up from the log ([`events::EVENT_BATCHES_MAX`] by default).
     pub event_batches_max: usize,
+    /// The server's key for pseudonyms: sales created with it seal the
+    /// people in their records, so their logs can be published
+    /// ([`persons`]); sales already sealed need it to be served. `None`
+    /// (tests, the simulator) creates sales whose records name accounts.
+    pub persons: Option<PersonKey>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { mailbox_len_max: 4096, snapshot_every: 50_000, event_batches_max: events::EVENT_BATCHES_MAX }
+        EngineConfig {
+            mailbox_len_max: 4096,
+            snapshot_every: 50_000,
+            event_batches_max: events::EVENT_BATCHES_MAX,
+            persons: None,
+        }
     }
+}
+
+/// Where an acknowledged command is in the log, what a receipt signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Logged {
+    pub sale: SaleId,
+    pub seq: u64,
+    pub at_us: i64,
+    /// The entry's chain hash.
+    pub hash: Hash,
+    /// Who sent it, as the log names them (their pseudonym in a sealed sale).
+    pub by: u64,
+    /// [`record::Record::outcome_digest`] of the recorded outcome.
+    pub outcome: [u8; 32],
+}
+
+/// A command's durable answer and where the log has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acked {
+    pub outcome: Outcome,
+    /// Always there for a command (every command is logged).
+    pub logged: Option<Logged>,
 }
 
 /// A sale's public state as of its newest durable entry: what live pages and
@@ -159,6 +194,8 @@ pub struct SaleHandle {
     pub config: Arc<SaleConfig>,
     /// Taken off the lists by its organizer ([`Engine::sales`] leaves it out).
     pub archived: bool,
+    /// Its records name people by pseudonym, so its log may be published.
+    pub sealed: bool,
     tx: mpsc::Sender<SaleMsg>,
     live: watch::Receiver<Arc<LiveView>>,
     /// The waiting room's entries as durable (empty without a room).
@@ -269,7 +306,8 @@ impl Engine {
         let mut recovered = Vec::new();
         let mut report = StartReport::default();
         for id in log.sales()? {
-            let r = replay::recover(log.as_mut(), id).map_err(|source| StartError::Replay { sale: id, source })?;
+            let r = replay::recover_with(log.as_mut(), id, config.persons.as_ref())
+                .map_err(|source| StartError::Replay { sale: id, source })?;
             report.sales += 1;
             report.entries_replayed += r.replayed;
             report.from_snapshots += usize::from(r.from_snapshot_seq.is_some());
@@ -300,7 +338,7 @@ impl Engine {
             // start: a server restarted more often than every `snapshot_every`
             // entries must still snapshot its sales.
             let since_snapshot = r.tip.next_seq - r.from_snapshot_seq.map_or(0, |seq| seq + 1);
-            engine.spawn_sale(id, r.sale, r.tip, since_snapshot, None);
+            engine.spawn_sale(id, r.sale, r.tip, since_snapshot, None, r.sealed);
         }
         Ok((engine, report))
     }
@@ -312,7 +350,9 @@ impl Engine {
         tip: ChainTip,
         entries_since_snapshot: u64,
         first: Option<Job>,
+        sealed: bool,
     ) -> Option<SaleHandle> {
+        let seal = if sealed { self.inner.config.persons.as_ref().map(|k| k.sale(id)) } else { None };
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
@@ -322,6 +362,7 @@ impl Engine {
             id,
             config: Arc::new(sale.config().clone()),
             archived: sale.archived(),
+            sealed: seal.is_some(),
             tx,
             live,
             room: room.clone(),
@@ -351,6 +392,7 @@ impl Engine {
             registry: Arc::downgrade(&self.inner.sales),
             bus: self.inner.bus.clone(),
             pending: Vec::new(),
+            seal,
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -364,7 +406,8 @@ impl Engine {
             return Err(EngineError::Unavailable);
         }
         let id = self.inner.next_sale.fetch_add(1, Ordering::AcqRel);
-        let (sale, tip, entry) = step::create(id, config, self.inner.clock.now_us());
+        let seal = self.inner.config.persons.as_ref().map(|k| k.sale(id));
+        let (sale, tip, entry) = step::create_sealed(id, config, self.inner.clock.now_us(), seal.as_ref());
         let (tx, rx) = oneshot::channel();
         let job = Job {
             entries: vec![entry],
@@ -373,7 +416,7 @@ impl Engine {
                 let _ = tx.send(ok);
             })],
         };
-        let handle = self.spawn_sale(id, sale, tip, 1, Some(job)).ok_or(EngineError::Unavailable)?;
+        let handle = self.spawn_sale(id, sale, tip, 1, Some(job), seal.is_some()).ok_or(EngineError::Unavailable)?;
         match rx.await {
             Ok(true) => Ok(handle),
             _ => Err(EngineError::Unavailable),
@@ -399,11 +442,28 @@ impl Engine {
         key: IdempotencyKey,
         action: Action,
     ) -> Result<Outcome, EngineError> {
+        Ok(self.command_logged(sale, by, key, action).await?.outcome)
+    }
+
+    /// [`Engine::command`], answering also where the log has the command
+    /// (for its receipt).
+    pub async fn command_logged(
+        &self,
+        sale: SaleId,
+        by: UserId,
+        key: IdempotencyKey,
+        action: Action,
+    ) -> Result<Acked, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
         handle.commands.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         handle.post(SaleMsg { by, key, action, reply })?;
         rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// The server's key for pseudonyms, if sales are sealed.
+    pub fn persons(&self) -> Option<&PersonKey> {
+        self.inner.config.persons.as_ref()
     }
 
     /// A sale's public state as of its newest durable batch, with every
@@ -461,7 +521,9 @@ impl Engine {
     /// order (see [`events`]). Subscribe before reading the log to catch up,
     /// so that nothing falls between the two.
     pub fn subscribe(&self) -> Subscription {
-        self.inner.bus.subscribe()
+        let mut s = self.inner.bus.subscribe();
+        s.persons = self.inner.config.persons.clone();
+        s
     }
 
     /// The number of the newest batch of events published. Every command
@@ -486,6 +548,7 @@ impl Engine {
     pub fn audit_log_in_background(&self, mut reader: Box<dyn CommandLog>) -> std::io::Result<()> {
         self.inner.audit.send_replace(LogAudit::Running { sales_done: 0 });
         let inner = Arc::downgrade(&self.inner);
+        let persons = self.inner.config.persons.clone();
         std::thread::Builder::new().name("stampede-log-audit".into()).spawn(move || {
             let set = |state: LogAudit| {
                 if let Some(inner) = inner.upgrade() {
@@ -506,7 +569,7 @@ impl Engine {
                 if inner.strong_count() == 0 {
                     return; // the engine stopped; nobody is left to tell
                 }
-                match replay::audit(reader.as_mut(), id) {
+                match replay::audit_with(reader.as_mut(), id, persons.as_ref()) {
                     Ok(a) => entries += a.entries,
                     Err(_) if inner.strong_count() == 0 => return,
                     Err(e) => {

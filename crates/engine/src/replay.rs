@@ -6,11 +6,12 @@
 //! outcome is the one the rules give, and compares the result with the
 //! snapshots it passes.
 
-use stampede_core::{Event, Input, SNAPSHOT_FORMAT, Sale};
+use stampede_core::{Action, Event, Input, SNAPSHOT_FORMAT, Sale};
 use stampede_log::{ChainTip, CommandLog, Entry, LogError, SaleId};
 
 use crate::events::EntryEvents;
-use crate::record::{OutcomeV1, Record, RecordError};
+use crate::persons::{PersonKey, SaleSeal};
+use crate::record::{OutcomeV1, Persons, RECORD_VERSION, Record, RecordError, SEALED_RECORD_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -27,6 +28,10 @@ pub enum ReplayError {
     BadTerms { sale: SaleId, seq: u64, problem: stampede_core::TermsProblem },
     #[error("sale {sale} has no entries")]
     Empty { sale: SaleId },
+    /// Serving (or deriving events for) a sale whose people are sealed needs
+    /// the server's key: without it, its state would name pseudonyms.
+    #[error("sale {sale} names people by pseudonym and this replay was given no key to read them")]
+    Sealed { sale: SaleId },
     #[error("sale {sale}: snapshot at seq {seq} differs from the replayed state")]
     SnapshotMismatch { sale: SaleId, seq: u64 },
     /// A snapshot is only ever written for an entry of the log, so the log was
@@ -57,6 +62,18 @@ pub struct Recovered {
     pub tip: ChainTip,
     pub replayed: u64,
     pub from_snapshot_seq: Option<u64>,
+    /// Its records name people by pseudonym ([`crate::persons`]).
+    pub sealed: bool,
+}
+
+/// How a replay reads people in a sealed sale.
+#[derive(Clone, Debug)]
+enum Reading {
+    /// Unseal with the key; without one, refuse a sealed sale (serving).
+    Accounts(Option<PersonKey>),
+    /// Unseal with the key if there is one, else replay on pseudonyms
+    /// (auditing: a published log's verifier has no key).
+    AsFound(Option<PersonKey>),
 }
 
 /// Feeds entries one by one into a sale, checking the chain and the outcomes.
@@ -66,9 +83,63 @@ struct Replayer {
     tip: ChainTip,
     replayed: u64,
     check_invariants: bool,
+    reading: Reading,
+    /// The sale's record version, from its `create` record.
+    version: u16,
+    /// Set when the sale is sealed and the key is known.
+    seal: Option<SaleSeal>,
 }
 
 impl Replayer {
+    fn new(id: SaleId, check_invariants: bool, reading: Reading) -> Self {
+        Replayer {
+            id,
+            sale: None,
+            tip: ChainTip::genesis(id),
+            replayed: 0,
+            check_invariants,
+            reading,
+            version: RECORD_VERSION,
+            seal: None,
+        }
+    }
+
+    /// Continues from a snapshot of a sale whose `create` record is `first`.
+    fn resume(&mut self, sale: Sale, tip: ChainTip, first: Option<&Entry>) -> Result<(), ReplayError> {
+        let sealed = match first {
+            Some(e) => {
+                Record::decode(&e.payload)
+                    .map_err(|source| ReplayError::Record { sale: self.id, seq: 0, source })?
+                    .version()
+                    == SEALED_RECORD_VERSION
+            }
+            None => false,
+        };
+        self.start(if sealed { SEALED_RECORD_VERSION } else { RECORD_VERSION })?;
+        self.sale = Some(sale);
+        self.tip = tip;
+        Ok(())
+    }
+
+    /// Learns the sale's record version and how to read its people.
+    fn start(&mut self, version: u16) -> Result<(), ReplayError> {
+        self.version = version;
+        if version != SEALED_RECORD_VERSION {
+            return Ok(());
+        }
+        match &self.reading {
+            Reading::Accounts(Some(key)) | Reading::AsFound(Some(key)) => self.seal = Some(key.sale(self.id)),
+            Reading::Accounts(None) => return Err(ReplayError::Sealed { sale: self.id }),
+            Reading::AsFound(None) => {}
+        }
+        Ok(())
+    }
+
+    /// Replaying pseudonyms with no key: proofs of work cannot be checked.
+    fn on_pseudonyms(&self) -> bool {
+        self.version == SEALED_RECORD_VERSION && self.seal.is_none()
+    }
+
     fn feed(&mut self, entry: &Entry) -> Result<(), ReplayError> {
         self.feed_events(entry).map(drop)
     }
@@ -79,23 +150,43 @@ impl Replayer {
         let mut events = Vec::new();
         self.tip.accept(entry)?;
         let seq = entry.seq;
-        let record_err = |source| ReplayError::Record { sale: self.id, seq, source };
+        let id = self.id;
+        let record_err = |source| ReplayError::Record { sale: id, seq, source };
         let record = Record::decode(&entry.payload).map_err(record_err)?;
+        if self.sale.is_none()
+            && let Record::Create { v, .. } = &record
+        {
+            self.start(*v)?;
+            let persons = self.seal.as_ref().map_or(Persons::AsWritten, Persons::Unseal);
+            let config = record.config(persons).map_err(record_err)?.ok_or(ReplayError::Empty { sale: id })?;
+            config.check().map_err(|problem| ReplayError::BadTerms { sale: id, seq, problem })?;
+            self.sale = Some(Sale::new(config));
+            self.replayed += 1;
+            return Ok(events);
+        }
+        if record.version() != self.version {
+            return Err(record_err(RecordError::VersionMixed { found: record.version(), sale: self.version }));
+        }
+        let on_pseudonyms = self.on_pseudonyms();
+        let seal = self.seal.clone();
+        let persons = seal.as_ref().map_or(Persons::AsWritten, Persons::Unseal);
         match (&mut self.sale, &record) {
-            (None, Record::Create { config, .. }) => {
-                let config: stampede_core::SaleConfig = config.clone().try_into().map_err(record_err)?;
-                config.check().map_err(|problem| ReplayError::BadTerms { sale: self.id, seq, problem })?;
-                self.sale = Some(Sale::new(config));
-            }
             (Some(sale), _) => {
-                let Some((input, recorded)) = record.to_input(entry.at_us).map_err(|source| ReplayError::Record {
-                    sale: self.id,
-                    seq,
-                    source,
-                })?
+                let Some((input, recorded)) = record
+                    .to_input_as(entry.at_us, persons)
+                    .map_err(|source| ReplayError::Record { sale: self.id, seq, source })?
                 else {
                     return Err(ReplayError::Record { sale: self.id, seq, source: RecordError::Misplaced });
                 };
+                if on_pseudonyms
+                    && let Input::Command(c) = &input
+                    && matches!(c.action, Action::Join { .. })
+                {
+                    // The work binds the account, which this log hides: take
+                    // the verdict it recorded (a refusal names the work).
+                    let refused = recorded.is_some_and(|o| o.reason.as_deref() == Some("bad-proof-of-work"));
+                    sale.assume_proof_of_work(Some(!refused));
+                }
                 let mut applied = sale.apply(&input);
                 events = std::mem::take(&mut applied.events);
                 if let Some(recorded) = recorded {
@@ -165,6 +256,25 @@ pub fn check_snapshot_marks(log: &mut dyn CommandLog, id: SaleId) -> Result<(), 
 /// ([`audit`], run in the background by a serving engine).
 /// A snapshot that is unreadable or from another format is skipped (full replay).
 pub fn recover(log: &mut dyn CommandLog, id: SaleId) -> Result<Recovered, ReplayError> {
+    recover_with(log, id, None)
+}
+
+/// The sale's first entry (its `create` record).
+fn first_entry(log: &mut dyn CommandLog, id: SaleId) -> Result<Option<Entry>, ReplayError> {
+    let mut first = None;
+    match log.replay(id, 0, &mut |entry| {
+        first = Some(entry);
+        Err(LogError::Visitor("stop".into()))
+    }) {
+        Ok(()) | Err(LogError::Visitor(_)) => Ok(first),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`recover`] with the server's key, which a sale whose people are sealed
+/// needs (without it, such a sale is refused: `ReplayError::Sealed`).
+pub fn recover_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey>) -> Result<Recovered, ReplayError> {
+    let reading = Reading::Accounts(key.cloned());
     check_snapshot_marks(log, id)?;
     if let Some(snap) = log.latest_snapshot(id)?
         && snap.format == SNAPSHOT_FORMAT
@@ -178,18 +288,28 @@ pub fn recover(log: &mut dyn CommandLog, id: SaleId) -> Result<Recovered, Replay
         match decoded {
             Ok(sale) => {
                 let tip = ChainTip { sale: id, next_seq: snap.seq + 1, last_hash: snap.hash };
-                let mut r = Replayer { id, sale: Some(sale), tip, replayed: 0, check_invariants: false };
+                let mut r = Replayer::new(id, false, reading);
+                let first = first_entry(log, id)?;
+                r.resume(sale, tip, first.as_ref())?;
                 run(log, &mut r, snap.seq + 1)?;
+                let sealed = r.version == SEALED_RECORD_VERSION;
                 let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
-                return Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: Some(snap.seq) });
+                return Ok(Recovered {
+                    sale,
+                    tip: r.tip,
+                    replayed: r.replayed,
+                    from_snapshot_seq: Some(snap.seq),
+                    sealed,
+                });
             }
             Err(e) => tracing::warn!(sale = id, error = %e, "snapshot not usable; replaying the whole log"),
         }
     }
-    let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: false };
+    let mut r = Replayer::new(id, false, reading);
     run(log, &mut r, 0)?;
+    let sealed = r.version == SEALED_RECORD_VERSION;
     let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
-    Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: None })
+    Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: None, sealed })
 }
 
 /// What `verify` found for one sale.
@@ -205,12 +325,22 @@ pub struct SaleAudit {
 /// recorded outcomes, invariants every [`AUDIT_RECOUNT_EVERY`] entries and at the end, and the newest snapshot
 /// compared with the replayed state at its seq.
 pub fn audit(log: &mut dyn CommandLog, id: SaleId) -> Result<SaleAudit, AuditFailure> {
+    audit_with(log, id, None)
+}
+
+/// [`audit`] with the server's key: a sealed sale is then replayed on its
+/// accounts, proofs of work and the newest snapshot included. Without the
+/// key a sealed sale is replayed on its pseudonyms, as a published log's
+/// verifier does: every outcome is checked but proofs of work (which bind
+/// the hidden account) are taken as recorded, and the snapshot, which holds
+/// accounts, is not compared.
+pub fn audit_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey>) -> Result<SaleAudit, AuditFailure> {
     // The chain first, on its own: a broken link is reported as such, with the
     // number of good links before it, rather than as whatever its payload does.
     let mut chain = ChainTip::genesis(id);
     log.replay(id, 0, &mut |entry| chain.accept(&entry))
         .map_err(|e| AuditFailure { checked: chain.next_seq, source: e.into() })?;
-    let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: true };
+    let mut r = Replayer::new(id, true, Reading::AsFound(key.cloned()));
     audit_outcomes(log, &mut r).map_err(|source| AuditFailure { checked: r.replayed, source })
 }
 
@@ -221,6 +351,12 @@ fn audit_outcomes(log: &mut dyn CommandLog, r: &mut Replayer) -> Result<SaleAudi
     if let Some(snap) = &snapshot {
         run_until(log, r, snap.seq)?;
         let replayed = r.sale.as_ref().ok_or(ReplayError::Empty { sale: id })?;
+        if r.on_pseudonyms() {
+            // Its state names accounts; this replay's names pseudonyms.
+            let from = r.tip.next_seq;
+            run(log, r, from)?;
+            return finish(r, None);
+        }
         let stored: Sale =
             postcard::from_bytes(&snap.state).map_err(|_| ReplayError::SnapshotMismatch { sale: id, seq: snap.seq })?;
         if &stored != replayed || snap.hash != r.tip.last_hash {
@@ -230,6 +366,11 @@ fn audit_outcomes(log: &mut dyn CommandLog, r: &mut Replayer) -> Result<SaleAudi
     }
     let from = r.tip.next_seq;
     run(log, r, from)?;
+    finish(r, snapshot_checked)
+}
+
+fn finish(r: &mut Replayer, snapshot_checked: Option<u64>) -> Result<SaleAudit, ReplayError> {
+    let id = r.id;
     let final_state = r.sale.take().ok_or(ReplayError::Empty { sale: id })?;
     final_state.check_invariants().map_err(|problem| ReplayError::Invariant {
         sale: id,
@@ -273,7 +414,19 @@ pub fn events_since(
     from_seq: u64,
     visit: &mut dyn FnMut(EntryEvents) -> Result<(), String>,
 ) -> Result<u64, ReplayError> {
-    let mut r = Replayer { id, sale: None, tip: ChainTip::genesis(id), replayed: 0, check_invariants: false };
+    events_since_with(log, id, from_seq, None, visit)
+}
+
+/// [`events_since`] with the server's key, which a sealed sale needs (its
+/// events name accounts, as the engine published them).
+pub fn events_since_with(
+    log: &mut dyn CommandLog,
+    id: SaleId,
+    from_seq: u64,
+    key: Option<&PersonKey>,
+    visit: &mut dyn FnMut(EntryEvents) -> Result<(), String>,
+) -> Result<u64, ReplayError> {
+    let mut r = Replayer::new(id, false, Reading::Accounts(key.cloned()));
     let mut start = 0;
     if from_seq > 0
         && let Some(snap) = log.latest_snapshot(id)?
@@ -281,8 +434,8 @@ pub fn events_since(
         && snap.seq < from_seq
         && let Ok(sale) = postcard::from_bytes::<Sale>(&snap.state)
     {
-        r.sale = Some(sale);
-        r.tip = ChainTip { sale: id, next_seq: snap.seq + 1, last_hash: snap.hash };
+        let first = first_entry(log, id)?;
+        r.resume(sale, ChainTip { sale: id, next_seq: snap.seq + 1, last_hash: snap.hash }, first.as_ref())?;
         start = snap.seq + 1;
     }
     let mut next = from_seq;
@@ -311,4 +464,34 @@ pub fn events_since(
 /// Encodes a sale's state for a snapshot.
 pub fn encode_snapshot(sale: &Sale) -> Option<Vec<u8>> {
     postcard::to_allocvec(sale).ok()
+}
+
+/// Checks a sale's log handed over entry by entry, as `stampede verify --log`
+/// reads a downloaded file: every link of the chain from the first entry,
+/// every recorded outcome replayed (on pseudonyms: no key is needed), and
+/// the invariants every [`AUDIT_RECOUNT_EVERY`] entries and at the end.
+pub struct LogVerifier {
+    r: Replayer,
+}
+
+impl LogVerifier {
+    pub fn new(sale: SaleId) -> Self {
+        LogVerifier { r: Replayer::new(sale, true, Reading::AsFound(None)) }
+    }
+
+    /// The next entry.
+    pub fn feed(&mut self, entry: &Entry) -> Result<(), AuditFailure> {
+        self.r.feed(entry).map_err(|source| AuditFailure { checked: self.r.replayed, source })
+    }
+
+    /// Entries checked so far.
+    pub fn checked(&self) -> u64 {
+        self.r.replayed
+    }
+
+    /// The end of the log: the final recount.
+    pub fn finish(mut self) -> Result<SaleAudit, AuditFailure> {
+        let checked = self.r.replayed;
+        finish(&mut self.r, None).map_err(|source| AuditFailure { checked, source })
+    }
 }

@@ -11,6 +11,7 @@
 use stampede_core::{Event, Input, Outcome, Sale, SaleConfig};
 use stampede_log::{ChainTip, Entry, SaleId};
 
+use crate::persons::SaleSeal;
 use crate::record::Record;
 
 /// What applying one input decided.
@@ -31,16 +32,30 @@ pub fn stamp(last_at_us: &mut i64, clock_now_us: i64) -> i64 {
 
 /// A new sale and its first entry (`create`), at `at_us`.
 pub fn create(id: SaleId, config: SaleConfig, at_us: i64) -> (Sale, ChainTip, Entry) {
+    create_sealed(id, config, at_us, None)
+}
+
+/// [`create`], with people sealed as this sale's pseudonyms when `seal` is
+/// given (a sale whose log can be published, [`crate::persons`]).
+pub fn create_sealed(id: SaleId, config: SaleConfig, at_us: i64, seal: Option<&SaleSeal>) -> (Sale, ChainTip, Entry) {
     let mut tip = ChainTip::genesis(id);
-    let entry = tip.append(at_us, Record::create(&config).encode());
+    let entry = tip.append(at_us, Record::create_sealed(&config, seal).encode());
     (Sale::new(config), tip, entry)
 }
 
 /// Applies `input` to `sale` and, unless it is a tick that changed nothing,
 /// chains its record (with the outcome, for audits) onto `tip`.
 pub fn decide(sale: &mut Sale, tip: &mut ChainTip, input: &Input) -> Decided {
+    decide_sealed(sale, tip, input, None)
+}
+
+/// [`decide`] for a sale created with `seal`: its record names people by
+/// pseudonym. A command's idempotency key must already be the sealed one
+/// ([`SaleSeal::key`]), so that what was applied is what is logged.
+pub fn decide_sealed(sale: &mut Sale, tip: &mut ChainTip, input: &Input, seal: Option<&SaleSeal>) -> Decided {
     let applied = sale.apply(input);
     let logged = applied.changed || matches!(input, Input::Command(_));
-    let entry = logged.then(|| tip.append(input.at_us(), Record::from_input(input, &applied.outcome).encode()));
+    let entry =
+        logged.then(|| tip.append(input.at_us(), Record::from_input_sealed(input, &applied.outcome, seal).encode()));
     Decided { outcome: applied.outcome, events: applied.events, entry }
 }

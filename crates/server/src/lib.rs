@@ -42,6 +42,7 @@ use crate::pass::PassKeys;
 use crate::problem::ApiError;
 use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
+use crate::routes::log as log_routes;
 use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
 
 /// Largest request body accepted, in bytes.
@@ -77,7 +78,15 @@ pub struct AppState {
     /// The read models (my holds, orders and seats, results, statistics);
     /// `App::open` starts them.
     pub views: Option<Arc<stampede_views::Projector>>,
+    /// Readers of the log for public downloads ([`AppParts::log_readers`]).
+    pub log_readers: Option<LogReaders>,
+    /// Downloads of public logs running now, at most [`LOG_DOWNLOADS_MAX`].
+    pub log_downloads: Arc<Semaphore>,
 }
+
+/// Public-log downloads streamed at once; more answer 503 with Retry-After.
+/// Each holds a log connection and a thread reading it.
+pub const LOG_DOWNLOADS_MAX: usize = 4;
 
 impl AppState {
     pub fn new(engine: Engine, store: Store, admin_token: Option<&str>, passes: PassKeys) -> Self {
@@ -90,6 +99,8 @@ impl AppState {
             live: Arc::new(LiveHub::default()),
             websockets: Arc::new(WsGauge::default()),
             seatmaps: Arc::new(seatmap::SeatMapHub::default()),
+            log_readers: None,
+            log_downloads: Arc::new(Semaphore::new(LOG_DOWNLOADS_MAX)),
             secure_cookies: false,
             logins: Arc::new(throttle::LoginThrottle::new()),
             views: None,
@@ -180,7 +191,13 @@ pub struct AppParts {
     /// Where the read models live and a reader of the log to fill them from;
     /// `None` runs without them (my page and results then answer 503).
     pub views: Option<ViewsParts>,
+    /// Opens a reading connection to the log, one per download of a public
+    /// log (streamed from it); `None`: downloads answer 503.
+    pub log_readers: Option<LogReaders>,
 }
+
+/// Opens a new reader of the command log.
+pub type LogReaders = Arc<dyn Fn() -> Result<Box<dyn CommandLog>, stampede_log::LogError> + Send + Sync>;
 
 /// The read models' file and the log reader their projector catches up from.
 pub struct ViewsParts {
@@ -202,7 +219,10 @@ impl AppParts {
             path: stampede_views::views_path(data_dir),
             log_reader: Box::new(SqliteLog::open(&log_path)?),
         });
-        Ok(AppParts { log, audit_reader, store, clock, passes, views })
+        let readers_path = log_path.clone();
+        let log_readers: LogReaders =
+            Arc::new(move || Ok(Box::new(SqliteLog::open(&readers_path)?) as Box<dyn CommandLog>));
+        Ok(AppParts { log, audit_reader, store, clock, passes, views, log_readers: Some(log_readers) })
     }
 }
 
@@ -229,8 +249,11 @@ impl App {
     /// log in the background. Needs a tokio runtime for the sale tasks.
     /// `config.data_dir` is not used: the parts are already open.
     pub fn from_parts(config: &ServerConfig, parts: AppParts) -> Result<App, OpenError> {
-        let AppParts { log, audit_reader, store, clock, passes, views } = parts;
-        let (engine, report) = Engine::start(log, clock, config.engine.clone())?;
+        let AppParts { log, audit_reader, store, clock, passes, views, log_readers } = parts;
+        let mut engine_config = config.engine.clone();
+        // Every sale this server creates seals its people, so its log can be published.
+        engine_config.persons.get_or_insert_with(|| passes.person_key().clone());
+        let (engine, report) = Engine::start(log, clock, engine_config)?;
         // Subscribed before any command can arrive; what it missed while the
         // engine replayed, it catches up from its own reader of the log.
         let views = match views {
@@ -247,6 +270,7 @@ impl App {
         let mut state = AppState::new(engine, store, config.admin_token.as_deref(), passes);
         state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
         state.views = views;
+        state.log_readers = log_readers;
         Ok(App { state, report })
     }
 }
@@ -319,6 +343,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/leaderboard", get(sales::leaderboard))
         .route("/api/sales/{id}/results", get(sales::results))
         .route("/api/sales/{id}/stats", get(sales::sale_stats))
+        .route("/api/sales/{id}/log", get(log_routes::download))
+        .route("/api/sales/{id}/log/me", get(log_routes::me))
+        .route("/.well-known/stampede/receipt-key", get(log_routes::receipt_key))
         .merge(web::router())
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)

@@ -21,6 +21,9 @@
 //!   `/api/sales/{id}/`) takes an `idempotency-key` header, answers `400`
 //!   to a malformed one (`IdemKey`) and `422` to one used before for
 //!   another command;
+//! - such a change's answers (success, and the refusals the sale logs) carry
+//!   the command's signed receipt in the `stampede-receipt` header
+//!   ([`ReceiptOut`](crate::routes::log::wire::ReceiptOut));
 //! - a WebSocket route answers `400` to a request that is not an upgrade;
 //! - every route that reaches the sale engine answers `503` with
 //!   `Retry-After` when a sale's mailbox is full or the log cannot be
@@ -36,16 +39,18 @@ use utoipa::OpenApi;
 
 use crate::extract::{CSRF_HEADER, PASS_HEADER, SESSION_COOKIE};
 use crate::problem::Problem;
+use crate::problem::RECEIPT_HEADER;
 use crate::routes::accounts::wire::*;
 use crate::routes::common::present::*;
 use crate::routes::common::wire::*;
 use crate::routes::friends::wire::*;
+use crate::routes::log::wire::*;
 use crate::routes::queue::wire::*;
 use crate::routes::sales::wire::*;
 use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
-use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues};
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, venues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -95,6 +100,9 @@ use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues
         queue::set_pow,
         queue::pass_key,
         live::watch,
+        log::download,
+        log::me,
+        log::receipt_key,
         system::admin_stats,
         friends::list_friends,
         friends::send_request,
@@ -149,6 +157,9 @@ use crate::routes::{accounts, friends, live, queue, sales, seats, system, venues
         VenueLayoutOut,
         MySeatsOut,
         PassKeyOut,
+        ReceiptKeyOut,
+        ReceiptOut,
+        LogIdentityOut,
         StatsOut,
         FriendRequestBody,
         FriendsOut,
@@ -185,6 +196,8 @@ pub const PUBLIC: &[(&str, &str)] = &[
     ("get", "/api/sales/{id}/venue"),
     ("get", "/api/sales/{id}/seats"),
     ("get", "/api/sales/{id}/seats/ws"),
+    ("get", "/api/sales/{id}/log"),
+    ("get", "/.well-known/stampede/receipt-key"),
 ];
 
 /// Routes that hash a password (argon2, a bounded number at a time) and so
@@ -318,6 +331,22 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         let mut busy = problem("busy (`/problems/overloaded`) or the log cannot be written (`/problems/unavailable`)");
         busy["headers"] = json!({"retry-after": {"description": "seconds to wait", "schema": {"type": "integer"}}});
         add("503", busy);
+    }
+    if changes_sale {
+        // Every answer the sale logged carries its receipt: successes and its refusals.
+        for (status, response) in responses.iter_mut() {
+            if (status.starts_with('2') || matches!(status.as_str(), "403" | "404" | "409" | "422"))
+                && let Value::Object(r) = response
+                && let Value::Object(h) = r.entry("headers").or_insert_with(|| json!({}))
+            {
+                h.insert(
+                    RECEIPT_HEADER.into(),
+                    json!({"description": "The command's signed receipt: base64url of a `ReceiptOut` JSON \
+                        (absent when the sale did not log the request, e.g. a refusal at the edge)",
+                        "schema": {"type": "string"}}),
+                );
+            }
+        }
     }
     if !public {
         op.insert("security".into(), json!([{"bearer": []}, {"session": []}]));

@@ -7,7 +7,9 @@
 //! readable only by the owner); the public key is served so anyone can check
 //! a pass. The same secret also keys the hash that turns a network address
 //! into the opaque tag the waiting room counts per-address places by, so the
-//! log never holds addresses.
+//! log never holds addresses, and (under domain tags of their own) signs
+//! receipts (`stampede-receipt-v1`) and derives each sale's pseudonyms
+//! (`stampede_engine::persons`).
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -17,6 +19,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use stampede_engine::Logged;
+use stampede_engine::persons::PersonKey;
+use stampede_engine::public::Receipt;
 
 /// Domain tag signed before the payload, so a pass signature means nothing elsewhere.
 const PASS_DOMAIN: &[u8] = b"stampede-pass-v1";
@@ -52,6 +57,7 @@ pub struct PassKeys {
     signing: SigningKey,
     verifying: VerifyingKey,
     address_key: [u8; 32],
+    persons: PersonKey,
 }
 
 impl std::fmt::Debug for PassKeys {
@@ -84,11 +90,25 @@ impl PassKeys {
         Ok(Self::from_secret(&secret))
     }
 
+    /// Loads `dir/pass-key` if it exists (tools that must not create one).
+    pub fn load(dir: &Path) -> Result<Option<PassKeys>, PassKeyError> {
+        let path = dir.join(KEY_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let secret: [u8; 32] = bytes.try_into().map_err(|_| PassKeyError::Corrupt(path.clone()))?;
+                Ok(Some(Self::from_secret(&secret)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(PassKeyError::Io(path, e)),
+        }
+    }
+
     pub fn from_secret(secret: &[u8; 32]) -> PassKeys {
         let signing = SigningKey::from_bytes(secret);
         PassKeys {
             verifying: signing.verifying_key(),
             address_key: blake3::derive_key("stampede address tag v1", secret),
+            persons: PersonKey::from_secret(secret),
             signing,
         }
     }
@@ -96,6 +116,17 @@ impl PassKeys {
     /// base64url of the 32-byte ed25519 public key.
     pub fn public_key(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.verifying.to_bytes())
+    }
+
+    /// The key each sale's pseudonyms are derived from.
+    pub fn person_key(&self) -> &PersonKey {
+        &self.persons
+    }
+
+    /// A signed receipt for an acknowledged command (the signature's domain
+    /// tag is the receipt's own, so it cannot pass for a pass).
+    pub fn receipt(&self, logged: &Logged) -> Receipt {
+        Receipt::sign(logged, &self.signing)
     }
 
     pub fn issue(&self, claims: &PassClaims) -> String {

@@ -75,7 +75,14 @@ pub struct ApiError {
     pub sections: Option<Box<[String; 2]>>,
     /// Extension member `reason` (see [`Problem::reason`]).
     pub reason: Option<&'static str>,
+    /// A refused command is still logged: its receipt, sent as the
+    /// `Stampede-Receipt` header (`routes::common::RECEIPT_HEADER`).
+    pub receipt: Option<Box<str>>,
 }
+
+/// The response header that carries an acknowledged command's signed
+/// receipt (base64url of its JSON, `stampede_engine::public::Receipt`).
+pub const RECEIPT_HEADER: &str = "stampede-receipt";
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
@@ -89,7 +96,14 @@ impl ApiError {
             field: None,
             sections: None,
             reason: None,
+            receipt: None,
         }
+    }
+
+    /// Sends the command's receipt with the refusal.
+    pub fn with_receipt(mut self, receipt: Option<String>) -> Self {
+        self.receipt = receipt.map(String::into_boxed_str);
+        self
     }
 
     /// Names the field and rule a refusal is about (see [`Problem::field`]).
@@ -547,6 +561,9 @@ impl IntoResponse for ApiError {
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(s) = self.retry_after_s {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(value) = self.receipt.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
+            res.headers_mut().insert(RECEIPT_HEADER, value);
         }
         res
     }

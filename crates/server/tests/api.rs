@@ -37,6 +37,8 @@ mod orders;
 mod owner;
 #[path = "api/projections.rs"]
 mod projections;
+#[path = "api/public_log.rs"]
+mod public_log;
 #[path = "api/queue.rs"]
 mod queue;
 #[path = "api/restart.rs"]

@@ -14,6 +14,7 @@ pub mod tables;
 
 use std::path::{Path, PathBuf};
 
+use stampede_engine::persons::PersonKey;
 use stampede_engine::replay;
 use stampede_log::{CommandLog, SaleId};
 
@@ -31,11 +32,17 @@ pub fn views_path(data_dir: &Path) -> PathBuf {
 pub const CATCH_UP_CHUNK: usize = 4096;
 
 /// Brings one sale's tables up to the end of its log, from the sale's cursor.
-pub fn catch_up(views: &mut Views, log: &mut dyn CommandLog, sale: SaleId) -> Result<u64, ViewsError> {
+/// `persons` is the server's key, which sales whose people are sealed need.
+pub fn catch_up(
+    views: &mut Views,
+    log: &mut dyn CommandLog,
+    sale: SaleId,
+    persons: Option<&PersonKey>,
+) -> Result<u64, ViewsError> {
     let from = views.next_seq(sale)?;
     let mut chunk = Vec::with_capacity(CATCH_UP_CHUNK);
     let mut failed: Option<ViewsError> = None;
-    let result = replay::events_since(log, sale, from, &mut |entry| {
+    let result = replay::events_since_with(log, sale, from, persons, &mut |entry| {
         chunk.push(entry);
         if chunk.len() >= CATCH_UP_CHUNK {
             if let Err(e) = views.apply(sale, &chunk) {
@@ -55,10 +62,14 @@ pub fn catch_up(views: &mut Views, log: &mut dyn CommandLog, sale: SaleId) -> Re
 }
 
 /// Brings every sale of the log up to date; returns the entries the tables now cover.
-pub fn catch_up_all(views: &mut Views, log: &mut dyn CommandLog) -> Result<u64, ViewsError> {
+pub fn catch_up_all(
+    views: &mut Views,
+    log: &mut dyn CommandLog,
+    persons: Option<&PersonKey>,
+) -> Result<u64, ViewsError> {
     let mut entries = 0;
     for sale in log.sales()? {
-        entries += catch_up(views, log, sale)?;
+        entries += catch_up(views, log, sale, persons)?;
     }
     Ok(entries)
 }
@@ -66,12 +77,12 @@ pub fn catch_up_all(views: &mut Views, log: &mut dyn CommandLog) -> Result<u64, 
 /// Rebuilds the projection tables at `path` from the log alone: into a fresh
 /// file beside it, which then replaces the old one. Run it while no server
 /// uses the data directory. Returns the entries folded.
-pub fn reproject(log: &mut dyn CommandLog, path: &Path) -> Result<u64, ViewsError> {
+pub fn reproject(log: &mut dyn CommandLog, path: &Path, persons: Option<&PersonKey>) -> Result<u64, ViewsError> {
     let fresh = path.with_extension("sqlite.rebuild");
     remove_database(&fresh)?;
     let entries = {
         let mut views = Views::open(&fresh)?;
-        let n = catch_up_all(&mut views, log)?;
+        let n = catch_up_all(&mut views, log, persons)?;
         views.checkpoint()?;
         n
     };

@@ -197,7 +197,7 @@ impl Follower {
                     // Subscribed after some of a sale's entries, or a gap:
                     // the log has them all (every published batch is durable).
                     for sale in self.views.apply_group(&group)? {
-                        catch_up(&mut self.views, self.log.as_mut(), sale)?;
+                        catch_up(&mut self.views, self.log.as_mut(), sale, self.events.persons())?;
                     }
                     let newest = group.iter().map(|b| b.number).max().unwrap_or(0);
                     self.progress.send_modify(|p| p.applied = p.applied.max(newest));
@@ -248,7 +248,7 @@ impl Follower {
     fn catch_up_everything(&mut self) -> Result<(), ViewsError> {
         let published = self.events.published();
         let started = std::time::Instant::now();
-        let entries = catch_up_all(&mut self.views, self.log.as_mut())?;
+        let entries = catch_up_all(&mut self.views, self.log.as_mut(), self.events.persons())?;
         tracing::debug!(entries, took_ms = started.elapsed().as_millis(), "projections caught up with the log");
         self.progress.send_modify(|p| {
             p.ready = true;

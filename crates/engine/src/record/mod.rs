@@ -9,15 +9,35 @@
 //!
 //! A command record stores its outcome's summary too, so `stampede verify` can
 //! replay the log and check that every recorded answer is the one the rules give.
+//!
+//! Version 2 is version 1 with people sealed ([`crate::persons`]): the JSON
+//! is the same, but every person and address tag in a sale whose `create`
+//! record says `"v":2` is that sale's pseudonym, and its idempotency keys are
+//! keyed hashes. A sale's records all have its `create` record's version.
 
 pub mod v1;
 
 use serde::{Deserialize, Serialize};
-use stampede_core::{Command, IdempotencyKey, Input, Outcome, SaleConfig, UserId};
+use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SaleConfig, SeatedAction, UserId};
+
+use crate::persons::SaleSeal;
 
 pub use v1::{ActionV1, ConfigV1, KindV1, OutcomeV1, TermsV1};
 
+/// Records with people as they are (sales created without a [`crate::persons::PersonKey`]).
 pub const RECORD_VERSION: u16 = 1;
+/// Records with people sealed as pseudonyms: a sale whose log can be published.
+pub const SEALED_RECORD_VERSION: u16 = 2;
+
+/// How to read the people in a sealed record.
+#[derive(Clone, Copy, Debug)]
+pub enum Persons<'a> {
+    /// As they are written: accounts in a version-1 record, pseudonyms in a
+    /// version-2 one (a verifier of a published log).
+    AsWritten,
+    /// Turn a version-2 record's pseudonyms back into accounts (the server).
+    Unseal(&'a SaleSeal),
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -37,6 +57,8 @@ pub enum RecordError {
     Invalid(&'static str),
     #[error("the first record of a sale must be `create`, and only the first")]
     Misplaced,
+    #[error("record version {found} in a sale whose `create` record has version {sale}")]
+    VersionMixed { found: u16, sale: u16 },
 }
 
 /// Lower-case hex, as the API shows seeds and commitments.
@@ -62,22 +84,74 @@ pub fn unhex32(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// `action` with every person and address tag in it mapped.
+fn map_people(action: &Action, person: &dyn Fn(UserId) -> UserId, address: &dyn Fn(u64) -> u64) -> Action {
+    let holders = |h: &[UserId]| h.iter().map(|u| person(*u)).collect();
+    match action {
+        Action::Join { nonce, address: a } => Action::Join { nonce: *nonce, address: address(*a) },
+        Action::Seated(SeatedAction::HoldSeats { seats, holders: h }) => {
+            Action::Seated(SeatedAction::HoldSeats { seats: seats.clone(), holders: holders(h) })
+        }
+        Action::Seated(SeatedAction::HoldBest { area, count, holders: h }) => {
+            Action::Seated(SeatedAction::HoldBest { area: area.clone(), count: *count, holders: holders(h) })
+        }
+        other => other.clone(),
+    }
+}
+
 impl Record {
     pub fn create(config: &SaleConfig) -> Self {
-        Record::Create { v: RECORD_VERSION, config: config.into() }
+        Record::create_sealed(config, None)
+    }
+
+    /// A sale's first record; with a seal, at version 2 with its organizer's pseudonym.
+    pub fn create_sealed(config: &SaleConfig, seal: Option<&SaleSeal>) -> Self {
+        match seal {
+            None => Record::Create { v: RECORD_VERSION, config: config.into() },
+            Some(seal) => {
+                let mut config = ConfigV1::from(config);
+                config.owner = seal.person(UserId(config.owner)).0;
+                Record::Create { v: SEALED_RECORD_VERSION, config }
+            }
+        }
     }
 
     pub fn from_input(input: &Input, outcome: &Outcome) -> Self {
+        Record::from_input_sealed(input, outcome, None)
+    }
+
+    /// A command's or tick's record; with a seal, at version 2 with people
+    /// as pseudonyms (the key was already replaced before the sale applied it).
+    pub fn from_input_sealed(input: &Input, outcome: &Outcome, seal: Option<&SaleSeal>) -> Self {
+        let v = if seal.is_some() { SEALED_RECORD_VERSION } else { RECORD_VERSION };
         match input {
-            Input::Command(c) => Record::Cmd {
-                v: RECORD_VERSION,
-                by: c.by.0,
-                key: c.key.as_str().to_owned(),
-                action: (&c.action).into(),
-                out: outcome.into(),
-            },
-            Input::Tick { .. } => Record::Tick { v: RECORD_VERSION },
+            Input::Command(c) => {
+                let (by, action) = match seal {
+                    None => (c.by, ActionV1::from(&c.action)),
+                    Some(s) => {
+                        (s.person(c.by), ActionV1::from(&map_people(&c.action, &|u| s.person(u), &|a| s.address(a))))
+                    }
+                };
+                Record::Cmd { v, by: by.0, key: c.key.as_str().to_owned(), action, out: outcome.into() }
+            }
+            Input::Tick { .. } => Record::Tick { v },
         }
+    }
+
+    /// The record's format version.
+    pub fn version(&self) -> u16 {
+        match self {
+            Record::Create { v, .. } | Record::Cmd { v, .. } | Record::Tick { v } => *v,
+        }
+    }
+
+    /// The recorded outcome's digest, what a receipt signs: BLAKE3 (in a
+    /// domain of its own) of the outcome exactly as a command record encodes
+    /// it, so anyone holding the log recomputes it from the entry alone.
+    pub fn outcome_digest(out: &OutcomeV1) -> [u8; 32] {
+        let mut h = blake3::Hasher::new_derive_key("stampede receipt outcome v1");
+        h.update(&serde_json::to_vec(out).unwrap_or_default());
+        *h.finalize().as_bytes()
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -88,13 +162,39 @@ impl Record {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         let record: Record = serde_json::from_slice(bytes)?;
-        let v = match &record {
-            Record::Create { v, .. } | Record::Cmd { v, .. } | Record::Tick { v } => *v,
-        };
-        if v != RECORD_VERSION {
+        let v = record.version();
+        if v != RECORD_VERSION && v != SEALED_RECORD_VERSION {
             return Err(RecordError::UnknownVersion(v));
         }
         Ok(record)
+    }
+
+    /// A sale's `create` record's configuration, with its organizer as an
+    /// account again when unsealing.
+    pub fn config(&self, persons: Persons) -> Result<Option<SaleConfig>, RecordError> {
+        let Record::Create { v, config } = self else { return Ok(None) };
+        let mut config = SaleConfig::try_from(config.clone())?;
+        if let (SEALED_RECORD_VERSION, Persons::Unseal(seal)) = (*v, persons) {
+            config.owner = seal.person_back(config.owner);
+        }
+        Ok(Some(config))
+    }
+
+    /// [`Record::to_input`] for a record of a sealed sale, read as `persons` says.
+    pub fn to_input_as(
+        &self,
+        at_us: i64,
+        persons: Persons,
+    ) -> Result<Option<(Input, Option<&OutcomeV1>)>, RecordError> {
+        let read = self.to_input(at_us)?;
+        let (SEALED_RECORD_VERSION, Persons::Unseal(seal), Some((Input::Command(c), out))) =
+            (self.version(), persons, &read)
+        else {
+            return Ok(read);
+        };
+        let action = map_people(&c.action, &|u| seal.person_back(u), &|a| seal.address_back(a));
+        let cmd = Command { at_us: c.at_us, by: seal.person_back(c.by), key: c.key.clone(), action };
+        Ok(Some((Input::Command(cmd), *out)))
     }
 
     /// The input this record replays as, stamped with the entry's time.
@@ -241,7 +341,7 @@ mod tests {
 
     #[test]
     fn unknown_version_is_refused() {
-        let bytes = br#"{"t":"tick","v":2}"#;
-        assert!(matches!(Record::decode(bytes), Err(RecordError::UnknownVersion(2))));
+        let bytes = br#"{"t":"tick","v":3}"#;
+        assert!(matches!(Record::decode(bytes), Err(RecordError::UnknownVersion(3))));
     }
 }

@@ -6,14 +6,15 @@
 //! seated sale's features share (`seated`). Feature modules import from
 //! here, never from each other; nothing here names a feature.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponseParts, ResponseParts};
 use stampede_core::{Action, HoldId, KindConfig, Outcome};
 use stampede_engine::SaleHandle;
 use stampede_store::UserId;
 
 use crate::AppState;
 use crate::extract::{Auth, IdemKey, parse_id};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, RECEIPT_HEADER};
 
 pub mod present;
 pub mod seated;
@@ -136,16 +137,47 @@ pub(crate) async fn settle_hold<A: HoldAnswer>(
     sale: &str,
     hold: &str,
     verb: HoldVerb,
-) -> Result<A, ApiError> {
+) -> Result<(ReceiptHeader, A), ApiError> {
     let sale = sale_handle(state, sale)?;
     // Seat holds have their own routes (and answer with their seats).
     if A::SEATED != matches!(sale.config.kind, KindConfig::Seated(_)) {
         return Err(stampede_core::Rejection::WrongSaleKind.into());
     }
     let hold = HoldId(parse_id(hold, "hold")?);
-    match state.engine.command(sale.id, auth.core_id(), key.0, verb.action(hold)).await? {
-        Outcome::Rejected(r) => Err(r.into()),
-        outcome => A::answer(state, &sale, verb, outcome),
+    let (outcome, receipt) = command(state, &sale, auth, key, verb.action(hold)).await?;
+    Ok((receipt, A::answer(state, &sale, verb, outcome)?))
+}
+
+/// An acknowledged command's signed receipt as a response header
+/// ([`RECEIPT_HEADER`]); put first in a handler's answer.
+pub struct ReceiptHeader(pub Option<String>);
+
+impl IntoResponseParts for ReceiptHeader {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        if let Some(value) = self.0.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
+            res.headers_mut().insert(RECEIPT_HEADER, value);
+        }
+        Ok(res)
+    }
+}
+
+/// Sends `action` to the sale as `auth`'s and waits for its durable answer:
+/// the outcome with its signed receipt, or a refusal (`Err`, with the receipt
+/// too: a refused command is logged like any other).
+pub async fn command(
+    state: &AppState,
+    sale: &SaleHandle,
+    auth: &Auth,
+    key: IdemKey,
+    action: Action,
+) -> Result<(Outcome, ReceiptHeader), ApiError> {
+    let acked = state.engine.command_logged(sale.id, auth.core_id(), key.0, action).await?;
+    let receipt = acked.logged.map(|l| state.passes.receipt(&l).to_header());
+    match acked.outcome {
+        Outcome::Rejected(r) => Err(ApiError::from(r).with_receipt(receipt)),
+        outcome => Ok((outcome, ReceiptHeader(receipt))),
     }
 }
 

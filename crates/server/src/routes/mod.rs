@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod common;
 pub mod friends;
 pub mod live;
+pub mod log;
 pub mod queue;
 pub mod sales;
 pub mod seats;

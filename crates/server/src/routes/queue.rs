@@ -17,7 +17,7 @@ use crate::live::{self, Published};
 use crate::pass::PassClaims;
 use crate::problem::{ApiError, Problem};
 use crate::routes::common::wire::{QueueStatusOut, fmt_us};
-use crate::routes::common::{require_owner, sale_handle as handle};
+use crate::routes::common::{ReceiptHeader, command, require_owner, sale_handle as handle};
 
 pub mod wire;
 use wire::*;
@@ -90,20 +90,19 @@ pub async fn join(
     ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<JoinRequest>,
-) -> Result<Json<QueueTicketOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<QueueTicketOut>), ApiError> {
     let sale = room(&state, &id)?;
     // A refresh or a second tab is answered from the published room, without
     // a command. (Two joins at once both go to the sale, which answers the
     // second with the first's place.)
     if let Some(e) = my_entry(&state, &sale, &auth).await? {
-        return Ok(Json(ticket_out(&state, &sale, &e, state.engine.now_us())));
+        return Ok((ReceiptHeader(None), Json(ticket_out(&state, &sale, &e, state.engine.now_us()))));
     }
     let address = state.passes.address_tag(peer.ip());
     let action = Action::Join { nonce: req.nonce, address };
-    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
-        Outcome::Joined(e) => Ok(Json(ticket_out(&state, &sale, &e, state.engine.now_us()))),
-        Outcome::Rejected(r) => Err(r.into()),
-        other => Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
+    match command(&state, &sale, &auth, key, action).await? {
+        (Outcome::Joined(e), receipt) => Ok((receipt, Json(ticket_out(&state, &sale, &e, state.engine.now_us())))),
+        (other, _) => Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
     }
 }
 
@@ -165,14 +164,13 @@ pub async fn set_pow(
         Ok(b) if b <= POW_BITS_MAX => b,
         _ => return Err(ApiError::invalid_field(format!("pow_bits must be between 0 and {POW_BITS_MAX}"))),
     };
-    match state.engine.command(sale.id, auth.core_id(), key.0, Action::SetPowBits { bits }).await? {
-        Outcome::PowSet { .. } => {}
-        Outcome::Rejected(r) => return Err(r.into()),
-        other => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
-    }
+    let receipt = match command(&state, &sale, &auth, key, Action::SetPowBits { bits }).await? {
+        (Outcome::PowSet { .. }, receipt) => receipt,
+        (other, _) => return Err(ApiError::internal(&format!("unexpected outcome {other:?}"))),
+    };
     let live = state.engine.live(sale.id).await?;
     let out = QueueStatusOut::new(state.live.latest(&sale).seq, sale.id, &live, None);
-    Ok(Json(out).into_response())
+    Ok((receipt, Json(out)).into_response())
 }
 
 /// The public key passes are signed with, so anyone can check one.

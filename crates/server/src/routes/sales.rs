@@ -21,7 +21,8 @@ use crate::routes::common::seated::{SEATS_PER_HOLD_LIMIT, resolve_venue_id, seat
 use crate::routes::common::wire::*;
 pub use crate::routes::common::{HOLD_SECONDS_MAX, HOLD_SECONDS_MIN, PER_PERSON_MAX};
 use crate::routes::common::{
-    HoldAnswer, HoldVerb, blocking, in_range, require_owner, sale_handle as handle, settle_hold, unexpected,
+    HoldAnswer, HoldVerb, ReceiptHeader, blocking, command, in_range, require_owner, sale_handle as handle,
+    settle_hold, unexpected,
 };
 
 pub mod wire;
@@ -329,13 +330,11 @@ async fn organizer_command(
     id: String,
     key: IdemKey,
     action: Action,
-) -> Result<Json<SaleOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SaleOut>), ApiError> {
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
-    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
-        Outcome::Rejected(r) => Err(r.into()),
-        _ => Ok(Json(sale_out(&state, sale.id).await?)),
-    }
+    let (_, receipt) = command(&state, &sale, &auth, key, action).await?;
+    Ok((receipt, Json(sale_out(&state, sale.id).await?)))
 }
 
 /// Open the sale now (its organizer or an admin).
@@ -346,7 +345,7 @@ pub async fn open_sale(
     auth: Auth,
     key: IdemKey,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<SaleOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SaleOut>), ApiError> {
     organizer_command(state, auth, id, key, Action::Open).await
 }
 
@@ -358,21 +357,8 @@ pub async fn close_sale(
     auth: Auth,
     key: IdemKey,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<SaleOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SaleOut>), ApiError> {
     organizer_command(state, auth, id, key, Action::Close).await
-}
-
-async fn hold_command(
-    state: &AppState,
-    auth: &Auth,
-    sale: &SaleHandle,
-    key: IdemKey,
-    action: Action,
-) -> Result<Outcome, ApiError> {
-    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
-        Outcome::Rejected(r) => Err(r.into()),
-        other => Ok(other),
-    }
 }
 
 /// Hold stock: it is yours until the hold expires or you confirm it.
@@ -385,7 +371,7 @@ pub async fn reserve(
     pass: SalePass,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ReserveRequest>,
-) -> Result<(StatusCode, Json<HoldOut>), ApiError> {
+) -> Result<(StatusCode, ReceiptHeader, Json<HoldOut>), ApiError> {
     let sale = handle(&state, &id)?;
     pass.check(&state, &auth, &sale)?;
     let quantity = match u32::try_from(req.quantity) {
@@ -398,9 +384,11 @@ pub async fn reserve(
             return Err(stampede_core::Rejection::BadQuantity { max }.into());
         }
     };
-    match hold_command(&state, &auth, &sale, key, Action::Stock(StockAction::Reserve { quantity })).await? {
-        Outcome::Stock(StockOutcome::Held(h)) => Ok((StatusCode::CREATED, Json(HoldOut::new(sale.id, &h)?))),
-        other => Err(unexpected(&other)),
+    match command(&state, &sale, &auth, key, Action::Stock(StockAction::Reserve { quantity })).await? {
+        (Outcome::Stock(StockOutcome::Held(h)), receipt) => {
+            Ok((StatusCode::CREATED, receipt, Json(HoldOut::new(sale.id, &h)?)))
+        }
+        (other, _) => Err(unexpected(&other)),
     }
 }
 
@@ -433,8 +421,9 @@ pub async fn confirm(
     auth: Auth,
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
-) -> Result<Json<OrderOut>, ApiError> {
-    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?))
+) -> Result<(ReceiptHeader, Json<OrderOut>), ApiError> {
+    let (receipt, answer) = settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?;
+    Ok((receipt, Json(answer)))
 }
 
 /// Give a hold back before it expires.
@@ -445,8 +434,9 @@ pub async fn cancel(
     auth: Auth,
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
-) -> Result<Json<HoldOut>, ApiError> {
-    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?))
+) -> Result<(ReceiptHeader, Json<HoldOut>), ApiError> {
+    let (receipt, answer) = settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?;
+    Ok((receipt, Json(answer)))
 }
 
 /// Refund a confirmed order; its stock returns to the sale.
@@ -457,8 +447,9 @@ pub async fn refund(
     auth: Auth,
     key: IdemKey,
     ApiPath((sale, order)): ApiPath<(String, String)>,
-) -> Result<Json<OrderOut>, ApiError> {
-    Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
+) -> Result<(ReceiptHeader, Json<OrderOut>), ApiError> {
+    let (receipt, answer) = settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?;
+    Ok((receipt, Json(answer)))
 }
 
 /// Click a first-come drop. A repeated click returns the first one.
@@ -470,16 +461,16 @@ pub async fn click(
     key: IdemKey,
     pass: SalePass,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<ClickOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<ClickOut>), ApiError> {
     let sale = handle(&state, &id)?;
     pass.check(&state, &auth, &sale)?;
     let winners = match &sale.config.kind {
         KindConfig::Drop(d) => d.winners,
         _ => return Err(stampede_core::Rejection::WrongSaleKind.into()),
     };
-    match hold_command(&state, &auth, &sale, key, Action::Drop(DropAction::Click)).await? {
-        Outcome::Drop(DropOutcome::Clicked(c)) => Ok(Json(ClickOut::new(sale.id, winners, &c))),
-        other => Err(unexpected(&other)),
+    match command(&state, &sale, &auth, key, Action::Drop(DropAction::Click)).await? {
+        (Outcome::Drop(DropOutcome::Clicked(c)), receipt) => Ok((receipt, Json(ClickOut::new(sale.id, winners, &c)))),
+        (other, _) => Err(unexpected(&other)),
     }
 }
 
@@ -727,7 +718,7 @@ pub async fn edit_sale(
     key: IdemKey,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<EditSaleRequest>,
-) -> Result<Json<SaleOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SaleOut>), ApiError> {
     let sale = handle(&state, &id)?;
     require_owner(&auth, &sale)?;
     let edit = sale_edit(req, &sale.config)?;
@@ -744,7 +735,7 @@ pub async fn delete_sale(
     auth: Auth,
     key: IdemKey,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<SaleOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SaleOut>), ApiError> {
     organizer_command(state, auth, id, key, Action::Archive).await
 }
 

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use stampede_core::{Action, HoldId, KindConfig, Outcome, SeatArea, SeatId, SeatedAction, SeatedConfig, UserId};
+use stampede_core::{Action, HoldId, KindConfig, SeatArea, SeatId, SeatedAction, SeatedConfig, UserId};
 use stampede_engine::SaleHandle;
 
 use crate::AppState;
@@ -23,7 +23,9 @@ use crate::routes::common::seated::seated_of;
 // are held (the OpenAPI test reads them here).
 pub use crate::routes::common::seated::{SEATS_PER_HOLD_DEFAULT, SEATS_PER_HOLD_LIMIT, VENUE_BODY_LEN_MAX};
 use crate::routes::common::wire::SeatHoldOut;
-use crate::routes::common::{HoldVerb, check_friends, sale_handle as handle, seat_hold_answer, settle_hold};
+use crate::routes::common::{
+    HoldVerb, ReceiptHeader, check_friends, command, sale_handle as handle, seat_hold_answer, settle_hold,
+};
 use crate::seatmap::{SeatCursor, SeatFrame};
 
 pub mod wire;
@@ -125,11 +127,9 @@ async fn seat_command(
     sale: &SaleHandle,
     key: IdemKey,
     action: Action,
-) -> Result<SeatHoldOut, ApiError> {
-    match state.engine.command(sale.id, auth.core_id(), key.0, action).await? {
-        Outcome::Rejected(r) => Err(r.into()),
-        outcome => seat_hold_answer(state, sale, outcome),
-    }
+) -> Result<(ReceiptHeader, SeatHoldOut), ApiError> {
+    let (outcome, receipt) = command(state, sale, auth, key, action).await?;
+    Ok((receipt, seat_hold_answer(state, sale, outcome)?))
 }
 
 /// Hold seats, all or none: the ones you chose, or the best adjacent ones.
@@ -144,7 +144,7 @@ pub async fn hold(
     pass: SalePass,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<SeatHoldRequest>,
-) -> Result<(StatusCode, Json<SeatHoldOut>), ApiError> {
+) -> Result<(StatusCode, ReceiptHeader, Json<SeatHoldOut>), ApiError> {
     let sale = seated_sale(&state, &id)?;
     pass.check(&state, &auth, &sale)?;
     let config = seated_of(&sale.config).ok_or_else(|| ApiError::internal(&"seated sale without seats"))?;
@@ -187,8 +187,8 @@ pub async fn hold(
         }
         _ => return Err(ApiError::invalid_field("give exactly one of seats and best")),
     };
-    let out = seat_command(&state, &auth, &sale, key, action).await?;
-    Ok((StatusCode::CREATED, Json(out)))
+    let (receipt, out) = seat_command(&state, &auth, &sale, key, action).await?;
+    Ok((StatusCode::CREATED, receipt, Json(out)))
 }
 
 fn hold_ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, HoldId), ApiError> {
@@ -204,8 +204,9 @@ pub async fn confirm(
     auth: Auth,
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
-) -> Result<Json<SeatHoldOut>, ApiError> {
-    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?))
+) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
+    let (receipt, answer) = settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Confirm).await?;
+    Ok((receipt, Json(answer)))
 }
 
 /// Give a seat hold back before it expires.
@@ -217,8 +218,9 @@ pub async fn cancel(
     auth: Auth,
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
-) -> Result<Json<SeatHoldOut>, ApiError> {
-    Ok(Json(settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?))
+) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
+    let (receipt, answer) = settle_hold(&state, &auth, key, &sale, &hold, HoldVerb::Cancel).await?;
+    Ok((receipt, Json(answer)))
 }
 
 /// Refund a whole seat order.
@@ -230,8 +232,9 @@ pub async fn refund(
     auth: Auth,
     key: IdemKey,
     ApiPath((sale, order)): ApiPath<(String, String)>,
-) -> Result<Json<SeatHoldOut>, ApiError> {
-    Ok(Json(settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?))
+) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
+    let (receipt, answer) = settle_hold(&state, &auth, key, &sale, &order, HoldVerb::Refund).await?;
+    Ok((receipt, Json(answer)))
 }
 
 /// Give back one seat of a hold or order; the others stay.
@@ -244,10 +247,11 @@ pub async fn release(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<ReleaseSeatRequest>,
-) -> Result<Json<SeatHoldOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
     let action = Action::Seated(SeatedAction::ReleaseSeat { order, seat: SeatId(req.seat) });
-    Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
+    let (receipt, out) = seat_command(&state, &auth, &sale, key, action).await?;
+    Ok((receipt, Json(out)))
 }
 
 /// Exchange one seat of a hold or order for a free one, in one step.
@@ -260,10 +264,11 @@ pub async fn swap(
     key: IdemKey,
     ApiPath((sale, hold)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<SwapSeatRequest>,
-) -> Result<Json<SeatHoldOut>, ApiError> {
+) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
     let action = Action::Seated(SeatedAction::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) });
-    Ok(Json(seat_command(&state, &auth, &sale, key, action).await?))
+    let (receipt, out) = seat_command(&state, &auth, &sale, key, action).await?;
+    Ok((receipt, Json(out)))
 }
 
 /// Your seat holds and orders in every seated sale, including seats friends booked for you.

@@ -416,6 +416,8 @@ impl SaleView {
 pub struct SalePage {
     pub c: Chrome,
     pub s: SaleView,
+    /// The sale's log names people by pseudonym, so it is published once closed.
+    pub log_sealed: bool,
 }
 
 /// `GET /sales/{id}`: the sale's page, or a human 404.
@@ -431,7 +433,7 @@ pub async fn sale(
         return not_found_page(c);
     };
     let s = SaleView::new(c.lang, &Summary::of(&handle, c.lang));
-    render(StatusCode::OK, &SalePage { c, s })
+    render(StatusCode::OK, &SalePage { c, s, log_sealed: handle.sealed })
 }
 
 /// A stock hold on "my page".

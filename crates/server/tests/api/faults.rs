@@ -24,6 +24,7 @@ fn parts(log: Box<dyn CommandLog>, disk: &MemoryDisk, dir: &std::path::Path) -> 
         clock,
         passes: PassKeys::from_secret(&[7; 32]),
         views: Some(ViewsParts { path: dir.join("views.sqlite"), log_reader: Box::new(MemoryLog::open(disk)) }),
+        log_readers: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn memory_parts(disk: &MemoryDisk, dir: &std::path::Path) -> AppParts {
         passes: PassKeys::from_secret(&[7; 32]),
         // Read models on SQLite beside it, filled from their own reader of the memory log.
         views: Some(ViewsParts { path: dir.join("views.sqlite"), log_reader: Box::new(MemoryLog::open(disk)) }),
+        log_readers: None,
     }
 }
 
