@@ -78,6 +78,8 @@ pub(crate) struct Client {
     /// The first acknowledged click per drop.
     clicked: BTreeMap<u64, (u64, i64)>,
     rooms: BTreeMap<u64, Room>,
+    /// Longest pause between two actions.
+    think_max: Duration,
     stats: ClientStats,
 }
 
@@ -134,6 +136,7 @@ impl Client {
         user: VUser,
         target: Arc<Target>,
         seed: u64,
+        think_max: Duration,
         generation: watch::Receiver<Arc<Generation>>,
         stop: watch::Receiver<bool>,
         shared: Arc<Shared>,
@@ -154,6 +157,7 @@ impl Client {
             orders: Vec::new(),
             clicked: BTreeMap::new(),
             rooms: BTreeMap::new(),
+            think_max,
             stats: ClientStats::default(),
         }
     }
@@ -166,6 +170,9 @@ impl Client {
     pub(crate) async fn run(mut self) -> Result<(Vec<Sent>, ClientStats), BenchError> {
         while !*self.stop.borrow() {
             let generation = self.generation.borrow_and_update().clone();
+            // A person's pause between two clicks: pacing, not waiting for anything.
+            let think = self.rng.random_range(0..=self.think_max.as_millis() as u64);
+            tokio::time::sleep(Duration::from_millis(think)).await;
             if !self.step(&generation).await? {
                 // Every sale of this generation is done for this client: wait
                 // for the next generation (or the end).

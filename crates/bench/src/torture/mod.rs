@@ -89,6 +89,11 @@ pub struct TortureArgs {
     /// Longest load between a start and the kill, in milliseconds
     #[arg(long, default_value_t = 1200)]
     pub load_ms_max: u64,
+    /// Longest pause of a client between two actions, in milliseconds (drawn
+    /// uniformly from 0 up to it): people pause, and it keeps the log, and so
+    /// every restart's replay, from growing faster than the kills add up
+    #[arg(long, default_value_t = 40)]
+    pub think_ms_max: u64,
     /// Run `stampede verify` on the data every this many kills (0: only at the end)
     #[arg(long, default_value_t = 50)]
     pub verify_every: u32,
@@ -110,6 +115,7 @@ impl Default for TortureArgs {
             users: 12,
             load_ms_min: 100,
             load_ms_max: 1200,
+            think_ms_max: 40,
             verify_every: 50,
             generation_cycles: 10,
             quiet: false,
@@ -371,6 +377,7 @@ async fn torture(args: &TortureArgs, launch: &Launch, seed: u64, report: &mut To
                 user.clone(),
                 target.clone(),
                 seed,
+                Duration::from_millis(args.think_ms_max),
                 generation_rx.clone(),
                 stop_rx.clone(),
                 shared.clone(),
