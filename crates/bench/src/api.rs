@@ -208,10 +208,12 @@ pub(crate) struct Api {
 }
 
 /// Who a request is sent as.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) enum As {
     Anyone,
     Admin,
+    /// A user, by their `authorization` header.
+    User(HeaderValue),
 }
 
 impl Api {
@@ -235,6 +237,7 @@ impl Api {
         let auth = match who {
             As::Anyone => None,
             As::Admin => Some(self.admin.clone().ok_or(BenchError::MissingAdminToken("provisioning"))?),
+            As::User(auth) => Some(auth),
         };
         let retry = Retry::until(Instant::now() + RETRY_BUDGET)
             .answer_by(AnswerBy::Within(ATTEMPT_LIMIT))
@@ -367,6 +370,21 @@ impl Api {
             if got == 0 || entries.len() as u64 >= end {
                 return Ok((total, entries));
             }
+        }
+    }
+
+    /// A `GET` as `who`, its JSON as sent (what only one test reads).
+    pub async fn get_json(&mut self, api_path: &str, who: As) -> Result<serde_json::Value, BenchError> {
+        self.json(Method::GET, api_path, who, None).await
+    }
+
+    /// `GET /readyz`: whether the server says it is ready (a `503` is retried
+    /// for the retry budget before it counts as not ready).
+    pub async fn ready(&mut self) -> Result<bool, BenchError> {
+        match self.call(Method::GET, "/readyz", As::Anyone, None).await {
+            Ok(_) => Ok(true),
+            Err(BenchError::Api { status: 503, .. }) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

@@ -41,6 +41,10 @@
 //! `--verify-acked` later checks against the server (for example after a
 //! crash and restart).
 //!
+//! Apart from the scenarios, [`torture()`] (`stampede torture`) runs the
+//! `stampede` binary's own server, SIGKILLs and restarts it under concurrent
+//! clients and checks their whole history against a model (`torture/`).
+//!
 //! The `stampede` binary flattens [`BenchArgs`] into its `bench` subcommand,
 //! calls [`execute`] (or [`run`] / [`verify_acked`]), prints the `report()` and
 //! then the `line()` as the last line of stdout.
@@ -59,6 +63,7 @@ mod scenario;
 mod seatmap;
 mod stats;
 mod summary;
+mod torture;
 mod verify;
 mod ws;
 
@@ -67,6 +72,7 @@ use std::path::{Path, PathBuf};
 pub use acked::{Ack, AckRecord, read_acked};
 pub use error::BenchError;
 pub use summary::{Summary, VerifyReport, Window};
+pub use torture::{TortureArgs, TortureReport, run as torture};
 
 /// Command-line arguments of `stampede bench`.
 #[derive(clap::Args, Debug, Clone)]

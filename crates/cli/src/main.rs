@@ -2,7 +2,8 @@
 //! `serve` runs the server, `bench` the load generator, `verify` audits a
 //! data directory's log or a downloaded public log, `verify-receipt` proves a
 //! receipt against a public log, `reproject` rebuilds its read models, `backup` copies a data directory while it is served,
-//! `admin` manages accounts offline, `sim` runs the deterministic simulator.
+//! `admin` manages accounts offline, `sim` runs the deterministic simulator,
+//! `torture` SIGKILLs and restarts this binary's own server under load and checks the history.
 
 mod demo;
 
@@ -107,6 +108,10 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seeds: u64,
     },
+    /// Run this binary's server under concurrent clients, SIGKILL it at random
+    /// moments and restart it on the same data, then check every recorded
+    /// answer against what the server shows (and `verify` its log).
+    Torture(stampede_bench::TortureArgs),
     /// Account administration on a data directory (run it while the server is stopped).
     Admin {
         #[command(subcommand)]
@@ -216,6 +221,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Reproject { data } => reproject(&data),
         Cmd::Backup { data, to } => backup(&data, &to),
         Cmd::Sim { seed, steps, seeds } => sim(seed, steps, seeds),
+        Cmd::Torture(args) => runtime.block_on(torture(args)),
         Cmd::QueueOrder { seed, commitment, count, ticket } => queue_order(&seed, commitment.as_deref(), count, ticket),
         Cmd::Admin { cmd: AdminCmd::CreateUser { data, email, name, password, role } } => {
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
@@ -351,6 +357,22 @@ async fn bench(args: stampede_bench::BenchArgs) -> anyhow::Result<()> {
         println!("{window}");
     }
     println!("{}", summary.line());
+    Ok(())
+}
+
+async fn torture(args: stampede_bench::TortureArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding this binary to run its server")?;
+    let report = stampede_bench::torture(&args, &exe).await?;
+    print!("{}", report.report());
+    println!("{}", report.line());
+    if !report.passed() {
+        bail!(
+            "the torture found {} lost, {} oversold, {} inconsistent",
+            report.lost,
+            report.oversold,
+            report.inconsistent
+        );
+    }
     Ok(())
 }
 
