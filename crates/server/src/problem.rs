@@ -70,14 +70,21 @@ pub struct ApiError {
     pub seats: Option<Box<[u32]>>,
     /// Extension members `field`, `rule`, `min`, `max` (see [`Problem::field`]).
     pub field: Option<Box<FieldRule>>,
-    /// Extension member `sections` (see [`Problem::sections`]); boxed, like
-    /// `field`, to keep every `Result<_, ApiError>` small.
-    pub sections: Option<Box<[String; 2]>>,
+    /// What few problems carry (the extension member `sections`, a
+    /// receipt), boxed together to keep every `Result<_, ApiError>` small.
+    pub rare: Option<Box<Rare>>,
     /// Extension member `reason` (see [`Problem::reason`]).
     pub reason: Option<&'static str>,
+}
+
+/// The parts of an [`ApiError`] few problems have.
+#[derive(Debug, Default)]
+pub struct Rare {
+    /// Extension member `sections` (see [`Problem::sections`]).
+    pub sections: Option<[String; 2]>,
     /// A refused command is still logged: its receipt, sent as the
-    /// `Stampede-Receipt` header (`routes::common::RECEIPT_HEADER`).
-    pub receipt: Option<Box<str>>,
+    /// `stampede-receipt` header ([`RECEIPT_HEADER`]).
+    pub receipt: Option<HeaderValue>,
 }
 
 /// The response header that carries an acknowledged command's signed
@@ -94,15 +101,16 @@ impl ApiError {
             retry_after_s: None,
             seats: None,
             field: None,
-            sections: None,
+            rare: None,
             reason: None,
-            receipt: None,
         }
     }
 
     /// Sends the command's receipt with the refusal.
     pub fn with_receipt(mut self, receipt: Option<String>) -> Self {
-        self.receipt = receipt.map(String::into_boxed_str);
+        if let Some(value) = receipt.and_then(|r| HeaderValue::from_str(&r).ok()) {
+            self.rare.get_or_insert_with(Box::default).receipt = Some(value);
+        }
         self
     }
 
@@ -146,7 +154,7 @@ impl ApiError {
     /// Two sections of a venue overlap on the map.
     pub fn sections_overlap(detail: impl Into<String>, names: [String; 2]) -> Self {
         let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "sections-overlap", "Sections overlap", detail);
-        e.sections = Some(Box::new(names));
+        e.rare.get_or_insert_with(Box::default).sections = Some(names);
         e
     }
 
@@ -553,7 +561,7 @@ impl IntoResponse for ApiError {
             rule: self.field.as_ref().map(|f| f.rule),
             min: self.field.as_ref().and_then(|f| f.min.clone()),
             max: self.field.as_ref().and_then(|f| f.max.clone()),
-            sections: self.sections.map(|s| s.to_vec()),
+            sections: self.rare.as_ref().and_then(|r| r.sections.as_ref()).map(|s| s.to_vec()),
             reason: self.reason,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
@@ -562,7 +570,7 @@ impl IntoResponse for ApiError {
         if let Some(s) = self.retry_after_s {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
-        if let Some(value) = self.receipt.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
+        if let Some(value) = self.rare.and_then(|r| r.receipt) {
             res.headers_mut().insert(RECEIPT_HEADER, value);
         }
         res
