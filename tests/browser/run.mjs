@@ -355,6 +355,11 @@ test('waiting room: join with a proof of work, see the line live, be admitted, t
   const closedAt = Date.now();
   await page.waitForFunction(() => document.querySelector('#queue-notice').textContent.includes('closed'), null, { timeout: 10000 });
   console.log(`     the waiting page showed the closing after ${Date.now() - closedAt} ms`);
+  // Closed: the line's words and the pass's invitation go (nobody's turn
+  // comes any more); the hold taken with the pass can still be paid.
+  assert(await page.isHidden('#queue-admitted'), 'after the close the pass box still says "buy below"');
+  assert(await page.isHidden('#queue-state'), `after the close the line still says: ${await page.textContent('#queue-state')}`);
+  assert(await page.isVisible('#queue-notice'), 'the closing is not shown');
   await shot(page, 'queue-closed');
   // Closed: the page links the public log and says in plain words what it proves.
   await page.reload();

@@ -167,9 +167,13 @@ function render() {
   show('queue-mine', true);
   $('queue-ticket').textContent = number(ticket.ticket);
   // Once the pass ended, a place in line means nothing more ("your turn", "now" would mislead).
-  const over = root.dataset.pass === 'ended';
+  // Once the sale closed, nobody's turn comes and a pass buys nothing new; a
+  // hold already taken can still be paid, below, so only the line's words go.
+  const closed = status.status === 'closed';
+  const over = root.dataset.pass === 'ended' || closed;
   show('queue-state', !over);
   show('queue-big', !over);
+  if (closed) show('queue-admitted', false);
   if (over) {
     show('queue-keep', false);
     return;
