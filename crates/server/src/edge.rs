@@ -159,7 +159,7 @@ impl Drop for InFlight {
 
 /// Paths never refused for load: the health checks (a load balancer must
 /// not take a busy server for a dead one) and the admin's statistics.
-fn never_shed(path: &str) -> bool {
+pub(crate) fn never_shed(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/api/admin/stats")
 }
 

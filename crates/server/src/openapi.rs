@@ -27,7 +27,10 @@
 //! - a WebSocket route answers `400` to a request that is not an upgrade;
 //! - every route that reaches the sale engine answers `503` with
 //!   `Retry-After` when a sale's mailbox is full or the log cannot be
-//!   written, and so do the routes that hash a password when too many wait.
+//!   written, and so do the routes that hash a password when too many wait;
+//!   every other route but the health checks and the admin's statistics
+//!   answers `503` with `Retry-After` when the server already answers as
+//!   many requests as it takes (`edge.rs`).
 //!
 //! `scripts/schemathesis.sh` fuzzes the running server against this document
 //! with every check schemathesis has; it is part of `.ci/run`.
@@ -297,6 +300,13 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
                 declared["description"] =
                     json!(if own.is_empty() { extra.to_owned() } else { format!("{own}; {extra}") });
             }
+            // And the convention's headers (a 503's `retry-after`), where the annotation has none.
+            if let (Some(Value::Object(theirs)), Value::Object(d)) = (response.get("headers"), declared) {
+                let Value::Object(mine) = d.entry("headers").or_insert_with(|| json!({})) else { return };
+                for (name, header) in theirs {
+                    mine.entry(name.clone()).or_insert_with(|| header.clone());
+                }
+            }
         }
     };
     let public = PUBLIC.contains(&(method, path));
@@ -329,6 +339,10 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         || matches!(path, "/api/me/holds" | "/api/me/orders" | "/api/me/seats");
     if engine || HASHING.contains(&(method, path)) {
         let mut busy = problem("busy (`/problems/overloaded`) or the log cannot be written (`/problems/unavailable`)");
+        busy["headers"] = json!({"retry-after": {"description": "seconds to wait", "schema": {"type": "integer"}}});
+        add("503", busy);
+    } else if !crate::edge::never_shed(path) {
+        let mut busy = problem("the server is answering as many requests as it takes at once (`/problems/overloaded`)");
         busy["headers"] = json!({"retry-after": {"description": "seconds to wait", "schema": {"type": "integer"}}});
         add("503", busy);
     }

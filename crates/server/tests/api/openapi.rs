@@ -231,3 +231,26 @@ async fn seat_rows_are_declared_as_the_tuples_they_are() {
         "{seat}"
     );
 }
+
+/// The cap on requests in flight can shed any route but the health checks
+/// and the admin's statistics, so every other operation declares its 503
+/// with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_that_can_be_shed_declares_503_with_retry_after() {
+    let s = Server::start().await;
+    let doc = s.get("/api/openapi.json", None).await.ok(200);
+    let mut shed = 0;
+    for (method, path, op) in operations(&doc) {
+        let busy = &op["responses"]["503"];
+        if matches!(path.as_str(), "/healthz" | "/readyz" | "/api/admin/stats") {
+            // `/readyz` answers 503 when not ready; that is not shedding.
+            let said = busy["description"].as_str().unwrap_or_default();
+            assert!(!said.contains("as many requests"), "{method} {path} is never shed but says so: {said}");
+            continue;
+        }
+        assert!(busy.is_object(), "{method} {path} can be shed but does not declare 503");
+        assert!(busy["headers"]["retry-after"].is_object(), "{method} {path}: 503 without retry-after");
+        shed += 1;
+    }
+    assert!(shed > 40, "only {shed} operations");
+}
