@@ -175,19 +175,7 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
     let normal = args.connections;
     let overload = normal.saturating_mul(args.overload_factor.max(1));
     super::raise_nofile(overload as u64 + super::FD_SPARE)?;
-    let mut spec = serde_json::json!({
-        "kind": "stock",
-        "title": "stampede bench (overload)",
-        "description": "",
-        "stock": args.stock,
-        "price": 1000,
-        "currency": "KRW",
-        "per_person_limit": args.limit,
-        "order_quantity_max": args.quantity.max(1),
-        "hold_seconds": 3600,
-        "opens_at": null,
-        "closes_at": null,
-    });
+    let mut spec = super::stock::sale_spec(args, "stampede bench (overload)");
     let mut args = args.clone();
     if args.waiting_room {
         spec["waiting_room"] = serde_json::json!({
@@ -524,9 +512,12 @@ async fn client(
                 failed @ (Attempt::Connect(_) | Attempt::Transport(_)) => {
                     let kind = if matches!(failed, Attempt::Connect(_)) { "connect" } else { "transport" };
                     *seen.other.entry(kind.into()).or_default() += 1;
-                    if Instant::now() >= until {
+                    // Already a violation; pausing keeps a dead server from
+                    // turning this client into a busy loop.
+                    if Instant::now() + RETRY_WITHOUT_HEADER >= until {
                         break 'holds;
                     }
+                    sleep_until(Instant::now() + RETRY_WITHOUT_HEADER).await;
                 }
             }
         }

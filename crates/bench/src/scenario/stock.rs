@@ -63,10 +63,12 @@ struct HoldAnswer {
     id: u64,
 }
 
-pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary, BenchError> {
-    let spec = serde_json::json!({
+/// The stock sale a run holds on: `--stock` units, `--limit` per person,
+/// holds of an hour (so none expires during a run), open at once.
+pub(crate) fn sale_spec(args: &BenchArgs, title: &str) -> serde_json::Value {
+    serde_json::json!({
         "kind": "stock",
-        "title": "stampede bench (stock)",
+        "title": title,
         "description": "",
         "stock": args.stock,
         "price": 1000,
@@ -76,7 +78,11 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         "hold_seconds": 3600,
         "opens_at": null,
         "closes_at": null,
-    });
+    })
+}
+
+pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary, BenchError> {
+    let spec = sale_spec(args, "stampede bench (stock)");
     let writer = ack_writer(args)?;
     let (mut api, users, sale) = provision(args, target.clone(), spec).await?;
     let connections = args.connections.min(users.len());
