@@ -63,4 +63,8 @@ pub enum BenchError {
     /// A bug in the load generator itself (a worker task panicked...).
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// The run could not open the connections it needs.
+    #[error("cannot open what the run needs: {0}")]
+    CannotOpen(String),
 }

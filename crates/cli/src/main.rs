@@ -130,9 +130,10 @@ struct ServeArgs {
     /// Seed demo accounts and sales (only into an empty data directory) and print how to log in.
     #[arg(long)]
     demo: bool,
-    /// Most connections open at once.
-    #[arg(long, default_value_t = CONNECTIONS_MAX_DEFAULT)]
-    max_connections: usize,
+    /// Most connections open at once [default: the open-file limit, once
+    /// raised to its hard limit, less what the server's own files need].
+    #[arg(long)]
+    max_connections: Option<usize>,
     /// Most requests answered at once; beyond it a request gets 503 with Retry-After at once.
     #[arg(long, default_value_t = EdgeLimits::default().requests_in_flight_max)]
     max_in_flight: usize,
@@ -259,23 +260,54 @@ fn queue_order(seed: &str, commitment: Option<&str>, count: u32, ticket: Option<
     Ok(())
 }
 
-/// Raises the open-file soft limit to the hard limit: every connection is a descriptor.
-fn raise_nofile_limit() {
+/// Raises the open-file soft limit to the hard limit (every connection is a
+/// descriptor) and returns the limit now in force.
+fn raise_nofile_limit() -> Option<u64> {
     match rlimit::getrlimit(rlimit::Resource::NOFILE) {
         Ok((soft, hard)) => match rlimit::increase_nofile_limit(hard) {
-            Ok(now) => tracing::info!(soft_before = soft, hard, soft_now = now, "open-file limit"),
-            Err(e) => tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit"),
+            Ok(now) => {
+                tracing::info!(soft_before = soft, hard, soft_now = now, "open-file limit");
+                Some(now)
+            }
+            Err(e) => {
+                tracing::warn!(soft, hard, error = %e, "could not raise the open-file limit");
+                Some(soft)
+            }
         },
-        Err(e) => tracing::warn!(error = %e, "could not read the open-file limit"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the open-file limit");
+            None
+        }
+    }
+}
+
+/// The connection cap: the operator's, else what the open-file limit allows.
+/// A cap above the file limit would let the kernel refuse `accept` instead.
+fn connections_cap(asked: Option<usize>, open_files: Option<u64>) -> usize {
+    let fits = open_files.map(stampede_server::connections_max_for_open_files);
+    match (asked, fits) {
+        (Some(asked), Some(fits)) if asked > fits => {
+            tracing::warn!(
+                asked,
+                fits,
+                "--max-connections is above what the open-file limit leaves for connections; \
+                 connections past it will fail to be accepted"
+            );
+            asked
+        }
+        (Some(asked), _) => asked,
+        (None, Some(fits)) => fits,
+        (None, None) => CONNECTIONS_MAX_DEFAULT,
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    raise_nofile_limit();
+    let connections_max = connections_cap(args.max_connections, raise_nofile_limit());
+    tracing::info!(connections_max, "connection cap");
     let config = ServerConfig {
         data_dir: args.data.clone(),
         admin_token: args.admin_token.clone(),
-        connections_max: args.max_connections,
+        connections_max,
         engine: EngineConfig { snapshot_every: args.snapshot_every.max(1), ..EngineConfig::default() },
         public_url: args.public_url.clone(),
     };
@@ -286,7 +318,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
     let limits = EdgeLimits {
-        connections_max: args.max_connections,
+        connections_max,
         idle_max: secs(args.idle_max_s),
         header_read_max: secs(args.header_read_max_s),
         body_grace: std::time::Duration::from_secs(args.body_grace_s),
@@ -616,4 +648,20 @@ fn backup(data: &Path, to: &Path) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_follows_the_open_file_limit_unless_the_operator_sets_one() {
+        assert_eq!(connections_cap(None, Some(20_000)), 20_000 - stampede_server::OPEN_FILES_RESERVED as usize);
+        assert_eq!(connections_cap(None, Some(1_048_576)), 1_048_576 - 256);
+        // A tiny limit still leaves a few connections.
+        assert_eq!(connections_cap(None, Some(100)), 16);
+        assert_eq!(connections_cap(Some(500), Some(20_000)), 500);
+        assert_eq!(connections_cap(Some(50_000), Some(20_000)), 50_000);
+        assert_eq!(connections_cap(None, None), CONNECTIONS_MAX_DEFAULT);
+    }
 }

@@ -186,9 +186,7 @@ impl SaleTask {
                 && snapshots.claim()
             {
                 let seq = self.tip.next_seq - 1;
-                let started = std::time::Instant::now();
-                let state = self.sale.clone();
-                let store = snapshots.when_durable(self.id, seq, self.tip.last_hash, state, started.elapsed());
+                let store = snapshots.when_durable(self.id, seq, self.tip.last_hash);
                 // Last: the snapshot leaves only once the batch is durable.
                 job.on_durable.push(store);
                 self.entries_since_snapshot = 0;

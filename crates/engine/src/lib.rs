@@ -314,7 +314,11 @@ impl Engine {
             recovered.push((id, r));
         }
         let next_sale = recovered.last().map_or(1, |(id, _)| id + 1);
-        let snapshots = log.snapshot_store()?.map(Snapshotter::spawn).transpose()?;
+        // Snapshots are built from the log, so they need a reading handle too.
+        let snapshots = match (log.snapshot_store()?, log.reader()?) {
+            (Some(store), Some(reader)) => Some(Snapshotter::spawn(store, reader, config.persons.clone())?),
+            _ => None,
+        };
         let (writer, thread) = writer::spawn(log)?;
         let bus = Arc::new(EventBus::new(config.event_batches_max.max(1)));
         let engine = Engine {

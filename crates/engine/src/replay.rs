@@ -221,17 +221,30 @@ impl Replayer {
 }
 
 fn run(log: &mut dyn CommandLog, replayer: &mut Replayer, from_seq: u64) -> Result<(), ReplayError> {
+    run_between(log, replayer, from_seq, u64::MAX)
+}
+
+/// Replays entries `from_seq..=last` (those the log has).
+fn run_between(log: &mut dyn CommandLog, replayer: &mut Replayer, from_seq: u64, last: u64) -> Result<(), ReplayError> {
     let mut failure: Option<ReplayError> = None;
-    let result = log.replay(replayer.id, from_seq, &mut |entry| match replayer.feed(&entry) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let message = e.to_string();
-            failure = Some(e);
-            Err(LogError::Visitor(message.into()))
+    let mut reached_last = false;
+    let result = log.replay(replayer.id, from_seq, &mut |entry| {
+        if entry.seq > last {
+            reached_last = true;
+            return Err(LogError::Visitor("stop".into()));
+        }
+        match replayer.feed(&entry) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let message = e.to_string();
+                failure = Some(e);
+                Err(LogError::Visitor(message.into()))
+            }
         }
     });
     match (failure, result) {
         (Some(e), _) => Err(e),
+        (None, Err(LogError::Visitor(_))) if reached_last => Ok(()),
         (None, Err(e)) => Err(e.into()),
         (None, Ok(())) => Ok(()),
     }
@@ -274,10 +287,35 @@ fn first_entry(log: &mut dyn CommandLog, id: SaleId) -> Result<Option<Entry>, Re
 /// [`recover`] with the server's key, which a sale whose people are sealed
 /// needs (without it, such a sale is refused: `ReplayError::Sealed`).
 pub fn recover_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey>) -> Result<Recovered, ReplayError> {
-    let reading = Reading::Accounts(key.cloned());
     check_snapshot_marks(log, id)?;
+    recover_through(log, id, key, u64::MAX)
+}
+
+/// The sale as it was right after its entry `seq`, rebuilt from the newest
+/// snapshot before it and the entries up to it: how a snapshot is made from
+/// the durable log alone, by a thread of its own, while the sale runs on.
+/// `None` when the log does not (yet) hold entry `seq`.
+pub fn state_at(
+    log: &mut dyn CommandLog,
+    id: SaleId,
+    key: Option<&PersonKey>,
+    seq: u64,
+) -> Result<Option<(Sale, ChainTip)>, ReplayError> {
+    let r = recover_through(log, id, key, seq)?;
+    Ok((r.tip.next_seq == seq + 1).then_some((r.sale, r.tip)))
+}
+
+/// [`recover_with`] without the marks check, stopping after entry `last`.
+fn recover_through(
+    log: &mut dyn CommandLog,
+    id: SaleId,
+    key: Option<&PersonKey>,
+    last: u64,
+) -> Result<Recovered, ReplayError> {
+    let reading = Reading::Accounts(key.cloned());
     if let Some(snap) = log.latest_snapshot(id)?
         && snap.format == SNAPSHOT_FORMAT
+        && snap.seq <= last
     {
         // A snapshot is trusted only as far as its books balance: one that
         // does not (written by a bug, or edited and rehashed) is set aside and
@@ -291,7 +329,7 @@ pub fn recover_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey
                 let mut r = Replayer::new(id, false, reading);
                 let first = first_entry(log, id)?;
                 r.resume(sale, tip, first.as_ref())?;
-                run(log, &mut r, snap.seq + 1)?;
+                run_between(log, &mut r, snap.seq + 1, last)?;
                 let sealed = r.version == SEALED_RECORD_VERSION;
                 let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
                 return Ok(Recovered {
@@ -306,7 +344,7 @@ pub fn recover_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey
         }
     }
     let mut r = Replayer::new(id, false, reading);
-    run(log, &mut r, 0)?;
+    run_between(log, &mut r, 0, last)?;
     let sealed = r.version == SEALED_RECORD_VERSION;
     let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
     Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: None, sealed })
@@ -349,7 +387,7 @@ fn audit_outcomes(log: &mut dyn CommandLog, r: &mut Replayer) -> Result<SaleAudi
     let snapshot = log.latest_snapshot(id)?.filter(|s| s.format == SNAPSHOT_FORMAT);
     let mut snapshot_checked = None;
     if let Some(snap) = &snapshot {
-        run_until(log, r, snap.seq)?;
+        run_between(log, r, 0, snap.seq)?;
         let replayed = r.sale.as_ref().ok_or(ReplayError::Empty { sale: id })?;
         if r.on_pseudonyms() {
             // Its state names accounts; this replay's names pseudonyms.
@@ -378,26 +416,6 @@ fn finish(r: &mut Replayer, snapshot_checked: Option<u64>) -> Result<SaleAudit, 
         problem,
     })?;
     Ok(SaleAudit { sale: id, entries: r.replayed, snapshot_checked, final_state })
-}
-
-/// Replays entries 0..=last only.
-fn run_until(log: &mut dyn CommandLog, r: &mut Replayer, last: u64) -> Result<(), ReplayError> {
-    let mut failure: Option<ReplayError> = None;
-    let result = log.replay(r.id, 0, &mut |entry| {
-        if entry.seq > last {
-            return Err(LogError::Visitor("stop".into()));
-        }
-        r.feed(&entry).map_err(|e| {
-            let message = e.to_string();
-            failure = Some(e);
-            LogError::Visitor(message.into())
-        })
-    });
-    match (failure, result) {
-        (Some(e), _) => Err(e),
-        (None, Err(LogError::Visitor(_))) | (None, Ok(())) => Ok(()),
-        (None, Err(e)) => Err(e.into()),
-    }
 }
 
 /// Re-derives the events of a sale's entries `from_seq..` from the log, as the

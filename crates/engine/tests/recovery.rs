@@ -278,3 +278,28 @@ async fn a_hold_that_expires_while_the_server_is_down_expires_once_after_the_res
     let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
     replay::audit(&mut log, sale).unwrap().final_state.check_invariants().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_is_the_sale_rebuilt_from_the_durable_log_at_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let sale = sale_with_holds(dir.path(), 25).await;
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    let whole = replay::recover(&mut log, sale).unwrap();
+    let last = whole.tip.next_seq - 1;
+    // At the last entry: the very state a restart recovers, byte for byte.
+    let (at_last, tip) = replay::state_at(&mut log, sale, None, last).unwrap().unwrap();
+    assert_eq!(tip, whole.tip);
+    assert_eq!(replay::encode_snapshot(&at_last), replay::encode_snapshot(&whole.sale));
+    // Before the newest snapshot and after it: the sale as it was then.
+    let snapshots = snapshot_seqs(dir.path(), sale);
+    assert!(!snapshots.is_empty(), "25 holds with a snapshot every {SNAPSHOT_EVERY} entries left none");
+    for seq in [2, snapshots[0] - 1, snapshots[0], snapshots[0] + 1] {
+        let (state, tip) = replay::state_at(&mut log, sale, None, seq).unwrap().unwrap();
+        assert_eq!(tip.next_seq, seq + 1);
+        assert_eq!(Some(tip.last_hash), log.entry_hash(sale, seq).unwrap());
+        assert_ne!(replay::encode_snapshot(&state), replay::encode_snapshot(&whole.sale), "seq {seq}");
+        state.check_invariants().unwrap();
+    }
+    // An entry the log does not hold yet: no state.
+    assert!(replay::state_at(&mut log, sale, None, last + 1).unwrap().is_none());
+}

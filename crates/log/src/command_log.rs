@@ -41,6 +41,13 @@ pub trait CommandLog: Send {
         Ok(None)
     }
 
+    /// A second handle on this log for another thread, which reads what this
+    /// one commits and never appends (snapshots are built from the log by
+    /// replaying it there); `None` when the backend cannot open one.
+    fn reader(&mut self) -> Result<Option<Box<dyn CommandLog>>, LogError> {
+        Ok(None)
+    }
+
     /// Every sale that has at least one entry, ascending.
     fn sales(&mut self) -> Result<Vec<SaleId>, LogError>;
 

@@ -120,6 +120,11 @@ impl<L: CommandLog> CommandLog for FaultyLog<L> {
         self.inner.snapshot_store()
     }
 
+    fn reader(&mut self) -> Result<Option<Box<dyn CommandLog>>, LogError> {
+        // Reads see only what was committed; the faults are the writer's.
+        self.inner.reader()
+    }
+
     fn sales(&mut self) -> Result<Vec<SaleId>, LogError> {
         self.inner.sales()
     }

@@ -130,6 +130,10 @@ impl CommandLog for MemoryLog {
         Ok(Some(Box::new(MemorySnapshotStore { disk: self.disk.clone() })))
     }
 
+    fn reader(&mut self) -> Result<Option<Box<dyn CommandLog>>, LogError> {
+        Ok(Some(Box::new(MemoryLog::open(&self.disk))))
+    }
+
     fn sales(&mut self) -> Result<Vec<SaleId>, LogError> {
         let stored = self.disk.lock();
         Ok(stored.entries.iter().filter(|(_, chain)| !chain.is_empty()).map(|(&sale, _)| sale).collect())

@@ -384,6 +384,11 @@ impl CommandLog for SqliteLog {
         Ok(Some(Box::new(SqliteLog::snapshot_store(self)?)))
     }
 
+    fn reader(&mut self) -> Result<Option<Box<dyn CommandLog>>, LogError> {
+        // Never appended to, so it starts no checkpoint thread of its own.
+        Ok(Some(Box::new(SqliteLog::open(&self.path)?)))
+    }
+
     fn sales(&mut self) -> Result<Vec<SaleId>, LogError> {
         // One read transaction for a consistent view; one index seek per sale.
         let tx = self.conn.transaction()?;

@@ -56,8 +56,20 @@ pub const HASHING_WAIT_MAX: Duration = Duration::from_secs(5);
 pub const SESSION_PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// A connection that neither reads nor writes for this long is closed.
 pub const CONNECTION_IDLE_MAX: Duration = Duration::from_secs(60);
-/// Default bound on open connections.
+/// Default bound on open connections when the open-file limit is unknown.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 16_000;
+
+/// Descriptors kept for the server's own files (the log, its WAL and
+/// snapshots, the stores, the read models, log readers and downloads,
+/// listeners, the runtime's own) when the connection cap follows the
+/// open-file limit.
+pub const OPEN_FILES_RESERVED: u64 = 256;
+
+/// The connection cap an open-file limit allows: the limit less the server's
+/// own files, and never less than a few connections.
+pub fn connections_max_for_open_files(open_files: u64) -> usize {
+    usize::try_from(open_files.saturating_sub(OPEN_FILES_RESERVED).max(16)).unwrap_or(usize::MAX)
+}
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -66,6 +66,11 @@ pub(super) struct Ctx {
     pub(super) ws_gate: Semaphore,
     /// Sockets whose opening finished (open or failed).
     pub(super) attempted: AtomicUsize,
+    /// Why the first socket that could not open failed: the people still
+    /// waiting to open theirs then give up at once, so a run the server
+    /// cannot hold ends in seconds with the reason, not after every socket
+    /// timed out in turn.
+    pub(super) open_failure: OnceLock<String>,
     /// People in a final state.
     pub(super) done: AtomicUsize,
     /// When `POST /open` was sent.

@@ -140,6 +140,7 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         sale: sale.id,
         ws_gate: Semaphore::new(args.ws_concurrency),
         attempted: AtomicUsize::new(0),
+        open_failure: OnceLock::new(),
         done: AtomicUsize::new(0),
         opened_at: OnceLock::new(),
         deadline: OnceLock::new(),
@@ -178,6 +179,18 @@ async fn drive(
     }
     let open_s = started.elapsed().as_secs_f64();
     let connected = ctx.people.iter().filter(|p| p.open.load(Ordering::Acquire)).count();
+    if let Some(failure) = ctx.open_failure.get() {
+        let _ = stop_tx.send(true);
+        let server = api.admin_stats().await.ok();
+        let limit = server.and_then(|s| s.open_files_limit).map_or_else(|| "unknown".into(), |l| l.to_string());
+        return Err(BenchError::CannotOpen(format!(
+            "only {connected} of {users_n} websockets opened in {open_s:.1} s (first failure: {failure}). \
+             The run needs {users_n} websockets and {} connections open at once: check the server's \
+             --max-connections (by default its open-file limit, here {limit}, less a reserve) and both \
+             processes' open-file limits, or lower --users",
+            ctx.connections
+        )));
+    }
     // Let the first messages arrive before measuring.
     let first_by = Instant::now() + Duration::from_secs(2);
     while Instant::now() < first_by

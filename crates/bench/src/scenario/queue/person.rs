@@ -227,7 +227,16 @@ impl Client {
     pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) -> Report {
         let opened = {
             let _permit = self.ctx.ws_gate.acquire().await;
-            self.ctx.connector.connect(self.i).await
+            match self.ctx.open_failure.get() {
+                Some(_) => Err("not tried: an earlier socket could not open".to_string()),
+                None => self.ctx.connector.connect(self.i).await.inspect_err(|e| {
+                    let _ = self.ctx.open_failure.set(format!(
+                        "websocket {} of {}: {e}",
+                        self.i + 1,
+                        self.ctx.people.len()
+                    ));
+                }),
+            }
         };
         self.ctx.attempted.fetch_add(1, Ordering::AcqRel);
         let mut ws = match opened {
@@ -327,6 +336,7 @@ mod tests {
             sale: 1,
             ws_gate: Semaphore::new(1),
             attempted: AtomicUsize::new(0),
+            open_failure: OnceLock::new(),
             done: AtomicUsize::new(0),
             opened_at: OnceLock::new(),
             deadline: OnceLock::new(),
