@@ -9,6 +9,7 @@
 //! runs the router on any listener until shutdown, so tests start the real
 //! server on port 0.
 
+pub mod compression;
 pub mod edge;
 pub mod extract;
 pub mod listener;
@@ -385,7 +386,7 @@ pub async fn serve_with_limits(
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
-    let app = tower::Layer::layer(&edge::EdgeLayer::new(limits), router(state));
+    let app = tower::Layer::layer(&edge::EdgeLayer::new(limits), compression::around(router(state)));
     let listener = listener::LimitedListener::new(listener, limits.connections_max, limits.idle_max);
     // Peer addresses (ConnectInfo<PeerAddr>) feed the waiting room's per-address join limit.
     listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;

@@ -89,7 +89,12 @@ async fn home_page_speaks_korean_and_english_by_cookie_and_accept_language() {
     let en = page(&server, "/", Some("lang=en"), Some("ko-KR,ko;q=0.9")).await;
     let body = html(&en, 200);
     assert!(body.contains("<html lang=\"en\""));
-    assert!(body.contains("Open now") && body.contains("Opening soon") && body.contains("Closed"));
+    assert!(
+        body.contains("Open now")
+            && body.contains("Opening today")
+            && body.contains("Later")
+            && body.contains("Closed")
+    );
     assert!(body.contains("Festival pass") && body.contains("₩55,000") && body.contains("10 left"));
     assert!(body.contains("Sneaker drop") && body.contains("100 of 100 prizes left"));
     assert!(body.contains("Jan 1, 2099 00:00 UTC"), "opening time for English readers");
@@ -97,7 +102,12 @@ async fn home_page_speaks_korean_and_english_by_cookie_and_accept_language() {
     let ko = page(&server, "/", Some("lang=ko"), Some("en-US")).await;
     let body = html(&ko, 200);
     assert!(body.contains("<html lang=\"ko\""));
-    assert!(body.contains("지금 판매 중") && body.contains("오픈 예정") && body.contains("판매 종료"));
+    assert!(
+        body.contains("지금 판매 중")
+            && body.contains("오늘 오픈")
+            && body.contains("이후 오픈")
+            && body.contains("판매 종료")
+    );
     assert!(body.contains("10개 남음") && body.contains("₩55,000"));
     assert!(body.contains("2099년 1월 1일 09:00 KST"), "opening time in Korea's zone");
 
@@ -105,8 +115,9 @@ async fn home_page_speaks_korean_and_english_by_cookie_and_accept_language() {
     assert!(html(&by_header, 200).contains("<html lang=\"ko\""));
     let fallback = page(&server, "/", None, None).await;
     assert!(html(&fallback, 200).contains("<html lang=\"en\""));
-    // The page carries its catalogue for the scripts, and nothing from another origin.
-    assert!(body.contains("<script type=\"application/json\" id=\"i18n\">"));
+    // The page links its catalogue for the scripts (a cached file, not inline), and nothing from another origin.
+    assert!(body.contains("/i18n/ko.js\"></script>") && !body.contains("\"queue.no_webcrypto\""));
+    assert!(html(&en, 200).contains("/i18n/en.js\"></script>"));
     assert!(!body.contains("http://") && !body.contains("https://"), "no external resource");
 }
 
@@ -169,7 +180,7 @@ async fn sale_pages_escape_what_organizers_write_and_unknown_ones_are_a_human_40
     assert!(!body.contains("<b>bold</b>"), "description not escaped");
     assert!(!body.contains("id=\"hold-form\""), "signed-out viewers get a log-in link, not the form");
     assert!(body.contains(&format!("/login?next=/sales/{id}")));
-    assert!(body.contains("/assets/js/stock.js"));
+    assert!(body.contains("/js/stock.js\""));
 
     for path in ["/sales/999999", "/sales/abc", "/no/such/page"] {
         let r = page(&server, path, Some("lang=ko"), None).await;
@@ -193,7 +204,7 @@ async fn drop_and_seated_sale_pages_show_their_summary() {
         .ok(201);
     let r = page(&server, &format!("/sales/{}", drop["id"]), Some("lang=en"), None).await;
     let body = html(&r, 200);
-    assert!(body.contains("5 winners") && body.contains("id=\"countdown\"") && body.contains("/assets/js/drop.js"));
+    assert!(body.contains("5 winners") && body.contains("id=\"countdown\"") && body.contains("/js/drop.js\""));
     assert!(body.contains("Opening time to be announced"));
 
     let seated = server
@@ -210,7 +221,7 @@ async fn drop_and_seated_sale_pages_show_their_summary() {
     let r = page(&server, &format!("/sales/{}", seated["id"]), Some("lang=ko"), None).await;
     let body = html(&r, 200);
     assert!(body.contains("Floor") && body.contains("₩150,000") && body.contains("10석 남음"), "{body}");
-    assert!(body.contains("id=\"seatmap-svg\"") && body.contains("/assets/js/seats.js"), "{body}");
+    assert!(body.contains("id=\"seatmap-svg\"") && body.contains("/js/seats.js\""), "{body}");
     assert!(body.contains("data-hold-max=\"4\"") && body.contains("한 번에 최대 4석"), "{body}");
 }
 
@@ -230,7 +241,7 @@ async fn a_sale_behind_a_waiting_room_shows_the_room_and_hides_buying_until_admi
     let path = format!("/sales/{}", sale["id"]);
     let r = page(&server, &path, Some("lang=en"), None).await;
     let body = html(&r, 200);
-    assert!(body.contains("/assets/js/queue.js") && !body.contains("/assets/js/stock.js"), "{body}");
+    assert!(body.contains("/js/queue.js\"") && !body.contains("/js/stock.js\""), "{body}");
     assert!(body.contains("id=\"login-to-join\""), "{body}");
     let (cookie, _) = sign_up(&server, "Queuer").await;
     let r = page(&server, &path, Some(&format!("{cookie}; lang=ko")), None).await;
@@ -306,7 +317,7 @@ async fn organizer_pages_are_for_organizers_and_admins_and_list_only_their_sales
     assert!(body.contains("id=\"nav-organizer\"") && body.contains("data-role=\"organizer\""), "{body}");
     assert!(body.contains("You have no sales yet.") && !body.contains("Admin pass"), "{body}");
     let r = page(&server, "/organizer/new", Some(&cookie), None).await;
-    assert!(html(&r, 200).contains("/assets/js/organizer.js"));
+    assert!(html(&r, 200).contains("/js/organizer.js\""));
     let r = page(&server, &format!("/organizer/sales/{admins_sale}"), Some(&cookie), None).await;
     html(&r, 403);
     let r = page(&server, "/organizer/sales/987654", Some(&cookie), None).await;
@@ -337,7 +348,7 @@ async fn logging_out_needs_the_forms_csrf_token_and_ends_the_session() {
 }
 
 #[tokio::test]
-async fn assets_are_embedded_with_etags_and_the_server_tells_its_time() {
+async fn assets_are_embedded_with_etags_and_hashed_urls_and_the_server_tells_its_time() {
     let server = Server::start().await;
     for (path, kind) in [
         ("/assets/app.css", "text/css"),
@@ -358,7 +369,26 @@ async fn assets_are_embedded_with_etags_and_the_server_tells_its_time() {
         let again = server.send(server.request(Method::GET, path).header("if-none-match", &etag)).await;
         assert_eq!(again.status, 304, "{path} revalidates");
     }
-    assert_eq!(page(&server, "/assets/js/nope.js", None, None).await.status, 404);
+    assert_eq!(page(&server, "/js/nope.js\"", None, None).await.status, 404);
+
+    // Pages link each file by its content-hashed URL, kept for a year; the
+    // bare path and a stale version (a page from an older binary) get
+    // today's file, to be revalidated.
+    let home = page(&server, "/", None, None).await;
+    for path in stampede_server::web::assets::paths() {
+        let href = stampede_server::web::assets::href(path).unwrap();
+        let r = page(&server, href, None, None).await;
+        assert_eq!(r.status, 200, "{href}");
+        assert_eq!(r.header("cache-control"), "public, max-age=31536000, immutable", "{href}");
+        let bare = page(&server, &format!("/assets/{path}"), None, None).await;
+        assert_eq!(bare.body, r.body, "{path}");
+        assert_eq!(bare.header("cache-control"), "no-cache", "{path}");
+        let stale = page(&server, &format!("/assets/0123456789abcdef/{path}"), None, None).await;
+        assert_eq!((stale.status, stale.header("cache-control")), (200, "no-cache"), "{path}");
+        if path == "app.css" || path == "js/app.js" || path == "i18n/en.js" {
+            assert!(home.body.contains(href), "the home page links {href}");
+        }
+    }
 
     let before = common::now_us();
     let t = server.get("/api/time", None).await.ok(200);

@@ -1,4 +1,4 @@
-// app.js: owns what every page shares. The i18n catalogue the page carries
+// app.js: owns what every page shares. The i18n catalogue the page loads
 // (t), the CSRF token of a signed-in page, the JSON API client (api) whose
 // problem answers become human messages (problemMessage), formatting for the
 // page's locale (money, numbers, times, timers), and, on every page, writing
@@ -13,7 +13,9 @@
 
 import { serverNow, syncClock } from './clock.js';
 
-const catalogue = JSON.parse(document.getElementById('i18n')?.textContent || '{}');
+// The page loads its language's catalogue (i18n/<lang>.js, a cached asset) as
+// a deferred classic script before its modules, so it is here by now.
+const catalogue = globalThis.stampedeCatalogue ?? {};
 
 /** The page's language (`ko` or `en`) and the locale Intl formats with. */
 export const lang = document.documentElement.lang || 'en';

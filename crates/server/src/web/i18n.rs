@@ -1,5 +1,6 @@
 //! Languages and locale formatting for the web pages: the ko/en catalogues
-//! (embedded JSON, one flat map of key -> text per language), choosing the
+//! (embedded JSON, one flat map of key -> text per language, also served to
+//! the page's scripts as a cacheable script, [`Lang::catalogue_script`]), choosing the
 //! viewer's language (the `lang` cookie, else Accept-Language), and money,
 //! numbers and times written the way each language writes them.
 
@@ -29,18 +30,9 @@ fn parse(raw: &str, name: &str) -> Catalogue {
 
 static EN: LazyLock<Catalogue> = LazyLock::new(|| parse(EN_JSON, "en"));
 static KO: LazyLock<Catalogue> = LazyLock::new(|| parse(KO_JSON, "ko"));
-/// Each catalogue as JSON safe to put inside `<script type="application/json">`.
-static EN_SCRIPT: LazyLock<String> = LazyLock::new(|| script_json(&EN));
-static KO_SCRIPT: LazyLock<String> = LazyLock::new(|| script_json(&KO));
 
-fn script_json(map: &Catalogue) -> String {
-    // `<`, `>` and `&` as JSON escapes, so no text can close the script element.
-    serde_json::to_string(map)
-        .unwrap_or_else(|_| "{}".to_owned())
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
+/// The global through which the catalogue script hands its texts to `app.js`.
+pub const SCRIPT_GLOBAL: &str = "stampedeCatalogue";
 
 /// A language the pages are written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,12 +120,18 @@ impl Lang {
         self.t(key).replace("{n}", &self.number(count))
     }
 
-    /// The whole catalogue as JSON for the page's scripts.
-    pub fn script_json(self) -> &'static str {
-        match self {
-            Lang::En => &EN_SCRIPT,
-            Lang::Ko => &KO_SCRIPT,
-        }
+    /// The whole catalogue as a classic script for the page's modules, served
+    /// as a cacheable asset (`assets.rs`, `i18n/{code}.js`). Pages load it
+    /// with `defer` before their modules, and deferred scripts run in document
+    /// order, so `app.js` finds the texts already there and `t()` stays
+    /// synchronous: no fetch to await before a page's scripts can speak.
+    pub fn catalogue_script(self) -> String {
+        let json = serde_json::to_string(self.catalogue()).unwrap_or_else(|_| "{}".to_owned());
+        format!(
+            "// i18n/{code}.js: the {code} catalogue (key -> text) for the page's modules, made from \
+             assets/i18n/{code}.json; app.js reads it.\nglobalThis.{SCRIPT_GLOBAL} = Object.freeze({json});\n",
+            code = self.code()
+        )
     }
 
     /// `12345` -> `12,345` (both languages group by thousands with commas).
@@ -277,6 +275,21 @@ mod tests {
         assert!(used.len() > 40, "found only {} keys in use", used.len());
         let missing: Vec<_> = used.iter().filter(|(_, k)| !EN.contains_key(k.as_str()) && !k.ends_with('.')).collect();
         assert!(missing.is_empty(), "keys used but not in the catalogue: {missing:?}");
+    }
+
+    /// The catalogue script carries the whole catalogue under the global
+    /// `app.js` reads, as JSON that parses back to the same map.
+    #[test]
+    fn the_catalogue_script_carries_every_text() {
+        for lang in Lang::ALL {
+            let script = lang.catalogue_script();
+            assert!(script.starts_with("//"), "the script says what it is");
+            let prefix = format!("globalThis.{SCRIPT_GLOBAL} = Object.freeze(");
+            let start = script.find(&prefix).expect("the global is set") + prefix.len();
+            let end = script.rfind(");").expect("the call is closed");
+            let map: Catalogue = serde_json::from_str(&script[start..end]).expect("JSON inside");
+            assert_eq!(&map, lang.catalogue());
+        }
     }
 
     #[test]

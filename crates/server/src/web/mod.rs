@@ -6,7 +6,10 @@
 //! the page carries in `<meta name="csrf-token">` for signed-in viewers. Every
 //! file the pages need (CSS, scripts, the catalogues) is embedded, so
 //! `stampede serve` needs nothing on disk, and no page loads anything from
-//! another origin (the Content-Security-Policy says so to the browser).
+//! another origin (the Content-Security-Policy says so to the browser). Pages
+//! link those files by content-hashed URLs that browsers keep for a year
+//! (`assets.rs`); the pages themselves are `no-store` and carry only their
+//! own content, so a repeat visit costs the HTML alone.
 //!
 //! Routes: `/`, `/login`, `/signup`, `/logout` (GET asks, POST signs out),
 //! `/me`, `/sales/{id}`, `/organizer`, `/organizer/new`, `/organizer/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`, `/api/time/ws`,
@@ -123,8 +126,18 @@ impl Chrome {
         self.lang.locale()
     }
 
-    pub fn catalogue_json(&self) -> &'static str {
-        self.lang.script_json()
+    /// The content-hashed URL of an embedded file (`js/stock.js`); a unit
+    /// test checks that every name the templates use is embedded.
+    pub fn asset(&self, path: &str) -> &'static str {
+        assets::href(path).unwrap_or("/assets/not-embedded")
+    }
+
+    /// The URL of the viewer's catalogue script, which the page's modules read.
+    pub fn catalogue_href(&self) -> &'static str {
+        match self.lang {
+            Lang::En => self.asset("i18n/en.js"),
+            Lang::Ko => self.asset("i18n/ko.js"),
+        }
     }
 
     /// The link that switches to `code` and comes back here.
@@ -347,6 +360,35 @@ mod tests {
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(Some("/a\nb")), "/");
         assert_eq!(local_path(None), "/");
+    }
+
+    /// Every file a template links by `c.asset("...")` is embedded, so no
+    /// page links `/assets/not-embedded`.
+    #[test]
+    fn templates_link_only_embedded_files() {
+        let templates = [
+            include_str!("../../templates/base.html"),
+            include_str!("../../templates/login.html"),
+            include_str!("../../templates/signup.html"),
+            include_str!("../../templates/me.html"),
+            include_str!("../../templates/sale.html"),
+            include_str!("../../templates/organizer_new.html"),
+            include_str!("../../templates/organizer_sale.html"),
+        ];
+        let mut linked = 0;
+        for src in templates {
+            for part in src.split("c.asset(\"").skip(1) {
+                let path = part.split('"').next().unwrap_or("");
+                assert!(assets::href(path).is_some(), "a template links {path}, which is not embedded");
+                linked += 1;
+            }
+            assert!(!src.contains("\"/assets/"), "a template links an asset by a bare path");
+        }
+        assert!(linked >= 11, "found only {linked} links");
+        for lang in Lang::ALL {
+            let c = Chrome { lang, user: None, here: "/".to_owned(), nav: "" };
+            assert!(c.catalogue_href().ends_with(&format!("/i18n/{}.js", lang.code())));
+        }
     }
 
     #[test]
