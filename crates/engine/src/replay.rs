@@ -11,7 +11,7 @@ use stampede_log::{ChainTip, CommandLog, Entry, LogError, SaleId};
 
 use crate::events::EntryEvents;
 use crate::persons::{PersonKey, SaleSeal};
-use crate::record::{OutcomeV1, Persons, RECORD_VERSION, Record, RecordError, SEALED_RECORD_VERSION};
+use crate::record::{OutcomeV1, Persons, RECORD_VERSION, Record, RecordError, is_sealed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -64,6 +64,8 @@ pub struct Recovered {
     pub from_snapshot_seq: Option<u64>,
     /// Its records name people by pseudonym ([`crate::persons`]).
     pub sealed: bool,
+    /// Its records' version (its `create` record's), which the sale keeps writing.
+    pub record_version: u16,
 }
 
 /// How a replay reads people in a sealed sale.
@@ -106,16 +108,13 @@ impl Replayer {
 
     /// Continues from a snapshot of a sale whose `create` record is `first`.
     fn resume(&mut self, sale: Sale, tip: ChainTip, first: Option<&Entry>) -> Result<(), ReplayError> {
-        let sealed = match first {
-            Some(e) => {
-                Record::decode(&e.payload)
-                    .map_err(|source| ReplayError::Record { sale: self.id, seq: 0, source })?
-                    .version()
-                    == SEALED_RECORD_VERSION
-            }
-            None => false,
+        let version = match first {
+            Some(e) => Record::decode(&e.payload)
+                .map_err(|source| ReplayError::Record { sale: self.id, seq: 0, source })?
+                .version(),
+            None => RECORD_VERSION,
         };
-        self.start(if sealed { SEALED_RECORD_VERSION } else { RECORD_VERSION })?;
+        self.start(version)?;
         self.sale = Some(sale);
         self.tip = tip;
         Ok(())
@@ -124,7 +123,7 @@ impl Replayer {
     /// Learns the sale's record version and how to read its people.
     fn start(&mut self, version: u16) -> Result<(), ReplayError> {
         self.version = version;
-        if version != SEALED_RECORD_VERSION {
+        if !is_sealed(version) {
             return Ok(());
         }
         match &self.reading {
@@ -137,7 +136,7 @@ impl Replayer {
 
     /// Replaying pseudonyms with no key: proofs of work cannot be checked.
     fn on_pseudonyms(&self) -> bool {
-        self.version == SEALED_RECORD_VERSION && self.seal.is_none()
+        is_sealed(self.version) && self.seal.is_none()
     }
 
     fn feed(&mut self, entry: &Entry) -> Result<(), ReplayError> {
@@ -292,14 +291,14 @@ pub fn recover_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey
                 let first = first_entry(log, id)?;
                 r.resume(sale, tip, first.as_ref())?;
                 run(log, &mut r, snap.seq + 1)?;
-                let sealed = r.version == SEALED_RECORD_VERSION;
                 let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
                 return Ok(Recovered {
                     sale,
                     tip: r.tip,
                     replayed: r.replayed,
                     from_snapshot_seq: Some(snap.seq),
-                    sealed,
+                    sealed: is_sealed(r.version),
+                    record_version: r.version,
                 });
             }
             Err(e) => tracing::warn!(sale = id, error = %e, "snapshot not usable; replaying the whole log"),
@@ -307,9 +306,15 @@ pub fn recover_with(log: &mut dyn CommandLog, id: SaleId, key: Option<&PersonKey
     }
     let mut r = Replayer::new(id, false, reading);
     run(log, &mut r, 0)?;
-    let sealed = r.version == SEALED_RECORD_VERSION;
     let sale = r.sale.ok_or(ReplayError::Empty { sale: id })?;
-    Ok(Recovered { sale, tip: r.tip, replayed: r.replayed, from_snapshot_seq: None, sealed })
+    Ok(Recovered {
+        sale,
+        tip: r.tip,
+        replayed: r.replayed,
+        from_snapshot_seq: None,
+        sealed: is_sealed(r.version),
+        record_version: r.version,
+    })
 }
 
 /// What `verify` found for one sale.
