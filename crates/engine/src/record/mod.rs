@@ -26,7 +26,7 @@ pub mod v1;
 use serde::{Deserialize, Serialize};
 use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SaleConfig, SeatedAction, UserId};
 
-use crate::persons::SaleSeal;
+use crate::persons::{SaleSeal, Unsealer};
 
 pub use v1::{ActionV1, ConfigV1, KindV1, OutcomeV1, TermsV1};
 
@@ -52,8 +52,8 @@ pub enum Persons<'a> {
     /// As they are written: accounts in a version-1 record, pseudonyms in a
     /// version-2 one (a verifier of a published log).
     AsWritten,
-    /// Turn a version-2 record's pseudonyms back into accounts (the server).
-    Unseal(&'a SaleSeal),
+    /// Turn a sealed record's pseudonyms back into accounts (the server).
+    Unseal(&'a Unsealer),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
