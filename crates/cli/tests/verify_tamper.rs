@@ -92,10 +92,10 @@ fn rewrite_outcome_and_rehash(db: &Path, sale: u64, seq: u64) {
     };
     for (s, at_us, mut payload) in rows.into_iter().skip(seq as usize) {
         if s as u64 == seq {
-            let mut record: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-            let hold = record["out"]["hold"].as_u64().expect("a hold's outcome");
-            record["out"]["hold"] = serde_json::json!(hold + 1);
-            payload = serde_json::to_vec(&record).unwrap();
+            let mut record = stampede_engine::record::Record::decode(&payload).unwrap();
+            let stampede_engine::record::Record::Cmd { out, .. } = &mut record else { panic!("not a command") };
+            out.hold = Some(out.hold.expect("a hold's outcome") + 1);
+            payload = record.encode();
         }
         let hash = chain_hash(&prev, sale, s as u64, at_us, &payload);
         conn.execute(

@@ -9,7 +9,7 @@
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use stampede_core::{
-    Action, Command, DropAction, DropConfig, IdempotencyKey, Input, KindConfig, QueueConfig, AdmissionPolicy, Row,
+    Action, AdmissionPolicy, Command, DropAction, DropConfig, IdempotencyKey, Input, KindConfig, QueueConfig, Row,
     Sale, SaleConfig, Seat, SeatId, SeatedAction, SeatedConfig, Section, StockAction, StockConfig, UserId, Venue,
 };
 
@@ -114,7 +114,11 @@ fn seat_holds(bencher: Bencher) {
         let inputs = (0..BATCH)
             .map(|i| {
                 let seat = SeatId(((i * 7_919) % 50_000) as u32);
-                command(i, 10 + i as u64, Action::Seated(SeatedAction::HoldSeats { seats: vec![seat], holders: vec![] }))
+                command(
+                    i,
+                    10 + i as u64,
+                    Action::Seated(SeatedAction::HoldSeats { seats: vec![seat], holders: vec![] }),
+                )
             })
             .collect();
         (sale, inputs)
@@ -154,8 +158,9 @@ fn queue_joins(bencher: Bencher) {
         let mut cfg = config(kind.clone(), Some(queue.clone()));
         cfg.opens_at_us = Some(T0 + 3_600_000_000);
         let sale = Sale::new(cfg);
-        let inputs =
-            (0..BATCH).map(|i| command(i, 10 + i as u64, Action::Join { nonce: 0, address: (i % 5_000) as u64 })).collect();
+        let inputs = (0..BATCH)
+            .map(|i| command(i, 10 + i as u64, Action::Join { nonce: 0, address: (i % 5_000) as u64 }))
+            .collect();
         (sale, inputs)
     });
 }

@@ -77,6 +77,8 @@ pub(crate) struct SaleTask {
     pub pending: Vec<EntryEvents>,
     /// The sale's pseudonyms, when its records are sealed ([`crate::persons`]).
     pub seal: Option<SaleSeal>,
+    /// The version its records are written at: its `create` record's.
+    pub record_version: u16,
 }
 
 impl SaleTask {
@@ -127,7 +129,7 @@ impl SaleTask {
 
     fn tick(&mut self, job: &mut Job) {
         let input = Input::Tick { at_us: self.now() };
-        let decided = step::decide_sealed(&mut self.sale, &mut self.tip, &input, self.seal.as_ref());
+        let decided = step::decide_as(&mut self.sale, &mut self.tip, &input, self.seal.as_ref(), self.record_version);
         self.log(decided.entry, decided.events, job);
     }
 
@@ -143,7 +145,7 @@ impl SaleTask {
             None => key,
         };
         let input = Input::Command(Command { at_us: self.now(), by, key, action });
-        let decided = step::decide_sealed(&mut self.sale, &mut self.tip, &input, self.seal.as_ref());
+        let decided = step::decide_as(&mut self.sale, &mut self.tip, &input, self.seal.as_ref(), self.record_version);
         let outcome = decided.outcome;
         // What the receipt will say: the entry as logged, the person as the log names them.
         let logged = decided.entry.as_ref().map(|e| Logged {

@@ -342,7 +342,7 @@ impl Engine {
             // start: a server restarted more often than every `snapshot_every`
             // entries must still snapshot its sales.
             let since_snapshot = r.tip.next_seq - r.from_snapshot_seq.map_or(0, |seq| seq + 1);
-            engine.spawn_sale(id, r.sale, r.tip, since_snapshot, None, r.sealed);
+            engine.spawn_sale(id, r.sale, r.tip, since_snapshot, None, r.record_version);
         }
         Ok((engine, report))
     }
@@ -354,9 +354,13 @@ impl Engine {
         tip: ChainTip,
         entries_since_snapshot: u64,
         first: Option<Job>,
-        sealed: bool,
+        record_version: u16,
     ) -> Option<SaleHandle> {
-        let seal = if sealed { self.inner.config.persons.as_ref().map(|k| k.sale(id)) } else { None };
+        let seal = if record::is_sealed(record_version) {
+            self.inner.config.persons.as_ref().map(|k| k.sale(id))
+        } else {
+            None
+        };
         let writer = self.inner.writer.lock().clone()?;
         let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
         let (live_tx, live) = watch::channel(Arc::new(LiveView::of(&sale)));
@@ -397,6 +401,7 @@ impl Engine {
             bus: self.inner.bus.clone(),
             pending: Vec::new(),
             seal,
+            record_version,
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -420,7 +425,8 @@ impl Engine {
                 let _ = tx.send(ok);
             })],
         };
-        let handle = self.spawn_sale(id, sale, tip, 1, Some(job), seal.is_some()).ok_or(EngineError::Unavailable)?;
+        let version = record::new_sale_version(seal.is_some());
+        let handle = self.spawn_sale(id, sale, tip, 1, Some(job), version).ok_or(EngineError::Unavailable)?;
         match rx.await {
             Ok(true) => Ok(handle),
             _ => Err(EngineError::Unavailable),

@@ -132,6 +132,49 @@ impl SaleSeal {
     }
 }
 
+/// A sale's pseudonyms read back into accounts during a replay, remembering
+/// the people met so far: undoing a pseudonym is ten keyed hashes, and a
+/// rush's log names the same few thousand people over and over, so without
+/// it unsealing was most of a replay's time.
+pub struct Unsealer {
+    seal: SaleSeal,
+    known: std::cell::RefCell<std::collections::HashMap<u64, UserId>>,
+}
+
+impl std::fmt::Debug for Unsealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unsealer(..)")
+    }
+}
+
+/// People remembered at most; beyond, the memo starts over (bounded memory
+/// for a sale of millions of people, who then cost their hashes again).
+const UNSEALED_KNOWN_MAX: usize = 1 << 17;
+
+impl Unsealer {
+    pub fn new(seal: SaleSeal) -> Self {
+        Unsealer { seal, known: Default::default() }
+    }
+
+    /// [`SaleSeal::person_back`], remembered.
+    pub fn person_back(&self, pseudonym: UserId) -> UserId {
+        let mut known = self.known.borrow_mut();
+        if let Some(user) = known.get(&pseudonym.0) {
+            return *user;
+        }
+        if known.len() >= UNSEALED_KNOWN_MAX {
+            known.clear();
+        }
+        let user = self.seal.person_back(pseudonym);
+        known.insert(pseudonym.0, user);
+        user
+    }
+
+    pub fn address_back(&self, sealed: u64) -> u64 {
+        self.seal.address_back(sealed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +207,17 @@ mod tests {
         assert_ne!(a, seal.key(UserId(6), &k));
         assert!(!a.as_str().contains("alice"));
         assert_eq!(a.as_str().len(), 32);
+    }
+
+    #[test]
+    fn the_unsealer_remembers_nothing_wrong() {
+        let seal = PersonKey::from_secret(&[7; 32]).sale(1);
+        let unsealer = Unsealer::new(seal.clone());
+        for round in 0..2 {
+            for id in [3, 4, 3, u64::MAX] {
+                assert_eq!(unsealer.person_back(seal.person(UserId(id))), UserId(id), "round {round}");
+            }
+        }
+        assert_eq!(unsealer.address_back(seal.address(9)), 9);
     }
 }

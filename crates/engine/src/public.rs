@@ -2,12 +2,15 @@
 //! with no secret: the public log file and the receipt.
 //!
 //! **The public log file** is JSON lines: a header line
-//! `{"format":"stampede-public-log","version":1,"sale":3}`, then one line per
-//! entry in seq order, `{"sale":3,"seq":0,"at_us":…,"payload":"…","hash":"…"}`,
-//! the payload being the record exactly as stored (only sealed sales are
-//! published, so it names people by pseudonym) and the hash its chain hash
-//! in lower-case hex. Nothing is re-encoded: the chain recomputes from the
-//! file alone.
+//! `{"format":"stampede-public-log","version":2,"sale":3}`, then one line per
+//! entry in seq order, `{"sale":3,"seq":0,"at_us":…,"bytes":"…","record":{…},"hash":"…"}`:
+//! `bytes` is the record exactly as stored, in base64url (only sealed sales
+//! are published, so it names people by pseudonym), `record` is what those
+//! bytes say as JSON, for people to read (a reader checks it against the
+//! bytes), and the hash is the chain hash in lower-case hex. A JSON record
+//! (sales logged before binary records) is carried as its text in
+//! `payload` instead, as version 1 of the file did. Nothing is re-encoded:
+//! the chain recomputes from the file alone.
 //!
 //! **A receipt** says "entry `seq` of sale `sale`, stamped `at_us`, with chain
 //! hash `hash`, was sent by `by` (as the log names them) and answered with
@@ -27,8 +30,8 @@ use crate::record::{Record, hex, unhex32};
 
 /// The header line's `format`.
 pub const LOG_FORMAT: &str = "stampede-public-log";
-/// The header line's `version`.
-pub const LOG_FORMAT_VERSION: u16 = 1;
+/// The header line's `version`. Version 1 files (payloads as text only) are read too.
+pub const LOG_FORMAT_VERSION: u16 = 2;
 /// Signed before a receipt's fields, so its signature means nothing elsewhere
 /// (the same key signs waiting-room passes under another tag).
 pub const RECEIPT_DOMAIN: &[u8] = b"stampede-receipt-v1";
@@ -77,10 +80,10 @@ impl LogHeader {
     pub fn parse(line: &str) -> Result<Self, PublicError> {
         let header: LogHeader =
             serde_json::from_str(line).map_err(|e| PublicError::Malformed { line: 1, problem: e.to_string() })?;
-        if header.format != LOG_FORMAT || header.version != LOG_FORMAT_VERSION {
+        if header.format != LOG_FORMAT || !(1..=LOG_FORMAT_VERSION).contains(&header.version) {
             return Err(PublicError::Malformed {
                 line: 1,
-                problem: format!("not a {LOG_FORMAT} of version {LOG_FORMAT_VERSION}"),
+                problem: format!("not a {LOG_FORMAT} of version 1 to {LOG_FORMAT_VERSION}"),
             });
         }
         Ok(header)
@@ -94,8 +97,15 @@ pub struct LogLine {
     pub sale: SaleId,
     pub seq: u64,
     pub at_us: i64,
-    /// The record as stored (records are UTF-8 JSON).
-    pub payload: String,
+    /// A JSON record (versions 1 and 2) as stored, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// A binary record (versions 3 and 4) as stored, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<String>,
+    /// What `bytes` says, for people; not hashed, and checked against `bytes` when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<serde_json::Value>,
     /// Lower-case hex of the chain hash.
     pub hash: String,
 }
@@ -106,15 +116,18 @@ fn strict_hash(text: &str) -> Option<Hash> {
 }
 
 impl LogLine {
-    /// `None` for a payload that is not UTF-8 (no record is).
-    pub fn of(entry: &Entry) -> Option<Self> {
-        Some(LogLine {
-            sale: entry.sale,
-            seq: entry.seq,
-            at_us: entry.at_us,
-            payload: String::from_utf8(entry.payload.clone()).ok()?,
-            hash: hex(&entry.hash),
-        })
+    /// A JSON record's line carries its text, as version 1 of the file did;
+    /// any other payload its bytes and what they decode to.
+    pub fn of(entry: &Entry) -> Self {
+        let (payload, bytes, record) = match std::str::from_utf8(&entry.payload) {
+            Ok(text) if text.starts_with('{') => (Some(text.to_owned()), None, None),
+            _ => (
+                None,
+                Some(URL_SAFE_NO_PAD.encode(&entry.payload)),
+                Record::decode(&entry.payload).ok().and_then(|r| serde_json::to_value(r).ok()),
+            ),
+        };
+        LogLine { sale: entry.sale, seq: entry.seq, at_us: entry.at_us, payload, bytes, record, hash: hex(&entry.hash) }
     }
 
     /// The line's JSON and a newline.
@@ -129,7 +142,25 @@ impl LogLine {
         let malformed = |problem: String| PublicError::Malformed { line, problem };
         let l: LogLine = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
         let hash = strict_hash(&l.hash).ok_or_else(|| malformed("`hash` is not 64 lower-case hex digits".into()))?;
-        Ok(Entry { sale: l.sale, seq: l.seq, at_us: l.at_us, payload: l.payload.into_bytes(), hash })
+        let payload = match (l.payload, l.bytes) {
+            (Some(text), None) if l.record.is_none() => text.into_bytes(),
+            (None, Some(b64)) => {
+                let bytes = URL_SAFE_NO_PAD.decode(&b64).map_err(|e| malformed(format!("`bytes`: {e}")))?;
+                // Canonical base64 only: another spelling of the same bytes is another file.
+                if URL_SAFE_NO_PAD.encode(&bytes) != b64 {
+                    return Err(malformed("`bytes` is not canonical base64url".into()));
+                }
+                if let Some(view) = l.record {
+                    let said = Record::decode(&bytes).ok().and_then(|r| serde_json::to_value(r).ok());
+                    if said.as_ref() != Some(&view) {
+                        return Err(malformed("`record` is not what `bytes` say".into()));
+                    }
+                }
+                bytes
+            }
+            _ => return Err(malformed("a line has either `payload` or `bytes` (with `record`)".into())),
+        };
+        Ok(Entry { sale: l.sale, seq: l.seq, at_us: l.at_us, payload, hash })
     }
 }
 

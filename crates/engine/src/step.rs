@@ -12,7 +12,7 @@ use stampede_core::{Event, Input, Outcome, Sale, SaleConfig};
 use stampede_log::{ChainTip, Entry, SaleId};
 
 use crate::persons::SaleSeal;
-use crate::record::Record;
+use crate::record::{Record, new_sale_version};
 
 /// What applying one input decided.
 pub struct Decided {
@@ -36,26 +36,30 @@ pub fn create(id: SaleId, config: SaleConfig, at_us: i64) -> (Sale, ChainTip, En
 }
 
 /// [`create`], with people sealed as this sale's pseudonyms when `seal` is
-/// given (a sale whose log can be published, [`crate::persons`]).
+/// given (a sale whose log can be published, [`crate::persons`]). New sales
+/// write binary records ([`crate::record::binary`]).
 pub fn create_sealed(id: SaleId, config: SaleConfig, at_us: i64, seal: Option<&SaleSeal>) -> (Sale, ChainTip, Entry) {
     let mut tip = ChainTip::genesis(id);
     let entry = tip.append(at_us, Record::create_sealed(&config, seal).encode());
     (Sale::new(config), tip, entry)
 }
 
-/// Applies `input` to `sale` and, unless it is a tick that changed nothing,
-/// chains its record (with the outcome, for audits) onto `tip`.
+/// Applies `input` to a sale made by [`create`] and, unless it is a tick
+/// that changed nothing, chains its record (with the outcome, for audits)
+/// onto `tip`.
 pub fn decide(sale: &mut Sale, tip: &mut ChainTip, input: &Input) -> Decided {
-    decide_sealed(sale, tip, input, None)
+    decide_as(sale, tip, input, None, new_sale_version(false))
 }
 
-/// [`decide`] for a sale created with `seal`: its record names people by
-/// pseudonym. A command's idempotency key must already be the sealed one
+/// [`decide`] for a sale whose records have `version` (its `create`
+/// record's: a sale keeps the encoding it was created with), sealed with
+/// `seal` when the version says so: its record names people by pseudonym.
+/// A command's idempotency key must then already be the sealed one
 /// ([`SaleSeal::key`]), so that what was applied is what is logged.
-pub fn decide_sealed(sale: &mut Sale, tip: &mut ChainTip, input: &Input, seal: Option<&SaleSeal>) -> Decided {
+pub fn decide_as(sale: &mut Sale, tip: &mut ChainTip, input: &Input, seal: Option<&SaleSeal>, version: u16) -> Decided {
     let applied = sale.apply(input);
     let logged = applied.changed || matches!(input, Input::Command(_));
-    let entry =
-        logged.then(|| tip.append(input.at_us(), Record::from_input_sealed(input, &applied.outcome, seal).encode()));
+    let entry = logged
+        .then(|| tip.append(input.at_us(), Record::from_input_as(input, &applied.outcome, seal, version).encode()));
     Decided { outcome: applied.outcome, events: applied.events, entry }
 }

@@ -303,3 +303,45 @@ async fn a_snapshot_is_the_sale_rebuilt_from_the_durable_log_at_its_entry() {
     // An entry the log does not hold yet: no state.
     assert!(replay::state_at(&mut log, sale, None, last + 1).unwrap().is_none());
 }
+
+/// A sale logged in JSON (record version 1, before binary records) keeps
+/// its encoding after a restart by a build that creates binary sales: its
+/// log stays one encoding, and both sales audit clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_sale_keeps_writing_json_beside_new_binary_sales() {
+    use stampede_core::{Input, Sale};
+    use stampede_engine::record::{BINARY_RECORD_VERSION, RECORD_VERSION, Record};
+    use stampede_log::ChainTip;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // What an older build wrote: a version-1 sale, opened.
+        let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+        let mut tip = ChainTip::genesis(1);
+        let mut sale = Sale::new(stock_sale());
+        let create = tip.append(T0, Record::create(&stock_sale()).encode());
+        let open = Input::Command(stampede_core::Command {
+            at_us: T0,
+            by: UserId(1),
+            key: IdempotencyKey::parse("open").unwrap(),
+            action: Action::Open,
+        });
+        let applied = sale.apply(&open);
+        let opened = tip.append(T0, Record::from_input(&open, &applied.outcome).encode());
+        log.append(&[create, opened], &[]).unwrap();
+    }
+    let engine = start(dir.path()).unwrap();
+    hold(&engine, 1, "after-restart").await;
+    let new_sale = engine.create_sale(stock_sale()).await.unwrap().id;
+    stop(engine).await;
+    let mut log = SqliteLog::open(&dir.path().join("log.sqlite")).unwrap();
+    for (sale, version, entries) in [(1, RECORD_VERSION, 3), (new_sale, BINARY_RECORD_VERSION, 1)] {
+        let mut versions = Vec::new();
+        log.replay(sale, 0, &mut |e| {
+            versions.push(Record::decode(&e.payload).unwrap().version());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(versions, vec![version; entries], "sale {sale}");
+        assert_eq!(replay::audit(&mut log, sale).unwrap().entries, entries as u64);
+    }
+}

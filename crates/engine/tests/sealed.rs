@@ -143,16 +143,18 @@ async fn a_sealed_sale_names_nobody_replays_on_pseudonyms_and_recovers_with_the_
     let seal = secret.sale(id);
     let mut senders = std::collections::BTreeSet::new();
     for e in &stored {
-        let text = String::from_utf8(e.payload.clone()).unwrap();
+        // The bytes as stored, and what they say.
+        let record = Record::decode(&e.payload).unwrap();
+        let text = format!("{} {}", String::from_utf8_lossy(&e.payload), serde_json::to_string(&record).unwrap());
         assert!(!text.contains("alice@example.com"), "{text}");
         assert!(!text.contains("\"address\":77") && !text.contains("\"address\":78"), "{text}");
-        match Record::decode(&e.payload).unwrap() {
+        match record {
             Record::Cmd { v, by, .. } => {
-                assert_eq!(v, 2);
+                assert_eq!(v, 4);
                 senders.insert(by);
             }
-            Record::Create { v, config } => assert_eq!((v, config.owner), (2, seal.person(UserId(ORGANIZER)).0)),
-            Record::Tick { v } => assert_eq!(v, 2),
+            Record::Create { v, config } => assert_eq!((v, config.owner), (4, seal.person(UserId(ORGANIZER)).0)),
+            Record::Tick { v } => assert_eq!(v, 4),
         }
     }
     let pseudonyms: std::collections::BTreeSet<u64> =
@@ -198,9 +200,7 @@ async fn a_sealed_sale_names_nobody_replays_on_pseudonyms_and_recovers_with_the_
 
     // Every receipt proves its entry against the file's lines; another entry's does not pass for it.
     let mut file = vec![serde_json::to_string(&LogHeader::of(id)).unwrap()];
-    file.extend(
-        stored.iter().map(|e| String::from_utf8(LogLine::of(e).unwrap().encode()).unwrap().trim_end().to_owned()),
-    );
+    file.extend(stored.iter().map(|e| String::from_utf8(LogLine::of(e).encode()).unwrap().trim_end().to_owned()));
     let key_b64 = receipts[0].key.clone();
     for r in &receipts {
         let proof = check_receipt(r, Some(&key_b64), &mut file.iter().cloned().map(Ok)).unwrap();

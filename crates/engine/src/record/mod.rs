@@ -14,13 +14,19 @@
 //! is the same, but every person and address tag in a sale whose `create`
 //! record says `"v":2` is that sale's pseudonym, and its idempotency keys are
 //! keyed hashes. A sale's records all have its `create` record's version.
+//!
+//! Versions 3 and 4 are versions 1 and 2 spelled in a compact binary frame
+//! instead of JSON ([`binary`]); every sale created since log format v2
+//! writes them. The first byte tells the spellings apart (JSON starts with
+//! `{`), and both decode to the same [`Record`].
 
+pub mod binary;
 pub mod v1;
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SaleConfig, SeatedAction, UserId};
 
-use crate::persons::SaleSeal;
+use crate::persons::{SaleSeal, Unsealer};
 
 pub use v1::{ActionV1, ConfigV1, KindV1, OutcomeV1, TermsV1};
 
@@ -28,6 +34,17 @@ pub use v1::{ActionV1, ConfigV1, KindV1, OutcomeV1, TermsV1};
 pub const RECORD_VERSION: u16 = 1;
 /// Records with people sealed as pseudonyms: a sale whose log can be published.
 pub const SEALED_RECORD_VERSION: u16 = 2;
+pub use binary::{BINARY_RECORD_VERSION, SEALED_BINARY_RECORD_VERSION};
+
+/// Whether records of `version` name people by pseudonym.
+pub fn is_sealed(version: u16) -> bool {
+    version == SEALED_RECORD_VERSION || version == SEALED_BINARY_RECORD_VERSION
+}
+
+/// The version a new sale writes: binary, sealed when it has a seal.
+pub fn new_sale_version(sealed: bool) -> u16 {
+    if sealed { SEALED_BINARY_RECORD_VERSION } else { BINARY_RECORD_VERSION }
+}
 
 /// How to read the people in a sealed record.
 #[derive(Clone, Copy, Debug)]
@@ -35,8 +52,8 @@ pub enum Persons<'a> {
     /// As they are written: accounts in a version-1 record, pseudonyms in a
     /// version-2 one (a verifier of a published log).
     AsWritten,
-    /// Turn a version-2 record's pseudonyms back into accounts (the server).
-    Unseal(&'a SaleSeal),
+    /// Turn a sealed record's pseudonyms back into accounts (the server).
+    Unseal(&'a Unsealer),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,30 +117,40 @@ fn map_people(action: &Action, person: &dyn Fn(UserId) -> UserId, address: &dyn 
 }
 
 impl Record {
+    /// A sale's first record at version 1 (JSON), for tests and fixtures of
+    /// JSON logs; new sales write [`Record::create_sealed`]'s.
     pub fn create(config: &SaleConfig) -> Self {
-        Record::create_sealed(config, None)
+        Record::create_as(config, None, RECORD_VERSION)
     }
 
-    /// A sale's first record; with a seal, at version 2 with its organizer's pseudonym.
+    /// A new sale's first record, in the binary spelling; with a seal, at
+    /// version 4 with its organizer's pseudonym.
     pub fn create_sealed(config: &SaleConfig, seal: Option<&SaleSeal>) -> Self {
+        Record::create_as(config, seal, new_sale_version(seal.is_some()))
+    }
+
+    /// A sale's first record at `version` (1 or 3 without a seal, 2 or 4 with one).
+    pub fn create_as(config: &SaleConfig, seal: Option<&SaleSeal>, version: u16) -> Self {
         match seal {
-            None => Record::Create { v: RECORD_VERSION, config: config.into() },
+            None => Record::Create { v: version, config: config.into() },
             Some(seal) => {
                 let mut config = ConfigV1::from(config);
                 config.owner = seal.person(UserId(config.owner)).0;
-                Record::Create { v: SEALED_RECORD_VERSION, config }
+                Record::Create { v: version, config }
             }
         }
     }
 
+    /// A command's or tick's record in a sale of version 1, for tests and
+    /// fixtures of JSON logs.
     pub fn from_input(input: &Input, outcome: &Outcome) -> Self {
-        Record::from_input_sealed(input, outcome, None)
+        Record::from_input_as(input, outcome, None, RECORD_VERSION)
     }
 
-    /// A command's or tick's record; with a seal, at version 2 with people
-    /// as pseudonyms (the key was already replaced before the sale applied it).
-    pub fn from_input_sealed(input: &Input, outcome: &Outcome, seal: Option<&SaleSeal>) -> Self {
-        let v = if seal.is_some() { SEALED_RECORD_VERSION } else { RECORD_VERSION };
+    /// A command's or tick's record at the sale's `version`; with a seal
+    /// (versions 2 and 4), with people as pseudonyms (the key was already
+    /// replaced before the sale applied it).
+    pub fn from_input_as(input: &Input, outcome: &Outcome, seal: Option<&SaleSeal>, v: u16) -> Self {
         match input {
             Input::Command(c) => {
                 let (by, action) = match seal {
@@ -154,13 +181,20 @@ impl Record {
         *h.finalize().as_bytes()
     }
 
+    /// The payload: JSON at versions 1 and 2, the binary frame at 3 and 4.
     pub fn encode(&self) -> Vec<u8> {
+        if binary::is_binary(self.version()) {
+            return binary::encode(self);
+        }
         // Serializing these plain structs cannot fail; an empty payload would
         // still be caught by decode on replay.
         serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
+        if bytes.first() != Some(&b'{') {
+            return binary::decode(bytes);
+        }
         let record: Record = serde_json::from_slice(bytes)?;
         let v = record.version();
         if v != RECORD_VERSION && v != SEALED_RECORD_VERSION {
@@ -174,7 +208,7 @@ impl Record {
     pub fn config(&self, persons: Persons) -> Result<Option<SaleConfig>, RecordError> {
         let Record::Create { v, config } = self else { return Ok(None) };
         let mut config = SaleConfig::try_from(config.clone())?;
-        if let (SEALED_RECORD_VERSION, Persons::Unseal(seal)) = (*v, persons) {
+        if let (true, Persons::Unseal(seal)) = (is_sealed(*v), persons) {
             config.owner = seal.person_back(config.owner);
         }
         Ok(Some(config))
@@ -187,8 +221,7 @@ impl Record {
         persons: Persons,
     ) -> Result<Option<(Input, Option<&OutcomeV1>)>, RecordError> {
         let read = self.to_input(at_us)?;
-        let (SEALED_RECORD_VERSION, Persons::Unseal(seal), Some((Input::Command(c), out))) =
-            (self.version(), persons, &read)
+        let (true, Persons::Unseal(seal), Some((Input::Command(c), out))) = (is_sealed(self.version()), persons, &read)
         else {
             return Ok(read);
         };

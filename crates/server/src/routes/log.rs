@@ -38,7 +38,8 @@ fn not_public(slug: &'static str, detail: &str) -> ApiError {
 }
 
 /// The sale's log as JSON lines (a header line, then one line per entry:
-/// sale, seq, time in µs, the record as stored, its chain hash), streamed.
+/// sale, seq, time in µs, the record as stored (base64url of a binary
+/// record, with what it says as JSON beside it), its chain hash), streamed.
 /// Public once the sale has closed; people appear only as pseudonyms.
 /// `stampede verify --log FILE` replays it and checks every outcome.
 #[utoipa::path(get, path = "/api/sales/{id}/log", tag = "public log", params(("id" = u64, Path)),
@@ -69,8 +70,7 @@ pub async fn download(State(state): State<AppState>, ApiPath(id): ApiPath<String
         chunk.push(b'\n');
         let result = open().and_then(|mut log| {
             log.replay(id, 0, &mut |entry| {
-                let line = LogLine::of(&entry).ok_or_else(|| LogError::Visitor("a payload is not UTF-8".into()))?;
-                chunk.extend_from_slice(&line.encode());
+                chunk.extend_from_slice(&LogLine::of(&entry).encode());
                 if chunk.len() >= CHUNK_BYTES {
                     // The client went away: stop reading.
                     tx.blocking_send(std::mem::take(&mut chunk)).map_err(|_| LogError::Visitor("gone".into()))?;
