@@ -105,6 +105,8 @@ fn describe() {
         "Time to answer a request, by route template, method and status class"
     );
     metrics::describe_counter!(REQUESTS_SHED, "Requests refused at once by the cap on requests in flight");
+    // Served from the start, at 0: a rate needs the series before the first shed.
+    metrics::counter!(REQUESTS_SHED).increment(0);
     stampede_engine::metrics::describe();
 }
 

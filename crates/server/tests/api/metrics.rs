@@ -80,6 +80,33 @@ async fn metrics_count_requests_by_route_commits_mailboxes_and_the_process() {
     assert!(rss > 1e6, "{rss} bytes resident");
 }
 
+/// The Grafana dashboard (`deploy/grafana/stampede.json`) plots only series
+/// the server serves, so a renamed metric cannot leave a panel empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_names_only_series_the_server_serves() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana/stampede.json");
+    let dashboard = std::fs::read_to_string(&path).expect("the dashboard");
+    let _: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let s = Server::start().await;
+    s.open_stock_sale(json!({})).await;
+    let served = scrape(&s).await;
+    let mut named = std::collections::BTreeSet::new();
+    for prefix in ["stampede_", "process_"] {
+        for (at, _) in dashboard.match_indices(prefix) {
+            let name: String =
+                dashboard[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            named.insert(name);
+        }
+    }
+    assert!(named.len() >= 10, "{named:?}");
+    for name in &named {
+        let exposed = served.lines().any(|l| {
+            l.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        });
+        assert!(exposed, "the dashboard plots {name}, which /metrics does not serve");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_websocket_gauge_rises_and_falls_with_a_socket() {
     let s = Server::start().await;
