@@ -93,16 +93,15 @@ async fn the_dashboard_names_only_series_the_server_serves() {
     let mut named = std::collections::BTreeSet::new();
     for prefix in ["stampede_", "process_"] {
         for (at, _) in dashboard.match_indices(prefix) {
-            let name: String =
-                dashboard[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = dashboard[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             named.insert(name);
         }
     }
     assert!(named.len() >= 10, "{named:?}");
     for name in &named {
-        let exposed = served.lines().any(|l| {
-            l.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        });
+        let exposed = served
+            .lines()
+            .any(|l| l.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')));
         assert!(exposed, "the dashboard plots {name}, which /metrics does not serve");
     }
 }
