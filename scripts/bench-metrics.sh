@@ -27,9 +27,11 @@ run() { # run on|off
 }
 echo "# $(date -u +%F) $(nproc) cores; $(uname -r)"
 out=$(mktemp)
+# Which goes first alternates too, so neither profits from its place in a pair.
 for i in $(seq "$rounds"); do
-  run on | tee -a "$out"
-  run off | tee -a "$out"
+  if (( i % 2 )); then first=on second=off; else first=off second=on; fi
+  run $first | tee -a "$out"
+  run $second | tee -a "$out"
 done
 median() { grep "^metrics=$1 " "$out" | sed 's/.* rps=\([0-9.]*\).*/\1/' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 on=$(median on); off=$(median off)
