@@ -378,6 +378,14 @@ impl Api {
         self.json(Method::GET, api_path, who, None).await
     }
 
+    /// The server's `process_cpu_seconds_total` from `GET /metrics`; `None`
+    /// when it serves no metrics (`--metrics off`, or an older server) or
+    /// does not report its CPU.
+    pub async fn server_cpu_seconds(&mut self) -> Option<f64> {
+        let text = self.call(Method::GET, "/metrics", As::Anyone, None).await.ok()?;
+        cpu_seconds_of_metrics(std::str::from_utf8(&text).ok()?)
+    }
+
     /// `GET /readyz`: whether the server says it is ready (a `503` is retried
     /// for the retry budget before it counts as not ready).
     pub async fn ready(&mut self) -> Result<bool, BenchError> {
@@ -398,10 +406,25 @@ impl Api {
     }
 }
 
+/// The value of `process_cpu_seconds_total` in a Prometheus text exposition.
+pub(crate) fn cpu_seconds_of_metrics(text: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("process_cpu_seconds_total "))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_seconds_are_read_from_the_metrics_text() {
+        let text = "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total_x 9\n\
+                    process_cpu_seconds_total 12.34\nprocess_resident_memory_bytes 1\n";
+        assert_eq!(cpu_seconds_of_metrics(text), Some(12.34));
+        assert_eq!(cpu_seconds_of_metrics("process_resident_memory_bytes 1\n"), None);
+    }
 
     #[test]
     fn venue_layout_parsing() {

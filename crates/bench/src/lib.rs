@@ -71,7 +71,7 @@ use std::path::{Path, PathBuf};
 
 pub use acked::{Ack, AckRecord, read_acked};
 pub use error::BenchError;
-pub use summary::{Summary, VerifyReport, Window};
+pub use summary::{ServerCpu, Summary, VerifyReport, Window};
 pub use torture::{TortureArgs, TortureReport, run as torture};
 
 /// Command-line arguments of `stampede bench`.

@@ -49,6 +49,33 @@ pub struct Summary {
     pub notes: Vec<String>,
     /// Latency of each 10-second window of the run, in order.
     pub windows: Vec<Window>,
+    /// The server's CPU time per request attempt during the load, from its
+    /// `process_cpu_seconds_total` read before and after.
+    pub server_cpu: ServerCpu,
+}
+
+/// The server's CPU time per request of a run, as `server_cpu_us_per_req=`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum ServerCpu {
+    /// The scenario does not read it (queue, overload): not in the line.
+    #[default]
+    NotMeasured,
+    /// The server serves no `/metrics` (or no CPU in them): `na`.
+    Unavailable,
+    /// Microseconds of server CPU (user and system) per request attempt.
+    MicrosPerRequest(f64),
+}
+
+impl ServerCpu {
+    /// From the server's CPU seconds before and after a load of `requests` attempts.
+    pub fn of(before: Option<f64>, after: Option<f64>, requests: u64) -> ServerCpu {
+        match (before, after) {
+            (Some(b), Some(a)) if requests > 0 && a >= b => {
+                ServerCpu::MicrosPerRequest((a - b) * 1e6 / requests as f64)
+            }
+            _ => ServerCpu::Unavailable,
+        }
+    }
 }
 
 /// The latency of the answers that arrived in one 10-second window of a run.
@@ -103,7 +130,9 @@ impl Summary {
 
     /// The machine-readable result line:
     /// `bench scenario=stock requests=.. ok=.. rejected=.. errors=.. rps=.. p50_ms=.. p99_ms=.. p999_ms=..
-    /// max_ms=.. oversold=..` followed by the scenario's extras.
+    /// max_ms=.. oversold=..` followed by the scenario's extras, and last
+    /// `server_cpu_us_per_req=..` (a number, or `na` when the server has no
+    /// `/metrics`) in the scenarios that read it.
     pub fn line(&self) -> String {
         let mut line = format!(
             "bench scenario={} requests={} ok={} rejected={} errors={} rps={:.1} p50_ms={:.3} p99_ms={:.3} \
@@ -122,6 +151,13 @@ impl Summary {
         );
         for (key, value) in &self.extra {
             let _ = write!(line, " {key}={value}");
+        }
+        match self.server_cpu {
+            ServerCpu::NotMeasured => {}
+            ServerCpu::Unavailable => line.push_str(" server_cpu_us_per_req=na"),
+            ServerCpu::MicrosPerRequest(us) => {
+                let _ = write!(line, " server_cpu_us_per_req={us:.1}");
+            }
         }
         line
     }
@@ -173,6 +209,15 @@ impl Summary {
         if !self.extra.is_empty() {
             let list: Vec<String> = self.extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(r, "checks       {}", list.join(" "));
+        }
+        match self.server_cpu {
+            ServerCpu::NotMeasured => {}
+            ServerCpu::Unavailable => {
+                let _ = writeln!(r, "server cpu   not known (the server serves no /metrics)");
+            }
+            ServerCpu::MicrosPerRequest(us) => {
+                let _ = writeln!(r, "server cpu   {us:.1} us per request");
+            }
         }
         let _ = writeln!(r, "oversold     {}{}", self.oversold, if self.oversold == 0 { "" } else { "  <-- BUG" });
         if self.scenario == Scenario::Drop {
@@ -265,6 +310,11 @@ mod tests {
         assert_eq!(s.window_lines(), vec!["window=1 answers=7 p99_ms=1.000 p999_ms=2.000 max_ms=3.500"]);
         assert!(s.report().contains("p99.9"));
         assert!(s.is_clean());
+        let measured = Summary { server_cpu: ServerCpu::of(Some(1.5), Some(2.0), 1000), ..s.clone() };
+        assert!(measured.line().ends_with(" held=90 server_cpu_us_per_req=500.0"), "{}", measured.line());
+        let unknown = Summary { server_cpu: ServerCpu::of(None, Some(2.0), 1000), ..s.clone() };
+        assert!(unknown.line().ends_with(" server_cpu_us_per_req=na"), "{}", unknown.line());
+        assert_eq!(ServerCpu::of(Some(1.0), Some(2.0), 0), ServerCpu::Unavailable);
         let ping = Summary::default();
         assert_eq!(
             ping.line(),

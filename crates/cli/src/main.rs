@@ -28,6 +28,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// How log lines are written to standard error: `text` for people,
+    /// `json` (one object per line) for a log collector.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +178,10 @@ struct ServeArgs {
     /// Operator token accepted as an admin bearer token.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Record Prometheus metrics and serve them at GET /metrics; `off` records
+    /// nothing at all (to measure what recording costs).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    metrics: Switch,
 }
 
 #[derive(Subcommand)]
@@ -205,13 +225,15 @@ fn sim(seed: u64, steps: usize, seeds: u64) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // One JSON object per line: the event's fields, its span (a request's
+        // `request_id`) and the list of spans it is in.
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(true).init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     match cli.cmd {
         Cmd::Serve(args) => runtime.block_on(serve(args)),
@@ -310,6 +332,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         connections_max,
         engine: EngineConfig { snapshot_every: args.snapshot_every.max(1), ..EngineConfig::default() },
         public_url: args.public_url.clone(),
+        metrics: args.metrics == Switch::On,
     };
     if let Some(url) = &args.public_url
         && !(url.starts_with("http://") || stampede_server::is_https(url))
@@ -336,6 +359,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sales = app.report.sales,
         entries_replayed = app.report.entries_replayed,
         from_snapshots = app.report.from_snapshots,
+        took_ms = u64::try_from(app.report.replay_duration.as_millis()).unwrap_or(u64::MAX),
         data = %args.data.display(),
         "log replayed"
     );

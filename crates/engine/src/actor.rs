@@ -44,6 +44,10 @@ pub(crate) struct SaleMsg {
     pub key: IdempotencyKey,
     pub action: Action,
     pub reply: CommandReply,
+    /// The id of the request that sent it, for the "durable" debug event
+    /// (`crate::DURABLE_TARGET`); `None` when that event is off. Never logged
+    /// in the entry.
+    pub request_id: Option<Arc<str>>,
 }
 
 pub(crate) struct SaleTask {
@@ -79,6 +83,8 @@ pub(crate) struct SaleTask {
     pub seal: Option<SaleSeal>,
     /// The version its records are written at: its `create` record's.
     pub record_version: u16,
+    /// Messages waiting when a batch is taken ([`crate::metrics::MAILBOX_DEPTH`]).
+    pub mailbox_depth: metrics::Histogram,
 }
 
 impl SaleTask {
@@ -99,7 +105,10 @@ impl SaleTask {
             };
             let mut job = Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() };
             match msg {
-                Some(m) => self.handle(m, &mut job),
+                Some(m) => {
+                    self.mailbox_depth.record((1 + self.rx.len()) as f64);
+                    self.handle(m, &mut job)
+                }
                 None => self.tick(&mut job),
             }
             for _ in 0..DRAIN_MAX {
@@ -134,7 +143,7 @@ impl SaleTask {
     }
 
     fn handle(&mut self, msg: SaleMsg, job: &mut Job) {
-        let SaleMsg { by, key, action, reply } = msg;
+        let SaleMsg { by, key, action, reply, request_id } = msg;
         if !self.writer.healthy() {
             let _ = reply.send(Err(EngineError::Unavailable));
             return;
@@ -158,7 +167,14 @@ impl SaleTask {
         });
         self.log(decided.entry, decided.events, job);
         self.room_tracker.touch(&self.sale, by);
+        let sale_id = self.id;
         job.on_durable.push(Box::new(move |ok| {
+            if ok && let Some(request_id) = request_id {
+                match &logged {
+                    Some(l) => tracing::debug!(target: crate::DURABLE_TARGET, request_id = &*request_id, sale = sale_id, seq = l.seq, "command durable"),
+                    None => tracing::debug!(target: crate::DURABLE_TARGET, request_id = &*request_id, sale = sale_id, "command answered without a new entry"),
+                }
+            }
             let _ = reply.send(if ok { Ok(Acked { outcome, logged }) } else { Err(EngineError::Unavailable) });
         }));
     }

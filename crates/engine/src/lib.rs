@@ -12,6 +12,7 @@
 
 mod actor;
 pub mod events;
+pub mod metrics;
 pub mod persons;
 pub mod public;
 pub mod record;
@@ -38,6 +39,11 @@ pub use crate::room::DurableRoom;
 use crate::room::RoomTracker;
 use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
+
+/// The tracing target of the debug event that says a command is durable,
+/// with its `request_id`, `sale` and `seq`: how an operator finds which log
+/// entry a request caused (`RUST_LOG=info,stampede_engine::durable=debug`).
+pub const DURABLE_TARGET: &str = "stampede_engine::durable";
 
 // The engine stamps commands with the time; the core never reads it. The
 // clock is shared with the account store (`stampede-clock` says why).
@@ -265,6 +271,8 @@ pub struct StartReport {
     pub sales: usize,
     pub entries_replayed: u64,
     pub from_snapshots: usize,
+    /// Time the replay of every sale took.
+    pub replay_duration: Duration,
 }
 
 /// Every running sale's handle; a sale task replaces its own entry's
@@ -305,6 +313,7 @@ impl Engine {
     ) -> Result<(Engine, StartReport), StartError> {
         let mut recovered = Vec::new();
         let mut report = StartReport::default();
+        let started = std::time::Instant::now();
         for id in log.sales()? {
             let r = replay::recover_with(log.as_mut(), id, config.persons.as_ref())
                 .map_err(|source| StartError::Replay { sale: id, source })?;
@@ -313,6 +322,8 @@ impl Engine {
             report.from_snapshots += usize::from(r.from_snapshot_seq.is_some());
             recovered.push((id, r));
         }
+        report.replay_duration = started.elapsed();
+        metrics::replayed(report.replay_duration.as_secs_f64(), report.entries_replayed);
         let next_sale = recovered.last().map_or(1, |(id, _)| id + 1);
         // Snapshots are built from the log, so they need a reading handle too.
         let snapshots = match (log.snapshot_store()?, log.reader()?) {
@@ -402,6 +413,7 @@ impl Engine {
             pending: Vec::new(),
             seal,
             record_version,
+            mailbox_depth: metrics::mailbox_depth(),
         };
         self.inner.sales.write().insert(id, handle.clone());
         self.inner.tasks.lock().push(tokio::spawn(task.run(first)));
@@ -464,10 +476,25 @@ impl Engine {
         key: IdempotencyKey,
         action: Action,
     ) -> Result<Acked, EngineError> {
+        self.command_for_request(sale, by, key, action, None).await
+    }
+
+    /// [`Engine::command_logged`] for a request with this id: once the
+    /// command is durable the sale task emits a debug event (target
+    /// [`DURABLE_TARGET`]) naming the request, the sale and the entry's seq.
+    /// The id is not logged in the entry itself.
+    pub async fn command_for_request(
+        &self,
+        sale: SaleId,
+        by: UserId,
+        key: IdempotencyKey,
+        action: Action,
+        request_id: Option<Arc<str>>,
+    ) -> Result<Acked, EngineError> {
         let handle = self.sale(sale).ok_or(EngineError::UnknownSale)?;
         handle.commands.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
-        handle.post(SaleMsg { by, key, action, reply })?;
+        handle.post(SaleMsg { by, key, action, reply, request_id })?;
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 

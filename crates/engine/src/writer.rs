@@ -76,6 +76,7 @@ pub fn spawn(mut log: Box<dyn CommandLog>) -> std::io::Result<(WriterHandle, std
         // If this thread ends for any reason (a panic included) the engine must
         // stop reporting itself healthy.
         let _unhealthy_on_exit = ClearOnDrop(flag.clone());
+        let metrics = crate::metrics::WriterMetrics::new();
         let mut entries: Vec<Entry> = Vec::with_capacity(BATCH_ENTRIES_MAX);
         let mut snapshots: Vec<Snapshot> = Vec::new();
         let mut waiting: Vec<OnDurable> = Vec::with_capacity(BATCH_ENTRIES_MAX);
@@ -94,7 +95,11 @@ pub fn spawn(mut log: Box<dyn CommandLog>) -> std::io::Result<(WriterHandle, std
             } else if entries.is_empty() && snapshots.is_empty() {
                 true
             } else {
-                match log.append(&entries, &snapshots) {
+                let started = std::time::Instant::now();
+                let appended = log.append(&entries, &snapshots);
+                metrics.commit_seconds.record(started.elapsed().as_secs_f64());
+                metrics.batch_entries.record(entries.len() as f64);
+                match appended {
                     Ok(()) => true,
                     Err(e) => {
                         tracing::error!(error = %e, "command log append failed; refusing all further work");

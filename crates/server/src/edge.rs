@@ -54,8 +54,8 @@ pub struct EdgeLimits {
     /// A whole body must have arrived this long after its head, however fast.
     pub body_read_max: Duration,
     /// Most requests being answered at once; more are answered 503 with
-    /// `Retry-After` at once (the health checks and the admin's statistics
-    /// are never refused, so an operator can see an overloaded server).
+    /// `Retry-After` at once (the health checks, the admin's statistics and
+    /// `/metrics` are never refused, so an operator can see an overloaded server).
     pub requests_in_flight_max: usize,
 }
 
@@ -158,9 +158,10 @@ impl Drop for InFlight {
 }
 
 /// Paths never refused for load: the health checks (a load balancer must
-/// not take a busy server for a dead one) and the admin's statistics.
+/// not take a busy server for a dead one), the admin's statistics and the
+/// metrics (an overloaded server is exactly what an operator must see).
 pub(crate) fn never_shed(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/api/admin/stats")
+    matches!(path, "/healthz" | "/readyz" | "/api/admin/stats" | "/metrics")
 }
 
 /// The answer to a request over the cap: a problem for the API, a short
@@ -201,7 +202,12 @@ where
         } else {
             match InFlight::enter(&self.in_flight, self.limits.requests_in_flight_max) {
                 Some(place) => Some(place),
-                None => return EdgeFuture::Refused(shed(path)),
+                None => {
+                    // A lookup by name, not a kept handle: sheds are rare, and
+                    // the recorder may be installed after this layer is made.
+                    metrics::counter!(crate::metrics::REQUESTS_SHED).increment(1);
+                    return EdgeFuture::Refused(shed(path));
+                }
             }
         };
         match guard_body(self.limits, req) {

@@ -14,10 +14,12 @@ pub mod edge;
 pub mod extract;
 pub mod listener;
 pub mod live;
+pub mod metrics;
 pub mod openapi;
 pub mod pass;
 pub mod problem;
 pub mod projections;
+pub mod request_id;
 pub mod routes;
 pub mod seatmap;
 pub mod throttle;
@@ -95,6 +97,9 @@ pub struct AppState {
     pub log_readers: Option<LogReaders>,
     /// Downloads of public logs running now, at most [`LOG_DOWNLOADS_MAX`].
     pub log_downloads: Arc<Semaphore>,
+    /// The process's Prometheus recorder, rendered by `GET /metrics`; `None`
+    /// with `--metrics off` (no recorder, no latency layer, `/metrics` 404).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Public-log downloads streamed at once; more answer 503 with Retry-After.
@@ -117,6 +122,7 @@ impl AppState {
             secure_cookies: false,
             logins: Arc::new(throttle::LoginThrottle::new()),
             views: None,
+            metrics: None,
         }
     }
 }
@@ -151,6 +157,8 @@ pub struct ServerConfig {
     /// The address people reach the server at (e.g. behind a TLS proxy).
     /// When it is https the session cookie is `Secure`.
     pub public_url: Option<String>,
+    /// Record and serve Prometheus metrics (`--metrics on`, the default).
+    pub metrics: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -161,6 +169,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("connections_max", &self.connections_max)
             .field("engine", &self.engine)
             .field("public_url", &self.public_url)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -181,6 +190,8 @@ pub enum OpenError {
     Audit(std::io::Error),
     #[error("cannot open the read models: {0}")]
     Views(#[from] stampede_views::ViewsError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// What an [`App`] runs on, chosen by the binary: the backend of the command
@@ -263,6 +274,8 @@ impl App {
     /// `config.data_dir` is not used: the parts are already open.
     pub fn from_parts(config: &ServerConfig, parts: AppParts) -> Result<App, OpenError> {
         let AppParts { log, audit_reader, store, clock, passes, views, log_readers } = parts;
+        // Before the engine starts: its replay and its tasks record into it.
+        let metrics = if config.metrics { Some(crate::metrics::install()?) } else { None };
         let mut engine_config = config.engine.clone();
         // Every sale this server creates seals its people, so its log can be published.
         engine_config.persons.get_or_insert_with(|| passes.person_key().clone());
@@ -284,6 +297,7 @@ impl App {
         state.secure_cookies = config.public_url.as_deref().is_some_and(is_https);
         state.views = views;
         state.log_readers = log_readers;
+        state.metrics = metrics;
         Ok(App { state, report })
     }
 }
@@ -294,12 +308,15 @@ pub fn is_https(url: &str) -> bool {
 }
 
 /// Every route of the API. The edge ([`edge::EdgeLayer`]: body limits and
-/// clock, security headers) is not part of it; [`serve_with_limits`] puts it
-/// around the whole router, once.
+/// clock, security headers) and the request ids are not part of it;
+/// [`serve_with_limits`] puts them around the whole router, once. With
+/// metrics on, each route is timed ([`crate::metrics::RequestMetricsLayer`]).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let timed = state.metrics.is_some();
+    let routes = Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
         .route("/api/ping", get(system::ping))
         .route("/api/openapi.json", get(openapi::openapi))
         .route("/api/auth/signup", post(accounts::signup))
@@ -359,7 +376,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/log", get(log_routes::download))
         .route("/api/sales/{id}/log/me", get(log_routes::me))
         .route("/.well-known/stampede/receipt-key", get(log_routes::receipt_key))
-        .merge(web::router())
+        .merge(web::router());
+    // On the routes only: a layer here knows the matched route template.
+    let routes = if timed { routes.route_layer(crate::metrics::RequestMetricsLayer) } else { routes };
+    routes
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LEN_MAX))
@@ -386,7 +406,17 @@ pub async fn serve_with_limits(
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
-    let app = tower::Layer::layer(&edge::EdgeLayer::new(limits), compression::around(router(state)));
+    // Outermost first: request ids (so a shed answer carries one too), then the edge.
+    let app = tower::ServiceBuilder::new()
+        .layer(request_id::RefuseUnacceptableLayer)
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            request_id::REQUEST_ID_HEADER.clone(),
+            request_id::FreshUuid,
+        ))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id::REQUEST_ID_HEADER.clone()))
+        .layer(request_id::RequestSpanLayer)
+        .layer(edge::EdgeLayer::new(limits))
+        .service(compression::around(router(state)));
     let listener = listener::LimitedListener::new(listener, limits.connections_max, limits.idle_max);
     // Peer addresses (ConnectInfo<PeerAddr>) feed the waiting room's per-address join limit.
     listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;

@@ -28,7 +28,7 @@
 //! - every route that reaches the sale engine answers `503` with
 //!   `Retry-After` when a sale's mailbox is full or the log cannot be
 //!   written, and so do the routes that hash a password when too many wait;
-//!   every other route but the health checks and the admin's statistics
+//!   every other route but the health checks, the admin's statistics and `/metrics`
 //!   answers `503` with `Retry-After` when the server already answers as
 //!   many requests as it takes (`edge.rs`).
 //!
@@ -64,6 +64,7 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
     paths(
         system::healthz,
         system::readyz,
+        system::metrics,
         system::ping,
         openapi,
         accounts::signup,
@@ -184,6 +185,7 @@ pub struct ApiDoc;
 pub const PUBLIC: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/api/ping"),
     ("get", "/api/openapi.json"),
     ("post", "/api/auth/signup"),

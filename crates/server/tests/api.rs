@@ -31,6 +31,8 @@ mod idempotency;
 mod live;
 #[path = "api/log_audit.rs"]
 mod log_audit;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/orders.rs"]

@@ -79,6 +79,7 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         writer.finish()?;
     }
     let driven = driven?;
+    let server_cpu = driven.server_cpu();
 
     let mut clicked = Clicked::default();
     for c in driven.per_conn {
@@ -96,6 +97,7 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
     let check = check_ranks(&clicked.acks, winners, clicked.unresolved, Some(&board));
 
     let mut s = summary(Scenario::Drop, driven.totals, driven.elapsed_s, connections);
+    s.server_cpu = server_cpu;
     s.sale_id = Some(sale.id);
     s.misranked = check.misranked;
     let listed_won = board.entries.iter().filter(|e| e.won).count() as u64;

@@ -21,7 +21,7 @@ use crate::error::BenchError;
 use crate::http::Target;
 use crate::progress::Progress;
 use crate::stats::{ConnStats, Live, Totals};
-use crate::{BenchArgs, Scenario, Summary};
+use crate::{BenchArgs, Scenario, ServerCpu, Summary};
 
 /// How long a request in flight at the deadline may still take to answer
 /// (its acknowledgement still counts).
@@ -174,6 +174,15 @@ pub(crate) struct Driven<T> {
     pub totals: Totals,
     pub per_conn: Vec<T>,
     pub elapsed_s: f64,
+    /// The server's CPU seconds (`/metrics`) right before and after the load.
+    pub server_cpu_s: (Option<f64>, Option<f64>),
+}
+
+impl<T> Driven<T> {
+    /// The server's CPU time per request attempt of the load.
+    pub fn server_cpu(&self) -> ServerCpu {
+        ServerCpu::of(self.server_cpu_s.0, self.server_cpu_s.1, self.totals.requests)
+    }
 }
 
 /// Runs `connections` tasks made by `make(conn, deadline)` to completion and
@@ -190,6 +199,9 @@ where
     Fut: Future<Output = Result<(ConnStats, T), BenchError>> + Send + 'static,
 {
     let duration = Duration::from_secs(args.duration);
+    // Its own connection, opened before the load and read again after it.
+    let mut probe = Api::new(Arc::new(Target::resolve(&args.target).await?), None)?;
+    let cpu_before = probe.server_cpu_seconds().await;
     let start = Instant::now();
     let _ = live.origin.set(start.into_std());
     let progress = Progress::start(live, duration, args.quiet, args.scenario.name());
@@ -220,7 +232,8 @@ where
     if let Some(e) = failure {
         return Err(e);
     }
-    Ok(Driven { totals, per_conn, elapsed_s })
+    let cpu_after = if cpu_before.is_some() { probe.server_cpu_seconds().await } else { None };
+    Ok(Driven { totals, per_conn, elapsed_s, server_cpu_s: (cpu_before, cpu_after) })
 }
 
 /// The summary skeleton shared by all scenarios.

@@ -20,7 +20,10 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         conn_task(target.clone(), live.clone(), uri.clone(), deadline)
     })
     .await?;
-    Ok(summary(Scenario::Ping, driven.totals, driven.elapsed_s, args.connections))
+    let server_cpu = driven.server_cpu();
+    let mut s = summary(Scenario::Ping, driven.totals, driven.elapsed_s, args.connections);
+    s.server_cpu = server_cpu;
+    Ok(s)
 }
 
 async fn conn_task(

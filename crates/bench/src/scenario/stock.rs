@@ -123,7 +123,9 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         reason: "a stock sale without `stock`".into(),
     })?;
 
+    let server_cpu = driven.server_cpu();
     let mut s = summary(Scenario::Stock, driven.totals, driven.elapsed_s, connections);
+    s.server_cpu = server_cpu;
     s.sale_id = Some(sale.id);
     check(&mut s, &acked, stock, args.stock, u64::from(args.limit));
     s.extra.push(("sale".into(), sale.id.to_string()));

@@ -173,7 +173,8 @@ pub async fn command(
     key: IdemKey,
     action: Action,
 ) -> Result<(Outcome, ReceiptHeader), ApiError> {
-    let acked = state.engine.command_logged(sale.id, auth.core_id(), key.0, action).await?;
+    let request_id = crate::request_id::for_engine();
+    let acked = state.engine.command_for_request(sale.id, auth.core_id(), key.0, action, request_id).await?;
     let receipt = acked.logged.map(|l| state.passes.receipt(&l).to_header());
     match acked.outcome {
         Outcome::Rejected(r) => Err(ApiError::from(r).with_receipt(receipt)),

@@ -31,6 +31,28 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
     }
 }
 
+/// Prometheus metrics in the text exposition format: request latency by
+/// route and outcome, group commits, mailbox depth, replay, WebSockets, CPU
+/// and memory (ARCHITECTURE.md, "Metrics and logs"). Never refused for load;
+/// 404 when the server runs with `--metrics off`.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses(
+        (status = 200, description = "the metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 404, body = crate::problem::Problem)))]
+pub async fn metrics(State(state): State<AppState>) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Some(handle) = &state.metrics else {
+        return Err(ApiError::not_found("metrics are off (the server runs with --metrics off)"));
+    };
+    // Rendering folds every histogram's pending samples: not on an async thread.
+    let handle = handle.clone();
+    let websockets = state.websockets.clone();
+    let text =
+        tokio::task::spawn_blocking(move || crate::metrics::render(&handle, websockets.open_now(), websockets.peak()))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text))
+}
+
 /// The trivial endpoint `stampede bench --scenario ping` measures.
 #[utoipa::path(get, path = "/api/ping", tag = "system", responses((status = 200, body = String)))]
 pub async fn ping() -> &'static str {

@@ -96,6 +96,7 @@ impl Server {
             connections_max: 1000,
             engine: Default::default(),
             public_url: None,
+            metrics: true,
         };
         let app = App::open_with_clock(&config, clock).expect("App::open");
         Server::serve(dir, app).await
@@ -110,6 +111,7 @@ impl Server {
             connections_max: 1000,
             engine: Default::default(),
             public_url: None,
+            metrics: true,
         };
         let app = App::from_parts(&config, parts).expect("App::from_parts");
         Server::serve(dir, app).await

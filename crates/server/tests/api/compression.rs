@@ -146,6 +146,7 @@ async fn the_in_flight_cap_still_sheds_with_compression_in_place() {
         connections_max: limits.connections_max,
         engine: Default::default(),
         public_url: None,
+        metrics: true,
     };
     let app = App::open(&config).expect("open");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -38,6 +38,7 @@ async fn serve_with(limits: EdgeLimits, public_url: Option<&str>) -> (std::net::
         connections_max: limits.connections_max,
         engine: Default::default(),
         public_url: public_url.map(str::to_owned),
+        metrics: true,
     };
     let app = App::open(&config).expect("open");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -257,6 +257,7 @@ async fn check_friends_accepts_friends_and_refuses_a_non_friend() {
         connections_max: 10,
         engine: Default::default(),
         public_url: None,
+        metrics: true,
     };
     let app = App::open(&config).unwrap();
     let state = &app.state;

@@ -18,6 +18,7 @@ fn open(dir: &std::path::Path) -> App {
         admin_token: None,
         connections_max: 100,
         public_url: None,
+        metrics: true,
         engine: EngineConfig { snapshot_every: 5, ..EngineConfig::default() },
     };
     App::open_with_clock(&config, Arc::new(stampede_engine::SystemClock)).expect("App::open")

@@ -64,6 +64,7 @@ async fn an_idle_connection_is_closed_and_gives_its_slot_back() {
         connections_max: 1,
         engine: Default::default(),
         public_url: None,
+        metrics: true,
     };
     let app = stampede_server::App::open(&config).expect("open");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -228,7 +228,9 @@ pub(crate) async fn run(args: &BenchArgs, target: Arc<Target>) -> Result<Summary
         elapsed_s: driven.elapsed_s,
         connections,
     };
+    let server_cpu = driven.server_cpu();
     let mut s = conclude(&input, driven.totals, &driven.per_conn)?;
+    s.server_cpu = server_cpu;
     s.sale_id = Some(sale.id);
     s.extra.push(("sale".into(), sale.id.to_string()));
     Ok(s)
