@@ -52,10 +52,14 @@ done
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores; server $server_bin ($(sha256sum "$server_bin" | cut -c1-12)); wrk $connections connections, ${seconds}s in 10 s windows, $users users, sale $sale"
 windows=$(( (seconds + 9) / 10 ))
+answered=0
 for w in $(seq "$windows"); do
   line=$(WRK_TOKENS=$tokens wrk -t2 -c"$connections" -d10s --latency -s scripts/wrk/holds.lua "$url" | grep '^wrk ')
   wal=$(stat -c %s "$data/log.sqlite-wal" 2>/dev/null || echo 0)
   echo "window=$w ${line#wrk } wal_bytes=$wal"
+  answered=$(( answered + $(echo "$line" | sed 's/.*requests=\([0-9]*\).*/\1/') ))
 done
 held=$(curl -sf "$url/api/sales/$sale" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stock"]; print(s.get("held",0)+s.get("sold",0))')
-echo "held_and_sold=$held log_bytes=$(stat -c %s "$data/log.sqlite") wal_bytes=$(stat -c %s "$data/log.sqlite-wal" 2>/dev/null || echo 0)"
+# Every answered request was a new hold of one unit (fresh keys, no
+# refusals): the two must agree, or the keys repeated.
+echo "answered=$answered held_and_sold=$held log_bytes=$(stat -c %s "$data/log.sqlite") wal_bytes=$(stat -c %s "$data/log.sqlite-wal" 2>/dev/null || echo 0)"

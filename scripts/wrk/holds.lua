@@ -8,7 +8,6 @@ local sale
 local tag
 local counter = 0
 local next_user = 0
-local thread_no = 0
 local threads = {}
 local count = 0
 
@@ -19,6 +18,10 @@ function setup(thread)
 end
 
 function init(args)
+  -- thread_no is the global setup() set in this thread's own Lua state; a
+  -- local of that name here would hide it, and every thread would send the
+  -- same keys (answered as replays, not new holds).
+  assert(thread_no, "setup() gives every thread its number")
   local path = os.getenv("WRK_TOKENS")
   local f = assert(io.open(path, "r"), "WRK_TOKENS must name the tokens file")
   sale = f:read("*l")
