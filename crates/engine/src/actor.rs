@@ -16,12 +16,13 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Sale, UserId};
+use stampede_core::{Action, Command, Event, IdempotencyKey, Input, Outcome, Sale, UserId};
 use stampede_log::{ChainTip, Entry};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::events::{EntryEvents, EventBus};
 use crate::persons::SaleSeal;
+use crate::receipt::{BatchPlace, ReceiptBatch};
 use crate::record::{OutcomeV1, Record};
 use crate::step;
 
@@ -36,6 +37,14 @@ const DRAIN_MAX: usize = 1024;
 const IDLE_WAKE_MAX: Duration = Duration::from_secs(60);
 
 pub(crate) type CommandReply = oneshot::Sender<Result<Acked, EngineError>>;
+
+/// A decided command waiting for its batch to be durable.
+struct Answer {
+    reply: CommandReply,
+    outcome: Outcome,
+    logged: Option<Logged>,
+    request_id: Option<Arc<str>>,
+}
 
 /// What the mailbox carries: commands only. Reads take what the task
 /// publishes once durable (`SaleHandle::live`, its room).
@@ -104,19 +113,21 @@ impl SaleTask {
                 () = wake.notified() => None,
             };
             let mut job = Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() };
+            let mut answers = Vec::new();
             match msg {
                 Some(m) => {
                     self.mailbox_depth.record((1 + self.rx.len()) as f64);
-                    self.handle(m, &mut job)
+                    self.handle(m, &mut job, &mut answers)
                 }
                 None => self.tick(&mut job),
             }
             for _ in 0..DRAIN_MAX {
                 match self.rx.try_recv() {
-                    Ok(m) => self.handle(m, &mut job),
+                    Ok(m) => self.handle(m, &mut job, &mut answers),
                     Err(_) => break,
                 }
             }
+            self.answer_when_durable(answers, &mut job);
             self.submit(job).await;
         }
     }
@@ -142,7 +153,7 @@ impl SaleTask {
         self.log(decided.entry, decided.events, job);
     }
 
-    fn handle(&mut self, msg: SaleMsg, job: &mut Job) {
+    fn handle(&mut self, msg: SaleMsg, job: &mut Job, answers: &mut Vec<Answer>) {
         let SaleMsg { by, key, action, reply, request_id } = msg;
         if !self.writer.healthy() {
             let _ = reply.send(Err(EngineError::Unavailable));
@@ -167,15 +178,32 @@ impl SaleTask {
         });
         self.log(decided.entry, decided.events, job);
         self.room_tracker.touch(&self.sale, by);
+        answers.push(Answer { reply, outcome, logged, request_id });
+    }
+
+    /// One job-end step for all the batch's answers: their receipts are
+    /// signed together ([`crate::receipt`]), once the batch is durable.
+    fn answer_when_durable(&self, answers: Vec<Answer>, job: &mut Job) {
+        if answers.is_empty() {
+            return;
+        }
         let sale_id = self.id;
+        let batch = Arc::new(ReceiptBatch::new(answers.iter().filter_map(|a| a.logged).collect()));
         job.on_durable.push(Box::new(move |ok| {
-            if ok && let Some(request_id) = request_id {
-                match &logged {
-                    Some(l) => tracing::debug!(target: crate::DURABLE_TARGET, request_id = &*request_id, sale = sale_id, seq = l.seq, "command durable"),
-                    None => tracing::debug!(target: crate::DURABLE_TARGET, request_id = &*request_id, sale = sale_id, "command answered without a new entry"),
+            let mut leaf = 0;
+            for Answer { reply, outcome, logged, request_id } in answers {
+                if ok && let Some(request_id) = request_id {
+                    match &logged {
+                        Some(l) => tracing::debug!(target: crate::DURABLE_TARGET, request_id = &*request_id, sale = sale_id, seq = l.seq, "command durable"),
+                        None => tracing::debug!(target: crate::DURABLE_TARGET, request_id = &*request_id, sale = sale_id, "command answered without a new entry"),
+                    }
                 }
+                let place = logged.map(|_| {
+                    leaf += 1;
+                    BatchPlace { batch: batch.clone(), leaf: leaf - 1 }
+                });
+                let _ = reply.send(if ok { Ok(Acked { outcome, logged: place }) } else { Err(EngineError::Unavailable) });
             }
-            let _ = reply.send(if ok { Ok(Acked { outcome, logged }) } else { Err(EngineError::Unavailable) });
         }));
     }
 

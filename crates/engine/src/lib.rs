@@ -15,6 +15,7 @@ pub mod events;
 pub mod metrics;
 pub mod persons;
 pub mod public;
+pub mod receipt;
 pub mod record;
 pub mod replay;
 mod room;
@@ -125,8 +126,16 @@ pub struct Logged {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Acked {
     pub outcome: Outcome,
-    /// Always there for a command (every command is logged).
-    pub logged: Option<Logged>,
+    /// Always there for a command (every command is logged): where it is in
+    /// the batch whose receipts are signed together.
+    pub logged: Option<receipt::BatchPlace>,
+}
+
+impl Acked {
+    /// Where the log has the command.
+    pub fn logged(&self) -> Option<&Logged> {
+        self.logged.as_ref().and_then(|place| place.logged())
+    }
 }
 
 /// A sale's public state as of its newest durable entry: what live pages and

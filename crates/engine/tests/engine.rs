@@ -426,3 +426,45 @@ async fn each_persons_queue_entry_is_read_without_the_task_and_matches_the_log()
     let logged: Vec<_> = people.iter().map(|&u| room.entry_of(UserId(u)).cloned()).collect();
     assert_eq!(seen, logged);
 }
+
+/// Commands answered from one durable batch share one signature, and each
+/// receipt proves its own entry: its seq, its sender, its place in the batch.
+#[tokio::test(flavor = "current_thread")]
+async fn the_receipts_of_one_batch_share_one_signature_and_each_proves_its_own_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at(T0 + 1));
+    let (engine, _) = start(dir.path(), clock, EngineConfig::default());
+    let sale = engine.create_sale(stock_config(100)).await.unwrap().id;
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    // On one thread every command is in the mailbox before the sale task
+    // runs, so it drains them into one batch.
+    let sends: Vec<_> = (0..20u64)
+        .map(|u| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let action = Action::Stock(StockAction::Reserve { quantity: 1 });
+                engine.command_logged(sale, UserId(100 + u), key(&format!("k{u}")), action).await.unwrap()
+            })
+        })
+        .collect();
+    let mut acked = Vec::new();
+    for send in sends {
+        acked.push(send.await.unwrap());
+    }
+    let receipts: Vec<_> =
+        acked.iter().map(|a| a.logged.as_ref().and_then(|place| place.receipt(&signer)).unwrap()).collect();
+    assert!(receipts.iter().all(|r| r.leaves == Some(20) && r.sig == receipts[0].sig), "{receipts:?}");
+    let mut leaves: Vec<_> = receipts.iter().map(|r| r.leaf.unwrap()).collect();
+    leaves.sort_unstable();
+    assert_eq!(leaves, (0..20).collect::<Vec<_>>());
+    for (u, (a, r)) in acked.iter().zip(&receipts).enumerate() {
+        let logged = r.verify_signature(Some(&r.key)).unwrap();
+        assert_eq!(Some(&logged), a.logged());
+        assert_eq!(logged.by, 100 + u as u64);
+        // Another leaf's place does not carry this entry.
+        let mut moved = r.clone();
+        moved.leaf = Some((r.leaf.unwrap() + 1) % 20);
+        assert!(moved.verify_signature(None).is_err());
+    }
+    engine.shutdown().await;
+}

@@ -15,7 +15,7 @@ use stampede_core::{
     SeatId, SeatedAction, SeatedConfig, SeatedOutcome, Section, US_PER_S, UserId, Venue,
 };
 use stampede_engine::persons::PersonKey;
-use stampede_engine::public::{LogHeader, LogLine, Receipt, check_receipt};
+use stampede_engine::public::{LogHeader, LogLine, check_receipt};
 use stampede_engine::record::Record;
 use stampede_engine::replay::{self, LogVerifier, ReplayError};
 use stampede_engine::{Engine, EngineConfig, StartError};
@@ -101,7 +101,7 @@ async fn a_sealed_sale_names_nobody_replays_on_pseudonyms_and_recovers_with_the_
     let mut send = async |by: u64, k: &str, action: Action| {
         clock.advance(1_000);
         let acked = engine.command_logged(id, UserId(by), key(k), action).await.unwrap();
-        receipts.push(Receipt::sign(&acked.logged.unwrap(), &signer));
+        receipts.push(acked.logged.as_ref().and_then(|place| place.receipt(&signer)).unwrap());
         acked.outcome
     };
     let solve = |by: u64| stampede_core::solve_pow(&commitment, UserId(by), POW_BITS);

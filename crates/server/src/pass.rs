@@ -8,7 +8,7 @@
 //! a pass. The same secret also keys the hash that turns a network address
 //! into the opaque tag the waiting room counts per-address places by, so the
 //! log never holds addresses, and (under domain tags of their own) signs
-//! receipts (`stampede-receipt-v1`) and derives each sale's pseudonyms
+//! receipts (`stampede-receipt-batch-v2`) and derives each sale's pseudonyms
 //! (`stampede_engine::persons`).
 
 use std::io::Write;
@@ -19,9 +19,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use stampede_engine::Logged;
 use stampede_engine::persons::PersonKey;
 use stampede_engine::public::Receipt;
+use stampede_engine::receipt::BatchPlace;
 
 /// Domain tag signed before the payload, so a pass signature means nothing elsewhere.
 const PASS_DOMAIN: &[u8] = b"stampede-pass-v1";
@@ -123,10 +123,11 @@ impl PassKeys {
         &self.persons
     }
 
-    /// A signed receipt for an acknowledged command (the signature's domain
-    /// tag is the receipt's own, so it cannot pass for a pass).
-    pub fn receipt(&self, logged: &Logged) -> Receipt {
-        Receipt::sign(logged, &self.signing)
+    /// A signed receipt for an acknowledged command, signed with the rest of
+    /// its batch (the signature's domain tag is the receipt's own, so it
+    /// cannot pass for a pass).
+    pub fn receipt(&self, place: &BatchPlace) -> Option<Receipt> {
+        place.receipt(&self.signing)
     }
 
     pub fn issue(&self, claims: &PassClaims) -> String {

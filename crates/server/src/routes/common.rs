@@ -175,7 +175,7 @@ pub async fn command(
 ) -> Result<(Outcome, ReceiptHeader), ApiError> {
     let request_id = crate::request_id::for_engine();
     let acked = state.engine.command_for_request(sale.id, auth.core_id(), key.0, action, request_id).await?;
-    let receipt = acked.logged.map(|l| state.passes.receipt(&l).to_header());
+    let receipt = acked.logged.as_ref().and_then(|place| state.passes.receipt(place)).map(|r| r.to_header());
     match acked.outcome {
         Outcome::Rejected(r) => Err(ApiError::from(r).with_receipt(receipt)),
         outcome => Ok((outcome, ReceiptHeader(receipt))),

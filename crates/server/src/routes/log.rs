@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_core::SaleStatus;
-use stampede_engine::public::{LogHeader, LogLine, RECEIPT_DOMAIN};
+use stampede_engine::public::{LogHeader, LogLine, RECEIPT_BATCH_DOMAIN};
 use stampede_log::LogError;
 use tokio::sync::mpsc;
 
@@ -125,6 +125,6 @@ pub async fn receipt_key(State(state): State<AppState>) -> Json<ReceiptKeyOut> {
     Json(ReceiptKeyOut {
         algorithm: "ed25519",
         public_key: state.passes.public_key(),
-        domain: std::str::from_utf8(RECEIPT_DOMAIN).unwrap_or("stampede-receipt-v1"),
+        domain: std::str::from_utf8(RECEIPT_BATCH_DOMAIN).unwrap_or("stampede-receipt-batch-v2"),
     })
 }

@@ -11,7 +11,8 @@ pub struct ReceiptKeyOut {
     pub algorithm: &'static str,
     /// base64url of the 32-byte public key; a receipt's `key` must be this.
     pub public_key: String,
-    /// The tag signed before a receipt's fields (`stampede-receipt-v1`).
+    /// The tag signed before a receipt batch's size and root
+    /// (`stampede-receipt-batch-v2`; version 1 receipts used `stampede-receipt-v1`).
     pub domain: &'static str,
 }
 
@@ -30,7 +31,7 @@ pub struct LogIdentityOut {
 /// included. `stampede verify-receipt` proves it against the sale's log.
 #[derive(Serialize, ToSchema)]
 pub struct ReceiptOut {
-    /// Format version (1).
+    /// Format version (2; version 1 receipts have no `leaf`, `leaves` or `path`).
     pub v: u16,
     pub sale: u64,
     /// The entry's place in the sale's log.
@@ -43,8 +44,15 @@ pub struct ReceiptOut {
     pub by: u64,
     /// BLAKE3 of the recorded outcome as the log encodes it, lower-case hex.
     pub outcome: String,
+    /// This receipt's leaf among its batch's, from 0.
+    pub leaf: u64,
+    /// How many receipts the batch signed together.
+    pub leaves: u64,
+    /// The audit path from the leaf to the batch's root (RFC 9162): 32-byte
+    /// BLAKE3 hashes, concatenated, base64url.
+    pub path: String,
     /// base64url of the signer's ed25519 public key.
     pub key: String,
-    /// base64url of the signature.
+    /// base64url of the signature over the batch (docs/API.md, "Receipts").
     pub sig: String,
 }
