@@ -67,8 +67,10 @@ pub trait Holding: Clone {
 /// Every hold of one sale, whatever it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldLedger<H> {
-    next_hold: u64,
-    holds: BTreeMap<HoldId, H>,
+    /// Every hold ever taken, hold `n` at index `n - 1`: ids are dense and
+    /// holds are never dropped (an order stays visible to its buyer), so a
+    /// vector is the map, with no per-entry overhead.
+    holds: Vec<H>,
     /// Held holds by expiry time, so expiry is a range scan, not a full pass.
     expiry: BTreeSet<(i64, HoldId)>,
     /// Active (held + sold) units per person.
@@ -79,14 +81,7 @@ pub struct HoldLedger<H> {
 
 impl<H> Default for HoldLedger<H> {
     fn default() -> Self {
-        HoldLedger {
-            next_hold: 1,
-            holds: BTreeMap::new(),
-            expiry: BTreeSet::new(),
-            per_person: BTreeMap::new(),
-            held: 0,
-            sold: 0,
-        }
+        HoldLedger { holds: Vec::new(), expiry: BTreeSet::new(), per_person: BTreeMap::new(), held: 0, sold: 0 }
     }
 }
 
@@ -100,17 +95,26 @@ impl<H: Holding> HoldLedger<H> {
     }
 
     pub fn get(&self, id: HoldId) -> Option<&H> {
-        self.holds.get(&id)
+        self.holds.get(Self::index(id)?)
+    }
+
+    fn get_mut(&mut self, id: HoldId) -> Option<&mut H> {
+        self.holds.get_mut(Self::index(id)?)
+    }
+
+    fn index(id: HoldId) -> Option<usize> {
+        usize::try_from(id.0.checked_sub(1)?).ok()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &H> {
-        self.holds.values()
+        self.holds.iter()
     }
 
     /// Holds in id order starting after `after`, at most `limit`.
     pub fn after(&self, after: HoldId, limit: usize) -> impl Iterator<Item = &H> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        self.holds.range((Excluded(after), Unbounded)).map(|(_, h)| h).take(limit)
+        // Hold `after` is at index `after - 1`, so the next one is at `after`.
+        let from = usize::try_from(after.0).unwrap_or(usize::MAX).min(self.holds.len());
+        self.holds[from..].iter().take(limit)
     }
 
     /// Active units counted against one person.
@@ -130,14 +134,12 @@ impl<H: Holding> HoldLedger<H> {
     /// Whether anyone holds, bought or had refunded anything: such a sale
     /// keeps its buyers' orders where they can see them.
     pub fn has_orders(&self) -> bool {
-        self.holds
-            .values()
-            .any(|h| matches!(h.status(), HoldStatus::Held | HoldStatus::Confirmed | HoldStatus::Refunded))
+        self.holds.iter().any(|h| matches!(h.status(), HoldStatus::Held | HoldStatus::Confirmed | HoldStatus::Refunded))
     }
 
     /// The id the next hold gets.
     pub(crate) fn next_id(&self) -> HoldId {
-        HoldId(self.next_hold)
+        HoldId(self.holds.len() as u64 + 1)
     }
 
     /// Records a new held hold (its id from [`Self::next_id`]); the kind has
@@ -145,13 +147,12 @@ impl<H: Holding> HoldLedger<H> {
     pub(crate) fn open(&mut self, hold: H) {
         debug_assert_eq!(hold.id(), self.next_id());
         debug_assert_eq!(hold.status(), HoldStatus::Held);
-        self.next_hold += 1;
         self.held += u64::from(hold.units());
         for (who, n) in hold.counted_against() {
             *self.per_person.entry(who).or_insert(0) += n;
         }
         self.expiry.insert((hold.expires_at_us(), hold.id()));
-        self.holds.insert(hold.id(), hold);
+        self.holds.push(hold);
     }
 
     /// Expires the next hold whose lifetime ended at or before `now_us`, and
@@ -163,7 +164,7 @@ impl<H: Holding> HoldLedger<H> {
                 return None;
             }
             self.expiry.pop_first();
-            let Some(hold) = self.holds.get_mut(&id) else { continue };
+            let Some(hold) = self.get_mut(id) else { continue };
             if hold.status() != HoldStatus::Held {
                 continue;
             }
@@ -176,7 +177,7 @@ impl<H: Holding> HoldLedger<H> {
 
     /// `by`'s own hold, or why not.
     pub(crate) fn own(&self, by: UserId, id: HoldId) -> Result<&H, Rejection> {
-        let hold = self.holds.get(&id).ok_or(Rejection::UnknownHold)?;
+        let hold = self.get(id).ok_or(Rejection::UnknownHold)?;
         if hold.by() != by {
             return Err(Rejection::NotYourHold);
         }
@@ -239,7 +240,7 @@ impl<H: Holding> HoldLedger<H> {
     /// which stop counting. A hold left with nothing ends (cancelled if held,
     /// refunded if bought). Returns the hold as it is after.
     pub(crate) fn change(&mut self, id: HoldId, change: impl FnOnce(&mut H) -> Vec<(UserId, u32)>) -> Option<H> {
-        let hold = self.holds.get_mut(&id)?;
+        let hold = self.get_mut(id)?;
         let status = hold.status();
         let sold = status == HoldStatus::Confirmed;
         let given_back = change(hold);
@@ -265,7 +266,7 @@ impl<H: Holding> HoldLedger<H> {
 
     /// Callers found the hold just before, so `None` does not happen.
     fn settle(&mut self, id: HoldId, status: HoldStatus) -> Option<H> {
-        let hold = self.holds.get_mut(&id)?;
+        let hold = self.get_mut(id)?;
         hold.set_status(status);
         Some(hold.clone())
     }
@@ -297,7 +298,10 @@ impl<H: Holding> HoldLedger<H> {
         let (mut held, mut sold) = (0u64, 0u64);
         let mut per_person: BTreeMap<UserId, u32> = BTreeMap::new();
         let mut expiring = 0usize;
-        for h in self.holds.values() {
+        for (i, h) in self.holds.iter().enumerate() {
+            if Self::index(h.id()) != Some(i) {
+                return Err(format!("hold {:?} is at index {i}", h.id()));
+            }
             match h.status() {
                 HoldStatus::Held => {
                     held += u64::from(h.units());

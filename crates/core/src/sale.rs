@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::UserId;
 use crate::holds::HoldId;
-use crate::idempotency::{IdempotencyKey, IdempotencyTable, Recall};
+use crate::idempotency::{FirstAnswer, IdempotencyKey, IdempotencyTable, Recall};
 use crate::kinds::drop::{Click, DropAction, DropBook, DropOutcome, DropView};
 use crate::kinds::seated::{SeatBook, SeatHold, SeatedAction, SeatedOutcome, SeatedView};
 use crate::kinds::stock::{Hold, StockAction, StockBook, StockOutcome, StockView};
@@ -19,7 +19,7 @@ use crate::venue::SeatId;
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 7;
+pub const SNAPSHOT_FORMAT: u32 = 8;
 
 /// Everything needed to start a sale; the first entry of its log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -519,17 +519,38 @@ impl Sale {
         let Input::Command(cmd) = input else {
             return Applied { outcome: Outcome::Ticked, events, changed };
         };
-        let outcome = match self.idempotency.recall(cmd.by, &cmd.key, &cmd.action, now) {
+        // Borrows the book alone, beside the table.
+        let stock = match &self.book {
+            Book::Stock(b) => Some(b),
+            _ => None,
+        };
+        let held = |id| stock.and_then(|b| b.first_answer(id));
+        let outcome = match self.idempotency.recall(cmd.by, &cmd.key, &cmd.action, now, held) {
             Recall::Repeat(first) => first,
             Recall::Conflict => Outcome::Rejected(Rejection::IdempotencyKeyReused),
             Recall::New => {
                 let outcome = self.act(cmd.by, &cmd.action, now, &mut events);
                 events.extend(outcome.event());
-                self.idempotency.remember(cmd.by, cmd.key.clone(), cmd.action.clone(), outcome.clone(), now);
+                let answer = self.first_answer(&cmd.action, &outcome);
+                self.idempotency.remember(cmd.by, &cmd.key, answer, now);
                 outcome
             }
         };
         Applied { outcome, events, changed: true }
+    }
+
+    /// How the idempotency table keeps this first answer: a stock hold by its
+    /// id when the hold gives back exactly this command and answer, anything
+    /// else whole.
+    fn first_answer(&self, action: &Action, outcome: &Outcome) -> FirstAnswer {
+        if let Outcome::Stock(StockOutcome::Held(hold)) = outcome
+            && let Some((first_action, first_outcome)) = self.stock().and_then(|b| b.first_answer(hold.id))
+            && first_action == *action
+            && first_outcome == *outcome
+        {
+            return FirstAnswer::Held(hold.id);
+        }
+        FirstAnswer::Whole(Box::new((action.clone(), outcome.clone())))
     }
 
     fn advance(&mut self, now: i64, events: &mut Vec<Event>) -> bool {

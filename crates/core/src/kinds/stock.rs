@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Gate, Kind};
 use crate::holds::{HoldId, HoldLedger, HoldStatus, Holding};
-use crate::{Event, HoldChange, HoldFact, Money, Outcome, Rejection, UserId};
+use crate::{Action, Event, HoldChange, HoldFact, Money, Outcome, Rejection, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockConfig {
@@ -147,6 +147,18 @@ impl StockBook {
     /// Holds in id order starting after `after`, at most `limit`.
     pub fn holds_after(&self, after: HoldId, limit: usize) -> impl Iterator<Item = &Hold> {
         self.holds.after(after, limit)
+    }
+
+    /// The command that took hold `id` and its first answer: the hold as it
+    /// was taken. A stock hold changes nothing but its status afterwards, so
+    /// the idempotency table keeps only the id ([`crate::idempotency`]).
+    pub(crate) fn first_answer(&self, id: HoldId) -> Option<(Action, Outcome)> {
+        let mut hold = self.holds.get(id)?.clone();
+        hold.status = HoldStatus::Held;
+        Some((
+            Action::Stock(StockAction::Reserve { quantity: hold.quantity }),
+            Outcome::Stock(StockOutcome::Held(hold)),
+        ))
     }
 
     pub fn holds_of(&self, by: UserId) -> impl Iterator<Item = &Hold> {
