@@ -25,6 +25,7 @@ mod sale;
 mod schedule;
 mod terms;
 pub mod text;
+mod ticket;
 mod venue;
 
 pub use holds::{HoldId, HoldLedger, HoldStatus, Holding};
@@ -50,6 +51,10 @@ pub use sale::{
 };
 pub use schedule::{SaleStatus, Schedule};
 pub use terms::{ADMISSIONS_MAX, PER_PERSON_MAX, PLACES_PER_ADDRESS_MAX, STOCK_MAX, TermsProblem, WINNERS_MAX};
+pub use ticket::{
+    SignedTicket, TICKET_DOMAIN, TICKET_LEN_MAX, TICKET_PAYLOAD_LEN_MAX, TICKET_QR_LEN_MAX, TICKET_SIGNATURE_LEN,
+    TICKET_VERSION, TicketError, TicketId, TicketPayload, TicketPlace,
+};
 pub use venue::{
     COORD_MAX, ROW_SEATS_MAX, Row, RowSpan, SEAT_LABEL_LEN_MAX, SECTION_ROWS_MAX, Seat, SeatId, SeatIndex, SeatPlace,
     Section, SectionSpec, VENUE_NAME_LEN_MAX, VENUE_SEATS_MAX, VENUE_SECTIONS_MAX, Venue, VenueError, generate,
