@@ -15,6 +15,7 @@
 //! with [`SNAPSHOT_FORMAT`]; the durable log format is the engine's own
 //! versioned record type, not these structs.
 
+mod checkin;
 mod holds;
 mod idempotency;
 mod kinds;
@@ -28,6 +29,11 @@ pub mod text;
 mod ticket;
 mod venue;
 
+pub use checkin::{
+    Admission, CheckinBook, CheckinInput, CheckinOutcome, CheckinRefusal, Conflict, GateId, OFFLINE_SCANS_MAX,
+    OfflineScan, REVOCATION_LIST_DOMAIN, REVOCATION_LIST_VERSION, Revocation, RevocationList, RevocationListError,
+    SYNC_SCANS_MAX, ScanVerdict, TICKET_GENERATION_MAX, TICKETS_MAX, TicketRecord,
+};
 pub use holds::{HoldId, HoldLedger, HoldStatus, Holding};
 pub use idempotency::{
     IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey,

@@ -36,6 +36,7 @@
 //! scanner upper-cases it before it decodes.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
 
 use crate::{SeatId, UserId};
 
@@ -57,19 +58,19 @@ pub const TICKET_QR_LEN_MAX: usize = (TICKET_LEN_MAX * 8).div_ceil(5);
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// A ticket's number within its sale, dense from 1 in issue order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TicketId(pub u64);
 
 /// What a ticket lets its holder into: a seat of a seated sale, or the
 /// `n`-th unit (from 1) of its order in a sale without seats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TicketPlace {
     Unit(u32),
     Seat(SeatId),
 }
 
 /// The signed statement, as plain data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TicketPayload {
     pub sale: u64,
     pub ticket: TicketId,
