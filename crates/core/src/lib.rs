@@ -31,8 +31,8 @@ mod venue;
 
 pub use checkin::{
     Admission, CheckinBook, CheckinInput, CheckinOutcome, CheckinRefusal, Conflict, GateId, OFFLINE_SCANS_MAX,
-    OfflineScan, REVOCATION_LIST_DOMAIN, REVOCATION_LIST_VERSION, Revocation, RevocationList, RevocationListError,
-    SYNC_SCANS_MAX, ScanVerdict, TICKET_GENERATION_MAX, TICKETS_MAX, TicketRecord,
+    OfflineRefusal, OfflineScan, REVOCATION_LIST_DOMAIN, REVOCATION_LIST_VERSION, Revocation, RevocationList,
+    RevocationListError, SYNC_SCANS_MAX, ScanVerdict, TICKET_GENERATION_MAX, TICKETS_MAX, TicketRecord,
 };
 pub use holds::{HoldId, HoldLedger, HoldStatus, Holding};
 pub use idempotency::{
