@@ -512,6 +512,66 @@ mod tests {
         assert_eq!(base32_decode("MY======"), Err(TicketError::BadSymbol));
     }
 
+    fn any_payload() -> impl proptest::strategy::Strategy<Value = TicketPayload> {
+        use proptest::prelude::*;
+        let place = prop_oneof![
+            any::<u32>().prop_map(TicketPlace::Unit),
+            any::<u32>().prop_map(|s| TicketPlace::Seat(SeatId(s)))
+        ];
+        (any::<u64>(), any::<u64>(), place, any::<u64>(), any::<u32>()).prop_map(|(sale, t, place, h, generation)| {
+            TicketPayload { sale, ticket: TicketId(t >> (t % 64)), place, holder: UserId(h >> (h % 64)), generation }
+        })
+    }
+
+    fn config() -> proptest::test_runner::Config {
+        proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource(
+                "proptest-regressions",
+            ))),
+            ..proptest::test_runner::Config::default()
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(config())]
+
+        /// Every payload comes back as itself.
+        #[test]
+        fn payloads_round_trip(p in any_payload()) {
+            proptest::prop_assert_eq!(TicketPayload::decode(&p.encode()), Ok(p));
+        }
+
+        /// One encoding per ticket: whatever bytes decode re-encode to
+        /// exactly those bytes, so no second spelling can carry a signature.
+        #[test]
+        fn whatever_decodes_is_canonical(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48)) {
+            if let Ok(p) = TicketPayload::decode(&bytes) {
+                proptest::prop_assert_eq!(p.encode(), bytes);
+            }
+        }
+
+        /// The same for the text: any base32 symbols that decode are the
+        /// one spelling of their bytes.
+        #[test]
+        fn whatever_text_decodes_is_canonical(text in "[A-Z2-7]{0,40}") {
+            if let Ok(bytes) = base32_decode(&text) {
+                proptest::prop_assert_eq!(base32_encode(&bytes), text);
+            }
+        }
+
+        /// Random valid payload prefixes with random tails: decoding is
+        /// canonical there too (random bytes rarely get past the version).
+        #[test]
+        fn changed_payloads_decode_canonically(p in any_payload(), at in 0usize..48, b in proptest::prelude::any::<u8>()) {
+            let mut bytes = p.encode();
+            let at = at % bytes.len();
+            bytes[at] = b;
+            if let Ok(q) = TicketPayload::decode(&bytes) {
+                proptest::prop_assert_eq!(q.encode(), bytes);
+            }
+        }
+    }
+
     /// A ticket with small numbers fits the size the module doc promises.
     #[test]
     fn a_typical_ticket_fits_a_version_5_code() {
