@@ -45,9 +45,9 @@ pub const TICKET_GENERATION_MAX: u32 = 1_000;
 pub const SYNC_SCANS_MAX: usize = 1_000;
 /// Most offline scans a sale remembers. Each is kept for good (its nonce
 /// makes a replay harmless), so the book refuses syncs past this rather
-/// than grow without end; a gate scans each ticket about once, so this is
-/// several scans a ticket for any real venue.
-pub const OFFLINE_SCANS_MAX: usize = 4_000_000;
+/// than grow without end: about 150 MB at worst, and ten scans a ticket for
+/// the largest venue (100,000 seats).
+pub const OFFLINE_SCANS_MAX: usize = 1_000_000;
 /// Signed before a revocation list, so its signature means nothing elsewhere.
 pub const REVOCATION_LIST_DOMAIN: &[u8] = b"stampede-revocations-v1";
 /// The list format this code writes and the only one it reads.
