@@ -38,8 +38,9 @@ use crate::{STOCK_MAX, SeatId, TicketId, TicketPayload, TicketPlace, UserId};
 
 /// Most tickets in one sale: one per unit a sale can sell.
 pub const TICKETS_MAX: u64 = STOCK_MAX;
-/// Most generations of one ticket: a transfer a day for years. The bound
-/// keeps a ticket passed back and forth by a script from growing the list.
+/// Most generations of one ticket: a transfer a day for years. A script
+/// passing a ticket back and forth stops here, and the generation stays
+/// within two bytes of the QR code.
 pub const TICKET_GENERATION_MAX: u32 = 1_000;
 /// Most scans in one sync; a gate with more sends several.
 pub const SYNC_SCANS_MAX: usize = 1_000;
