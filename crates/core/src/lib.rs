@@ -15,6 +15,7 @@
 //! with [`SNAPSHOT_FORMAT`]; the durable log format is the engine's own
 //! versioned record type, not these structs.
 
+mod checkin;
 mod holds;
 mod idempotency;
 mod kinds;
@@ -25,8 +26,14 @@ mod sale;
 mod schedule;
 mod terms;
 pub mod text;
+mod ticket;
 mod venue;
 
+pub use checkin::{
+    Admission, CheckinBook, CheckinInput, CheckinOutcome, CheckinRefusal, Conflict, GateId, OFFLINE_SCANS_MAX,
+    OfflineRefusal, OfflineScan, REVOCATION_LIST_DOMAIN, REVOCATION_LIST_VERSION, Revocation, RevocationList,
+    RevocationListError, SYNC_SCANS_MAX, ScanVerdict, TICKET_GENERATION_MAX, TICKETS_MAX, TicketRecord,
+};
 pub use holds::{HoldId, HoldLedger, HoldStatus, Holding};
 pub use idempotency::{
     IDEMPOTENCY_KEY_LEN_MAX, IDEMPOTENCY_KEYS_PER_PERSON_MAX, IDEMPOTENCY_TTL_US, IdempotencyKey, InvalidKey,
@@ -50,6 +57,10 @@ pub use sale::{
 };
 pub use schedule::{SaleStatus, Schedule};
 pub use terms::{ADMISSIONS_MAX, PER_PERSON_MAX, PLACES_PER_ADDRESS_MAX, STOCK_MAX, TermsProblem, WINNERS_MAX};
+pub use ticket::{
+    SignedTicket, TICKET_DOMAIN, TICKET_LEN_MAX, TICKET_PAYLOAD_LEN_MAX, TICKET_QR_LEN_MAX, TICKET_SIGNATURE_LEN,
+    TICKET_VERSION, TicketError, TicketId, TicketPayload, TicketPlace,
+};
 pub use venue::{
     COORD_MAX, ROW_SEATS_MAX, Row, RowSpan, SEAT_LABEL_LEN_MAX, SECTION_ROWS_MAX, Seat, SeatId, SeatIndex, SeatPlace,
     Section, SectionSpec, VENUE_NAME_LEN_MAX, VENUE_SEATS_MAX, VENUE_SECTIONS_MAX, Venue, VenueError, generate,
