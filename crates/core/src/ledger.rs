@@ -506,6 +506,12 @@ impl Ledger {
         self.remembered.len()
     }
 
+    /// A remembered transfer's body and first outcome: what a saga resuming
+    /// after a crash asks before it sends a transfer again.
+    pub fn recall(&self, id: &TransferId) -> Option<(&TransferBody, &LedgerOutcome)> {
+        self.remembered.get(id).map(|r| (&r.body, &r.outcome))
+    }
+
     /// How a pending transfer ended, while its id is remembered.
     pub fn pending_end(&self, id: &TransferId) -> Option<&PendingEnd> {
         self.remembered.get(id).and_then(|r| r.end.as_ref())
@@ -692,9 +698,11 @@ impl Ledger {
         let m = p.movement;
         // Both totals include this reservation (an invariant), so neither subtraction can fail.
         if let Some(a) = self.accounts.get_mut(&m.debit) {
+            debug_assert!(a.debits_pending >= m.amount, "{:?} reserves less than {id:?}", m.debit);
             a.debits_pending = a.debits_pending.checked_sub(m.amount).unwrap_or(Money::ZERO);
         }
         if let Some(a) = self.accounts.get_mut(&m.credit) {
+            debug_assert!(a.credits_pending >= m.amount, "{:?} awaits less than {id:?}", m.credit);
             a.credits_pending = a.credits_pending.checked_sub(m.amount).unwrap_or(Money::ZERO);
         }
         if let Some(r) = self.remembered.get_mut(id) {

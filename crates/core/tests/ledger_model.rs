@@ -764,6 +764,8 @@ fn a_wallet_checkout_moves_money_from_buyer_to_organizer() {
     assert_eq!(balance(&ledger, BUYER), 20_000);
     assert_eq!(balance(&ledger, AccountId::Clearing), 30_000);
     assert_eq!(ledger.next_deadline_us(), None);
+    assert_eq!(ledger.pending_end(&tid("hold:K7M-4QX2")), Some(&PendingEnd::Posted { by: tid("pay:K7M-4QX2") }));
+    assert!(matches!(ledger.recall(&tid("pay:K7M-4QX2")), Some((_, LedgerOutcome::Posted { .. }))));
 
     let settle = movement(AccountId::Clearing, ORGANIZER, 27_000, TransferCode::Settlement);
     ledger.apply(&transfer(40, "settle:K7M-4QX2", TransferBody::Single(settle)));
