@@ -446,6 +446,17 @@ impl Run {
 // Generators
 // ---------------------------------------------------------------------------
 
+/// How much a post asks for, against what the named pending transfer
+/// (its latest body under that id) reserved.
+#[derive(Clone, Copy, Debug)]
+enum PostAmount {
+    All,
+    Reserved,
+    OneLess,
+    OneMore,
+    Any(u64),
+}
+
 #[derive(Clone, Debug)]
 enum Step {
     Single {
@@ -463,7 +474,7 @@ enum Step {
         dt: i64,
         id: u8,
         pending: u8,
-        amount: Option<u64>,
+        amount: PostAmount,
     },
     Void {
         dt: i64,
@@ -566,11 +577,21 @@ fn step_strategy() -> impl Strategy<Value = Step> {
             .prop_map(|(dt, id, movement)| Step::Single { dt, id, movement }),
         8 => (dt_strategy(), id_strategy(), movement_strategy(), timeout_strategy())
             .prop_map(|(dt, id, movement, timeout_us)| Step::Pending { dt, id, movement, timeout_us }),
-        6 => (dt_strategy(), id_strategy(), id_strategy(), proptest::option::of(0u64..400))
+        6 => (dt_strategy(), id_strategy(), id_strategy(), post_amount_strategy())
             .prop_map(|(dt, id, pending, amount)| Step::Post { dt, id, pending, amount }),
         3 => (dt_strategy(), id_strategy(), id_strategy()).prop_map(|(dt, id, pending)| Step::Void { dt, id, pending }),
         2 => dt_strategy().prop_map(|dt| Step::Tick { dt }),
         3 => (dt_strategy(), any::<prop::sample::Index>()).prop_map(|(dt, pick)| Step::Repeat { dt, pick }),
+    ]
+}
+
+fn post_amount_strategy() -> impl Strategy<Value = PostAmount> {
+    prop_oneof![
+        4 => Just(PostAmount::All),
+        1 => Just(PostAmount::Reserved),
+        2 => Just(PostAmount::OneLess),
+        1 => Just(PostAmount::OneMore),
+        2 => (0u64..400).prop_map(PostAmount::Any),
     ]
 }
 
@@ -591,6 +612,7 @@ fn name(n: u8) -> String {
 fn inputs(steps: &[Step]) -> Vec<LedgerInput> {
     let mut clock = T0;
     let mut out: Vec<LedgerInput> = Vec::new();
+    let mut reserved: BTreeMap<u8, u64> = BTreeMap::new();
     for s in steps {
         let dt = match s {
             Step::Single { dt, .. }
@@ -604,13 +626,21 @@ fn inputs(steps: &[Step]) -> Vec<LedgerInput> {
         let input = match s {
             Step::Single { id, movement, .. } => transfer(clock, &name(*id), TransferBody::Single(*movement)),
             Step::Pending { id, movement, timeout_us, .. } => {
+                reserved.insert(*id, movement.amount.minor());
                 transfer(clock, &name(*id), TransferBody::Pending { movement: *movement, timeout_us: *timeout_us })
             }
-            Step::Post { id, pending, amount, .. } => transfer(
-                clock,
-                &name(*id),
-                TransferBody::Post { pending: tid(&name(*pending)), amount: amount.map(Money::from_minor) },
-            ),
+            Step::Post { id, pending, amount, .. } => {
+                let r = reserved.get(pending).copied().unwrap_or(100);
+                let amount = match amount {
+                    PostAmount::All => None,
+                    PostAmount::Reserved => Some(r),
+                    PostAmount::OneLess => Some(r.saturating_sub(1)),
+                    PostAmount::OneMore => Some(r + 1),
+                    PostAmount::Any(a) => Some(*a),
+                };
+                let body = TransferBody::Post { pending: tid(&name(*pending)), amount: amount.map(Money::from_minor) };
+                transfer(clock, &name(*id), body)
+            }
             Step::Void { id, pending, .. } => {
                 transfer(clock, &name(*id), TransferBody::Void { pending: tid(&name(*pending)) })
             }
