@@ -1,6 +1,6 @@
 //! How many decisions one core makes per second, the sale's own work with no
 //! log, HTTP or runtime around it: stock holds, seat holds on a 50,000-seat
-//! venue, drop clicks and waiting-room joins. Each sample applies a prepared
+//! venue, drop clicks, waiting-room joins and wallet payments in the ledger. Each sample applies a prepared
 //! batch of commands from different people to a sale already open, so the
 //! state grows as it does in a rush (idempotency memory included).
 //!
@@ -9,8 +9,10 @@
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use stampede_core::{
-    Action, AdmissionPolicy, Command, DropAction, DropConfig, IdempotencyKey, Input, KindConfig, QueueConfig, Row,
-    Sale, SaleConfig, Seat, SeatId, SeatedAction, SeatedConfig, Section, StockAction, StockConfig, UserId, Venue,
+    AccountId, Action, AdmissionPolicy, Command, DropAction, DropConfig, IdempotencyKey, Input, KindConfig, Ledger,
+    LedgerInput, Money, Movement, OrderRef, QueueConfig, Row, Sale, SaleConfig, Seat, SeatId, SeatedAction,
+    SeatedConfig, Section, StockAction, StockConfig, Transfer, TransferBody, TransferCode, TransferId, TransferRefs,
+    UserId, Venue,
 };
 
 fn main() {
@@ -162,5 +164,66 @@ fn queue_joins(bencher: Bencher) {
             .map(|i| command(i, 10 + i as u64, Action::Join { nonce: 0, address: (i % 5_000) as u64 }))
             .collect();
         (sale, inputs)
+    });
+}
+
+fn transfer(at_us: i64, id: String, body: TransferBody) -> LedgerInput {
+    match TransferId::parse(&id) {
+        Ok(id) => LedgerInput::Transfer { at_us, transfer: Transfer { id, body } },
+        Err(e) => panic!("transfer id {id}: {e}"),
+    }
+}
+
+/// Wallet payments as a checkout makes them: a two-phase pair, reserve the
+/// price on the buyer's wallet then post it to clearing, by 20,000 buyers
+/// whose wallets were topped up beforehand. One item is one pair.
+#[divan::bench]
+fn ledger_hold_and_post(bencher: Bencher) {
+    let wallet = |i: usize| AccountId::Wallet(UserId(10 + i as u64));
+    let prepared = || {
+        let mut ledger = Ledger::new();
+        for i in 0..BATCH {
+            let top_up = Movement {
+                debit: AccountId::World,
+                credit: wallet(i),
+                amount: Money::from_minor(100_000),
+                code: TransferCode::TopUp,
+                refs: TransferRefs::default(),
+            };
+            ledger.apply(&transfer(T0, format!("topup-{i}"), TransferBody::Single(top_up)));
+        }
+        let inputs: Vec<[LedgerInput; 2]> = (0..BATCH)
+            .map(|i| {
+                let at_us = T0 + 1_000 + i as i64;
+                let hold = Movement {
+                    debit: wallet(i),
+                    credit: AccountId::Clearing,
+                    amount: Money::from_minor(55_000),
+                    code: TransferCode::WalletPayment,
+                    refs: TransferRefs { order: Some(OrderRef::new(1, i as u64 + 1)), payment: None, actor: None },
+                };
+                let pending = format!("hold-{i}");
+                let post = TransferBody::Post {
+                    pending: match TransferId::parse(&pending) {
+                        Ok(id) => id,
+                        Err(e) => panic!("{pending}: {e}"),
+                    },
+                    amount: None,
+                };
+                [
+                    transfer(at_us, pending, TransferBody::Pending { movement: hold, timeout_us: 600_000_000 }),
+                    transfer(at_us, format!("pay-{i}"), post),
+                ]
+            })
+            .collect();
+        (ledger, inputs)
+    };
+    bencher.counter(ItemsCount::new(BATCH)).with_inputs(prepared).bench_local_values(|(mut ledger, inputs)| {
+        for pair in &inputs {
+            for input in pair {
+                divan::black_box(ledger.apply(input));
+            }
+        }
+        ledger
     });
 }

@@ -19,7 +19,9 @@ mod checkin;
 mod holds;
 mod idempotency;
 mod kinds;
+mod ledger;
 mod money;
+mod order;
 mod queue;
 mod reference;
 mod sale;
@@ -45,7 +47,18 @@ pub use kinds::seated::{
 };
 pub use kinds::stock::{Hold, StockAction, StockBook, StockConfig, StockOutcome, StockView};
 pub use kinds::{KindConfig, TermsEdit};
+pub use ledger::{
+    Account, AccountId, InvalidTransferId, LEDGER_ACCOUNTS_MAX, LEDGER_SNAPSHOT_FORMAT, Ledger, LedgerApplied,
+    LedgerEvent, LedgerInput, LedgerLimits, LedgerOutcome, LedgerRejection, Movement, PENDING_TIMEOUT_MAX_US,
+    PENDING_TRANSFERS_MAX, PendingEnd, PendingTransfer, TRANSFER_ID_LEN_MAX, TRANSFER_ID_TTL_US,
+    TRANSFERS_REMEMBERED_MAX, Transfer, TransferBody, TransferCode, TransferId, TransferRefs,
+};
 pub use money::{Money, PRICE_MAX, PriceTooHigh};
+pub use order::{
+    LINE_UNITS_MAX, LineItems, LineRefund, NewOrder, ORDER_EDGES, ORDER_LINES_MAX, ORDER_SEATS_MAX, Order, OrderAction,
+    OrderApplied, OrderInput, OrderLine, OrderMove, OrderOutcome, OrderProblem, OrderRejection, OrderStatus,
+    RefundPart,
+};
 pub use queue::{
     AdmissionPolicy, POW_BITS_MAX, POW_DOMAIN, PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom, commitment,
     leading_zero_bits, pow_hash, pow_ok, prequeue_order, solve_pow,

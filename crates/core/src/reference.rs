@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// The 32 symbols, in value order: digits 2-9, then A-Z without I and O.
 const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 /// Fewest symbols in each part, so every reference has the same look until
@@ -31,7 +33,9 @@ const MIX_B: u64 = 0xC2B2_AE3D_27D4_EB4F;
 
 /// A platform-wide order reference: a sale id and an order number in that
 /// sale (a hold id for stock and seats, a rank for a drop's winner).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialized as the two numbers (for snapshots and records); people see
+/// [`fmt::Display`]'s code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OrderRef {
     pub sale: u64,
     pub order: u64,
