@@ -31,8 +31,11 @@ use crate::snapshotter::Snapshotter;
 use crate::writer::{Job, WriterHandle};
 use crate::{Acked, Clock, EngineError, LiveView, Logged, Registry};
 
-/// Most messages taken from the mailbox before handing a batch to the writer.
+/// Most messages taken from the mailbox at one wake-up.
 const DRAIN_MAX: usize = 1024;
+/// Most entries (or answers) waiting for the batch in flight: a commit holds
+/// at most the writer's own bound.
+const JOB_ENTRIES_MAX: usize = crate::writer::BATCH_ENTRIES_MAX;
 /// Longest sleep between deadline checks, so a clock step is noticed.
 const IDLE_WAKE_MAX: Duration = Duration::from_secs(60);
 
@@ -98,37 +101,56 @@ pub(crate) struct SaleTask {
 
 impl SaleTask {
     pub(crate) async fn run(mut self, first: Option<Job>) {
-        if let Some(job) = first {
-            self.submit(job).await;
-        }
         let wake = self.wake.clone();
+        // One batch of this sale at the writer at a time: what arrives while
+        // it is being made durable is decided at once and waits in `job` for
+        // the next. Batches are durable in order anyway, so this costs no
+        // latency, and under load a batch holds everything one commit's fsync
+        // let arrive instead of a command or two: one receipt signature, one
+        // live view and one set of closures for all of them.
+        let landed = Arc::new(Notify::new());
+        let mut in_flight = false;
+        if let Some(job) = first {
+            self.submit(job, &landed).await;
+            in_flight = true;
+        }
+        let mut job = Job::empty();
+        let mut answers = Vec::new();
         loop {
             let wait = self.sleep_for();
-            let msg = tokio::select! {
-                m = self.rx.recv() => match m {
-                    Some(m) => Some(m),
+            // A waiting batch is bounded: beyond it the mailbox fills and
+            // senders are told `Overloaded`, as without batching.
+            let room = job.entries.len().max(answers.len()) < JOB_ENTRIES_MAX;
+            tokio::select! {
+                m = self.rx.recv(), if room => match m {
+                    Some(m) => {
+                        self.mailbox_depth.record((1 + self.rx.len()) as f64);
+                        self.handle(m, &mut job, &mut answers);
+                        for _ in 0..DRAIN_MAX {
+                            match self.rx.try_recv() {
+                                Ok(m) => self.handle(m, &mut job, &mut answers),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => break,
                 },
-                () = tokio::time::sleep(wait) => None,
-                () = wake.notified() => None,
-            };
-            let mut job = Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() };
-            let mut answers = Vec::new();
-            match msg {
-                Some(m) => {
-                    self.mailbox_depth.record((1 + self.rx.len()) as f64);
-                    self.handle(m, &mut job, &mut answers)
-                }
-                None => self.tick(&mut job),
+                () = tokio::time::sleep(wait), if room => self.tick(&mut job),
+                () = wake.notified(), if room => self.tick(&mut job),
+                () = landed.notified(), if in_flight => in_flight = false,
             }
-            for _ in 0..DRAIN_MAX {
-                match self.rx.try_recv() {
-                    Ok(m) => self.handle(m, &mut job, &mut answers),
-                    Err(_) => break,
-                }
+            if !in_flight && !(job.entries.is_empty() && answers.is_empty()) {
+                let mut ready = std::mem::replace(&mut job, Job::empty());
+                self.answer_when_durable(std::mem::take(&mut answers), &mut ready);
+                self.submit(ready, &landed).await;
+                in_flight = true;
             }
+        }
+        // The mailbox closed: what was decided still goes to the log, after
+        // the batch in flight (the writer keeps the order).
+        if !(job.entries.is_empty() && answers.is_empty()) {
             self.answer_when_durable(answers, &mut job);
-            self.submit(job).await;
+            self.submit(job, &landed).await;
         }
     }
 
@@ -217,10 +239,8 @@ impl SaleTask {
         self.entries_since_snapshot += 1;
     }
 
-    async fn submit(&mut self, mut job: Job) {
-        if job.entries.is_empty() && job.on_durable.is_empty() {
-            return;
-        }
+    /// Hands a batch to the writer; `landed` is told once it is durable (or failed).
+    async fn submit(&mut self, mut job: Job, landed: &Arc<Notify>) {
         if !job.entries.is_empty() {
             // A snapshot costs O(state) and state grows with the log, so the gap
             // grows with the log too (at least half of it): total snapshot work
@@ -281,6 +301,9 @@ impl SaleTask {
                 }),
             );
         }
+        // Last of all: the next batch leaves only after this one's answers.
+        let landed = landed.clone();
+        job.on_durable.push(Box::new(move |_| landed.notify_one()));
         self.writer.submit(job).await;
     }
 }

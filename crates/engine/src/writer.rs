@@ -31,6 +31,12 @@ pub struct Job {
     pub on_durable: Vec<OnDurable>,
 }
 
+impl Job {
+    pub fn empty() -> Self {
+        Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() }
+    }
+}
+
 /// The sending side, cloned into every sale task.
 #[derive(Clone)]
 pub struct WriterHandle {

@@ -468,3 +468,83 @@ async fn the_receipts_of_one_batch_share_one_signature_and_each_proves_its_own_e
     }
     engine.shutdown().await;
 }
+
+/// A log whose appends wait for a permit, and say when one has started: so a
+/// test holds a batch "being made durable" for as long as it likes.
+struct GatedLog {
+    inner: stampede_log::MemoryLog,
+    permits: std::sync::mpsc::Receiver<()>,
+    started: tokio::sync::mpsc::UnboundedSender<usize>,
+}
+
+impl CommandLog for GatedLog {
+    fn append(
+        &mut self,
+        entries: &[stampede_log::Entry],
+        snapshots: &[stampede_log::Snapshot],
+    ) -> Result<(), stampede_log::LogError> {
+        let _ = self.started.send(entries.len());
+        // A dropped gate lets everything through, so the engine can shut down.
+        let _ = self.permits.recv();
+        self.inner.append(entries, snapshots)
+    }
+    fn sales(&mut self) -> Result<Vec<u64>, stampede_log::LogError> {
+        self.inner.sales()
+    }
+    fn latest_snapshot(&mut self, sale: u64) -> Result<Option<stampede_log::Snapshot>, stampede_log::LogError> {
+        self.inner.latest_snapshot(sale)
+    }
+    fn replay(
+        &mut self,
+        sale: u64,
+        from_seq: u64,
+        visit: &mut dyn FnMut(stampede_log::Entry) -> Result<(), stampede_log::LogError>,
+    ) -> Result<(), stampede_log::LogError> {
+        self.inner.replay(sale, from_seq, visit)
+    }
+}
+
+/// While a sale's batch is being made durable, the commands that arrive are
+/// decided and wait together for the next batch: one batch, one signature,
+/// however they trickled in.
+#[tokio::test(flavor = "current_thread")]
+async fn commands_arriving_during_a_commit_wait_together_for_the_next_batch() {
+    let (permit, permits) = std::sync::mpsc::channel();
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let log = GatedLog { inner: stampede_log::MemoryLog::new(), permits, started: started_tx };
+    let clock = Arc::new(ManualClock::at(T0 + 1));
+    let (engine, _) = Engine::start(Box::new(log), clock, EngineConfig::default()).unwrap();
+    permit.send(()).unwrap();
+    // Open from its creation: no opening tick to take the first batch.
+    let sale = engine.create_sale(SaleConfig { opens_at_us: None, ..stock_config(100) }).await.unwrap().id;
+    assert_eq!(started.recv().await, Some(1), "the create entry");
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let send = |u: u64| {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let action = Action::Stock(StockAction::Reserve { quantity: 1 });
+            engine.command_logged(sale, UserId(u), key(&format!("k{u}")), action).await.unwrap()
+        })
+    };
+    let first = send(1);
+    assert_eq!(started.recv().await, Some(1), "the first hold's batch is at the writer, waiting");
+    // Two more, one after the other, each given time to be decided alone.
+    let second = send(2);
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    let third = send(3);
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    permit.send(()).unwrap();
+    assert_eq!(started.recv().await, Some(2), "the second and third holds in one batch");
+    permit.send(()).unwrap();
+    let receipt = |a: &stampede_engine::Acked| a.logged.as_ref().and_then(|p| p.receipt(&signer)).unwrap();
+    let (first, second, third) = (first.await.unwrap(), second.await.unwrap(), third.await.unwrap());
+    assert_eq!(receipt(&first).leaves, Some(1));
+    assert_eq!((receipt(&second).leaves, receipt(&third).leaves), (Some(2), Some(2)));
+    assert_eq!(receipt(&second).sig, receipt(&third).sig);
+    drop(permit);
+    engine.shutdown().await;
+}
