@@ -139,7 +139,8 @@ impl SaleTask {
                 () = wake.notified(), if room => self.tick(&mut job),
                 () = landed.notified(), if in_flight => in_flight = false,
             }
-            if !in_flight && !(job.entries.is_empty() && answers.is_empty()) {
+            let waiting = !(job.entries.is_empty() && answers.is_empty());
+            if waiting && !in_flight {
                 let mut ready = std::mem::replace(&mut job, Job::empty());
                 self.answer_when_durable(std::mem::take(&mut answers), &mut ready);
                 self.submit(ready, &landed).await;
@@ -148,7 +149,7 @@ impl SaleTask {
         }
         // The mailbox closed: what was decided still goes to the log, after
         // the batch in flight (the writer keeps the order).
-        if !(job.entries.is_empty() && answers.is_empty()) {
+        if !job.entries.is_empty() || !answers.is_empty() {
             self.answer_when_durable(answers, &mut job);
             self.submit(job, &landed).await;
         }
