@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Uri};
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::Outage;
@@ -97,15 +97,17 @@ pub(crate) async fn dispatch(mut outbox: mpsc::Receiver<Payment>, courier: Arc<C
             change = outbox.recv() => {
                 let Some(payment) = change else { break };
                 if let Some((older, _)) = held.remove(&payment.payment_key) {
-                    launch(&courier, payment).await;
-                    launch(&courier, older).await;
+                    // The older event starts only once the newer one is
+                    // through, so the receiver surely sees them swapped.
+                    let newer_done = launch(&courier, payment, None).await;
+                    launch(&courier, older, Some(newer_done)).await;
                 } else if held.len() < courier.policy.held_max
                     && courier.faults.reorders(&payment.payment_key, payment.version)
                 {
                     let release = Instant::now() + courier.policy.reorder_hold;
                     held.insert(payment.payment_key.clone(), (payment, release));
                 } else {
-                    launch(&courier, payment).await;
+                    launch(&courier, payment, None).await;
                 }
             }
             () = tokio::time::sleep_until(next_release.unwrap_or_else(Instant::now)), if next_release.is_some() => {
@@ -113,18 +115,26 @@ pub(crate) async fn dispatch(mut outbox: mpsc::Receiver<Payment>, courier: Arc<C
                 let due: Vec<String> = held.iter().filter(|(_, (_, at))| *at <= now).map(|(k, _)| k.clone()).collect();
                 for key in due {
                     if let Some((payment, _)) = held.remove(&key) {
-                        launch(&courier, payment).await;
+                        launch(&courier, payment, None).await;
                     }
                 }
             }
         }
     }
     for (_, (payment, _)) in std::mem::take(&mut held) {
-        launch(&courier, payment).await;
+        launch(&courier, payment, None).await;
     }
 }
 
-async fn launch(courier: &Arc<Courier>, payment: Payment) {
+/// Starts the delivery of one event (twice when the seed duplicates it),
+/// after `after` fires if given; the answer fires when the first copy's
+/// delivery has ended.
+async fn launch(
+    courier: &Arc<Courier>,
+    payment: Payment,
+    after: Option<oneshot::Receiver<()>>,
+) -> oneshot::Receiver<()> {
+    let (done_tx, done_rx) = oneshot::channel();
     let copies = if courier.faults.duplicates(&payment.payment_key, payment.version) { 2 } else { 1 };
     let event = WebhookEvent {
         event_type: PAYMENT_STATUS_CHANGED.into(),
@@ -136,19 +146,41 @@ async fn launch(courier: &Arc<Courier>, payment: Payment) {
         Ok(body) => Bytes::from(body),
         Err(e) => {
             tracing::error!(error = %e, "cannot encode a webhook");
-            return;
+            return done_rx;
         }
     };
-    for _ in 0..copies {
+    match after {
         // Waiting for a place holds the dispatcher, and so the outbox, back:
         // the bound on deliveries is also a bound on memory.
+        None => start_copies(courier.clone(), event, body, copies, done_tx).await,
+        // Takes its places only once the newer event is through, so a full
+        // house cannot leave it waiting on itself; such waiters are bounded
+        // by `held_max`.
+        Some(after) => {
+            let courier = courier.clone();
+            tokio::spawn(async move {
+                let _ = after.await;
+                start_copies(courier, event, body, copies, done_tx).await;
+            });
+        }
+    }
+    done_rx
+}
+
+async fn start_copies(courier: Arc<Courier>, event: WebhookEvent, body: Bytes, copies: u8, done: oneshot::Sender<()>) {
+    let mut done = Some(done);
+    for _ in 0..copies {
         let Ok(permit) = courier.in_flight.clone().acquire_owned().await else { return };
         let courier = courier.clone();
         let event = event.clone();
         let body = body.clone();
+        let done = done.take();
         tokio::spawn(async move {
             let report = deliver(&courier, &event, body).await;
             drop(permit);
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
             // Nobody listening is fine.
             let _ = courier.reports.send(report);
         });
