@@ -4,6 +4,8 @@
 //! reordered as configured). Nothing waits on a sleep: tests await the
 //! receiver's channel or the sandbox's delivery reports, under a deadline.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
