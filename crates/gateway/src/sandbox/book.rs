@@ -44,12 +44,6 @@ pub struct Step {
     pub changed: Vec<Payment>,
 }
 
-impl Step {
-    fn refused(refusal: Refusal) -> Step {
-        Step { answer: Err(refusal), changed: Vec::new() }
-    }
-}
-
 /// The bounds of the book.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -149,22 +143,25 @@ impl PaymentBook {
     /// The buyer approved on the checkout page: a `READY` payment. An order
     /// may be paid again only after its last payment was aborted or expired.
     pub fn checkout(&mut self, payment_key: String, order_id: &str, order_name: &str, amount: u64, at_us: i64) -> Step {
+        // An overdue payment of the same order must not block a new one.
+        let changed = self.expire_due(at_us);
+        let refused = |refusal| Step { answer: Err(refusal), changed: changed.clone() };
         if !valid_order_id(order_id) {
-            return Step::refused(Refusal::new(400, "INVALID_ORDER_ID", "orderId is 6 to 64 of A-Z a-z 0-9 - _ = ."));
+            return refused(Refusal::new(400, "INVALID_ORDER_ID", "orderId is 6 to 64 of A-Z a-z 0-9 - _ = ."));
         }
         if amount == 0 || amount > AMOUNT_MAX {
-            return Step::refused(Refusal::new(400, "INVALID_AMOUNT", format!("amount is 1 to {AMOUNT_MAX}")));
+            return refused(Refusal::new(400, "INVALID_AMOUNT", format!("amount is 1 to {AMOUNT_MAX}")));
         }
         if self.payments.len() >= self.limits.payments_max {
-            return Step::refused(Refusal::new(503, "SANDBOX_FULL", "the sandbox keeps no more payments"));
+            return refused(Refusal::new(503, "SANDBOX_FULL", "the sandbox keeps no more payments"));
         }
         if self.payments.contains_key(&payment_key) {
-            return Step::refused(Refusal::new(409, "DUPLICATED_PAYMENT_KEY", "payment key in use"));
+            return refused(Refusal::new(409, "DUPLICATED_PAYMENT_KEY", "payment key in use"));
         }
         if let Some(last) = self.by_order.get(order_id).and_then(|keys| keys.last()).and_then(|k| self.payments.get(k))
             && !matches!(last.status, PaymentStatus::Aborted | PaymentStatus::Expired)
         {
-            return Step::refused(Refusal::new(400, "DUPLICATED_ORDER_ID", "this order already has a payment"));
+            return refused(Refusal::new(400, "DUPLICATED_ORDER_ID", "this order already has a payment"));
         }
         let record = Record {
             payment_key: payment_key.clone(),
@@ -184,7 +181,7 @@ impl PaymentBook {
         self.deadlines.insert((record.confirm_by_us, payment_key.clone()));
         self.by_order.entry(order_id.to_owned()).or_default().push(payment_key.clone());
         self.payments.insert(payment_key, record);
-        Step { answer: Ok(wire.clone()), changed: Vec::new() }
+        Step { answer: Ok(wire), changed }
     }
 
     /// The merchant confirms: captures the amount, unless `declined`.

@@ -155,6 +155,7 @@ pub(crate) async fn approve(State(sandbox): State<Sandbox>, Form(input): Form<Ch
         let key = sandbox.inner.faults.payment_key(&input.order_id, books.payments.checkouts_of(&input.order_id));
         books.payments.checkout(key, &input.order_id, &input.order_name, input.amount, now_us())
     };
+    sandbox.send_changes(step.changed);
     match step.answer {
         Ok(payment) => see_other(&with_query(
             &input.success_url,
