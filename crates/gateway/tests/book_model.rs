@@ -5,7 +5,8 @@
 //! time, and compared after every input with [`Model`]: a deliberately naive
 //! re-statement of the rules (a `Vec` of payments, each a list of facts; the
 //! status and the balance recomputed from the facts on every question). The
-//! model shares only data types with the book, never its logic.
+//! model shares only data types with the book, never its logic. A second
+//! property drives `Freshness` with shuffled, duplicated webhook versions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -293,4 +294,41 @@ fn a_payment_is_confirmable_until_its_window_ends() {
     assert_eq!(late.answer.unwrap_err().code, "NOT_FOUND_PAYMENT_SESSION");
     assert_eq!(late.changed.len(), 1, "the expiry is a change, sent as a webhook");
     assert_eq!(late.changed[0].status, PaymentStatus::Expired);
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A receiver that applies only `Freshness::New` events ends with the
+    /// newest version whatever the order and duplication of deliveries, and
+    /// applies no version twice.
+    #[test]
+    fn freshness_keeps_the_newest_of_any_delivery_order(
+        versions in 1u64..12,
+        extra in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        order in any::<prop::sample::Index>(),
+    ) {
+        use stampede_gateway::Freshness;
+        let mut deliveries: Vec<u64> = (1..=versions).collect();
+        deliveries.extend(extra.iter().map(|i| 1 + i.index(versions as usize) as u64));
+        // A deterministic shuffle picked by `order`.
+        let n = deliveries.len();
+        let mut shuffled = Vec::with_capacity(n);
+        let mut seed = order.index(usize::MAX);
+        while !deliveries.is_empty() {
+            let i = seed % deliveries.len();
+            seed = seed / deliveries.len().max(1) + 7 * i + 1;
+            shuffled.push(deliveries.swap_remove(i));
+        }
+        let mut applied: Option<u64> = None;
+        let mut seen = std::collections::BTreeSet::new();
+        for v in shuffled {
+            if Freshness::of(applied, v) == Freshness::New {
+                prop_assert!(seen.insert(v), "version {} applied twice", v);
+                prop_assert!(applied.is_none_or(|a| v > a));
+                applied = Some(v);
+            }
+        }
+        prop_assert_eq!(applied, Some(versions));
+    }
 }
