@@ -3,7 +3,8 @@
 //! data directory's log or a downloaded public log, `verify-receipt` proves a
 //! receipt against a public log, `reproject` rebuilds its read models, `backup` copies a data directory while it is served,
 //! `admin` manages accounts offline, `sim` runs the deterministic simulator,
-//! `torture` SIGKILLs and restarts this binary's own server under load and checks the history.
+//! `torture` SIGKILLs and restarts this binary's own server under load and checks the history,
+//! `gateway-sandbox` runs the sandbox payment gateway.
 
 mod demo;
 
@@ -128,6 +129,9 @@ enum Cmd {
     /// moments and restart it on the same data, then check every recorded
     /// answer against what the server shows (and `verify` its log).
     Torture(stampede_bench::TortureArgs),
+    /// Run the sandbox payment gateway (Toss Payments' API shape, in memory):
+    /// checkout page, confirm/status/cancel, signed webhooks, seeded faults.
+    GatewaySandbox(GatewaySandboxArgs),
     /// Account administration on a data directory (run it while the server is stopped).
     Admin {
         #[command(subcommand)]
@@ -182,6 +186,81 @@ struct ServeArgs {
     /// nothing at all (to measure what recording costs).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     metrics: Switch,
+}
+
+#[derive(clap::Args)]
+struct GatewaySandboxArgs {
+    /// Port to listen on (127.0.0.1); 0 picks a free one.
+    #[arg(long, default_value_t = 8090)]
+    port: u16,
+    /// Fixes every fault decision and every payment key.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Percent of confirmations declined.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    decline_pct: u8,
+    /// Percent of webhooks sent twice.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    duplicate_pct: u8,
+    /// Percent of webhooks held back until after the payment's next one.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    reorder_pct: u8,
+    /// Seconds after start when an outage begins (with --outage-s).
+    #[arg(long, default_value_t = 0)]
+    outage_after_s: u64,
+    /// Length of the outage in seconds (0: none).
+    #[arg(long, default_value_t = 0)]
+    outage_s: u64,
+    /// During an outage, answer nothing (the caller times out) instead of 503.
+    #[arg(long)]
+    outage_hang: bool,
+    /// Milliseconds added before every API answer.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Seconds a buyer-approved payment waits for its confirmation.
+    #[arg(long, default_value_t = 600)]
+    confirm_window_s: u64,
+    /// Where webhooks are POSTed (http://…); none: no webhooks.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// The secret key the API accepts.
+    #[arg(long, env = "STAMPEDE_GATEWAY_SECRET_KEY", default_value = "test_sk_sandbox", hide_env_values = true)]
+    secret_key: String,
+    /// The shared secret webhooks are signed with.
+    #[arg(long, env = "STAMPEDE_GATEWAY_WEBHOOK_SECRET", default_value = "whsec_sandbox", hide_env_values = true)]
+    webhook_secret: String,
+}
+
+async fn gateway_sandbox(args: GatewaySandboxArgs) -> anyhow::Result<()> {
+    use stampede_gateway::sandbox::{FaultRates, OutageMode, OutageWindow, Sandbox, SandboxConfig};
+    let config = SandboxConfig {
+        secret_key: args.secret_key,
+        webhook_secret: args.webhook_secret,
+        webhook_url: args.webhook_url,
+        seed: args.seed,
+        faults: FaultRates {
+            decline_pct: args.decline_pct,
+            duplicate_pct: args.duplicate_pct,
+            reorder_pct: args.reorder_pct,
+        },
+        outage: (args.outage_s > 0).then(|| OutageWindow {
+            after: std::time::Duration::from_secs(args.outage_after_s),
+            length: std::time::Duration::from_secs(args.outage_s),
+        }),
+        outage_mode: if args.outage_hang { OutageMode::Hang } else { OutageMode::Refuse },
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        confirm_window: std::time::Duration::from_secs(args.confirm_window_s),
+        ..SandboxConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
+    let addr = listener.local_addr()?;
+    let sandbox = Sandbox::start(config);
+    // Scripts and tests read this line to learn the port.
+    println!("gateway sandbox listening on http://{addr}");
+    sandbox.serve(listener, shutdown_signal()).await?;
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -245,6 +324,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Backup { data, to } => backup(&data, &to),
         Cmd::Sim { seed, steps, seeds } => sim(seed, steps, seeds),
         Cmd::Torture(args) => runtime.block_on(torture(args)),
+        Cmd::GatewaySandbox(args) => runtime.block_on(gateway_sandbox(args)),
         Cmd::QueueOrder { seed, commitment, count, ticket } => queue_order(&seed, commitment.as_deref(), count, ticket),
         Cmd::Admin { cmd: AdminCmd::CreateUser { data, email, name, password, role } } => {
             std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
