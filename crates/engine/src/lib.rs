@@ -381,17 +381,17 @@ impl Engine {
         };
         let (writer, thread) = writer::spawn(log)?;
         let bus = Arc::new(EventBus::new(config.event_batches_max.max(1)));
-        let (ledger, ledger_tip, ledger_since_snapshot) = match ledger {
+        let (ledger, ledger_tip, ledger_since_snapshot, transfer_ids) = match ledger {
             Some(r) => {
                 let since = r.tip.next_seq - r.from_snapshot_seq.map_or(0, |seq| seq + 1);
-                (r.ledger, r.tip, since)
+                (r.ledger, r.tip, since, r.transfer_ids)
             }
             None => {
                 let (l, tip) = ledger::fresh(config.ledger_limits);
-                (l, tip, 0)
+                (l, tip, 0, Vec::new())
             }
         };
-        let ledger_durable = Arc::new(DurableLedger::of(&ledger));
+        let ledger_durable = Arc::new(DurableLedger::of(&ledger, &transfer_ids));
         let engine = Engine {
             inner: Arc::new(Inner {
                 sales: Arc::new(RwLock::new(BTreeMap::new())),

@@ -172,6 +172,7 @@ fn take_ledger(reader: &mut dyn CommandLog, store: &mut dyn SnapshotStore, seq: 
         tracing::warn!(seq, "ledger snapshot not written: the state could not be encoded");
         return;
     };
+    drop(state);
     let snap = Snapshot { sale: LEDGER_STREAM, seq, hash, format: LEDGER_SNAPSHOT_TAG, state: bytes };
     match store.put(&snap) {
         Ok(()) => tracing::info!(seq, bytes = snap.state.len(), "ledger snapshot written"),

@@ -140,13 +140,13 @@ pub struct DurableLedger {
 }
 
 impl DurableLedger {
-    /// Everything the ledger holds, as rebuilt at start.
-    pub(crate) fn of(ledger: &Ledger) -> Self {
+    /// Everything the ledger holds, as rebuilt at start; `transfer_ids` are
+    /// the ids it remembers ([`replay::LedgerRecovered::transfer_ids`]: the
+    /// core can answer for an id but not list them).
+    pub(crate) fn of(ledger: &Ledger, transfer_ids: &[TransferId]) -> Self {
         let accounts = ledger.accounts().map(|(id, a)| (*id, *a)).collect();
-        let transfers = remembered_ids(ledger)
-            .into_iter()
-            .filter_map(|id| Some((id.clone(), TransferState::of(ledger, &id)?)))
-            .collect();
+        let transfers =
+            transfer_ids.iter().filter_map(|id| Some((id.clone(), TransferState::of(ledger, id)?))).collect();
         DurableLedger { books: RwLock::new(Books { accounts, transfers }) }
     }
 
@@ -180,19 +180,6 @@ impl DurableLedger {
     pub fn transfers_len(&self) -> usize {
         self.books.read().transfers.len()
     }
-}
-
-/// Every transfer id the ledger remembers. The core offers no iterator of
-/// them (`Ledger::recall` takes an id), so they are read from its serde form,
-/// once per start: the `remembered` map, keyed by id. A test restarts from a
-/// snapshot and reads a transfer from before it, so a renamed field is caught.
-fn remembered_ids(ledger: &Ledger) -> Vec<TransferId> {
-    let Ok(value) = serde_json::to_value(ledger) else { return Vec::new() };
-    let Some(map) = value.get("remembered").and_then(|m| m.as_object()) else {
-        tracing::error!("the ledger's remembered transfers cannot be listed; transfer reads start empty");
-        return Vec::new();
-    };
-    map.keys().filter_map(|k| TransferId::parse(k).ok()).collect()
 }
 
 /// A fresh ledger with these bounds, before its stream has any entry.

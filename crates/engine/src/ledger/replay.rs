@@ -5,8 +5,17 @@
 //! checks each link of the hash chain, that every recorded outcome is the
 //! one the rules give, the books every so often and at the end, and the
 //! newest snapshot against the replayed state at its seq.
+//!
+//! A snapshot holds the ledger and the ids of the transfers it remembers
+//! ([`LedgerSnapshot`]): the core answers for an id but cannot list them,
+//! and the engine's published read side must start with every one. The list
+//! is the snapshot's list plus every id replayed since, less what the core
+//! has forgotten, so it is exact by induction from the first entry.
 
-use stampede_core::{Ledger, LedgerInput};
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use stampede_core::{Ledger, LedgerInput, TransferId};
 use stampede_log::{ChainTip, CommandLog, Entry, LogError};
 
 use super::{LEDGER_SNAPSHOT_TAG, LEDGER_STREAM};
@@ -17,6 +26,8 @@ use crate::replay::{AUDIT_RECOUNT_EVERY, AuditFailure, ReplayError, check_snapsh
 /// The ledger rebuilt from the log, ready to take new inputs.
 pub struct LedgerRecovered {
     pub ledger: Ledger,
+    /// Every transfer id the ledger remembers, in order.
+    pub transfer_ids: Vec<TransferId>,
     pub tip: ChainTip,
     pub replayed: u64,
     pub from_snapshot_seq: Option<u64>,
@@ -30,9 +41,21 @@ pub struct LedgerAudit {
     pub final_state: Ledger,
 }
 
+/// What a ledger snapshot holds (postcard, tagged [`LEDGER_SNAPSHOT_TAG`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerSnapshot {
+    pub ledger: Ledger,
+    /// The ids the ledger remembers, ascending.
+    pub transfer_ids: Vec<TransferId>,
+}
+
+/// Ids replayed before the known set is pruned to what the core remembers.
+const KNOWN_PRUNE_EVERY: u64 = 65_536;
 /// Feeds entries one by one into the ledger, checking the chain and outcomes.
 struct Replayer {
     ledger: Option<Ledger>,
+    /// A superset of the ids the ledger remembers (pruned now and then).
+    known: BTreeSet<TransferId>,
     tip: ChainTip,
     replayed: u64,
     check_invariants: bool,
@@ -43,7 +66,31 @@ const ID: u64 = LEDGER_STREAM;
 
 impl Replayer {
     fn new(check_invariants: bool) -> Self {
-        Replayer { ledger: None, tip: ChainTip::genesis(ID), replayed: 0, check_invariants, recounted_at: 0 }
+        Replayer {
+            ledger: None,
+            known: BTreeSet::new(),
+            tip: ChainTip::genesis(ID),
+            replayed: 0,
+            check_invariants,
+            recounted_at: 0,
+        }
+    }
+
+    fn resume(&mut self, snapshot: LedgerSnapshot, tip: ChainTip) {
+        self.ledger = Some(snapshot.ledger);
+        self.known = snapshot.transfer_ids.into_iter().collect();
+        self.tip = tip;
+    }
+
+    /// The ids the ledger remembers now, ascending.
+    fn transfer_ids(&self) -> Vec<TransferId> {
+        let Some(ledger) = &self.ledger else { return Vec::new() };
+        self.known.iter().filter(|id| ledger.recall(id).is_some()).cloned().collect()
+    }
+
+    fn finish(self) -> Option<LedgerSnapshot> {
+        let transfer_ids = self.transfer_ids();
+        self.ledger.map(|ledger| LedgerSnapshot { ledger, transfer_ids })
     }
 
     fn feed(&mut self, entry: &Entry) -> Result<(), ReplayError> {
@@ -61,6 +108,12 @@ impl Replayer {
         let (input, recorded) =
             record.to_input(entry.at_us).map_err(record_err)?.ok_or(record_err(RecordError::Misplaced))?;
         let applied = ledger.apply(&input);
+        if let LedgerInput::Transfer { transfer, .. } = &input {
+            self.known.insert(transfer.id.clone());
+        }
+        if seq % KNOWN_PRUNE_EVERY == 0 {
+            self.known.retain(|id| ledger.recall(id).is_some());
+        }
         if let Some(recorded) = recorded {
             let replayed = LedgerOutcomeV1::from(&applied.outcome);
             if &replayed != recorded {
@@ -108,15 +161,15 @@ fn run_between(log: &mut dyn CommandLog, r: &mut Replayer, from_seq: u64, last: 
     }
 }
 
-fn decode_snapshot(state: &[u8]) -> Result<Ledger, String> {
-    let ledger: Ledger = postcard::from_bytes(state).map_err(|e| e.to_string())?;
-    ledger.check_invariants().map_err(|problem| format!("its books do not balance: {problem}"))?;
-    Ok(ledger)
+fn decode_snapshot(state: &[u8]) -> Result<LedgerSnapshot, String> {
+    let snapshot: LedgerSnapshot = postcard::from_bytes(state).map_err(|e| e.to_string())?;
+    snapshot.ledger.check_invariants().map_err(|problem| format!("its books do not balance: {problem}"))?;
+    Ok(snapshot)
 }
 
-/// Encodes the ledger's state for a snapshot.
-pub fn encode_snapshot(ledger: &Ledger) -> Option<Vec<u8>> {
-    postcard::to_allocvec(ledger).ok()
+/// Encodes a ledger snapshot.
+pub fn encode_snapshot(snapshot: &LedgerSnapshot) -> Option<Vec<u8>> {
+    postcard::to_allocvec(snapshot).ok()
 }
 
 /// Rebuilds the ledger for serving: refuses a log whose snapshots are not its
@@ -130,8 +183,21 @@ pub fn recover(log: &mut dyn CommandLog) -> Result<Option<LedgerRecovered>, Repl
 /// The ledger as it was right after entry `seq`, from the newest snapshot
 /// before it and the entries up to it (how the snapshot thread builds one);
 /// `None` when the log does not hold that entry.
-pub fn state_at(log: &mut dyn CommandLog, seq: u64) -> Result<Option<(Ledger, ChainTip)>, ReplayError> {
-    Ok(recover_through(log, seq)?.filter(|r| r.tip.next_seq == seq + 1).map(|r| (r.ledger, r.tip)))
+pub fn state_at(log: &mut dyn CommandLog, seq: u64) -> Result<Option<(LedgerSnapshot, ChainTip)>, ReplayError> {
+    Ok(recover_through(log, seq)?
+        .filter(|r| r.tip.next_seq == seq + 1)
+        .map(|r| (LedgerSnapshot { ledger: r.ledger, transfer_ids: r.transfer_ids }, r.tip)))
+}
+
+fn recovered(r: Replayer, from_snapshot_seq: Option<u64>) -> Option<LedgerRecovered> {
+    let (tip, replayed) = (r.tip.clone(), r.replayed);
+    r.finish().map(|s| LedgerRecovered {
+        ledger: s.ledger,
+        transfer_ids: s.transfer_ids,
+        tip,
+        replayed,
+        from_snapshot_seq,
+    })
 }
 
 fn recover_through(log: &mut dyn CommandLog, last: u64) -> Result<Option<LedgerRecovered>, ReplayError> {
@@ -140,24 +206,18 @@ fn recover_through(log: &mut dyn CommandLog, last: u64) -> Result<Option<LedgerR
         && snap.seq <= last
     {
         match decode_snapshot(&snap.state) {
-            Ok(ledger) => {
+            Ok(snapshot) => {
                 let mut r = Replayer::new(false);
-                r.ledger = Some(ledger);
-                r.tip = snap.tip();
+                r.resume(snapshot, snap.tip());
                 run_between(log, &mut r, snap.seq + 1, last)?;
-                return Ok(r.ledger.map(|ledger| LedgerRecovered {
-                    ledger,
-                    tip: r.tip,
-                    replayed: r.replayed,
-                    from_snapshot_seq: Some(snap.seq),
-                }));
+                return Ok(recovered(r, Some(snap.seq)));
             }
             Err(e) => tracing::warn!(error = %e, "ledger snapshot not usable; replaying the whole ledger"),
         }
     }
     let mut r = Replayer::new(false);
     run_between(log, &mut r, 0, last)?;
-    Ok(r.ledger.map(|ledger| LedgerRecovered { ledger, tip: r.tip, replayed: r.replayed, from_snapshot_seq: None }))
+    Ok(recovered(r, None))
 }
 
 /// Replays the ledger stream from its first entry with every check on (see
@@ -175,8 +235,11 @@ fn audit_outcomes(log: &mut dyn CommandLog, r: &mut Replayer) -> Result<LedgerAu
     if let Some(snap) = log.latest_snapshot(ID)?.filter(|s| s.format == LEDGER_SNAPSHOT_TAG) {
         run_between(log, r, 0, snap.seq)?;
         let mismatch = || ReplayError::SnapshotMismatch { sale: ID, seq: snap.seq };
-        let stored: Ledger = postcard::from_bytes(&snap.state).map_err(|_| mismatch())?;
-        if r.ledger.as_ref() != Some(&stored) || snap.hash != r.tip.last_hash {
+        let stored: LedgerSnapshot = postcard::from_bytes(&snap.state).map_err(|_| mismatch())?;
+        let replayed = r.ledger.as_ref().map(|ledger| (ledger, r.transfer_ids()));
+        if replayed.as_ref().map(|(l, ids)| (*l, ids)) != Some((&stored.ledger, &stored.transfer_ids))
+            || snap.hash != r.tip.last_hash
+        {
             return Err(mismatch());
         }
         snapshot_checked = Some(snap.seq);
