@@ -111,7 +111,7 @@ impl Replayer {
         if let LedgerInput::Transfer { transfer, .. } = &input {
             self.known.insert(transfer.id.clone());
         }
-        if seq % KNOWN_PRUNE_EVERY == 0 {
+        if seq.is_multiple_of(KNOWN_PRUNE_EVERY) {
             self.known.retain(|id| ledger.recall(id).is_some());
         }
         if let Some(recorded) = recorded {

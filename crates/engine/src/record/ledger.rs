@@ -345,9 +345,16 @@ fn put_movement(out: &mut Vec<u8>, m: &MovementV1) {
     put_account(out, m.credit);
     put_varint(out, m.amount);
     out.push(m.code);
-    let flags = u8::from(m.refs.order.is_some()) * REF_ORDER
-        | u8::from(m.refs.payment.is_some()) * REF_PAYMENT
-        | u8::from(m.refs.actor.is_some()) * REF_ACTOR;
+    let mut flags = 0;
+    for (present, flag) in [
+        (m.refs.order.is_some(), REF_ORDER),
+        (m.refs.payment.is_some(), REF_PAYMENT),
+        (m.refs.actor.is_some(), REF_ACTOR),
+    ] {
+        if present {
+            flags |= flag;
+        }
+    }
     out.push(flags);
     if let Some((sale, order)) = m.refs.order {
         put_varint(out, sale);
