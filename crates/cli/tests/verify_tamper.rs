@@ -136,3 +136,68 @@ async fn verify_fails_on_an_outcome_rewritten_under_a_rehashed_chain() {
     assert!(stdout.contains(&format!("verify sales=2 entries={} failed=1", entries + seq)), "{stdout}");
     assert!(stderr.contains("1 sale(s) failed verification"), "{stderr}");
 }
+
+/// The ledger's stream (stream 0) is verified beside the sales, and an
+/// outcome rewritten under a rehashed chain is caught there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_checks_the_ledger_stream_and_catches_a_rewritten_transfer() {
+    use stampede_core::{AccountId, LedgerOutcome, Money, Movement, Transfer, TransferBody, TransferCode, TransferId};
+    use stampede_engine::record::ledger::{LedgerOutcomeV1, LedgerRecord};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_log(&data).await;
+    let log = SqliteLog::open(&data.join("log.sqlite")).unwrap();
+    let (engine, _) = Engine::start(Box::new(log), Arc::new(ManualClock::at(T0)), EngineConfig::default()).unwrap();
+    let movement = |debit, credit, code| Movement {
+        debit,
+        credit,
+        amount: Money::from_minor(100),
+        code,
+        refs: stampede_core::TransferRefs::default(),
+    };
+    let wallet = AccountId::Wallet(UserId(5));
+    let transfers = [
+        ("top", TransferBody::Single(movement(AccountId::World, wallet, TransferCode::TopUp))),
+        ("pay", TransferBody::Single(movement(wallet, AccountId::Clearing, TransferCode::WalletPayment))),
+    ];
+    for (id, body) in transfers {
+        let transfer = Transfer { id: TransferId::parse(id).unwrap(), body };
+        assert_eq!(engine.ledger_command(transfer).await.unwrap().outcome, LedgerOutcome::Transferred);
+    }
+    engine.shutdown().await;
+    drop(engine);
+
+    let (ok, stdout, stderr) = verify(&data);
+    assert!(ok, "the untouched log fails:\n{stdout}{stderr}");
+    assert!(stdout.contains("ledger: 3 entries, chain intact, outcomes reproduced, books balance (net 0)"), "{stdout}");
+    assert!(stdout.contains(&format!("verify sales=2 entries={} failed=0", 2 * (2 + HOLDS) + 3)), "{stdout}");
+
+    // The payment (entry 2) recorded as refused, every hash from it recomputed.
+    let conn = rusqlite::Connection::open(data.join("log.sqlite")).unwrap();
+    let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>)> = conn
+        .prepare("SELECT seq, at_us, payload, hash FROM entries WHERE sale = 0 ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut prev: [u8; 32] = rows[1].3.clone().try_into().unwrap();
+    let (seq, at_us, payload, _) = &rows[2];
+    let mut record = LedgerRecord::decode(payload).unwrap();
+    let LedgerRecord::Transfer { out, .. } = &mut record else { panic!("entry 2 is the payment") };
+    *out = LedgerOutcomeV1::Voided { released: 100 };
+    let payload = record.encode();
+    prev = chain_hash(&prev, 0, *seq as u64, *at_us, &payload);
+    conn.execute(
+        "UPDATE entries SET payload = ?2, hash = ?3 WHERE sale = 0 AND seq = ?1",
+        (seq, &payload, prev.as_slice()),
+    )
+    .unwrap();
+    drop(conn);
+
+    let (ok, stdout, _) = verify(&data);
+    assert!(!ok, "verify passed a rewritten transfer:\n{stdout}");
+    assert!(stdout.contains("ledger: FAILED after 2 entries checked: sale 0 seq 2: the rules give"), "{stdout}");
+    assert!(stdout.contains("verify sales=2 entries="), "{stdout}");
+}

@@ -8,10 +8,12 @@
 //! fsync each before the answer is released. [`step`] is one input's decision
 //! as plain calls, shared by the sale task and the simulator. [`replay`] rebuilds every sale
 //! from the log on start and powers `stampede verify`; [`record`] is the
-//! versioned format of log entries.
+//! versioned format of log entries. [`ledger`] runs the platform's money
+//! ledger the same way, as stream 0 of the same log.
 
 mod actor;
 pub mod events;
+pub mod ledger;
 pub mod metrics;
 pub mod persons;
 pub mod public;
@@ -29,12 +31,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use stampede_core::{Action, Click, IdempotencyKey, Outcome, QueueEntry, Sale, SaleConfig, SaleView, Schedule, UserId};
+use stampede_core::{
+    Account, AccountId, Action, Click, IdempotencyKey, LedgerLimits, Outcome, QueueEntry, Sale, SaleConfig, SaleView,
+    Schedule, Transfer, TransferId, UserId,
+};
 use stampede_log::{ChainTip, CommandLog, Hash, SaleId};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::actor::{SaleMsg, SaleTask};
 use crate::events::{EventBus, Subscription};
+use crate::ledger::task::{LedgerMsg, LedgerTask, LedgerTracker};
+use crate::ledger::{DurableLedger, LedgerAcked, LedgerStatus, TransferState, is_ledger_stream};
 use crate::persons::PersonKey;
 pub use crate::room::DurableRoom;
 use crate::room::RoomTracker;
@@ -73,6 +80,8 @@ pub enum EngineError {
 pub enum StartError {
     #[error("replaying sale {sale} failed: {source}")]
     Replay { sale: SaleId, source: replay::ReplayError },
+    #[error("replaying the ledger failed: {0}")]
+    Ledger(replay::ReplayError),
     #[error(transparent)]
     Log(#[from] stampede_log::LogError),
     #[error("cannot start the log writer thread: {0}")]
@@ -95,6 +104,9 @@ pub struct EngineConfig {
     /// ([`persons`]); sales already sealed need it to be served. `None`
     /// (tests, the simulator) creates sales whose records name accounts.
     pub persons: Option<PersonKey>,
+    /// The bounds of a new ledger. A ledger already in the log keeps the
+    /// bounds its first record names, so replay refuses where it refused.
+    pub ledger_limits: LedgerLimits,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +116,7 @@ impl Default for EngineConfig {
             snapshot_every: 50_000,
             event_batches_max: events::EVENT_BATCHES_MAX,
             persons: None,
+            ledger_limits: LedgerLimits::DEFAULT,
         }
     }
 }
@@ -262,9 +275,12 @@ pub enum LogAudit {
     NotStarted,
     /// Replaying; `sales_done` sales checked so far.
     Running { sales_done: usize },
-    /// Every sale's chain, outcomes, invariants and newest snapshot checked.
+    /// Every sale's chain, outcomes, invariants and newest snapshot checked,
+    /// and the ledger stream's likewise (`sales` counts sales only; `entries`
+    /// includes the ledger's).
     Intact { sales: usize, entries: u64 },
-    /// A sale failed the audit: the log is not the one that was written.
+    /// A sale (or, as `sale` 0, the ledger) failed the audit: the log is not
+    /// the one that was written.
     Damaged { sale: SaleId, checked: u64, problem: String },
 }
 
@@ -278,10 +294,20 @@ impl LogAudit {
 #[derive(Debug, Default, Clone)]
 pub struct StartReport {
     pub sales: usize,
+    /// Entries of the ledger stream replayed (included in `entries_replayed`).
+    pub ledger_entries: u64,
     pub entries_replayed: u64,
     pub from_snapshots: usize,
     /// Time the replay of every sale took.
     pub replay_duration: Duration,
+}
+
+/// The ledger task's mailbox and what it publishes once durable.
+struct LedgerHandle {
+    tx: mpsc::Sender<LedgerMsg>,
+    status: watch::Receiver<LedgerStatus>,
+    /// Wakes the task to apply a timeout a reader found passed.
+    wake: Arc<Notify>,
 }
 
 /// Every running sale's handle; a sale task replaces its own entry's
@@ -290,6 +316,10 @@ pub(crate) type Registry = RwLock<BTreeMap<SaleId, SaleHandle>>;
 
 struct Inner {
     sales: Arc<Registry>,
+    /// `None` once shutting down (the ledger task then ends).
+    ledger: RwLock<Option<Arc<LedgerHandle>>>,
+    /// What the ledger published, kept past shutdown for the reads.
+    ledger_durable: Arc<DurableLedger>,
     writer: Mutex<Option<WriterHandle>>,
     healthy_probe: WriterHandle,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -323,7 +353,17 @@ impl Engine {
         let mut recovered = Vec::new();
         let mut report = StartReport::default();
         let started = std::time::Instant::now();
+        let mut ledger = None;
         for id in log.sales()? {
+            if is_ledger_stream(id) {
+                let r = ledger::replay::recover(log.as_mut()).map_err(StartError::Ledger)?;
+                if let Some(r) = &r {
+                    report.ledger_entries = r.replayed;
+                    report.entries_replayed += r.replayed;
+                }
+                ledger = r;
+                continue;
+            }
             let r = replay::recover_with(log.as_mut(), id, config.persons.as_ref())
                 .map_err(|source| StartError::Replay { sale: id, source })?;
             report.sales += 1;
@@ -341,9 +381,22 @@ impl Engine {
         };
         let (writer, thread) = writer::spawn(log)?;
         let bus = Arc::new(EventBus::new(config.event_batches_max.max(1)));
+        let (ledger, ledger_tip, ledger_since_snapshot, transfer_ids) = match ledger {
+            Some(r) => {
+                let since = r.tip.next_seq - r.from_snapshot_seq.map_or(0, |seq| seq + 1);
+                (r.ledger, r.tip, since, r.transfer_ids)
+            }
+            None => {
+                let (l, tip) = ledger::fresh(config.ledger_limits);
+                (l, tip, 0, Vec::new())
+            }
+        };
+        let ledger_durable = Arc::new(DurableLedger::of(&ledger, &transfer_ids));
         let engine = Engine {
             inner: Arc::new(Inner {
                 sales: Arc::new(RwLock::new(BTreeMap::new())),
+                ledger: RwLock::new(None),
+                ledger_durable,
                 healthy_probe: writer.clone(),
                 writer: Mutex::new(Some(writer)),
                 writer_thread: Mutex::new(Some(thread)),
@@ -364,7 +417,32 @@ impl Engine {
             let since_snapshot = r.tip.next_seq - r.from_snapshot_seq.map_or(0, |seq| seq + 1);
             engine.spawn_sale(id, r.sale, r.tip, since_snapshot, None, r.record_version);
         }
+        engine.spawn_ledger(ledger, ledger_tip, ledger_since_snapshot);
         Ok((engine, report))
+    }
+
+    fn spawn_ledger(&self, ledger: stampede_core::Ledger, tip: ChainTip, entries_since_snapshot: u64) {
+        let Some(writer) = self.inner.writer.lock().clone() else { return };
+        let (tx, rx) = mpsc::channel(self.inner.config.mailbox_len_max);
+        let (status_tx, status) = watch::channel(LedgerStatus::of(&ledger, &tip));
+        let wake = Arc::new(Notify::new());
+        let task = LedgerTask {
+            last_at_us: ledger.last_at_us(),
+            ledger,
+            tip,
+            rx,
+            writer,
+            clock: self.inner.clock.clone(),
+            snapshot_every: self.inner.config.snapshot_every,
+            entries_since_snapshot,
+            snapshots: self.inner.snapshots.clone(),
+            status: Arc::new(status_tx),
+            durable: self.inner.ledger_durable.clone(),
+            tracker: LedgerTracker::default(),
+            wake: wake.clone(),
+        };
+        *self.inner.ledger.write() = Some(Arc::new(LedgerHandle { tx, status, wake }));
+        self.inner.tasks.lock().push(tokio::spawn(task.run()));
     }
 
     fn spawn_sale(
@@ -507,6 +585,80 @@ impl Engine {
         rx.await.map_err(|_| EngineError::Unavailable)?
     }
 
+    /// Sends a transfer to the platform ledger and waits for its durable
+    /// outcome (the engine stamps the time). A refusal is an outcome
+    /// (`LedgerOutcome::Rejected`); `Err` is a full mailbox (`Overloaded`, at
+    /// once) or a log that cannot be written (`Unavailable`: nothing that was
+    /// not answered is acknowledged).
+    pub async fn ledger_command(&self, transfer: Transfer) -> Result<LedgerAcked, EngineError> {
+        let handle = self.inner.ledger.read().clone().ok_or(EngineError::Unavailable)?;
+        let (reply, rx) = oneshot::channel();
+        self.inner.messages.fetch_add(1, Ordering::Relaxed);
+        handle.tx.try_send(LedgerMsg { transfer, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => EngineError::Unavailable,
+        })?;
+        rx.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// An account's totals as of the newest durable ledger batch, with every
+    /// pending transfer whose timeout the clock has passed already voided
+    /// (as [`Engine::live`] does for a sale's deadlines). `None`: the account
+    /// has never been credited.
+    pub async fn ledger_account(&self, id: AccountId) -> Result<Option<Account>, EngineError> {
+        self.ledger_now().await?;
+        Ok(self.inner.ledger_durable.account(id))
+    }
+
+    /// Every account of the ledger, in `AccountId` order, as [`Engine::ledger_account`].
+    pub async fn ledger_accounts(&self) -> Result<Vec<(AccountId, Account)>, EngineError> {
+        self.ledger_now().await?;
+        Ok(self.inner.ledger_durable.accounts())
+    }
+
+    /// A remembered transfer's body, first answer and, for a pending one, how
+    /// it ended, as durable (with passed timeouts applied). `None`: never
+    /// seen, refused for lack of room, or forgotten a day after last touched.
+    pub async fn ledger_transfer(&self, id: &TransferId) -> Result<Option<TransferState>, EngineError> {
+        self.ledger_now().await?;
+        Ok(self.inner.ledger_durable.transfer(id))
+    }
+
+    /// Transfers waiting in the ledger's mailbox now (for dashboards and tests).
+    pub fn ledger_queued(&self) -> usize {
+        self.inner.ledger.read().as_ref().map_or(0, |h| h.tx.max_capacity() - h.tx.capacity())
+    }
+
+    /// The ledger's durable status, updated after every durable ledger batch:
+    /// a watch, so a caller can await a timeout being applied.
+    pub fn ledger_status(&self) -> Option<watch::Receiver<LedgerStatus>> {
+        self.inner.ledger.read().as_ref().map(|h| h.status.clone())
+    }
+
+    /// Waits (at most [`DEADLINE_WAIT_MAX`]) until no published pending
+    /// timeout lies in the past, waking the ledger task if one does.
+    async fn ledger_now(&self) -> Result<LedgerStatus, EngineError> {
+        let now_us = self.now_us();
+        let handle = self.inner.ledger.read().clone().ok_or(EngineError::Unavailable)?;
+        let passed = |s: &LedgerStatus| s.next_deadline_us.is_some_and(|d| d <= now_us);
+        let mut status = handle.status.clone();
+        {
+            let current = status.borrow_and_update();
+            if !passed(&current) {
+                return Ok(*current);
+            }
+        }
+        if !self.healthy() {
+            return Err(EngineError::Unavailable);
+        }
+        handle.wake.notify_one();
+        match tokio::time::timeout(DEADLINE_WAIT_MAX, status.wait_for(|s| !passed(s))).await {
+            Ok(Ok(s)) => Ok(*s),
+            Ok(Err(_)) => Err(EngineError::Unavailable),
+            Err(_) => Err(EngineError::Behind),
+        }
+    }
+
     /// The server's key for pseudonyms, if sales are sealed.
     pub fn persons(&self) -> Option<&PersonKey> {
         self.inner.config.persons.as_ref()
@@ -611,12 +763,19 @@ impl Engine {
                 }
             };
             let mut entries = 0;
-            for (done, &id) in sales.iter().enumerate() {
+            let mut sales_done = 0;
+            for &id in &sales {
                 if inner.strong_count() == 0 {
                     return; // the engine stopped; nobody is left to tell
                 }
-                match replay::audit_with(reader.as_mut(), id, persons.as_ref()) {
-                    Ok(a) => entries += a.entries,
+                let audited = if is_ledger_stream(id) {
+                    ledger::replay::audit(reader.as_mut()).map(|a| a.entries)
+                } else {
+                    sales_done += 1;
+                    replay::audit_with(reader.as_mut(), id, persons.as_ref()).map(|a| a.entries)
+                };
+                match audited {
+                    Ok(n) => entries += n,
                     Err(_) if inner.strong_count() == 0 => return,
                     Err(e) => {
                         tracing::error!(
@@ -630,10 +789,10 @@ impl Engine {
                         return;
                     }
                 }
-                set(LogAudit::Running { sales_done: done + 1 });
+                set(LogAudit::Running { sales_done });
             }
-            tracing::info!(sales = sales.len(), entries, took_ms = started.elapsed().as_millis(), "log audit passed");
-            set(LogAudit::Intact { sales: sales.len(), entries });
+            tracing::info!(sales = sales_done, entries, took_ms = started.elapsed().as_millis(), "log audit passed");
+            set(LogAudit::Intact { sales: sales_done, entries });
         })?;
         Ok(())
     }
@@ -663,6 +822,7 @@ impl Engine {
     /// snapshots of those batches are written.
     pub async fn shutdown(&self) {
         self.inner.sales.write().clear();
+        self.inner.ledger.write().take();
         self.inner.writer.lock().take();
         let tasks: Vec<_> = std::mem::take(&mut *self.inner.tasks.lock());
         for t in tasks {

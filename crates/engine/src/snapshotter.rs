@@ -21,6 +21,7 @@ use stampede_core::SNAPSHOT_FORMAT;
 use stampede_log::{CommandLog, Hash, SaleId, Snapshot, SnapshotStore};
 use tokio::sync::oneshot;
 
+use crate::ledger::{LEDGER_SNAPSHOT_TAG, LEDGER_STREAM, is_ledger_stream};
 use crate::persons::PersonKey;
 use crate::replay::{encode_snapshot, state_at};
 use crate::writer::OnDurable;
@@ -107,6 +108,9 @@ fn take(
     seq: u64,
     hash: Hash,
 ) {
+    if is_ledger_stream(sale) {
+        return take_ledger(reader, store, seq, hash);
+    }
     let started = Instant::now();
     let state = match state_at(reader, sale, persons, seq) {
         Ok(Some((state, tip))) if tip.last_hash == hash => state,
@@ -143,5 +147,35 @@ fn take(
             "snapshot written"
         ),
         Err(e) => tracing::warn!(sale, seq, error = %e, "snapshot not written"),
+    }
+}
+
+/// [`take`] for the ledger stream: the same steps, with the ledger's state
+/// and its own format tag.
+fn take_ledger(reader: &mut dyn CommandLog, store: &mut dyn SnapshotStore, seq: u64, hash: Hash) {
+    let state = match crate::ledger::replay::state_at(reader, seq) {
+        Ok(Some((state, tip))) if tip.last_hash == hash => state,
+        Ok(Some(_)) => {
+            tracing::error!(seq, "ledger snapshot not written: the log's entry has another hash than the ledger's");
+            return;
+        }
+        Ok(None) => {
+            tracing::warn!(seq, "ledger snapshot not written: the log does not hold its entry");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(seq, error = %e, "ledger snapshot not written: the ledger could not be rebuilt");
+            return;
+        }
+    };
+    let Some(bytes) = crate::ledger::replay::encode_snapshot(&state) else {
+        tracing::warn!(seq, "ledger snapshot not written: the state could not be encoded");
+        return;
+    };
+    drop(state);
+    let snap = Snapshot { sale: LEDGER_STREAM, seq, hash, format: LEDGER_SNAPSHOT_TAG, state: bytes };
+    match store.put(&snap) {
+        Ok(()) => tracing::info!(seq, bytes = snap.state.len(), "ledger snapshot written"),
+        Err(e) => tracing::warn!(seq, error = %e, "ledger snapshot not written"),
     }
 }

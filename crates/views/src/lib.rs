@@ -68,7 +68,8 @@ pub fn catch_up_all(
     persons: Option<&PersonKey>,
 ) -> Result<u64, ViewsError> {
     let mut entries = 0;
-    for sale in log.sales()? {
+    // The ledger's stream is money, not a sale: nothing here projects it.
+    for sale in log.sales()?.into_iter().filter(|s| !stampede_engine::ledger::is_ledger_stream(*s)) {
         entries += catch_up(views, log, sale, persons)?;
     }
     Ok(entries)

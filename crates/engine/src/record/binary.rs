@@ -103,7 +103,7 @@ pub fn is_binary(version: u16) -> bool {
     version == BINARY_RECORD_VERSION || version == SEALED_BINARY_RECORD_VERSION
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -111,7 +111,7 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
@@ -324,20 +324,20 @@ pub(super) fn encode(record: &Record) -> Vec<u8> {
 }
 
 /// Reads a payload front to back; every read fails cleanly at its end.
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
 }
 
 const TRUNCATED: RecordError = RecordError::Invalid("binary record ends early");
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, RecordError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, RecordError> {
         let (&first, rest) = self.bytes.split_first().ok_or(TRUNCATED)?;
         self.bytes = rest;
         Ok(first)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         if self.bytes.len() < n {
             return Err(TRUNCATED);
         }
@@ -346,7 +346,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn varint(&mut self) -> Result<u64, RecordError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, RecordError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -383,7 +383,7 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn text(&mut self) -> Result<String, RecordError> {
+    pub(crate) fn text(&mut self) -> Result<String, RecordError> {
         let bytes = self.bytes()?;
         std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| RecordError::Invalid("text is not UTF-8"))
     }

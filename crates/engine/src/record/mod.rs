@@ -21,6 +21,7 @@
 //! `{`), and both decode to the same [`Record`].
 
 pub mod binary;
+pub mod ledger;
 pub mod v1;
 
 use serde::{Deserialize, Serialize};
