@@ -25,7 +25,8 @@ trap stop EXIT
 echo "# $(date -u +%F) $(nproc) cores; $(uname -r); open files $(ulimit -Hn)"
 for i in $(seq "$runs"); do
   data=$(mktemp -d)
-  RUST_LOG=warn "$bin" serve --data "$data" --listen "$addr" --max-connections 19000 >"$data.out" 2>&1 &
+  # Default settings: the connection cap follows the open-file limit.
+  RUST_LOG=warn "$bin" serve --data "$data" --listen "$addr" >"$data.out" 2>&1 &
   server=$!
   until curl -sf "$url/readyz" >/dev/null; do sleep 0.1; done
   "$bin" bench --target "$url" --quiet --scenario queue --users "$users" 2>/dev/null | tail -1
