@@ -1,7 +1,7 @@
 //! Webhooks: the gateway's signature over them, checking it, the typed event,
 //! and deciding whether an event is new, a duplicate or a stale reorder.
 //!
-//! The scheme (WEBHOOKS.md has the receiver's side in full) follows the one
+//! The scheme (docs/API.md, "Payment webhooks", has the receiver's side in full) follows the one
 //! Toss Payments uses for the webhooks it signs:
 //! - `tosspayments-webhook-transmission-time`: when this attempt was sent
 //!   (RFC 3339); every retry is signed afresh with its own time;
