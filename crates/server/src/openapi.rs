@@ -53,7 +53,7 @@ use crate::routes::sales::wire::*;
 use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
-use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, venues};
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, tickets, venues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -127,6 +127,13 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         venues::list_venues,
         venues::export_venue,
         venues::delete_venue,
+        tickets::my_tickets,
+        tickets::ticket,
+        tickets::transfer,
+        tickets::gate_kit,
+        tickets::checkin,
+        tickets::checkin_sync,
+        tickets::checkin_progress,
     ),
     components(schemas(
         Problem,
@@ -174,7 +181,20 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         PersonOut,
         CreateVenueRequest,
         VenueSummaryOut,
-        VenuesOut
+        VenuesOut,
+        tickets::TicketOut,
+        tickets::TicketsOut,
+        tickets::PlaceOut,
+        tickets::TransferIn,
+        tickets::GateKitOut,
+        tickets::CheckinIn,
+        tickets::CheckinOut,
+        tickets::ScanIn,
+        tickets::SyncIn,
+        tickets::SyncOut,
+        tickets::VerdictOut,
+        tickets::CheckinProgressOut,
+        tickets::ConflictOut
     ))
 )]
 pub struct ApiDoc;

@@ -9,4 +9,5 @@ pub mod queue;
 pub mod sales;
 pub mod seats;
 pub mod system;
+pub mod tickets;
 pub mod venues;
