@@ -18,6 +18,7 @@
 pub mod assets;
 pub mod i18n;
 pub mod pages;
+pub mod qr;
 
 use axum::Router;
 use axum::extract::State;
