@@ -1,6 +1,7 @@
 //! The static files of the web app, embedded in the binary and served under
-//! `/assets/`: one stylesheet, the ES modules, and each language's catalogue
-//! as a small classic script for the modules to read.
+//! `/assets/`: the stylesheets, the ES modules, each language's catalogue
+//! as a small classic script for the modules to read, and vendored scripts
+//! (jsQR under `vendor/`, with its licence beside it).
 //!
 //! Pages name every file by a content-hashed URL, `/assets/{version}/{path}`,
 //! answered `immutable` for a year: a repeat visit fetches only the page's
@@ -33,6 +34,12 @@ pub const QUEUE_JS: &str = include_str!("../../assets/js/queue.js");
 pub const ORGANIZER_JS: &str = include_str!("../../assets/js/organizer.js");
 pub const DASHBOARD_JS: &str = include_str!("../../assets/js/dashboard.js");
 pub const LIVE_JS: &str = include_str!("../../assets/js/live.js");
+/// jsQR 1.4.0 (npm `jsqr`, Apache-2.0), the gate page's QR decoder: its
+/// `dist/jsQR.js` byte for byte, a classic script that sets `globalThis.jsQR`.
+/// Kept as published so its hash can be checked against the package; the
+/// licence travels beside it and is served too.
+pub const JSQR_JS: &str = include_str!("../../assets/vendor/jsQR.js");
+pub const JSQR_LICENSE: &str = include_str!("../../assets/vendor/jsQR.LICENSE.txt");
 
 /// How long a browser keeps a versioned file: a year, the most RFC 9111 caches honour.
 const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -85,6 +92,13 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     for lang in Lang::ALL {
         files.push((format!("i18n/{}.js", lang.code()), Bytes::from(lang.catalogue_script()), JS, None));
     }
+    files.push(("vendor/jsQR.js".to_owned(), Bytes::from_static(JSQR_JS.as_bytes()), JS, None));
+    files.push((
+        "vendor/jsQR.LICENSE.txt".to_owned(),
+        Bytes::from_static(JSQR_LICENSE.as_bytes()),
+        "text/plain; charset=utf-8",
+        None,
+    ));
     for (path, body) in modules {
         files.push((path.to_owned(), Bytes::from_static(body.as_bytes()), JS, Some(modules_version.clone())));
     }
@@ -153,11 +167,26 @@ mod tests {
     }
 
     /// Every script says what it owns in a comment at the top, and nothing
-    /// reaches for another origin.
+    /// reaches for another origin. Vendored files are kept as published
+    /// (their comments and licence name their authors' sites), so they are
+    /// pinned by hash instead, and must not fetch anything either.
     #[test]
     fn scripts_are_documented_and_local() {
+        use sha2::Digest;
+        let vendored = [
+            ("vendor/jsQR.js", "bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859"),
+            ("vendor/jsQR.LICENSE.txt", "c6596eb7be8581c18be736c846fb9173b69eccf6ef94c5135893ec56bd92ba08"),
+        ];
         for a in ASSETS.iter() {
             let body = text(a);
+            if let Some((_, pinned)) = vendored.iter().find(|(p, _)| *p == a.path) {
+                let hash: String = sha2::Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(&hash, pinned, "{} is not the published file", a.path);
+                for reach in ["fetch(", "XMLHttpRequest", "import(", "WebSocket"] {
+                    assert!(!body.contains(reach), "{} calls {reach}", a.path);
+                }
+                continue;
+            }
             assert!(!body.contains("http://") && !body.contains("https://"), "{} names a URL", a.path);
             if a.path.ends_with(".js") {
                 assert!(body.starts_with("//"), "{} must start with a comment saying what it owns", a.path);
