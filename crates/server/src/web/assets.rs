@@ -34,6 +34,9 @@ pub const QUEUE_JS: &str = include_str!("../../assets/js/queue.js");
 pub const ORGANIZER_JS: &str = include_str!("../../assets/js/organizer.js");
 pub const DASHBOARD_JS: &str = include_str!("../../assets/js/dashboard.js");
 pub const LIVE_JS: &str = include_str!("../../assets/js/live.js");
+pub const TICKET_JS: &str = include_str!("../../assets/js/ticket.js");
+pub const GATE_JS: &str = include_str!("../../assets/js/gate.js");
+pub const GATE_CSS: &str = include_str!("../../assets/gate.css");
 /// jsQR 1.4.0 (npm `jsqr`, Apache-2.0), the gate page's QR decoder: its
 /// `dist/jsQR.js` byte for byte, a classic script that sets `globalThis.jsQR`.
 /// Kept as published so its hash can be checked against the package; the
@@ -71,7 +74,7 @@ fn hash_hex(parts: &[&[u8]]) -> String {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    let modules: [(&str, &'static str); 11] = [
+    let modules: [(&str, &'static str); 13] = [
         ("js/app.js", APP_JS),
         ("js/clock.js", CLOCK_JS),
         ("js/auth.js", AUTH_JS),
@@ -83,12 +86,15 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/organizer.js", ORGANIZER_JS),
         ("js/dashboard.js", DASHBOARD_JS),
         ("js/live.js", LIVE_JS),
+        ("js/ticket.js", TICKET_JS),
+        ("js/gate.js", GATE_JS),
     ];
     let module_parts: Vec<&[u8]> = modules.iter().flat_map(|(p, b)| [p.as_bytes(), b.as_bytes()]).collect();
     let modules_version = hash_hex(&module_parts)[..VERSION_LEN].to_owned();
 
     let mut files: Vec<(String, Bytes, &'static str, Option<String>)> =
         vec![("app.css".to_owned(), Bytes::from_static(APP_CSS.as_bytes()), "text/css; charset=utf-8", None)];
+    files.push(("gate.css".to_owned(), Bytes::from_static(GATE_CSS.as_bytes()), "text/css; charset=utf-8", None));
     for lang in Lang::ALL {
         files.push((format!("i18n/{}.js", lang.code()), Bytes::from(lang.catalogue_script()), JS, None));
     }
