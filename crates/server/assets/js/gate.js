@@ -40,6 +40,8 @@ const REPEAT_MS = 2000;
 const KIT_REFRESH_MS = 60_000;
 /** How often a queue waiting for the network is retried. */
 const SYNC_RETRY_MS = 15_000;
+/** A verdict is dimmed after this long, so the next person is not read by the last one's. */
+const VERDICT_FRESH_MS = 6000;
 /** Frames are scaled down to this width before decoding: enough for a code at arm's length, and fast. */
 const DECODE_WIDTH_MAX = 640;
 
@@ -167,10 +169,17 @@ function reasonText(v) {
   }
 }
 
+let staleTimer = 0;
+
 /** The verdict panel: `v` = { admitted, reason, ticket, place, holder, at_ms, gate, offline }. */
 function showVerdict(v) {
   const panel = $('verdict');
   panel.hidden = false;
+  panel.dataset.stale = 'false';
+  clearTimeout(staleTimer);
+  staleTimer = setTimeout(() => {
+    panel.dataset.stale = 'true';
+  }, VERDICT_FRESH_MS);
   panel.dataset.verdict = v.admitted ? 'admitted' : 'refused';
   panel.dataset.reason = v.reason || '';
   panel.dataset.mode = v.offline ? 'offline' : 'online';
