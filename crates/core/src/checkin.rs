@@ -28,7 +28,7 @@
 //! with a revoked generation, and either the generation now valid (every
 //! one below is revoked) or that it was refunded (every one is).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -235,7 +235,9 @@ pub struct TicketRecord {
     /// When the latest generation was issued.
     pub issued_at_us: i64,
     pub refunded_at_us: Option<i64>,
-    pub admission: Option<Admission>,
+    /// Boxed: most tickets are never scanned while the sale runs, and an
+    /// admission is half again the size of the rest of the record.
+    pub admission: Option<Box<Admission>>,
 }
 
 impl TicketRecord {
@@ -266,8 +268,10 @@ pub struct CheckinBook {
     offline_scans: BTreeMap<(GateId, u64), RememberedScan>,
     conflicts: Vec<Conflict>,
     admitted: u64,
-    /// Each order's tickets, valid or not, in issue order: what a refund revokes.
-    orders: BTreeMap<u64, Vec<TicketId>>,
+    /// Each order's tickets, valid or not, in issue order: what a refund
+    /// revokes. A set of pairs rather than a list per order, so an order
+    /// costs no allocation of its own (one-unit orders are the common case).
+    orders: BTreeSet<(u64, TicketId)>,
 }
 
 impl CheckinBook {
@@ -281,7 +285,7 @@ impl CheckinBook {
             offline_scans: BTreeMap::new(),
             conflicts: Vec::new(),
             admitted: 0,
-            orders: BTreeMap::new(),
+            orders: BTreeSet::new(),
         }
     }
 
@@ -337,7 +341,7 @@ impl CheckinBook {
             }
             self.seats.insert(seat, ticket);
         }
-        self.orders.entry(order).or_default().push(ticket);
+        self.orders.insert((order, ticket));
         self.tickets.push(TicketRecord {
             order,
             place,
@@ -439,7 +443,7 @@ impl CheckinBook {
             offline,
         };
         if let Some(rec) = index(payload.ticket).and_then(|i| self.tickets.get_mut(i)) {
-            rec.admission = Some(admission);
+            rec.admission = Some(Box::new(admission));
             self.admitted += 1;
         }
         admission
@@ -504,7 +508,8 @@ impl CheckinBook {
     pub fn follow_order(&mut self, at_us: i64, order: u64, places: &[(TicketPlace, UserId)]) -> Vec<TicketEvent> {
         let mut events = Vec::new();
         let mut covered = Vec::new();
-        for &ticket in self.orders.get(&order).map(Vec::as_slice).unwrap_or_default() {
+        for (_, ticket) in self.orders.range((order, TicketId(0))..=(order, TicketId(u64::MAX))) {
+            let ticket = *ticket;
             let Some(rec) = self.ticket(ticket) else { continue };
             if !rec.is_valid() {
                 continue;
@@ -535,18 +540,14 @@ impl CheckinBook {
     /// Whether any ticket of `order` (of its seat `seat`, when given) has
     /// been let in: what was used cannot be given back.
     pub fn used(&self, order: u64, seat: Option<SeatId>) -> bool {
-        self.orders.get(&order).is_some_and(|tickets| {
-            tickets
-                .iter()
-                .filter_map(|t| self.ticket(*t))
-                .any(|rec| rec.admission.is_some() && seat.is_none_or(|s| rec.place == TicketPlace::Seat(s)))
-        })
+        self.order_tickets(order)
+            .any(|(_, rec)| rec.admission.is_some() && seat.is_none_or(|s| rec.place == TicketPlace::Seat(s)))
     }
 
     /// The tickets of one order, in issue order.
     pub fn order_tickets(&self, order: u64) -> impl Iterator<Item = (TicketId, &TicketRecord)> {
-        let ids = self.orders.get(&order).map(Vec::as_slice).unwrap_or_default();
-        ids.iter().filter_map(|id| Some((*id, self.ticket(*id)?)))
+        let ids = self.orders.range((order, TicketId(0))..=(order, TicketId(u64::MAX)));
+        ids.filter_map(|(_, id)| Some((*id, self.ticket(*id)?)))
     }
 
     pub fn ticket(&self, ticket: TicketId) -> Option<&TicketRecord> {
@@ -613,10 +614,7 @@ impl CheckinBook {
                 }
             }
         }
-        let mut orders: BTreeMap<u64, Vec<TicketId>> = BTreeMap::new();
-        for (id, rec) in self.tickets() {
-            orders.entry(rec.order).or_default().push(id);
-        }
+        let orders: BTreeSet<(u64, TicketId)> = self.tickets().map(|(id, rec)| (rec.order, id)).collect();
         if orders != self.orders {
             return Err("the order index is not the tickets' orders".into());
         }
