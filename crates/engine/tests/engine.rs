@@ -504,6 +504,54 @@ impl CommandLog for GatedLog {
     }
 }
 
+/// Transfers arriving while the ledger's batch is being made durable are
+/// written together in the next append, in the order they came. (The writer
+/// would group separate jobs too; the ledger task now also holds them in one
+/// job, so one durable update and one set of answers serve them all.)
+#[tokio::test(flavor = "current_thread")]
+async fn transfers_arriving_during_a_ledger_commit_wait_together_for_the_next_batch() {
+    use stampede_core::{AccountId, Money, Movement, Transfer, TransferBody, TransferCode, TransferId, TransferRefs};
+    let (permit, permits) = std::sync::mpsc::channel();
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let log = GatedLog { inner: stampede_log::MemoryLog::new(), permits, started: started_tx };
+    let clock = Arc::new(ManualClock::at(T0 + 1));
+    let (engine, _) = Engine::start(Box::new(log), clock, EngineConfig::default()).unwrap();
+    let grant = |u: u64| {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let movement = Movement {
+                debit: AccountId::World,
+                credit: AccountId::Wallet(UserId(u)),
+                amount: Money::from_minor(100),
+                code: TransferCode::Grant,
+                refs: TransferRefs::default(),
+            };
+            let transfer = Transfer {
+                id: TransferId::parse(&format!("grant:{u}")).unwrap(),
+                body: TransferBody::Single(movement),
+            };
+            engine.ledger_command(transfer).await.unwrap()
+        })
+    };
+    let first = grant(1);
+    assert_eq!(started.recv().await, Some(2), "the ledger's open record and the first grant, waiting");
+    let second = grant(2);
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    let third = grant(3);
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    permit.send(()).unwrap();
+    assert_eq!(started.recv().await, Some(2), "the second and third grants in one batch");
+    permit.send(()).unwrap();
+    let (first, second, third) = (first.await.unwrap(), second.await.unwrap(), third.await.unwrap());
+    assert_eq!((first.seq, second.seq, third.seq), (1, 2, 3));
+    drop(permit);
+    engine.shutdown().await;
+}
+
 /// While a sale's batch is being made durable, the commands that arrive are
 /// decided and wait together for the next batch: one batch, one signature,
 /// however they trickled in.

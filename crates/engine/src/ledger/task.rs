@@ -23,7 +23,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::{DurableLedger, LEDGER_STREAM, LedgerAcked, LedgerChanges, LedgerStatus, TransferState, decide};
 use crate::snapshotter::Snapshotter;
-use crate::writer::{Job, WriterHandle};
+use crate::writer::{BATCH_ENTRIES_MAX, Job, WriterHandle};
 use crate::{Clock, EngineError, step};
 
 /// Most messages taken from the mailbox before handing a batch to the writer.
@@ -134,29 +134,46 @@ struct Answer {
 impl LedgerTask {
     pub(crate) async fn run(mut self) {
         let wake = self.wake.clone();
+        // One ledger batch at the writer at a time, as a sale's (`crate::actor`):
+        // what arrives while it is made durable is decided at once and waits
+        // in `job` for the next, so under load one batch carries what one
+        // fsync let arrive rather than a transfer or two, at no cost in latency.
+        let landed = Arc::new(Notify::new());
+        let mut in_flight = false;
+        let mut job = Job::empty();
+        let mut answers = Vec::new();
         loop {
             let wait = self.sleep_for();
-            let msg = tokio::select! {
-                m = self.rx.recv() => match m {
-                    Some(m) => Some(m),
+            // A waiting batch is bounded: beyond it the mailbox fills and
+            // senders are told `Overloaded`.
+            let room = job.entries.len().max(answers.len()) < BATCH_ENTRIES_MAX;
+            tokio::select! {
+                m = self.rx.recv(), if room => match m {
+                    Some(m) => {
+                        self.handle(m, &mut job, &mut answers);
+                        for _ in 0..DRAIN_MAX {
+                            match self.rx.try_recv() {
+                                Ok(m) => self.handle(m, &mut job, &mut answers),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => break,
                 },
-                () = tokio::time::sleep(wait) => None,
-                () = wake.notified() => None,
-            };
-            let mut job = Job { entries: Vec::new(), snapshot: None, on_durable: Vec::new() };
-            let mut answers = Vec::new();
-            match msg {
-                Some(m) => self.handle(m, &mut job, &mut answers),
-                None => self.tick(&mut job),
+                () = tokio::time::sleep(wait), if room => self.tick(&mut job),
+                () = wake.notified(), if room => self.tick(&mut job),
+                () = landed.notified(), if in_flight => in_flight = false,
             }
-            for _ in 0..DRAIN_MAX {
-                match self.rx.try_recv() {
-                    Ok(m) => self.handle(m, &mut job, &mut answers),
-                    Err(_) => break,
-                }
+            let waiting = !(job.entries.is_empty() && answers.is_empty());
+            if waiting && !in_flight {
+                let ready = std::mem::replace(&mut job, Job::empty());
+                in_flight = self.submit(ready, std::mem::take(&mut answers), &landed).await;
             }
-            self.submit(job, answers).await;
+        }
+        // The mailbox closed: what was decided still goes to the log, after
+        // the batch in flight (the writer keeps the order).
+        if !job.entries.is_empty() || !answers.is_empty() {
+            self.submit(job, answers, &landed).await;
         }
     }
 
@@ -200,12 +217,14 @@ impl LedgerTask {
         answers.push(Answer { reply, acked: LedgerAcked { outcome: decided.outcome, seq, at_us } });
     }
 
-    async fn submit(&mut self, mut job: Job, answers: Vec<Answer>) {
+    /// Hands a batch to the writer; `landed` is told once it is durable (or
+    /// failed). False when there was nothing to write (and nothing will land).
+    async fn submit(&mut self, mut job: Job, answers: Vec<Answer>, landed: &Arc<Notify>) -> bool {
         if job.entries.is_empty() {
             for a in answers {
                 let _ = a.reply.send(Err(EngineError::Unavailable));
             }
-            return;
+            return false;
         }
         let changes = self.tracker.changes(&self.ledger);
         let status = LedgerStatus::of(&self.ledger, &self.tip);
@@ -236,6 +255,10 @@ impl LedgerTask {
             job.on_durable.push(snapshots.when_durable(LEDGER_STREAM, seq, self.tip.last_hash));
             self.entries_since_snapshot = 0;
         }
+        // Last of all: the next batch leaves only after this one's answers.
+        let landed = landed.clone();
+        job.on_durable.push(Box::new(move |_| landed.notify_one()));
         self.writer.submit(job).await;
+        true
     }
 }
