@@ -46,7 +46,7 @@ use crate::problem::ApiError;
 use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
 use crate::routes::log as log_routes;
-use crate::routes::{accounts, friends, queue, sales, seats, system, venues};
+use crate::routes::{accounts, friends, queue, sales, seats, system, venues, wallet};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -327,6 +327,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(accounts::me).put(accounts::update_me))
         .route("/api/me/holds", get(sales::my_holds))
         .route("/api/me/orders", get(sales::my_orders))
+        .route("/api/me/wallet", get(wallet::my_wallet))
         .route("/api/me/friends", get(friends::list_friends).post(friends::send_request))
         .route("/api/me/friends/{user_id}", delete(friends::remove))
         .route("/api/me/friends/{user_id}/accept", post(friends::accept))
@@ -335,6 +336,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/bulk", post(accounts::admin_bulk_users))
         .route("/api/admin/users/{id}/role", put(accounts::admin_set_role))
         .route("/api/admin/stats", get(system::admin_stats))
+        .route("/api/admin/wallets/{user}/grant", post(wallet::grant))
         .route("/api/queue/pass-key", get(queue::pass_key))
         .route("/api/sales/{id}/queue", get(queue::status))
         .route("/api/sales/{id}/queue/ws", get(queue::watch))
@@ -353,6 +355,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/holds", post(sales::reserve).get(sales::sale_holds))
         .route("/api/sales/{id}/holds/{hold}", delete(sales::cancel))
         .route("/api/sales/{id}/holds/{hold}/confirm", post(sales::confirm))
+        .route("/api/sales/{id}/holds/{hold}/pay", post(wallet::pay))
         .route("/api/sales/{id}/orders/{order}/refund", post(sales::refund))
         .route("/api/sales/{id}/clicks", post(sales::click))
         .route("/api/sales/{id}/venue", get(seats::venue))
@@ -405,6 +408,13 @@ pub async fn serve_with_limits(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
+    // Before the first connection is taken: a payment or refund a crash left
+    // half-way is settled before anyone can look at it (routes::common::pay).
+    match routes::common::pay::resume(&state).await {
+        Ok(r) if r == Default::default() => {}
+        Ok(r) => tracing::info!(posted = r.posted, voided = r.voided, refunded = r.refunded, "payments resumed"),
+        Err(e) => tracing::warn!(problem = e.slug, detail = %e.detail, "resuming payments failed"),
+    }
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     // Outermost first: request ids (so a shed answer carries one too), then the edge.
     let app = tower::ServiceBuilder::new()

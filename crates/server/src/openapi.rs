@@ -53,7 +53,8 @@ use crate::routes::sales::wire::*;
 use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
-use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, venues};
+use crate::routes::wallet::wire::*;
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, venues, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -127,6 +128,9 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         venues::list_venues,
         venues::export_venue,
         venues::delete_venue,
+        wallet::my_wallet,
+        wallet::grant,
+        wallet::pay,
     ),
     components(schemas(
         Problem,
@@ -174,7 +178,13 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         PersonOut,
         CreateVenueRequest,
         VenueSummaryOut,
-        VenuesOut
+        VenuesOut,
+        WalletOut,
+        StatementLineOut,
+        GrantRequest,
+        GrantOut,
+        PayRequest,
+        PaymentOut
     ))
 )]
 pub struct ApiDoc;

@@ -57,5 +57,7 @@ mod stock;
 mod system;
 #[path = "api/venues.rs"]
 mod venues;
+#[path = "api/wallet.rs"]
+mod wallet;
 #[path = "api/words.rs"]
 mod words;

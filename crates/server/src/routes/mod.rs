@@ -10,3 +10,4 @@ pub mod sales;
 pub mod seats;
 pub mod system;
 pub mod venues;
+pub mod wallet;
