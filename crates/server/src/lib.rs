@@ -410,10 +410,9 @@ pub async fn serve_with_limits(
     let engine = state.engine.clone();
     // Before the first connection is taken: a payment or refund a crash left
     // half-way is settled before anyone can look at it (routes::common::pay).
-    match routes::common::pay::resume(&state).await {
-        Ok(r) if r == Default::default() => {}
-        Ok(r) => tracing::info!(posted = r.posted, voided = r.voided, refunded = r.refunded, "payments resumed"),
-        Err(e) => tracing::warn!(problem = e.slug, detail = %e.detail, "resuming payments failed"),
+    // If that cannot be done now, it is retried in the background until it is.
+    if !routes::common::pay::resume_logged(&state).await {
+        tokio::spawn(routes::common::pay::resume_until_done(state.clone()));
     }
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     // Outermost first: request ids (so a shed answer carries one too), then the edge.

@@ -59,5 +59,7 @@ mod system;
 mod venues;
 #[path = "api/wallet.rs"]
 mod wallet;
+#[path = "api/wallet_model.rs"]
+mod wallet_model;
 #[path = "api/words.rs"]
 mod words;

@@ -542,6 +542,44 @@ async fn refund_saga(
     }
 }
 
+/// How long start-up waits for the read models before settling payments.
+pub const RESUME_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// The pause between background attempts to settle payments, at most.
+pub const RESUME_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`resume`] once the read models are usable, logging what it did; false
+/// if it could not finish (nothing it did is undone: every step is idempotent).
+pub async fn resume_logged(state: &AppState) -> bool {
+    if !crate::projections::usable(state, RESUME_WAIT_MAX).await {
+        tracing::warn!("the read models are not ready; payments left half-way are settled later");
+        return false;
+    }
+    match resume(state).await {
+        Ok(r) if r == Resumed::default() => true,
+        Ok(r) => {
+            tracing::info!(posted = r.posted, voided = r.voided, refunded = r.refunded, "payments resumed");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(problem = e.slug, detail = %e.detail, "settling payments left half-way failed; retrying");
+            false
+        }
+    }
+}
+
+/// Retries [`resume_logged`] with a growing pause until it finishes: a
+/// payment left half-way must be settled before its reservation runs out.
+pub async fn resume_until_done(state: AppState) {
+    let mut pause = std::time::Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(pause).await;
+        if resume_logged(&state).await {
+            return;
+        }
+        pause = (pause * 2).min(RESUME_RETRY_MAX);
+    }
+}
+
 /// What [`resume`] did, for the start-up log line and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resumed {
