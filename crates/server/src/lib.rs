@@ -100,6 +100,10 @@ pub struct AppState {
     /// The process's Prometheus recorder, rendered by `GET /metrics`; `None`
     /// with `--metrics off` (no recorder, no latency layer, `/metrics` 404).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// True once the payments a crash left half-way are settled
+    /// (`routes::common::pay::resume`, started by [`serve`]); until then
+    /// wallet reads and payments wait for it, and nothing else does.
+    pub payments_settled: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Public-log downloads streamed at once; more answer 503 with Retry-After.
@@ -123,6 +127,7 @@ impl AppState {
             logins: Arc::new(throttle::LoginThrottle::new()),
             views: None,
             metrics: None,
+            payments_settled: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 }
@@ -408,12 +413,12 @@ pub async fn serve_with_limits(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
-    // Before the first connection is taken: a payment or refund a crash left
-    // half-way is settled before anyone can look at it (routes::common::pay).
-    // If that cannot be done now, it is retried in the background until it is.
-    if !routes::common::pay::resume_logged(&state).await {
-        tokio::spawn(routes::common::pay::resume_until_done(state.clone()));
-    }
+    // Payments and refunds a crash left half-way are settled from the start,
+    // beside serving (routes::common::pay); wallet reads and payments wait
+    // for it, so nobody sees one half-way. It waits for the read models,
+    // which may be slow to come back (a full disk), and the rest of the
+    // server must not wait with it.
+    let resumer = tokio::spawn(routes::common::pay::resume_until_done(state.clone()));
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     // Outermost first: request ids (so a shed answer carries one too), then the edge.
     let app = tower::ServiceBuilder::new()
@@ -430,6 +435,7 @@ pub async fn serve_with_limits(
     // Peer addresses (ConnectInfo<PeerAddr>) feed the waiting room's per-address join limit.
     listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;
     pruner.abort();
+    resumer.abort();
     engine.shutdown().await;
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::routes::common::seated::seated_of;
 // The limits of seated sales live in the shared layer, as the sales route
 // that creates seated sales needs them too; named here as well, where seats
 // are held (the OpenAPI test reads them here).
-use crate::routes::common::pay::refund_with_wallet;
+use crate::routes::common::pay::{check_swap, refund_with_wallet};
 pub use crate::routes::common::seated::{SEATS_PER_HOLD_DEFAULT, SEATS_PER_HOLD_LIMIT, VENUE_BODY_LEN_MAX};
 use crate::routes::common::wire::SeatHoldOut;
 use crate::routes::common::{
@@ -269,6 +269,8 @@ pub async fn swap(
     ApiJson(req): ApiJson<SwapSeatRequest>,
 ) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
+    // A paid order keeps its worth: no money moves on a swap.
+    check_swap(&state, &sale, order, SeatId(req.from), SeatId(req.to)).await?;
     let action = Action::Seated(SeatedAction::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) });
     let (receipt, out) = seat_command(&state, &auth, &sale, key, action).await?;
     Ok((receipt, Json(out)))

@@ -87,6 +87,7 @@ async fn statement_line(
 #[utoipa::path(get, path = "/api/me/wallet", tag = "wallet", responses((status = 200, body = WalletOut), (status = 401, body = Problem)))]
 pub async fn my_wallet(State(state): State<AppState>, auth: Auth) -> Result<Json<WalletOut>, ApiError> {
     let wallet = wallet_of(auth.core_id());
+    pay::settled(&state).await?;
     let (balance, available, pending) = amounts(state.engine.ledger_account(wallet).await?);
     let mut statement = Vec::new();
     for (id, s) in state.engine.ledger_statement(wallet, STATEMENT_LEN).await? {

@@ -243,6 +243,14 @@ async fn a_seat_order_is_paid_and_one_seat_given_back_is_refunded() {
     let w = wallet(&s, &u).await;
     assert_eq!(amounts(&w), (850_000, 850_000, 0), "{w}");
     assert_eq!(w["statement"][0]["id"], format!("refund:{sale}:{order}:0"));
+    // A paid order's seat changes only for one at the same price.
+    let (floor, balcony) = (2, 12);
+    s.post(&format!("{base}/swap"), Some(&u.token), json!({"from": 1, "to": balcony}))
+        .await
+        .problem(409, "/problems/swap-changes-price");
+    let swapped = s.post(&format!("{base}/swap"), Some(&u.token), json!({"from": 1, "to": floor})).await.ok(200);
+    assert_eq!(seat_ids(&swapped), vec![floor]);
+    assert_eq!(amounts(&wallet(&s, &u).await), (850_000, 850_000, 0), "a swap moves no money");
     // The rest of the order: only what is left of it comes back.
     s.post_empty(&format!("/api/sales/{sale}/seats/orders/{order}/refund"), Some(&u.token)).await.ok(200);
     assert_eq!(amounts(&wallet(&s, &u).await), (1_000_000, 1_000_000, 0));

@@ -23,8 +23,9 @@
 //! posted only once the sale has confirmed the hold, and the sale confirms a
 //! priced hold only after its money is reserved (the plain confirm route
 //! answers 402, [`require_free`]). The saga runs in its own task, so a client
-//! that hangs up does not stop it half-way. After a crash, [`resume`] (run
-//! before the server accepts connections) settles every pending `pay:` and
+//! that hangs up does not stop it half-way. After a crash, [`resume`] (started
+//! by `serve`; wallet reads and payments wait for it, [`settled`]) settles
+//! every pending `pay:` and
 //! `refund:` transfer by what the sale says: confirmed (refunded) → post,
 //! otherwise void; and a payment whose reservation timed out while the server
 //! was down, on a confirmed order, refunds that order at the sale, so the
@@ -307,6 +308,7 @@ enum Attempt {
 /// (a refused confirm, a crash before it) keeps its id in the ledger, so a
 /// later one takes the next; a live or posted one is the hold's payment.
 async fn current_attempt(state: &AppState, sale: u64, hold: u64) -> Result<Attempt, ApiError> {
+    settled(state).await?;
     for n in 1..=PAY_ATTEMPTS_MAX {
         let id = pay_attempt_id(sale, hold, n)?;
         match state.engine.ledger_transfer(&id).await? {
@@ -547,6 +549,21 @@ pub const RESUME_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(
 /// The pause between background attempts to settle payments, at most.
 pub const RESUME_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a wallet read or payment waits for [`resume`] to have settled
+/// what a crash left half-way; past it the answer is 503.
+pub const SETTLED_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until [`resume`] has settled the payments a crash left half-way
+/// (at most [`SETTLED_WAIT_MAX`], then 503): no one sees or joins a saga the
+/// restart has not decided yet.
+pub async fn settled(state: &AppState) -> Result<(), ApiError> {
+    let mut rx = state.payments_settled.subscribe();
+    match tokio::time::timeout(SETTLED_WAIT_MAX, rx.wait_for(|done| *done)).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(ApiError::overloaded("payments left half-way by a restart are being settled; retry shortly")),
+    }
+}
+
 /// [`resume`] once the read models are usable, logging what it did; false
 /// if it could not finish (nothing it did is undone: every step is idempotent).
 pub async fn resume_logged(state: &AppState) -> bool {
@@ -567,17 +584,44 @@ pub async fn resume_logged(state: &AppState) -> bool {
     }
 }
 
-/// Retries [`resume_logged`] with a growing pause until it finishes: a
-/// payment left half-way must be settled before its reservation runs out.
+/// Runs [`resume_logged`] until it finishes, with a growing pause between
+/// tries (a payment left half-way must be settled before its reservation
+/// runs out), then marks the payments settled ([`settled`]).
 pub async fn resume_until_done(state: AppState) {
     let mut pause = std::time::Duration::from_secs(1);
-    loop {
+    while !resume_logged(&state).await {
         tokio::time::sleep(pause).await;
-        if resume_logged(&state).await {
-            return;
-        }
         pause = (pause * 2).min(RESUME_RETRY_MAX);
     }
+    state.payments_settled.send_replace(true);
+}
+
+/// For a seat swap: `Ok` unless `order` was paid from the wallet and the new
+/// seat costs other than the old, which would change what the order is worth
+/// without moving money (409 `/problems/swap-changes-price`).
+pub async fn check_swap(
+    state: &AppState,
+    sale: &SaleHandle,
+    order: HoldId,
+    from: SeatId,
+    to: SeatId,
+) -> Result<(), ApiError> {
+    let KindConfig::Seated(config) = &sale.config.kind else { return Ok(()) };
+    let index = state.seatmaps.index(sale.id, &sale.config);
+    let price = |seat: SeatId| {
+        let place = index.place(seat)?;
+        config.venue.sections.get(usize::from(place.section)).map(|s| s.price)
+    };
+    let (Some(old), Some(new)) = (price(from), price(to)) else { return Ok(()) };
+    if old == new || paid_for(state, sale.id, order.0).await? == Money::ZERO {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "swap-changes-price",
+        "Swap changes the price",
+        format!("this order is paid: a seat at {old} can be changed only for one at the same price, not {new}"),
+    ))
 }
 
 /// What [`resume`] did, for the start-up log line and tests.
