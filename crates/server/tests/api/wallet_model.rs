@@ -18,7 +18,7 @@ use stampede_core::{
     TransferRefs, UserId,
 };
 
-use crate::common::{Server, ShiftedClock, User};
+use crate::common::{Server, ShiftedClock};
 
 /// A small, fixed PRNG (splitmix64): the run depends on the seed alone.
 struct Rng(u64);
@@ -59,10 +59,6 @@ const PRICE: u64 = 1000;
 const USERS: usize = 3;
 const STEPS: usize = 60;
 const HOLD_SECONDS: i64 = 60;
-
-async fn balance(s: &Server, u: &User) -> u64 {
-    s.get("/api/me/wallet", Some(&u.token)).await.ok(200)["balance"].as_u64().unwrap()
-}
 
 /// Runs one seed; answers how often each kind of step ran (paid, refused
 /// for money, refunded, crashed), so the test shows the run reached them.
