@@ -184,6 +184,7 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         GrantRequest,
         GrantOut,
         PayRequest,
+        PayProvider,
         PaymentOut
     ))
 )]

@@ -173,9 +173,8 @@ pub async fn pay(
 ) -> Result<(ReceiptHeader, Json<PaymentOut>), ApiError> {
     let sale = sale_handle(&state, &sale)?;
     let hold = HoldId(parse_id(&hold, "hold")?);
-    if req.provider != "wallet" {
-        return Err(ApiError::bad_format("provider", "provider must be \"wallet\""));
-    }
+    // The only provider so far; the body's type admits no other.
+    let PayProvider::Wallet = req.provider;
     if !pay::sale_is_free(&sale) && !sale.config.currency.eq_ignore_ascii_case(WALLET_CURRENCY) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -97,7 +97,7 @@ async fn paying_takes_the_total_confirms_the_hold_and_a_retry_charges_once() {
     assert!(p["detail"].as_str().unwrap().contains(&pay_path(sale, hold)), "{p}");
     s.post(&pay_path(sale, hold), Some(&u.token), json!({"provider": "card"}))
         .await
-        .problem(422, "/problems/invalid-field");
+        .problem(400, "/problems/malformed-json");
     assert_eq!(s.numbers(sale).await, (8, 2, 0), "nothing confirmed yet");
 
     let paid =

@@ -45,9 +45,12 @@ pub struct StatementLineOut {
 #[derive(Deserialize, ToSchema)]
 pub struct GrantRequest {
     /// In the minor unit (won), 1 to [`crate::routes::wallet::GRANT_MAX`].
+    #[schema(minimum = 1, maximum = 100_000_000)]
     pub amount: i64,
-    /// Why, for the operator's log (the ledger itself carries no text).
+    /// Why, for the operator's log (the ledger itself carries no text); at
+    /// most [`crate::routes::wallet::GRANT_NOTE_LEN_MAX`] characters.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub note: Option<String>,
 }
 
@@ -65,8 +68,14 @@ pub struct GrantOut {
 /// `POST /api/sales/{id}/holds/{hold}/pay`.
 #[derive(Deserialize, ToSchema)]
 pub struct PayRequest {
-    /// `wallet`: the only provider so far.
-    pub provider: String,
+    pub provider: PayProvider,
+}
+
+/// Who pays: the buyer's wallet, the only provider so far.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PayProvider {
+    Wallet,
 }
 
 /// A paid order.
