@@ -111,13 +111,30 @@ export async function fitsPhone(page) {
   assert(width <= PHONE.width, `${page.url()} is ${width}px wide at ${PHONE.width}px`);
 }
 
-/** Signs up a new account through the API in the context (its cookie jar is the browser's). */
-export async function signUpApi(context, name) {
+/** What every account the tests sign up finds on its wallet, so it can pay for what it holds. */
+export const WALLET_GRANT = 1000000;
+
+/** Grants `amount` won onto user `id`'s wallet (as the admin). */
+export async function grant(id, amount = WALLET_GRANT) {
+  return apiCall('POST', `/api/admin/wallets/${id}/grant`, { amount, note: 'browser tests' });
+}
+
+/** Pays for a hold with the wallet, as the holder of `token`. */
+export async function pay(saleId, holdId, token) {
+  return apiCall('POST', `/api/sales/${saleId}/holds/${holdId}/pay`, { provider: 'wallet' }, token);
+}
+
+/**
+ * Signs up a new account through the API in the context (its cookie jar is
+ * the browser's) and grants it [`WALLET_GRANT`] unless `{ grant: 0 }`.
+ */
+export async function signUpApi(context, name, { grant: amount = WALLET_GRANT } = {}) {
   const email = `${name.toLowerCase()}-${run}-${++seq}@example.com`;
   const res = await context.request.post(`${base}/api/auth/signup`, {
     data: { email, password: 'browser-pass-1', name },
   });
   assert(res.status() === 201, `signup answered ${res.status()}: ${await res.text()}`);
+  if (amount) await grant((await res.json()).user.id, amount);
   return email;
 }
 

@@ -15,7 +15,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  PHONE, admin, apiCall, assert, base, chromiumPath, dropSale, fitsPhone, here, newContext, only, openSeatMap, opened, run, seatedSale, shot, shots, signUpApi, stockSale, test, tests, watch,
+  PHONE, admin, apiCall, assert, base, chromiumPath, dropSale, fitsPhone, grant, here, newContext, only, openSeatMap, opened, pay, run, seatedSale, shot, shots, signUpApi, stockSale, test, tests, watch,
 } from './lib.mjs';
 
 test('sign up, log out, log in; unknown account and wrong password shown inline', async (browser) => {
@@ -91,7 +91,7 @@ test('buy from a stock sale: hold, the timer runs, confirm, see it on my page; c
   await page.waitForSelector('#hold-panel:not([hidden])');
   await page.goto(`${base}/me`);
   assert((await page.textContent('#my-orders')).includes(`Browser festival pass ${run}`), 'the order is on my page');
-  assert((await page.textContent('#my-orders')).includes('Confirmed'), 'the order is confirmed');
+  assert((await page.textContent('#my-orders')).includes('Paid'), 'the order is paid');
   const holdRow = page.locator('#my-holds li.row');
   assert((await holdRow.count()) === 1, 'one hold waiting');
   await page.waitForFunction(() => /^\d+:\d\d$/.test(document.querySelector('#my-holds [data-countdown-us]').textContent.trim()));
@@ -190,7 +190,7 @@ test('seat map: whole venue, zoom into a section, select two adjacent seats, hol
   await page.goto(`${base}/me`);
   const mine = await page.textContent('#my-seats');
   assert(mine.includes(`Browser concert ${run}`) && mine.includes('Floor A-4, Floor A-5'), `my seats: ${mine}`);
-  assert(mine.includes('Confirmed'), 'the seats are confirmed');
+  assert(mine.includes('Paid'), 'the seats are paid');
   return context;
 });
 
@@ -480,7 +480,8 @@ test('an organizer creates a seated sale with two sections, opens it from the da
   assert(await page.isDisabled('#open-sale'), 'open once');
   const buyer = await apiCall('POST', '/api/admin/users/bulk', { count: 1, name_prefix: 'orgbuyer' });
   const hold = await apiCall('POST', `/api/sales/${saleId}/seats/holds`, { best: { count: 2, section: 0 } }, buyer.users[0].token);
-  await apiCall('POST', `/api/sales/${saleId}/seats/holds/${hold.id}/confirm`, undefined, buyer.users[0].token);
+  await grant(buyer.users[0].id);
+  await pay(saleId, hold.id, buyer.users[0].token);
   await page.waitForFunction(() => document.querySelector('#dash-sold').textContent.trim() === '2', null, { timeout: 3000 });
   await page.waitForFunction(() => document.querySelector('#dash-revenue').textContent.includes('300,000'), null, { timeout: 8000 });
   await fitsPhone(page);

@@ -1,11 +1,13 @@
 //! `stampede serve --demo`: demo accounts and one sale of every kind, so a
-//! newcomer has something to look at. Seeds only an empty data directory.
+//! newcomer has something to look at, and a buyer with money on their wallet
+//! to pay with. Seeds only an empty data directory.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use stampede_core::{
-    AdmissionPolicy, DropConfig, KindConfig, QueueConfig, SaleConfig, SaleText, SeatedConfig, SectionSpec, StockConfig,
+    AccountId, AdmissionPolicy, DropConfig, KindConfig, LedgerOutcome, Money, Movement, QueueConfig, SaleConfig,
+    SaleText, SeatedConfig, SectionSpec, StockConfig, Transfer, TransferBody, TransferCode, TransferId, TransferRefs,
     US_PER_S, UserId,
 };
 use stampede_engine::{Clock, SystemClock};
@@ -13,6 +15,8 @@ use stampede_server::AppState;
 use stampede_store::Role;
 
 pub const DEMO_PASSWORD: &str = "stampede-demo";
+/// What the demo buyer finds on their wallet: ₩1,000,000, granted by the demo admin.
+pub const DEMO_BUYER_GRANT: u64 = 1_000_000;
 const ACCOUNTS: [(&str, &str, Role); 3] = [
     ("admin@demo.stampede", "Demo Admin", Role::Admin),
     ("organizer@demo.stampede", "김주최", Role::Organizer),
@@ -29,19 +33,42 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
         tracing::info!("data directory is not empty; demo data not added");
         return Ok(());
     }
-    let mut organizer = UserId(0);
+    let (mut organizer, mut admin, mut buyer) = (UserId(0), UserId(0), UserId(0));
     for (email, name, role) in ACCOUNTS {
         let store = state.store.clone();
         let user = tokio::task::spawn_blocking(move || store.sign_up(email, DEMO_PASSWORD, name, role))
             .await
             .context("hashing a demo password")??;
-        if role == Role::Organizer {
-            organizer = UserId(user.id.0);
+        match role {
+            Role::Organizer => organizer = UserId(user.id.0),
+            Role::Admin => admin = UserId(user.id.0),
+            Role::Participant => buyer = UserId(user.id.0),
         }
     }
+    grant_demo_buyer(state, admin, buyer).await?;
     for config in demo_sales(organizer, SystemClock.now_us())? {
         state.engine.create_sale(config).await.context("creating a demo sale")?;
     }
+    Ok(())
+}
+
+/// Puts [`DEMO_BUYER_GRANT`] on the demo buyer's wallet: a logged grant by
+/// the demo admin, as `POST /api/admin/wallets/{user}/grant` makes one.
+async fn grant_demo_buyer(state: &AppState, admin: UserId, buyer: UserId) -> anyhow::Result<()> {
+    let movement = Movement {
+        debit: AccountId::World,
+        credit: AccountId::Wallet(buyer),
+        amount: Money::from_minor(DEMO_BUYER_GRANT),
+        code: TransferCode::Grant,
+        refs: TransferRefs { order: None, payment: None, actor: Some(admin) },
+    };
+    let id = TransferId::parse(&format!("grant:demo:{}", buyer.0)).context("the demo grant's id")?;
+    let acked = state
+        .engine
+        .ledger_command(Transfer { id, body: TransferBody::Single(movement) })
+        .await
+        .context("granting the demo buyer")?;
+    anyhow::ensure!(acked.outcome == LedgerOutcome::Transferred, "the demo grant was refused: {:?}", acked.outcome);
     Ok(())
 }
 
@@ -196,6 +223,12 @@ pub fn print_welcome(addr: SocketAddr) {
     );
     println!(
         "  curl -XPOST http://{addr}/api/sales/1/holds -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"quantity\":2}}'"
+    );
+    println!(
+        "  curl -XPOST http://{addr}/api/sales/1/holds/1/pay -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"provider\":\"wallet\"}}'"
+    );
+    println!(
+        "  (the demo buyer's wallet holds ₩1,000,000: curl http://{addr}/api/me/wallet -H \"authorization: Bearer $TOKEN\")"
     );
     println!("  API guide: docs/API.md; OpenAPI: http://{addr}/api/openapi.json");
 }

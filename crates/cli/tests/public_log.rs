@@ -146,7 +146,7 @@ async fn a_closed_sales_log_verifies_offline_proves_receipts_and_names_nobody() 
     let (alice, bob, carol) = (&people[0], &people[1], &people[2]);
 
     let spec = json!({
-        "kind": "stock", "title": "public log", "description": "", "stock": 5, "price": 1000, "currency": "KRW",
+        "kind": "stock", "title": "public log", "description": "", "stock": 5, "price": 0, "currency": "KRW",
         "per_person_limit": 2, "order_quantity_max": 2, "hold_seconds": 3600, "opens_at": null, "closes_at": null,
         "waiting_room": {"policy": "chunk", "chunk_size": 10, "chunk_seconds": 1, "pass_seconds": 600,
             "pow_bits": POW_BITS, "places_per_address": 100},

@@ -186,6 +186,14 @@ impl std::fmt::Display for InvalidTransferId {
 
 impl std::error::Error for InvalidTransferId {}
 
+// Ordered as its string (derived `Ord` on the one field), so a map of ids can
+// be searched by a `&str` prefix.
+impl std::borrow::Borrow<str> for TransferId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TransferId {
     pub fn parse(raw: &str) -> Result<Self, InvalidTransferId> {
         let ok = !raw.is_empty() && raw.len() <= TRANSFER_ID_LEN_MAX && raw.bytes().all(|b| b.is_ascii_graphic());
@@ -510,6 +518,13 @@ impl Ledger {
     /// after a crash asks before it sends a transfer again.
     pub fn recall(&self, id: &TransferId) -> Option<(&TransferBody, &LedgerOutcome)> {
         self.remembered.get(id).map(|r| (&r.body, &r.outcome))
+    }
+
+    /// When a remembered transfer was last touched: when it was applied, or
+    /// for a pending transfer that ended, when it ended. What a statement
+    /// dates its lines by.
+    pub fn touched_at_us(&self, id: &TransferId) -> Option<i64> {
+        self.remembered.get(id).map(|r| r.touched_at_us)
     }
 
     /// How a pending transfer ended, while its id is remembered.

@@ -624,6 +624,32 @@ impl Engine {
         Ok(self.inner.ledger_durable.transfer(id))
     }
 
+    /// An account's statement: the remembered single and pending transfers
+    /// that debit or credit it, newest first, at most `limit` (capped at
+    /// [`ledger::STATEMENT_LEN_MAX`]), as durable with passed timeouts
+    /// applied. Transfers are remembered a day after last touched
+    /// ([`stampede_core::TRANSFER_ID_TTL_US`]); older ones are not listed.
+    pub async fn ledger_statement(
+        &self,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<(TransferId, TransferState)>, EngineError> {
+        self.ledger_now().await?;
+        Ok(self.inner.ledger_durable.statement(account, limit))
+    }
+
+    /// The remembered transfers whose id starts with `prefix`, in id order,
+    /// at most `limit`, as [`Engine::ledger_transfer`]: how a saga finds the
+    /// transfers it started (`pay:`) after a restart.
+    pub async fn ledger_transfers_with_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(TransferId, TransferState)>, EngineError> {
+        self.ledger_now().await?;
+        Ok(self.inner.ledger_durable.with_prefix(prefix, limit))
+    }
+
     /// Transfers waiting in the ledger's mailbox now (for dashboards and tests).
     pub fn ledger_queued(&self) -> usize {
         self.inner.ledger.read().as_ref().map_or(0, |h| h.tx.max_capacity() - h.tx.capacity())

@@ -421,3 +421,46 @@ async fn a_full_ledger_mailbox_is_refused_at_once() {
     assert_eq!(engine.ledger_transfer(&tid("r")).await.unwrap(), None);
     stop(engine).await;
 }
+
+/// A wallet's statement lists the single and pending transfers that name it,
+/// newest first, with how a pending one ended; posts, voids and other
+/// wallets' transfers are not on it; it is the same after a restart (rebuilt
+/// from the log). Listing by prefix finds a saga's transfers and no others,
+/// in byte order of their ids.
+#[tokio::test]
+async fn a_statement_lists_a_wallets_transfers_newest_first_and_prefixes_find_a_sagas() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at(T0));
+    let engine = start(dir.path(), clock.clone());
+    send(&engine, "grant:1", top_up(1, 1000)).await;
+    send(&engine, "grant:2", top_up(2, 500)).await;
+    clock.advance(10);
+    send(&engine, "pay:1:2", hold(1, 300, 60 * US_PER_S)).await;
+    clock.advance(10);
+    send(&engine, "pay:1:23", hold(1, 200, 60 * US_PER_S)).await;
+    clock.advance(10);
+    send(&engine, "pay:1:2:post", TransferBody::Post { pending: tid("pay:1:2"), amount: None }).await;
+    let lines = |engine: Engine| async move {
+        let statement = engine.ledger_statement(wallet(1), 10).await.unwrap();
+        let lines: Vec<(String, Option<PendingEnd>)> =
+            statement.into_iter().map(|(id, s)| (id.as_str().to_owned(), s.end)).collect();
+        (engine, lines)
+    };
+    let (engine, got) = lines(engine).await;
+    let posted = Some(PendingEnd::Posted { by: tid("pay:1:2:post") });
+    let want = vec![("pay:1:2".to_owned(), posted), ("pay:1:23".to_owned(), None), ("grant:1".to_owned(), None)];
+    assert_eq!(got, want, "the post touched pay:1:2 last, so it is newest");
+    assert_eq!(engine.ledger_statement(wallet(1), 1).await.unwrap().len(), 1, "bounded by the caller");
+    let ids = |v: Vec<(TransferId, ledger::TransferState)>| {
+        v.into_iter().map(|(id, _)| id.as_str().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(engine.ledger_transfers_with_prefix("pay:1:2", 10).await.unwrap()),
+        ["pay:1:2", "pay:1:23", "pay:1:2:post"]
+    );
+    assert_eq!(ids(engine.ledger_transfers_with_prefix("grant:", 10).await.unwrap()), ["grant:1", "grant:2"]);
+    assert!(engine.ledger_transfers_with_prefix("refund:", 10).await.unwrap().is_empty());
+    stop(engine).await;
+    let (_, again) = lines(start(dir.path(), clock)).await;
+    assert_eq!(again, want, "rebuilt from the log");
+}

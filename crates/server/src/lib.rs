@@ -46,7 +46,7 @@ use crate::problem::ApiError;
 use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
 use crate::routes::log as log_routes;
-use crate::routes::{accounts, friends, queue, sales, seats, system, tickets, venues};
+use crate::routes::{accounts, friends, queue, sales, seats, system, tickets, venues, wallet};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -100,6 +100,10 @@ pub struct AppState {
     /// The process's Prometheus recorder, rendered by `GET /metrics`; `None`
     /// with `--metrics off` (no recorder, no latency layer, `/metrics` 404).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// True once the payments a crash left half-way are settled
+    /// (`routes::common::pay::resume`, started by [`serve`]); until then
+    /// wallet reads and payments wait for it, and nothing else does.
+    pub payments_settled: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Public-log downloads streamed at once; more answer 503 with Retry-After.
@@ -123,6 +127,7 @@ impl AppState {
             logins: Arc::new(throttle::LoginThrottle::new()),
             views: None,
             metrics: None,
+            payments_settled: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 }
@@ -327,6 +332,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(accounts::me).put(accounts::update_me))
         .route("/api/me/holds", get(sales::my_holds))
         .route("/api/me/orders", get(sales::my_orders))
+        .route("/api/me/wallet", get(wallet::my_wallet))
         .route("/api/me/friends", get(friends::list_friends).post(friends::send_request))
         .route("/api/me/friends/{user_id}", delete(friends::remove))
         .route("/api/me/friends/{user_id}/accept", post(friends::accept))
@@ -335,6 +341,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users/bulk", post(accounts::admin_bulk_users))
         .route("/api/admin/users/{id}/role", put(accounts::admin_set_role))
         .route("/api/admin/stats", get(system::admin_stats))
+        .route("/api/admin/wallets/{user}/grant", post(wallet::grant))
         .route("/api/queue/pass-key", get(queue::pass_key))
         .route("/api/sales/{id}/queue", get(queue::status))
         .route("/api/sales/{id}/queue/ws", get(queue::watch))
@@ -353,6 +360,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/holds", post(sales::reserve).get(sales::sale_holds))
         .route("/api/sales/{id}/holds/{hold}", delete(sales::cancel))
         .route("/api/sales/{id}/holds/{hold}/confirm", post(sales::confirm))
+        .route("/api/sales/{id}/holds/{hold}/pay", post(wallet::pay))
         .route("/api/sales/{id}/orders/{order}/refund", post(sales::refund))
         .route("/api/sales/{id}/clicks", post(sales::click))
         .route("/api/me/tickets", get(tickets::my_tickets))
@@ -411,6 +419,12 @@ pub async fn serve_with_limits(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
+    // Payments and refunds a crash left half-way are settled from the start,
+    // beside serving (routes::common::pay); wallet reads and payments wait
+    // for it, so nobody sees one half-way. It waits for the read models,
+    // which may be slow to come back (a full disk), and the rest of the
+    // server must not wait with it.
+    let resumer = tokio::spawn(routes::common::pay::resume_until_done(state.clone()));
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     // Outermost first: request ids (so a shed answer carries one too), then the edge.
     let app = tower::ServiceBuilder::new()
@@ -427,6 +441,7 @@ pub async fn serve_with_limits(
     // Peer addresses (ConnectInfo<PeerAddr>) feed the waiting room's per-address join limit.
     listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;
     pruner.abort();
+    resumer.abort();
     engine.shutdown().await;
     Ok(())
 }

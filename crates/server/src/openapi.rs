@@ -53,7 +53,8 @@ use crate::routes::sales::wire::*;
 use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
-use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, tickets, venues};
+use crate::routes::wallet::wire::*;
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, tickets, venues, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -134,6 +135,9 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         tickets::checkin,
         tickets::checkin_sync,
         tickets::checkin_progress,
+        wallet::my_wallet,
+        wallet::grant,
+        wallet::pay,
     ),
     components(schemas(
         Problem,
@@ -194,7 +198,14 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         tickets::SyncOut,
         tickets::VerdictOut,
         tickets::CheckinProgressOut,
-        tickets::ConflictOut
+        tickets::ConflictOut,
+        WalletOut,
+        StatementLineOut,
+        GrantRequest,
+        GrantOut,
+        PayRequest,
+        PayProvider,
+        PaymentOut
     ))
 )]
 pub struct ApiDoc;

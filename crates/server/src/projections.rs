@@ -34,6 +34,17 @@ pub async fn caught_up(state: &AppState) -> Result<Arc<Projector>, ApiError> {
     }
 }
 
+/// Waits (at most `max`) until the projector has done its start-up catch-up
+/// and is not failing (a failed write is retried by catching up from the
+/// log again): what start-up work that reads projections waits for, since
+/// [`caught_up`] answers at once while the projector is failing.
+pub async fn usable(state: &AppState, max: Duration) -> bool {
+    let Some(views) = state.views.clone() else { return false };
+    let mut progress = views.watch();
+    let ok = progress.wait_for(|p| p.ready && !p.failed);
+    matches!(tokio::time::timeout(max, ok).await, Ok(Ok(_)))
+}
+
 /// Runs a query on the projections once they are caught up.
 pub async fn read<T>(state: &AppState, f: impl FnOnce(&Views) -> Result<T, ViewsError>) -> Result<T, ApiError> {
     let views = caught_up(state).await?;

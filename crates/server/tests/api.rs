@@ -59,5 +59,9 @@ mod system;
 mod tickets;
 #[path = "api/venues.rs"]
 mod venues;
+#[path = "api/wallet.rs"]
+mod wallet;
+#[path = "api/wallet_model.rs"]
+mod wallet_model;
 #[path = "api/words.rs"]
 mod words;

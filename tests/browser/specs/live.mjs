@@ -6,7 +6,7 @@
 // The seat map rides the same socket: a seat page, and a seated sale's
 // waiting room once it admits, open no other.
 import {
-  apiCall, assert, base, fitsPhone, newContext, openSeatMap, run, seatedSale, shot, signUpApi, test,
+  apiCall, assert, base, fitsPhone, grant, newContext, openSeatMap, pay, run, seatedSale, shot, signUpApi, test,
 } from '../lib.mjs';
 
 /**
@@ -121,7 +121,8 @@ for (const [locale, lang] of [['en-US', 'en'], ['ko-KR', 'ko']]) {
     assert(rows[0].includes(buyers[0].name[0]) && rows[0].includes('*'), `a masked name: ${rows[0]}`);
     assert(await dropPage.isHidden('#leaderboard-empty'), 'the "no clicks yet" line is gone');
     await textIs(stockPage, '#stock-available', '17');
-    await apiCall('POST', `/api/sales/${stock.id}/holds/${hold.id}/confirm`, undefined, buyers[0].token);
+    await grant(buyers[0].id);
+    await pay(stock.id, hold.id, buyers[0].token);
     // Paid units stay gone; a second hold moves the count again.
     await apiCall('POST', `/api/sales/${stock.id}/holds`, { quantity: 2 }, buyers[1].token);
     await textIs(stockPage, '#stock-available', '15');
@@ -163,7 +164,8 @@ for (const [locale, lang] of [['en-US', 'en'], ['ko-KR', 'ko']]) {
     await textIs(page, '#dash-held', '2');
     await textIs(page, '#dash-available', '18');
     await textIs(page, '#dash-sold', '0');
-    await apiCall('POST', `/api/sales/${sale.id}/holds/${hold.id}/confirm`, undefined, buyer.token);
+    await grant(buyer.id);
+    await pay(sale.id, hold.id, buyer.token);
     await textIs(page, '#dash-sold', '2');
     await textIs(page, '#dash-held', '0');
     const revenue = (await page.textContent('#dash-revenue')).trim();

@@ -71,7 +71,9 @@ pub(crate) fn sale_spec(args: &BenchArgs, title: &str) -> serde_json::Value {
         "title": title,
         "description": "",
         "stock": args.stock,
-        "price": 1000,
+        // Free: the scenario measures holds and confirms, not payments (a
+        // priced hold is confirmed only by paying for it).
+        "price": 0,
         "currency": "KRW",
         "per_person_limit": args.limit,
         "order_quantity_max": args.quantity.max(1),

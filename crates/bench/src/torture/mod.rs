@@ -143,9 +143,11 @@ impl Generation {
     }
 
     async fn create(api: &mut Api, number: usize) -> Result<Generation, BenchError> {
+        // Free sales: money is beside the point here, and a priced hold could
+        // only be confirmed by paying for it (issue 13).
         let stock = |title: String, stock: u64, limit: u32, quantity_max: u32| {
             serde_json::json!({"kind": "stock", "title": title, "description": "",
-                "stock": stock, "price": 1000, "currency": "KRW", "per_person_limit": limit,
+                "stock": stock, "price": 0, "currency": "KRW", "per_person_limit": limit,
                 "order_quantity_max": quantity_max, "hold_seconds": HOLD_SECONDS,
                 "opens_at": null, "closes_at": null})
         };
@@ -158,7 +160,7 @@ impl Generation {
         let room_id = api.create_open_sale(room).await?.id;
         let seated = serde_json::json!({"kind": "seated", "title": format!("torture {number} seated"),
             "description": "", "currency": "KRW",
-            "seated": {"generate": {"name": "Hall", "sections": [{"name": "Floor", "tier": "R", "price": 1000,
+            "seated": {"generate": {"name": "Hall", "sections": [{"name": "Floor", "tier": "R", "price": 0,
                 "colour": "#cc3333", "rows": SEATS / SEATS_PER_ROW, "seats_per_row": SEATS_PER_ROW,
                 "x": 0, "y": 0, "curve_degrees": 0.0, "spacing": 10}]},
                 "per_person_limit": SEAT_LIMIT, "seats_per_hold_max": 2, "hold_seconds": HOLD_SECONDS},

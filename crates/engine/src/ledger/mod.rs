@@ -20,7 +20,7 @@
 pub mod replay;
 pub(crate) mod task;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use parking_lot::RwLock;
 use stampede_core::{
@@ -88,15 +88,42 @@ pub struct TransferState {
     pub outcome: LedgerOutcome,
     /// How a pending transfer ended; `None` while it lives (or for any other).
     pub end: Option<PendingEnd>,
+    /// When it was last touched: applied, or for a pending transfer that
+    /// ended, when it ended (what a statement dates it by).
+    pub at_us: i64,
 }
 
 impl TransferState {
     /// The state the ledger remembers for `id`, if it does.
     pub fn of(ledger: &Ledger, id: &TransferId) -> Option<Self> {
         let (body, outcome) = ledger.recall(id)?;
-        Some(TransferState { body: body.clone(), outcome: outcome.clone(), end: ledger.pending_end(id).cloned() })
+        Some(TransferState {
+            body: body.clone(),
+            outcome: outcome.clone(),
+            end: ledger.pending_end(id).cloned(),
+            at_us: ledger.touched_at_us(id)?,
+        })
+    }
+
+    /// The accounts a transfer names: a single or pending transfer's two; a
+    /// post or void names only its pending transfer.
+    pub fn accounts(&self) -> Option<(AccountId, AccountId)> {
+        match &self.body {
+            TransferBody::Single(m) | TransferBody::Pending { movement: m, .. } => Some((m.debit, m.credit)),
+            TransferBody::Post { .. } | TransferBody::Void { .. } => None,
+        }
+    }
+
+    /// A pending transfer that reserved its amount and has not ended.
+    pub fn is_live_pending(&self) -> bool {
+        matches!(self.body, TransferBody::Pending { .. })
+            && matches!(self.outcome, LedgerOutcome::Reserved { .. })
+            && self.end.is_none()
     }
 }
+
+/// Most lines a statement read returns, whatever the caller asks.
+pub const STATEMENT_LEN_MAX: usize = 200;
 
 /// Where the ledger stands as of its newest durable batch (a watch): what a
 /// read waits on when the clock has passed a pending transfer's timeout.
@@ -129,6 +156,35 @@ pub(crate) struct LedgerChanges {
 struct Books {
     accounts: BTreeMap<AccountId, Account>,
     transfers: BTreeMap<TransferId, TransferState>,
+    /// The single and pending transfers naming each account (as debit or
+    /// credit), for statements: the core can answer for an id, not list an
+    /// account's. As bounded as `transfers`, which it indexes.
+    by_account: BTreeMap<AccountId, BTreeSet<TransferId>>,
+}
+
+impl Books {
+    fn insert(&mut self, id: TransferId, state: TransferState) {
+        if let Some((debit, credit)) = state.accounts() {
+            for a in [debit, credit] {
+                self.by_account.entry(a).or_default().insert(id.clone());
+            }
+        }
+        self.transfers.insert(id, state);
+    }
+
+    fn remove(&mut self, id: &TransferId) {
+        let Some(state) = self.transfers.remove(id) else { return };
+        if let Some((debit, credit)) = state.accounts() {
+            for a in [debit, credit] {
+                if let Some(ids) = self.by_account.get_mut(&a) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        self.by_account.remove(&a);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The ledger's balances and remembered transfers as durable: updated by the
@@ -144,10 +200,13 @@ impl DurableLedger {
     /// the ids it remembers ([`replay::LedgerRecovered::transfer_ids`]: the
     /// core can answer for an id but not list them).
     pub(crate) fn of(ledger: &Ledger, transfer_ids: &[TransferId]) -> Self {
-        let accounts = ledger.accounts().map(|(id, a)| (*id, *a)).collect();
-        let transfers =
-            transfer_ids.iter().filter_map(|id| Some((id.clone(), TransferState::of(ledger, id)?))).collect();
-        DurableLedger { books: RwLock::new(Books { accounts, transfers }) }
+        let mut books = Books { accounts: ledger.accounts().map(|(id, a)| (*id, *a)).collect(), ..Books::default() };
+        for id in transfer_ids {
+            if let Some(state) = TransferState::of(ledger, id) {
+                books.insert(id.clone(), state);
+            }
+        }
+        DurableLedger { books: RwLock::new(books) }
     }
 
     pub(crate) fn update(&self, changes: LedgerChanges) {
@@ -157,9 +216,9 @@ impl DurableLedger {
         }
         for (id, state) in changes.transfers {
             match state {
-                Some(s) => books.transfers.insert(id, s),
-                None => books.transfers.remove(&id),
-            };
+                Some(s) => books.insert(id, s),
+                None => books.remove(&id),
+            }
         }
     }
 
@@ -179,6 +238,33 @@ impl DurableLedger {
     /// How many transfer ids are remembered.
     pub fn transfers_len(&self) -> usize {
         self.books.read().transfers.len()
+    }
+
+    /// The remembered single and pending transfers that debit or credit
+    /// `account`, newest first (by [`TransferState::at_us`], then id), at
+    /// most `limit` (itself at most [`STATEMENT_LEN_MAX`]).
+    pub fn statement(&self, account: AccountId, limit: usize) -> Vec<(TransferId, TransferState)> {
+        let books = self.books.read();
+        let Some(ids) = books.by_account.get(&account) else { return Vec::new() };
+        let mut lines: Vec<_> =
+            ids.iter().filter_map(|id| Some((id.clone(), books.transfers.get(id)?.clone()))).collect();
+        lines.sort_by(|(a_id, a), (b_id, b)| b.at_us.cmp(&a.at_us).then_with(|| b_id.cmp(a_id)));
+        lines.truncate(limit.min(STATEMENT_LEN_MAX));
+        lines
+    }
+
+    /// The remembered transfers whose id starts with `prefix`, in id order,
+    /// at most `limit`: how a saga finds its own transfers (`pay:`) again.
+    pub fn with_prefix(&self, prefix: &str, limit: usize) -> Vec<(TransferId, TransferState)> {
+        let books = self.books.read();
+        let from = std::ops::Bound::Included(prefix);
+        books
+            .transfers
+            .range::<str, _>((from, std::ops::Bound::Unbounded))
+            .take_while(|(id, _)| id.as_str().starts_with(prefix))
+            .take(limit)
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect()
     }
 }
 

@@ -118,9 +118,37 @@ export async function command(method, path, opts = {}) {
 /** What other parts of the page show about a successful answer. */
 function followChange(method, path, data) {
   if (path === '/api/me' && typeof data?.name === 'string') showUserName(data.name);
-  if (method === 'POST' && /\/(confirm|clicks)$/.test(path)) {
+  if (method === 'POST' && /\/(confirm|clicks|pay)$/.test(path)) {
     document.dispatchEvent(new CustomEvent('stampede:bought', { detail: { path, data } }));
   }
+}
+
+/** The signed-in person's wallet (GET /api/me/wallet), or null when it cannot be read. */
+export async function wallet() {
+  const r = await api('GET', '/api/me/wallet');
+  return r.ok ? r.data : null;
+}
+
+/**
+ * Words a hold's pay button: "Pay with wallet (balance ₩…)" for a priced
+ * hold, a plain confirm for a free one. The balance is read when the hold is shown.
+ */
+export async function labelPayButton(button, amount) {
+  if (!button) return;
+  if (!amount) {
+    button.textContent = t('wallet.pay_free');
+    return;
+  }
+  const w = await wallet();
+  button.textContent = t('wallet.pay', { balance: money(w ? w.available : 0, w?.currency || 'KRW') });
+}
+
+/**
+ * Pays for a hold (stock or seats) with the wallet: reserve, confirm, take
+ * (POST .../pay). A free hold is confirmed the same way. Answers as command() does.
+ */
+export function payWithWallet(saleId, holdId) {
+  return command('POST', `/api/sales/${saleId}/holds/${holdId}/pay`, { body: { provider: 'wallet' } });
 }
 
 /** The signed-in person's name in the header (shortened there by CSS; the title keeps it whole). */

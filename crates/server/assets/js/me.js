@@ -1,5 +1,5 @@
-// me.js: owns the buttons of "my page". Confirming or cancelling a hold
-// (stock or seats) and refunding an order through the JSON API; for a seat
+// me.js: owns the buttons of "my page". Paying for (with the wallet) or
+// cancelling a hold (stock or seats) and refunding an order through the JSON API; for a seat
 // hold or order also giving back one seat, or changing one for a free seat
 // chosen from the sale's live seat map (GET .../venue and .../seats, free
 // seats of one section at a time, grouped by row). After a change the page
@@ -17,7 +17,8 @@ const message = document.getElementById('me-message');
 function route(row, action, seat) {
   const { kind, sale, hold, order } = row.dataset;
   const base = kind === 'seated' ? `/api/sales/${sale}/seats` : `/api/sales/${sale}`;
-  if (action === 'confirm') return ['POST', `${base}/holds/${hold}/confirm`, t('me.confirmed')];
+  // Paying with the wallet confirms (a free hold is confirmed the same way).
+  if (action === 'confirm') return ['POST', `/api/sales/${sale}/holds/${hold}/pay`, t('me.confirmed'), { provider: 'wallet' }];
   if (action === 'cancel') return ['DELETE', `${base}/holds/${hold}`, t('me.cancelled')];
   if (action === 'refund') return ['POST', `${base}/orders/${order}/refund`, t('me.refunded')];
   if (action === 'release' && seat) {

@@ -23,7 +23,7 @@
 // Each seat is named "Balcony H-39, ₩90,000, free"; the names are set only
 // for the zoomed section, so a 50,000-seat venue keeps a small DOM.
 
-import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId } from './app.js';
+import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId, labelPayButton, payWithWallet } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 import { subscribe, restart, isLive } from './live.js';
 
@@ -592,6 +592,7 @@ function showHold(h) {
   $('seat-order-panel').hidden = true;
   $('seat-hold-panel').hidden = false;
   $('seat-hold-text').textContent = t('seats.held', { seats: seatList(h), amount: money(h.amount, h.currency || currency) });
+  labelPayButton($('seat-confirm'), h.amount);
   const end = h.expires_at_us ? h.expires_at_us / 1000 : isoToMs(h.expires_at);
   clearInterval(timer);
   const tick = () => {
@@ -665,24 +666,28 @@ async function onConfirm() {
   if (!hold || busy) return;
   busy = true;
   $('seat-confirm').disabled = true;
-  const r = await command('POST', `/api/sales/${saleId}/seats/holds/${hold.id}/confirm`);
+  const r = await payWithWallet(saleId, hold.id);
   busy = false;
   $('seat-confirm').disabled = false;
   if (r.ok) {
     clearInterval(timer);
+    const bought = hold;
     hold = null;
     const me = Number(userId());
-    for (const x of r.data.seats) {
+    for (const x of bought.seats) {
       owned.set(x.id, x.holder_id && x.holder_id !== me ? 'friend' : 'mine');
       paintSeat(x.id);
     }
     $('seat-hold-panel').hidden = true;
     $('seat-order-panel').hidden = false;
+    const paid = r.data.amount
+      ? ` ${t('wallet.paid', { amount: money(r.data.amount, r.data.currency), balance: money(r.data.available, r.data.currency) })}`
+      : '';
     $('seat-order-text').textContent = t('seats.confirmed', {
       ref: r.data.reference,
-      seats: seatList(r.data),
-      amount: money(r.data.amount, r.data.currency || currency),
-    });
+      seats: seatList(bought),
+      amount: money(r.data.amount, currency),
+    }) + paid;
     showMessage(message, '');
   } else {
     message.dataset.sticky = 'true';

@@ -2,9 +2,10 @@
 // live.js: `status` and `stock` messages; GET /api/sales/{id} only while the
 // socket is down), the quantity picker and subtotal, holding
 // (POST holds), the hold timer counting down to expires_at on the server's
-// clock, confirming and cancelling, and a human message for every refusal.
+// clock, paying with the wallet (which confirms) and cancelling, and a human
+// message for every refusal (a short wallet included).
 
-import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, showSaleStatus } from './app.js';
+import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, showSaleStatus, labelPayButton, payWithWallet } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 import { subscribe } from './live.js';
 
@@ -90,6 +91,7 @@ function showHold(h) {
   $('order-panel').hidden = true;
   $('hold-panel').hidden = false;
   $('hold-text').textContent = t('stock.held', { n: number(h.quantity), amount: money(h.amount, currency) });
+  labelPayButton($('confirm-button'), h.amount);
   const end = isoToMs(h.expires_at);
   clearInterval(timer);
   const tick = () => {
@@ -132,19 +134,20 @@ async function onConfirm() {
   if (!hold || busy) return;
   busy = true;
   $('confirm-button').disabled = true;
-  const r = await command('POST', `/api/sales/${saleId}/holds/${hold.id}/confirm`);
+  const r = await payWithWallet(saleId, hold.id);
   busy = false;
   $('confirm-button').disabled = false;
   if (r.ok) {
     clearInterval(timer);
+    const q = hold.quantity;
     hold = null;
     $('hold-panel').hidden = true;
     $('order-panel').hidden = false;
-    $('order-text').textContent = t('stock.confirmed', {
-      ref: r.data.reference,
-      q: number(r.data.quantity),
-      amount: money(r.data.amount, currency),
-    });
+    const done = t('stock.confirmed', { ref: r.data.reference, q: number(q), amount: money(r.data.amount, currency) });
+    const paid = r.data.amount
+      ? ` ${t('wallet.paid', { amount: money(r.data.amount, r.data.currency), balance: money(r.data.available, r.data.currency) })}`
+      : '';
+    $('order-text').textContent = done + paid;
     showMessage(message, '');
   } else {
     message.dataset.sticky = 'true';

@@ -1,7 +1,8 @@
 //! What every route module shares: who may act (owner, organizer, admin,
 //! friend), turning a path's sale id into a running sale, the bounds checks
 //! on what a request asks for, running blocking store work off the async
-//! workers, and the one confirm/cancel/refund body. Beside it: the shared
+//! workers, and the one confirm/cancel/refund body (a priced confirm is
+//! paid for through `pay`, a refund gives the money back through it). Beside it: the shared
 //! wire vocabulary (`wire`), the one sale presenter (`present`) and what a
 //! seated sale's features share (`seated`). Feature modules import from
 //! here, never from each other; nothing here names a feature.
@@ -16,6 +17,7 @@ use crate::AppState;
 use crate::extract::{Auth, IdemKey, parse_id};
 use crate::problem::{ApiError, RECEIPT_HEADER};
 
+pub mod pay;
 pub mod present;
 pub mod seated;
 pub mod wire;
@@ -144,7 +146,18 @@ pub(crate) async fn settle_hold<A: HoldAnswer>(
         return Err(stampede_core::Rejection::WrongSaleKind.into());
     }
     let hold = HoldId(parse_id(hold, "hold")?);
-    let (outcome, receipt) = command(state, &sale, auth, key, verb.action(hold)).await?;
+    let (outcome, receipt) = match verb {
+        HoldVerb::Confirm => {
+            // A priced hold is confirmed by paying for it (402 otherwise).
+            pay::require_free(state, &sale, hold).await?;
+            command(state, &sale, auth, key, verb.action(hold)).await?
+        }
+        HoldVerb::Refund => {
+            let action = verb.action(hold);
+            pay::refund_with_wallet(state, *auth, key, sale.clone(), hold, None, action).await?
+        }
+        HoldVerb::Cancel => command(state, &sale, auth, key, verb.action(hold)).await?,
+    };
     Ok((receipt, A::answer(state, &sale, verb, outcome)?))
 }
 

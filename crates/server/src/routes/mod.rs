@@ -11,3 +11,4 @@ pub mod seats;
 pub mod system;
 pub mod tickets;
 pub mod venues;
+pub mod wallet;

@@ -415,7 +415,7 @@ impl HoldAnswer for HoldOut {
 
 /// Confirm (pay for) a hold; it becomes an order with the same id.
 #[utoipa::path(post, path = "/api/sales/{id}/holds/{hold}/confirm", tag = "buying", params(("id" = u64, Path), ("hold" = u64, Path)),
-    responses((status = 200, body = OrderOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = OrderOut), (status = 402, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn confirm(
     State(state): State<AppState>,
     auth: Auth,

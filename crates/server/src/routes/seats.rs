@@ -21,6 +21,7 @@ use crate::routes::common::seated::seated_of;
 // The limits of seated sales live in the shared layer, as the sales route
 // that creates seated sales needs them too; named here as well, where seats
 // are held (the OpenAPI test reads them here).
+use crate::routes::common::pay::{check_swap, refund_with_wallet};
 pub use crate::routes::common::seated::{SEATS_PER_HOLD_DEFAULT, SEATS_PER_HOLD_LIMIT, VENUE_BODY_LEN_MAX};
 use crate::routes::common::wire::SeatHoldOut;
 use crate::routes::common::{
@@ -198,7 +199,7 @@ fn hold_ids(state: &AppState, sale: &str, hold: &str) -> Result<(SaleHandle, Hol
 /// Pay for a seat hold; it becomes an order with the same id.
 #[utoipa::path(post, path = "/api/sales/{id}/seats/holds/{hold}/confirm", tag = "seats",
     params(("id" = u64, Path), ("hold" = u64, Path)),
-    responses((status = 200, body = SeatHoldOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = SeatHoldOut), (status = 402, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn confirm(
     State(state): State<AppState>,
     auth: Auth,
@@ -249,9 +250,11 @@ pub async fn release(
     ApiJson(req): ApiJson<ReleaseSeatRequest>,
 ) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
-    let action = Action::Seated(SeatedAction::ReleaseSeat { order, seat: SeatId(req.seat) });
-    let (receipt, out) = seat_command(&state, &auth, &sale, key, action).await?;
-    Ok((receipt, Json(out)))
+    let seat = SeatId(req.seat);
+    let action = Action::Seated(SeatedAction::ReleaseSeat { order, seat });
+    // A seat given back from a paid order goes back to the wallet that paid.
+    let (outcome, receipt) = refund_with_wallet(&state, auth, key, sale.clone(), order, Some(seat), action).await?;
+    Ok((receipt, Json(seat_hold_answer(&state, &sale, outcome)?)))
 }
 
 /// Exchange one seat of a hold or order for a free one, in one step.
@@ -266,6 +269,8 @@ pub async fn swap(
     ApiJson(req): ApiJson<SwapSeatRequest>,
 ) -> Result<(ReceiptHeader, Json<SeatHoldOut>), ApiError> {
     let (sale, order) = hold_ids(&state, &sale, &hold)?;
+    // A paid order keeps its worth: no money moves on a swap.
+    check_swap(&state, &sale, order, SeatId(req.from), SeatId(req.to)).await?;
     let action = Action::Seated(SeatedAction::SwapSeat { order, from: SeatId(req.from), to: SeatId(req.to) });
     let (receipt, out) = seat_command(&state, &auth, &sale, key, action).await?;
     Ok((receipt, Json(out)))

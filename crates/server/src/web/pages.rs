@@ -458,6 +458,86 @@ pub struct OrderRow {
     pub quantity: u32,
     pub amount: String,
     pub status: &'static str,
+    /// How it was paid, when from the wallet (paid, refunded, partly refunded).
+    pub payment: Option<PaymentView>,
+}
+
+/// What the wallet paid for an order and got back: `paid`, `refunded` or
+/// `partly_refunded`, with the amounts in words.
+#[derive(Clone, Debug)]
+pub struct PaymentView {
+    pub status: &'static str,
+    pub label: String,
+    pub text: String,
+}
+
+impl PaymentView {
+    /// `None` for an order the wallet did not pay (a free one), or when the
+    /// ledger cannot be read now (the page then shows the order without it).
+    async fn of(state: &AppState, lang: Lang, sale: u64, order: u64, released: &[u32]) -> Option<PaymentView> {
+        use crate::routes::common::pay::{paid_for, refunded_for};
+        let paid = paid_for(state, sale, order).await.ok()?;
+        if paid.minor() == 0 {
+            return None;
+        }
+        let refunded = refunded_for(state, sale, order, released).await.ok()?;
+        let status = match refunded.minor() {
+            0 => "paid",
+            r if r >= paid.minor() => "refunded",
+            _ => "partly_refunded",
+        };
+        let mut text = lang.t("order.paid_amount").replace("{amount}", &lang.money(paid.minor(), "KRW"));
+        if refunded.minor() > 0 {
+            text.push_str(" · ");
+            text.push_str(&lang.t("order.refunded_amount").replace("{amount}", &lang.money(refunded.minor(), "KRW")));
+        }
+        Some(PaymentView { status, label: lang.t(&format!("order.status.{status}")).to_owned(), text })
+    }
+}
+
+/// The wallet on "my page": balance, available, reserved, statement.
+#[derive(Clone, Debug)]
+pub struct WalletView {
+    pub balance: String,
+    pub available: String,
+    /// What payments in progress reserve, when anything.
+    pub pending: Option<String>,
+    pub lines: Vec<WalletLineView>,
+}
+
+/// One statement line on "my page".
+#[derive(Clone, Debug)]
+pub struct WalletLineView {
+    pub kind: String,
+    /// Signed: "+₩1,000,000", "−₩3,000".
+    pub amount: String,
+    pub incoming: bool,
+    pub state: String,
+    pub order: Option<String>,
+    pub at: Option<TimeView>,
+}
+
+impl WalletView {
+    fn of(lang: Lang, w: &crate::routes::wallet::wire::WalletOut) -> WalletView {
+        let money = |v: u64| lang.money(v, w.currency);
+        WalletView {
+            balance: money(w.balance),
+            available: money(w.available),
+            pending: (w.pending > 0).then(|| money(w.pending)),
+            lines: w
+                .statement
+                .iter()
+                .map(|l| WalletLineView {
+                    kind: lang.t(&format!("wallet.kind.{}", l.kind)).to_owned(),
+                    amount: format!("{}{}", if l.amount >= 0 { "+" } else { "−" }, money(l.amount.unsigned_abs())),
+                    incoming: l.amount >= 0,
+                    state: lang.t(&format!("wallet.state.{}", l.state)).to_owned(),
+                    order: l.order.clone(),
+                    at: TimeView::at(lang, Some(l.at_us)),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One seat of a seat hold or order on "my page", which its booker may give
@@ -491,6 +571,10 @@ pub struct SeatRow {
     pub mine: bool,
     /// "Your seat: Floor B-4" when a friend booked it and some seats are the viewer's.
     pub for_me: Option<String>,
+    /// The seats given back, by id: which refunds to look for.
+    pub released_ids: Vec<u32>,
+    /// How it was paid, when from the wallet.
+    pub payment: Option<PaymentView>,
 }
 
 #[derive(Template)]
@@ -503,6 +587,7 @@ pub struct MePage {
     pub holds: Vec<HoldRow>,
     pub orders: Vec<OrderRow>,
     pub seats: Vec<SeatRow>,
+    pub wallet: WalletView,
 }
 
 /// `GET /me`: my holds (with their timers), orders and seats; signed-out
@@ -520,9 +605,10 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         let holds = crate::routes::sales::my_holds(State(state.clone()), user.auth).await?.0.holds;
         let orders = crate::routes::sales::my_orders(State(state.clone()), user.auth).await?.0.orders;
         let seats = crate::routes::seats::my_seats(State(state.clone()), user.auth).await?.0.seats;
-        Ok::<_, crate::problem::ApiError>((holds, orders, seats))
+        let wallet = crate::routes::wallet::my_wallet(State(state.clone()), user.auth).await?.0;
+        Ok::<_, crate::problem::ApiError>((holds, orders, seats, wallet))
     };
-    let (holds, orders, seats) = match read.await {
+    let (holds, orders, seats, wallet) = match read.await {
         Ok(v) => v,
         Err(e) => return error_page(c, &e),
     };
@@ -547,9 +633,13 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
             quantity: o.quantity,
             amount: lang.money(o.amount, &currency(o.sale_id)),
             status: o.status,
+            payment: None,
         })
         .collect();
     orders.reverse();
+    for o in &mut orders {
+        o.payment = PaymentView::of(&state, lang, o.sale_id, o.id, &[]).await;
+    }
     let mut seats: Vec<SeatRow> = seats
         .iter()
         .filter(|h| matches!(h.status, "held" | "confirmed" | "refunded"))
@@ -593,9 +683,16 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
                 (h.booker_id != user.id && !mine.is_empty())
                     .then(|| lang.t("me.your_seats").replace("{seats}", &mine.join(", ")))
             },
+            released_ids: h.released.iter().map(|s| s.id).collect(),
+            payment: None,
         })
         .collect();
     seats.reverse();
+    for row in &mut seats {
+        if row.mine {
+            row.payment = PaymentView::of(&state, lang, row.sale_id, row.id, &row.released_ids).await;
+        }
+    }
     let account = state.store.user(stampede_store::UserId(user.id));
     let page = MePage {
         name: user.name.clone(),
@@ -604,6 +701,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         holds,
         orders,
         seats,
+        wallet: WalletView::of(lang, &wallet),
         c,
     };
     render(StatusCode::OK, &page)

@@ -176,7 +176,8 @@ async fn friends_get_their_seat_in_their_own_orders_and_strangers_cannot_be_assi
 
     let h = hold(&s, id, booker, json!({"best": {"count": 2}, "holders": [booker.id, friend.id]})).await.ok(201);
     let hold_id = h["id"].as_u64().unwrap();
-    s.post_empty(&format!("/api/sales/{id}/seats/holds/{hold_id}/confirm"), Some(&booker.token)).await.ok(200);
+    s.grant(booker.id, 300_000).await;
+    s.pay(id, hold_id, &booker.token).await.ok(200);
 
     let theirs = s.get("/api/me/seats", Some(&friend.token)).await.ok(200);
     let orders = theirs["seats"].as_array().unwrap();
@@ -207,7 +208,6 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
     let u = s.users(2, "sw").await;
     let h = hold(&s, id, &u[0], json!({"seats": [0, 1, 2]})).await.ok(201);
     let order = h["id"].as_u64().unwrap();
-    s.post_empty(&format!("/api/sales/{id}/seats/holds/{order}/confirm"), Some(&u[0].token)).await.ok(200);
     hold(&s, id, &u[1], json!({"seats": [5]})).await.ok(201);
 
     let base = format!("/api/sales/{id}/seats/holds/{order}");
@@ -220,6 +220,9 @@ async fn one_seat_of_an_order_is_given_back_or_swapped() {
     assert_eq!(seat_ids(&swapped), vec![0, 1, 20]);
     assert_eq!(swapped["released"][0]["id"], 2);
     assert_eq!(swapped["amount"], 150000 * 2 + 90000, "the new seat has its own section's price");
+    // Paid at that price; then one seat is given back from the order.
+    s.grant(u[0].id, 390_000).await;
+    assert_eq!(s.pay(id, order, &u[0].token).await.ok(200)["amount"], 390_000);
     let released = s.post(&format!("{base}/release"), Some(&u[0].token), json!({"seat": 0})).await.ok(200);
     assert_eq!(seat_ids(&released), vec![1, 20]);
     assert_eq!(released["status"], "confirmed");

@@ -9,7 +9,8 @@ use crate::common::{ADMIN, Server, ShiftedClock, now_us, us};
 async fn reserve_confirm_refund_and_cancel() {
     let s = Server::start().await;
     let u = s.users(1, "buyer").await.remove(0);
-    let created = s.stock_sale_by(ADMIN, json!({"title": "  Festival pass  ", "description": "Main stage"})).await;
+    let created =
+        s.stock_sale_by(ADMIN, json!({"title": "  Festival pass  ", "description": "Main stage", "price": 1000})).await;
     assert_eq!(created["kind"], "stock");
     assert_eq!(created["title"], "Festival pass", "titles are trimmed");
     assert_eq!(created["status"], "scheduled");
@@ -43,14 +44,17 @@ async fn reserve_confirm_refund_and_cancel() {
     assert_eq!(mine["holds"], json!([hold]));
     assert_eq!(mine["orders"], json!([]));
 
-    // Confirm: it becomes an order with the same id.
+    // Pay (which confirms; a priced hold cannot be confirmed alone): it
+    // becomes an order with the same id.
     let hold_id = hold["id"].as_u64().expect("hold id");
-    let order = s.post_empty(&format!("/api/sales/{id}/holds/{hold_id}/confirm"), Some(&u.token)).await.ok(200);
+    s.post_empty(&format!("/api/sales/{id}/holds/{hold_id}/confirm"), Some(&u.token))
+        .await
+        .problem(402, "/problems/payment-required");
+    s.grant(u.id, 2000).await;
+    let paid = s.pay(id, hold_id, &u.token).await.ok(200);
     let reference = hold["reference"].as_str().expect("a hold has a reference").to_owned();
-    assert_eq!(
-        order,
-        json!({"id": hold_id, "reference": reference, "sale_id": id, "quantity": 2, "status": "confirmed", "amount": 2000})
-    );
+    assert_eq!((paid["order_id"].as_u64(), paid["reference"].as_str()), (Some(hold_id), Some(reference.as_str())));
+    let order = json!({"id": hold_id, "reference": reference, "sale_id": id, "quantity": 2, "status": "confirmed", "amount": 2000});
     assert_eq!(s.numbers(id).await, (8, 0, 2));
     let mine = s.mine(&u.token).await;
     assert_eq!(mine["holds"], json!([]), "a confirmed hold is no longer active");

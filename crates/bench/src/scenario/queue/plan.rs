@@ -24,7 +24,8 @@ pub(super) fn sale_spec(args: &BenchArgs, stock: u64) -> serde_json::Value {
         "title": "stampede bench (queue)",
         "description": "",
         "stock": stock,
-        "price": 1000,
+        // Free: a priced hold is confirmed only by paying for it.
+        "price": 0,
         "currency": "KRW",
         "per_person_limit": 1,
         "order_quantity_max": 1,

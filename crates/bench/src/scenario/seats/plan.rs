@@ -26,10 +26,12 @@ const HOT_WIDTH: u32 = 12;
 pub(super) fn sale_spec() -> serde_json::Value {
     let sections: Vec<serde_json::Value> = (0..SECTIONS)
         .map(|i| {
+            // Free seats: the scenario measures holds and confirms, not
+            // payments (a priced hold is confirmed only by paying for it).
             let (tier, price, colour) = match i {
-                0..8 => ("VIP", 200_000, "#cc3333"),
-                8..24 => ("R", 120_000, "#3366cc"),
-                _ => ("S", 80_000, "#33aa55"),
+                0..8 => ("VIP", 0, "#cc3333"),
+                8..24 => ("R", 0, "#3366cc"),
+                _ => ("S", 0, "#33aa55"),
             };
             serde_json::json!({
                 "name": format!("S{i}"),
