@@ -186,6 +186,17 @@ struct ServeArgs {
     /// nothing at all (to measure what recording costs).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     metrics: Switch,
+    /// Take card payments through this gateway (Toss Payments' API at an
+    /// http:// address, e.g. `stampede gateway-sandbox`'s). With `--demo`
+    /// and no gateway, a sandbox gateway runs inside the server.
+    #[arg(long, env = "STAMPEDE_GATEWAY_URL")]
+    gateway_url: Option<String>,
+    /// The gateway's secret key (basic auth).
+    #[arg(long, env = "STAMPEDE_GATEWAY_SECRET_KEY", hide_env_values = true, default_value = "test_sk_sandbox")]
+    gateway_secret_key: String,
+    /// The secret the gateway signs its webhooks with.
+    #[arg(long, env = "STAMPEDE_GATEWAY_WEBHOOK_SECRET", hide_env_values = true, default_value = "whsec_sandbox")]
+    gateway_webhook_secret: String,
 }
 
 #[derive(clap::Args)]
@@ -434,7 +445,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // clock, so a jump of the wall clock while serving moves no sale's time
     // (`AnchoredClock`). (A cluster mode will choose its log and store here.)
     let parts = AppParts::sqlite(&args.data, std::sync::Arc::new(stampede_engine::AnchoredClock::system()))?;
-    let app = App::from_parts(&config, parts)?;
+    let mut app = App::from_parts(&config, parts)?;
     tracing::info!(
         sales = app.report.sales,
         entries_replayed = app.report.entries_replayed,
@@ -449,6 +460,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let gateway_url = match (&args.gateway_url, args.demo) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => Some(demo_gateway(&args, &public_url).await?),
+        (None, false) => None,
+    };
+    if let Some(url) = gateway_url {
+        let client = stampede_gateway::Gateway::new(stampede_gateway::GatewayConfig::new(
+            url.clone(),
+            args.gateway_secret_key.clone(),
+        ))
+        .context("--gateway-url")?;
+        let webhooks = stampede_gateway::WebhookVerifier::new(args.gateway_webhook_secret.clone().into_bytes());
+        let link = stampede_server::routes::common::gateway_pay::GatewayLink::new(client, url, public_url, webhooks);
+        app.state.gateway = Some(std::sync::Arc::new(link));
+    }
     // Tests and scripts read this line to find the port.
     println!("stampede listening on http://{addr}");
     if args.demo {
@@ -457,6 +484,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     stampede_server::serve_with_limits(listener, app.state, limits, shutdown_signal()).await?;
     tracing::info!("stopped; everything acknowledged is on disk");
     Ok(())
+}
+
+/// A sandbox gateway inside the demo server, so card payments work with
+/// nothing else running; its webhooks come back to this server.
+async fn demo_gateway(args: &ServeArgs, public_url: &str) -> anyhow::Result<String> {
+    use stampede_gateway::sandbox::{Sandbox, SandboxConfig};
+    let config = SandboxConfig {
+        secret_key: args.gateway_secret_key.clone(),
+        webhook_secret: args.gateway_webhook_secret.clone(),
+        webhook_url: Some(format!("{public_url}/api/payments/gateway/webhook")),
+        ..SandboxConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.context("binding the demo gateway")?;
+    let addr = listener.local_addr()?;
+    let sandbox = Sandbox::start(config);
+    tokio::spawn(async move {
+        if let Err(e) = sandbox.serve(listener, std::future::pending()).await {
+            tracing::warn!(error = %e, "the demo gateway stopped");
+        }
+    });
+    println!("demo payment gateway (sandbox) on http://{addr}");
+    Ok(format!("http://{addr}"))
 }
 
 async fn shutdown_signal() {

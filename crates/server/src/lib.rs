@@ -46,7 +46,7 @@ use crate::problem::ApiError;
 use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
 use crate::routes::log as log_routes;
-use crate::routes::{accounts, friends, queue, sales, seats, system, tickets, venues, wallet};
+use crate::routes::{accounts, friends, payments, queue, sales, seats, system, tickets, venues, wallet};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -104,6 +104,8 @@ pub struct AppState {
     /// (`routes::common::pay::resume`, started by [`serve`]); until then
     /// wallet reads and payments wait for it, and nothing else does.
     pub payments_settled: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The card payment gateway, when one is configured.
+    pub gateway: Option<Arc<routes::common::gateway_pay::GatewayLink>>,
 }
 
 /// Public-log downloads streamed at once; more answer 503 with Retry-After.
@@ -128,6 +130,7 @@ impl AppState {
             views: None,
             metrics: None,
             payments_settled: Arc::new(tokio::sync::watch::Sender::new(false)),
+            gateway: None,
         }
     }
 }
@@ -363,6 +366,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/holds/{hold}/pay", post(wallet::pay))
         .route("/api/sales/{id}/orders/{order}/refund", post(sales::refund))
         .route("/api/sales/{id}/clicks", post(sales::click))
+        .route("/api/payments/gateway/confirm", post(payments::confirm))
+        .route("/api/payments/gateway/webhook", post(payments::webhook))
+        .route("/payments/gateway/success", get(payments::success))
+        .route("/payments/gateway/fail", get(payments::fail))
         .route("/api/me/tickets", get(tickets::my_tickets))
         .route("/api/sales/{id}/tickets/{ticket}", get(tickets::ticket))
         .route("/api/sales/{id}/tickets/{ticket}/transfer", post(tickets::transfer))
@@ -425,6 +432,9 @@ pub async fn serve_with_limits(
     // which may be slow to come back (a full disk), and the rest of the
     // server must not wait with it.
     let resumer = tokio::spawn(routes::common::pay::resume_until_done(state.clone()));
+    // Card payments still pending (a lost redirect, a crash, an outage) are
+    // looked up at the gateway now and every few seconds.
+    let card_poller = tokio::spawn(routes::common::gateway_pay::poll_forever(state.clone()));
     let pruner = tokio::spawn(prune_sessions(state.store.clone()));
     // Outermost first: request ids (so a shed answer carries one too), then the edge.
     let app = tower::ServiceBuilder::new()
@@ -442,6 +452,7 @@ pub async fn serve_with_limits(
     listener::serve_connections(listener, app, limits.header_read_max, shutdown).await;
     pruner.abort();
     resumer.abort();
+    card_poller.abort();
     engine.shutdown().await;
     Ok(())
 }

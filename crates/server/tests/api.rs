@@ -13,6 +13,8 @@ mod common;
 mod accounts;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/card.rs"]
+mod card;
 #[path = "api/compression.rs"]
 mod compression;
 #[path = "api/credentials.rs"]

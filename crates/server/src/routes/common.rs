@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::extract::{Auth, IdemKey, parse_id};
 use crate::problem::{ApiError, RECEIPT_HEADER};
 
+pub mod gateway_pay;
 pub mod pay;
 pub mod present;
 pub mod seated;

@@ -5,6 +5,7 @@ pub mod common;
 pub mod friends;
 pub mod live;
 pub mod log;
+pub mod payments;
 pub mod queue;
 pub mod sales;
 pub mod seats;

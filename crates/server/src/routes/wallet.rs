@@ -173,8 +173,25 @@ pub async fn pay(
 ) -> Result<(ReceiptHeader, Json<PaymentOut>), ApiError> {
     let sale = sale_handle(&state, &sale)?;
     let hold = HoldId(parse_id(&hold, "hold")?);
-    // The only provider so far; the body's type admits no other.
-    let PayProvider::Wallet = req.provider;
+    if let PayProvider::Gateway = req.provider {
+        let hold = hold.0;
+        let checkout =
+            crate::routes::common::gateway_pay::start_checkout(&state, auth.core_id(), sale.id, hold).await?;
+        return Ok((
+            ReceiptHeader(None),
+            Json(PaymentOut {
+                sale_id: sale.id,
+                order_id: hold,
+                reference: OrderRef::new(sale.id, hold).to_string(),
+                provider: "gateway",
+                status: "redirect",
+                amount: checkout.amount.minor(),
+                currency: WALLET_CURRENCY,
+                available: 0,
+                checkout_url: Some(checkout.url),
+            }),
+        ));
+    }
     if !pay::sale_is_free(&sale) && !sale.config.currency.eq_ignore_ascii_case(WALLET_CURRENCY) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -196,6 +213,7 @@ pub async fn pay(
             amount: paid.amount.minor(),
             currency: WALLET_CURRENCY,
             available,
+            checkout_url: None,
         }),
     ))
 }

@@ -117,9 +117,46 @@ impl Server {
         Server::serve(dir, app).await
     }
 
-    async fn serve(dir: TempDir, app: App) -> Server {
-        let engine = app.state.engine.clone();
+    /// A server taking card payments through the gateway at `gateway_url`
+    /// (a sandbox the test runs), on `clock`.
+    pub async fn start_with_gateway(
+        dir: TempDir,
+        clock: std::sync::Arc<dyn stampede_engine::Clock>,
+        gateway_url: &str,
+        secret_key: &str,
+        webhook_secret: &str,
+    ) -> Server {
+        let config = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            admin_token: Some(ADMIN.into()),
+            connections_max: 1000,
+            engine: Default::default(),
+            public_url: None,
+            metrics: true,
+        };
+        let mut app = App::open_with_clock(&config, clock).expect("App::open");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let client = stampede_gateway::Gateway::new(stampede_gateway::GatewayConfig::new(gateway_url, secret_key))
+            .expect("gateway");
+        let webhooks = stampede_gateway::WebhookVerifier::new(webhook_secret.as_bytes().to_vec());
+        let link = stampede_server::routes::common::gateway_pay::GatewayLink::new(
+            client,
+            gateway_url.to_owned(),
+            format!("http://{addr}"),
+            webhooks,
+        );
+        app.state.gateway = Some(std::sync::Arc::new(link));
+        Server::serve_on(dir, app, listener).await
+    }
+
+    async fn serve(dir: TempDir, app: App) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Server::serve_on(dir, app, listener).await
+    }
+
+    async fn serve_on(dir: TempDir, app: App, listener: TcpListener) -> Server {
+        let engine = app.state.engine.clone();
         let addr = listener.local_addr().expect("local_addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(stampede_server::serve(listener, app.state, 1000, async move {

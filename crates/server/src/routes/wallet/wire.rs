@@ -71,11 +71,13 @@ pub struct PayRequest {
     pub provider: PayProvider,
 }
 
-/// Who pays: the buyer's wallet, the only provider so far.
+/// Who pays: the buyer's wallet, or a card through the payment gateway.
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PayProvider {
     Wallet,
+    /// A card through the payment gateway: the answer is where to send the buyer.
+    Gateway,
 }
 
 /// A paid order.
@@ -94,4 +96,8 @@ pub struct PaymentOut {
     pub currency: &'static str,
     /// The wallet's available money after it.
     pub available: u64,
+    /// A card payment: the gateway's checkout page to send the buyer to
+    /// (`status` is then `redirect`, and nothing is paid yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
