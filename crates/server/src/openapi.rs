@@ -143,6 +143,7 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         SaleStatsOut,
         HoldOut,
         OrderOut,
+        OrderPaymentOut,
         ClickOut,
         LeaderboardOut,
         HoldPage,
