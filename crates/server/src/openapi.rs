@@ -150,6 +150,7 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         SaleStatsOut,
         HoldOut,
         OrderOut,
+        OrderPaymentOut,
         ClickOut,
         LeaderboardOut,
         HoldPage,

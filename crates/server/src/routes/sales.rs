@@ -831,15 +831,23 @@ pub async fn my_holds(State(state): State<AppState>, auth: Auth) -> Result<Json<
     Ok(Json(HoldsOut { holds }))
 }
 
-/// Your orders in every sale, refunded ones included.
+/// Your orders in every sale, refunded ones included; one paid from the
+/// wallet says what was paid and refunded.
 #[utoipa::path(get, path = "/api/me/orders", tag = "buying", responses((status = 200, body = OrdersOut)))]
 pub async fn my_orders(State(state): State<AppState>, auth: Auth) -> Result<Json<OrdersOut>, ApiError> {
     let me = auth.core_id();
     let rows =
         crate::projections::read(&state, |v| v.stock_holds_of(me.0, &[HoldStatus::Confirmed, HoldStatus::Refunded]))
             .await?;
-    let orders =
+    let mut orders: Vec<OrderOut> =
         rows.iter().map(|h| OrderOut::new(h.sale, &crate::projections::stock_hold(h))).collect::<Result<_, _>>()?;
+    for o in &mut orders {
+        let paid = crate::routes::common::pay::paid_for(&state, o.sale_id, o.id).await?;
+        if paid > stampede_core::Money::ZERO {
+            let refunded = crate::routes::common::pay::refunded_for(&state, o.sale_id, o.id, &[]).await?;
+            o.payment = OrderPaymentOut::of(paid.minor(), refunded.minor());
+        }
+    }
     Ok(Json(OrdersOut { orders }))
 }
 

@@ -481,15 +481,21 @@ impl PaymentView {
             return None;
         }
         let refunded = refunded_for(state, sale, order, released).await.ok()?;
-        let status = match refunded.minor() {
+        Self::from_amounts(lang, paid.minor(), refunded.minor())
+    }
+
+    /// From what was paid and refunded; `None` when nothing was paid.
+    fn from_amounts(lang: Lang, paid: u64, refunded: u64) -> Option<PaymentView> {
+        let status = match refunded {
+            _ if paid == 0 => return None,
             0 => "paid",
-            r if r >= paid.minor() => "refunded",
+            r if r >= paid => "refunded",
             _ => "partly_refunded",
         };
-        let mut text = lang.t("order.paid_amount").replace("{amount}", &lang.money(paid.minor(), "KRW"));
-        if refunded.minor() > 0 {
+        let mut text = lang.t("order.paid_amount").replace("{amount}", &lang.money(paid, "KRW"));
+        if refunded > 0 {
             text.push_str(" · ");
-            text.push_str(&lang.t("order.refunded_amount").replace("{amount}", &lang.money(refunded.minor(), "KRW")));
+            text.push_str(&lang.t("order.refunded_amount").replace("{amount}", &lang.money(refunded, "KRW")));
         }
         Some(PaymentView { status, label: lang.t(&format!("order.status.{status}")).to_owned(), text })
     }
@@ -633,13 +639,10 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
             quantity: o.quantity,
             amount: lang.money(o.amount, &currency(o.sale_id)),
             status: o.status,
-            payment: None,
+            payment: o.payment.as_ref().and_then(|p| PaymentView::from_amounts(lang, p.paid, p.refunded)),
         })
         .collect();
     orders.reverse();
-    for o in &mut orders {
-        o.payment = PaymentView::of(&state, lang, o.sale_id, o.id, &[]).await;
-    }
     let mut seats: Vec<SeatRow> = seats
         .iter()
         .filter(|h| matches!(h.status, "held" | "confirmed" | "refunded"))

@@ -54,7 +54,8 @@ async fn reserve_confirm_refund_and_cancel() {
     let paid = s.pay(id, hold_id, &u.token).await.ok(200);
     let reference = hold["reference"].as_str().expect("a hold has a reference").to_owned();
     assert_eq!((paid["order_id"].as_u64(), paid["reference"].as_str()), (Some(hold_id), Some(reference.as_str())));
-    let order = json!({"id": hold_id, "reference": reference, "sale_id": id, "quantity": 2, "status": "confirmed", "amount": 2000});
+    let order = json!({"id": hold_id, "reference": reference, "sale_id": id, "quantity": 2, "status": "confirmed",
+        "amount": 2000, "payment": {"provider": "wallet", "status": "paid", "paid": 2000, "refunded": 0}});
     assert_eq!(s.numbers(id).await, (8, 0, 2));
     let mine = s.mine(&u.token).await;
     assert_eq!(mine["holds"], json!([]), "a confirmed hold is no longer active");
@@ -71,7 +72,12 @@ async fn reserve_confirm_refund_and_cancel() {
     assert_eq!(refunded["status"], "refunded");
     assert_eq!(refunded["id"], hold_id);
     assert_eq!(s.numbers(id).await, (10, 0, 0));
-    assert_eq!(s.mine(&u.token).await["orders"][0]["status"], "refunded");
+    let refunded = &s.mine(&u.token).await["orders"][0];
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(
+        refunded["payment"],
+        json!({"provider": "wallet", "status": "refunded", "paid": 2000, "refunded": 2000})
+    );
     assert_eq!(s.get(&format!("/api/sales/{id}/results"), Some(ADMIN)).await.ok(200)["revenue"], 0);
 
     // Cancel: the hold's stock comes back at once.

@@ -189,6 +189,34 @@ pub struct OrderOut {
     pub quantity: u32,
     pub status: &'static str,
     pub amount: u64,
+    /// `GET /api/me/orders` only, for an order paid from the wallet: what was
+    /// paid and what has gone back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<OrderPaymentOut>,
+}
+
+/// What the wallet paid for an order and got back.
+#[derive(Serialize, ToSchema)]
+pub struct OrderPaymentOut {
+    /// `wallet`.
+    pub provider: &'static str,
+    /// `paid`, `partly-refunded` or `refunded`.
+    pub status: &'static str,
+    pub paid: u64,
+    pub refunded: u64,
+}
+
+impl OrderPaymentOut {
+    /// `None` when nothing was paid (a free order).
+    pub fn of(paid: u64, refunded: u64) -> Option<Self> {
+        let status = match refunded {
+            _ if paid == 0 => return None,
+            0 => "paid",
+            r if r >= paid => "refunded",
+            _ => "partly-refunded",
+        };
+        Some(OrderPaymentOut { provider: "wallet", status, paid, refunded })
+    }
 }
 
 impl OrderOut {
@@ -201,6 +229,7 @@ impl OrderOut {
             quantity: h.quantity,
             status: h.status.as_str(),
             amount,
+            payment: None,
         })
     }
 
