@@ -452,12 +452,14 @@ async fn browser_tests_in_headless_chromium() {
         eprintln!("SKIPPED browser tests (STAMPEDE_SKIP_BROWSER=1): missing {what}");
         return;
     }
-    let server = Server::start().await;
+    // Card payments go through a sandbox gateway beside the server, as in the demo.
+    let (server, gateway) = Server::start_with_sandbox(std::sync::Arc::new(stampede_engine::SystemClock)).await;
     let base = server.base.clone();
     let mut child = tokio::process::Command::new("node")
         .arg("tests/browser/run.mjs")
         .arg(&base)
         .env("STAMPEDE_ADMIN_TOKEN", ADMIN)
+        .env("STAMPEDE_GATEWAY", &gateway)
         .current_dir(&root)
         .kill_on_drop(true)
         .spawn()

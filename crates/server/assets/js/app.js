@@ -151,6 +151,23 @@ export function payWithWallet(saleId, holdId) {
   return command('POST', `/api/sales/${saleId}/holds/${holdId}/pay`, { body: { provider: 'wallet' } });
 }
 
+/**
+ * Pays for a hold by card: asks for the gateway's checkout page and goes
+ * there (the gateway sends the buyer back to the sale page with the result).
+ * Resolves only when it could not go, with the refusal to show.
+ */
+export async function payByCard(saleId, holdId, message) {
+  const r = await command('POST', `/api/sales/${saleId}/holds/${holdId}/pay`, { body: { provider: 'gateway' } });
+  if (r.ok && r.data.checkout_url) {
+    showMessage(message, t('pay.redirecting'), 'ok');
+    window.location.assign(r.data.checkout_url);
+    return null;
+  }
+  message.dataset.sticky = 'true';
+  showMessage(message, problemMessage(r.problem), 'error');
+  return r;
+}
+
 /** The signed-in person's name in the header (shortened there by CSS; the title keeps it whole). */
 export function showUserName(name) {
   const el = document.getElementById('nav-user');

@@ -23,7 +23,7 @@
 // Each seat is named "Balcony H-39, ₩90,000, free"; the names are set only
 // for the zoomed section, so a 50,000-seat venue keeps a small DOM.
 
-import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId, labelPayButton, payWithWallet } from './app.js';
+import { api, command, t, tn, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, userId, labelPayButton, payWithWallet, payByCard } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 import { subscribe, restart, isLive } from './live.js';
 
@@ -742,6 +742,7 @@ if (chooser) {
   $('hold-seats').addEventListener('click', onHold);
   $('best-button').addEventListener('click', onBest);
   $('seat-confirm').addEventListener('click', onConfirm);
+  $('seat-card')?.addEventListener('click', () => hold && payByCard(saleId, hold.id, message));
   $('seat-cancel').addEventListener('click', onCancel);
   $('seat-again').addEventListener('click', showChooser);
   $('seat-holders')?.addEventListener('change', (ev) => {

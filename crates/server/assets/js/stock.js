@@ -5,7 +5,7 @@
 // clock, paying with the wallet (which confirms) and cancelling, and a human
 // message for every refusal (a short wallet included).
 
-import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, showSaleStatus, labelPayButton, payWithWallet } from './app.js';
+import { api, command, t, money, number, problemMessage, problemSlug, isoToMs, clockText, showMessage, showSaleStatus, labelPayButton, payWithWallet, payByCard } from './app.js';
 import { serverNow, syncClock } from './clock.js';
 import { subscribe } from './live.js';
 
@@ -194,6 +194,7 @@ if (form) {
     updateSubtotal();
   });
   $('confirm-button').addEventListener('click', onConfirm);
+  $('card-button')?.addEventListener('click', () => hold && payByCard(saleId, hold.id, message));
   $('cancel-button').addEventListener('click', onCancel);
   $('buy-again').addEventListener('click', showForm);
 }

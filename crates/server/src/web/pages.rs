@@ -418,6 +418,26 @@ pub struct SalePage {
     pub s: SaleView,
     /// The sale's log names people by pseudonym, so it is published once closed.
     pub log_sealed: bool,
+    /// The server takes card payments (a gateway is configured).
+    pub card: bool,
+    /// How a card payment the gateway just sent the buyer back from ended:
+    /// its catalogue key (`pay.result.paid`, …), or empty.
+    pub payment_key: &'static str,
+    /// `ok`, `warn` or `error`: how the result is shown.
+    pub payment_tone: &'static str,
+}
+
+/// The message for `?payment=` on the sale page, where the gateway's return sends the buyer.
+fn payment_result(uri: &Uri) -> (&'static str, &'static str) {
+    let value = uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("payment="));
+    match value {
+        Some("paid") => ("pay.result.paid", "ok"),
+        Some("declined") => ("pay.result.declined", "warn"),
+        Some("refunded") => ("pay.result.refunded", "warn"),
+        Some("pending") => ("pay.result.pending", "warn"),
+        Some(_) => ("pay.result.error", "error"),
+        None => ("", ""),
+    }
 }
 
 /// `GET /sales/{id}`: the sale's page, or a human 404.
@@ -433,7 +453,9 @@ pub async fn sale(
         return not_found_page(c);
     };
     let s = SaleView::new(c.lang, &Summary::of(&handle, c.lang));
-    render(StatusCode::OK, &SalePage { c, s, log_sealed: handle.sealed })
+    let (payment_key, payment_tone) = payment_result(&uri);
+    let card = state.gateway.is_some();
+    render(StatusCode::OK, &SalePage { c, s, log_sealed: handle.sealed, card, payment_key, payment_tone })
 }
 
 /// A stock hold on "my page".

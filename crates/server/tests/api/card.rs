@@ -6,12 +6,8 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use stampede_gateway::sandbox::{Sandbox, SandboxConfig};
 
 use crate::common::{ADMIN, Server, ShiftedClock, User};
-
-const SECRET: &str = "test_sk_card";
-const WEBHOOK_SECRET: &str = "whsec_card";
 
 struct Both {
     server: Server,
@@ -22,19 +18,8 @@ struct Both {
 }
 
 async fn start() -> Both {
-    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let gateway = format!("http://{}", sandbox_listener.local_addr().expect("addr"));
     let clock = Arc::new(ShiftedClock(std::sync::atomic::AtomicI64::new(0)));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start_with_gateway(dir, clock.clone(), &gateway, SECRET, WEBHOOK_SECRET).await;
-    let config = SandboxConfig {
-        secret_key: SECRET.into(),
-        webhook_secret: WEBHOOK_SECRET.into(),
-        webhook_url: Some(format!("{}/api/payments/gateway/webhook", server.base)),
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start(config);
-    tokio::spawn(sandbox.serve(sandbox_listener, std::future::pending()));
+    let (server, gateway) = Server::start_with_sandbox(clock.clone()).await;
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     Both { server, gateway, clock, browser }
 }

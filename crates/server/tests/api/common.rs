@@ -150,6 +150,26 @@ impl Server {
         Server::serve_on(dir, app, listener).await
     }
 
+    /// A server taking card payments through a sandbox gateway this starts
+    /// beside it (its webhooks come back to the server); answers both.
+    pub async fn start_with_sandbox(clock: std::sync::Arc<dyn stampede_engine::Clock>) -> (Server, String) {
+        const SECRET: &str = "test_sk_sandbox";
+        const WEBHOOK_SECRET: &str = "whsec_sandbox";
+        let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let gateway = format!("http://{}", sandbox_listener.local_addr().expect("addr"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start_with_gateway(dir, clock, &gateway, SECRET, WEBHOOK_SECRET).await;
+        let config = stampede_gateway::sandbox::SandboxConfig {
+            secret_key: SECRET.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
+            webhook_url: Some(format!("{}/api/payments/gateway/webhook", server.base)),
+            ..Default::default()
+        };
+        let sandbox = stampede_gateway::sandbox::Sandbox::start(config);
+        tokio::spawn(sandbox.serve(sandbox_listener, std::future::pending()));
+        (server, gateway)
+    }
+
     async fn serve(dir: TempDir, app: App) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         Server::serve_on(dir, app, listener).await
