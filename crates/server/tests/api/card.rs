@@ -115,6 +115,21 @@ async fn an_approved_card_payment_pays_the_order_and_a_declined_one_changes_noth
     // The wallet was never touched.
     let wallet = s.get("/api/me/wallet", Some(&buyer.token)).await.ok(200);
     assert_eq!(wallet["balance"], 0, "{wallet}");
+
+    // A refund goes back through the gateway that took the money.
+    s.post_empty(&format!("/api/sales/{sale}/orders/{hold}/refund"), Some(&buyer.token)).await.ok(200);
+    assert_eq!(hold_status(s, sale, hold).await, "refunded");
+    let payment =
+        payments_at_gateway(&b).await.into_iter().find(|p| p["totalAmount"] == 55000 && p["approvedAt"].is_string());
+    let payment = payment.expect("the captured payment");
+    assert_eq!(
+        (payment["status"].as_str(), payment["balanceAmount"].as_u64()),
+        (Some("CANCELED"), Some(0)),
+        "{payment}"
+    );
+    let tickets = s.get("/api/me/tickets", Some(&buyer.token)).await.ok(200);
+    assert_eq!(tickets["tickets"][0]["state"], "revoked", "{tickets}");
+    assert_eq!(s.numbers(sale).await.0, 10, "the unit is back on sale");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -415,6 +415,92 @@ async fn void(state: &AppState, id: &TransferId) -> Result<(), ApiError> {
     }
 }
 
+/// Prefix of the transfer that gives a card-paid order (or one seat of it) back.
+pub const CARD_REFUND_PREFIX: &str = "cardrefund:";
+
+/// The attempt that paid for `order` by card, and what it took; `None` when
+/// the order was not paid by card.
+pub async fn paid_by_card(state: &AppState, sale: u64, order: u64) -> Result<Option<(u32, Money)>, ApiError> {
+    for n in 1..=GW_ATTEMPTS_MAX {
+        match state.engine.ledger_transfer(&attempt_id(sale, order, n)?).await? {
+            None => return Ok(None),
+            Some(TransferState {
+                end: Some(PendingEnd::Posted { .. }),
+                body: TransferBody::Pending { movement, .. },
+                ..
+            }) => {
+                let late = transfer_id(format!("{GW_REFUND_PREFIX}{sale}:{order}:{n}"))?;
+                if state.engine.ledger_transfer(&late).await?.is_some() {
+                    return Ok(None);
+                }
+                return Ok(Some((n, movement.amount)));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Refunds `amount` of a card-paid order (all of it, or one seat's price)
+/// through the gateway that took it, around the sale's own refund (`refund`):
+/// reserve it on clearing (`cardrefund:{sale}:{order}[:{seat}]`), refund at
+/// the sale, cancel that much at the gateway, post. A refund the sale refuses
+/// releases the reservation; one the gateway cannot take now stays reserved
+/// and is retried by the next attempt (the ids and keys are the same).
+pub async fn refund_by_card<F, Fut, T>(
+    state: &AppState,
+    sale: u64,
+    order: u64,
+    seat: Option<u32>,
+    attempt: (u32, Money),
+    amount: Money,
+    refund: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let link = link(state)?;
+    let (n, _) = attempt;
+    let id = transfer_id(match seat {
+        Some(s) => format!("{CARD_REFUND_PREFIX}{sale}:{order}:{s}"),
+        None => format!("{CARD_REFUND_PREFIX}{sale}:{order}"),
+    })?;
+    let movement = Movement {
+        debit: AccountId::Clearing,
+        credit: AccountId::World,
+        amount,
+        code: TransferCode::GatewayRefund,
+        refs: TransferRefs { order: Some(OrderRef::new(sale, order)), payment: None, actor: None },
+    };
+    let body = TransferBody::Pending { movement, timeout_us: super::pay::REFUND_TIMEOUT_US };
+    match state.engine.ledger_command(Transfer { id: id.clone(), body }).await?.outcome {
+        LedgerOutcome::Reserved { .. } | LedgerOutcome::Rejected(LedgerRejection::IdReused) => {}
+        LedgerOutcome::Rejected(r) => return Err(ledger_refused(&r)),
+        other => return Err(ApiError::internal(&format!("unexpected ledger outcome {other:?}"))),
+    }
+    let done = match refund().await {
+        Ok(done) => done,
+        Err(refused) => {
+            void(state, &id).await?;
+            return Err(refused);
+        }
+    };
+    let gateway_order = order_id(sale, order, n);
+    let payment = link.client.status_by_order(&gateway_order).await.map_err(|e| gateway_failed(&e))?;
+    let key = IdempotencyKey::new(format!("refund:{}", id.as_str())).map_err(|e| ApiError::internal(&e))?;
+    link.client
+        .cancel(&payment.payment_key, "refunded by the buyer", Some(amount.minor()), &key)
+        .await
+        .map_err(|e| gateway_failed(&e))?;
+    let body = TransferBody::Post { pending: id.clone(), amount: None };
+    match state.engine.ledger_command(Transfer { id: suffixed(&id, "post")?, body }).await?.outcome {
+        LedgerOutcome::Posted { .. } | LedgerOutcome::Rejected(LedgerRejection::AlreadyPosted) => Ok(done),
+        LedgerOutcome::Rejected(r) => Err(ledger_refused(&r)),
+        other => Err(ApiError::internal(&format!("unexpected ledger outcome {other:?}"))),
+    }
+}
+
 /// What one look at the gateway did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Polled {

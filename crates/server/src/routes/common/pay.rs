@@ -487,6 +487,12 @@ async fn refund_saga(
     action: Action,
 ) -> Result<(Outcome, ReceiptHeader), ApiError> {
     let paid = paid_for(state, sale.id, order.0).await?;
+    if paid == Money::ZERO
+        && state.gateway.is_some()
+        && let Some(attempt) = super::gateway_pay::paid_by_card(state, sale.id, order.0).await?
+    {
+        return refund_card_paid(state, &auth, key, sale, order, seat, action, attempt).await;
+    }
     let facts = if paid > Money::ZERO { hold_facts(state, sale.id, order.0).await? } else { None };
     let Some(facts) = facts.filter(|f| f.booker == auth.core_id() && f.status == HoldStatus::Confirmed) else {
         return command(state, sale, &auth, key, action).await;
@@ -542,6 +548,36 @@ async fn refund_saga(
             Err(refused)
         }
     }
+}
+
+/// The refund of an order paid by card: the seat's price or the whole
+/// order, through the gateway (`gateway_pay::refund_by_card`).
+#[allow(clippy::too_many_arguments)]
+async fn refund_card_paid(
+    state: &AppState,
+    auth: &Auth,
+    key: IdemKey,
+    sale: &SaleHandle,
+    order: HoldId,
+    seat: Option<SeatId>,
+    action: Action,
+    attempt: (u32, Money),
+) -> Result<(Outcome, ReceiptHeader), ApiError> {
+    let facts = hold_facts(state, sale.id, order.0).await?;
+    let Some(facts) = facts.filter(|f| f.booker == auth.core_id() && f.status == HoldStatus::Confirmed) else {
+        return command(state, sale, auth, key, action).await;
+    };
+    let amount = match seat {
+        Some(s) => facts.seats.iter().find(|(id, _)| *id == s.0).map_or(Money::ZERO, |(_, p)| Money::from_minor(*p)),
+        None => facts.amount,
+    };
+    if amount == Money::ZERO {
+        return command(state, sale, auth, key, action).await;
+    }
+    super::gateway_pay::refund_by_card(state, sale.id, order.0, seat.map(|s| s.0), attempt, amount, || {
+        command(state, sale, auth, key, action)
+    })
+    .await
 }
 
 /// How long start-up waits for the read models before settling payments.
