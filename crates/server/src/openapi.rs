@@ -53,7 +53,7 @@ use crate::routes::sales::wire::*;
 use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
-use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, tickets, venues};
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, staff, system, tickets, venues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -134,6 +134,9 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         tickets::checkin,
         tickets::checkin_sync,
         tickets::checkin_progress,
+        staff::list,
+        staff::add,
+        staff::remove,
     ),
     components(schemas(
         Problem,
@@ -194,7 +197,10 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         tickets::SyncOut,
         tickets::VerdictOut,
         tickets::CheckinProgressOut,
-        tickets::ConflictOut
+        tickets::ConflictOut,
+        staff::StaffOut,
+        staff::StaffListOut,
+        staff::StaffIn
     ))
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ pub mod log;
 pub mod queue;
 pub mod sales;
 pub mod seats;
+pub mod staff;
 pub mod system;
 pub mod tickets;
 pub mod venues;
