@@ -503,6 +503,8 @@ pub struct MePage {
     pub holds: Vec<HoldRow>,
     pub orders: Vec<OrderRow>,
     pub seats: Vec<SeatRow>,
+    /// "My tickets" (`me_tickets.html`, from [`super::tickets`]).
+    pub tickets: Vec<super::tickets::TicketView>,
 }
 
 /// `GET /me`: my holds (with their timers), orders and seats; signed-out
@@ -520,9 +522,10 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         let holds = crate::routes::sales::my_holds(State(state.clone()), user.auth).await?.0.holds;
         let orders = crate::routes::sales::my_orders(State(state.clone()), user.auth).await?.0.orders;
         let seats = crate::routes::seats::my_seats(State(state.clone()), user.auth).await?.0.seats;
-        Ok::<_, crate::problem::ApiError>((holds, orders, seats))
+        let tickets = super::tickets::my_ticket_views(&state, lang, user.id).await?;
+        Ok::<_, crate::problem::ApiError>((holds, orders, seats, tickets))
     };
-    let (holds, orders, seats) = match read.await {
+    let (holds, orders, seats, tickets) = match read.await {
         Ok(v) => v,
         Err(e) => return error_page(c, &e),
     };
@@ -604,6 +607,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         holds,
         orders,
         seats,
+        tickets,
         c,
     };
     render(StatusCode::OK, &page)
@@ -633,7 +637,7 @@ pub fn not_found_page(c: Chrome) -> Response {
 }
 
 /// A failure reading what the page shows (overload, an unwritable log).
-fn error_page(c: Chrome, e: &crate::problem::ApiError) -> Response {
+pub(super) fn error_page(c: Chrome, e: &crate::problem::ApiError) -> Response {
     let status = e.status;
     let page = MessagePage {
         title: c.t("error.title").to_owned(),
