@@ -169,6 +169,12 @@ test('tickets (ko, fake camera): staff admit the real ticket at the gate and ref
     // The organizer names them on the dashboard.
     await orgPage.goto(`${base}/organizer/sales/${saleId}`);
     await orgPage.waitForSelector('#staff-none:not([hidden])');
+    // Read once on load; from here on the numbers must come over the live socket.
+    await orgPage.waitForFunction(() => document.querySelector('#checkin-admitted').textContent === '0');
+    const dashboardReads = [];
+    orgPage.on('request', (r) => {
+      if (new URL(r.url()).pathname === `/api/sales/${saleId}/checkin`) dashboardReads.push(r.url());
+    });
     const email = await page.evaluate(async () => (await (await fetch('/api/me')).json()).email);
     await orgPage.fill('#staff-email', email);
     await orgPage.click('#staff-add');
@@ -204,9 +210,10 @@ test('tickets (ko, fake camera): staff admit the real ticket at the gate and ref
     assert(!(await buyerPage.$('#ticket-qr svg')), 'a used ticket shows no code');
     await fitsPhone(buyerPage);
     await shot(buyerPage, 'ticket-page-used-ko');
-    await orgPage.reload();
+    // The dashboard stayed open since staff were named: the admission is pushed, not read again.
     await orgPage.waitForFunction(() => document.querySelector('#checkin-admitted').textContent === '1');
     assert((await orgPage.textContent('#checkin-tickets')).trim() === '1', 'one ticket in all');
+    assert(dashboardReads.length === 0, `pushed over the live socket, not polled: ${dashboardReads}`);
     assert((await orgPage.getAttribute('#gate-link', 'href')) === `/sales/${saleId}/gate`, 'a link to the gate page');
     await fitsPhone(orgPage);
     await shot(orgPage, 'dashboard-checkin-staff-ko');

@@ -9,9 +9,9 @@
 // buyers' or winners' contact data; and editing (PATCH /api/sales/{id}: the
 // fields that are fixed since opening are disabled, and only changed ones are
 // sent) and deleting (DELETE /api/sales/{id}) the sale. For sales with
-// tickets, check-in progress and the conflicts of offline gates (GET
-// /api/sales/{id}/checkin), read again whenever a pushed frame shows new
-// commands (a scan is one), at most every CHECKIN_MS.
+// tickets, check-in progress (pushed too: tickets let in of those sold) and
+// the conflicts of offline gates (GET /api/sales/{id}/checkin, read on load
+// and again only when the pushed conflict count moves).
 
 import { api, command, t, tn, locale, money, number, duration, dateTime, isoToMs, problemMessage, showMessage } from './app.js';
 import { subscribe, isLive } from './live.js';
@@ -326,16 +326,20 @@ function conflictReason(code) {
   return t('gate.reason.other', { code });
 }
 
-async function showCheckin() {
-  if (!$('checkin-panel')) return;
-  const r = await api('GET', `/api/sales/${saleId}/checkin`);
-  if (!r.ok) return;
-  const { tickets, admitted, conflicts } = r.data;
+function showCheckinCount(tickets, admitted) {
   setText('checkin-admitted', number(admitted));
   setText('checkin-tickets', number(tickets));
   const bar = $('checkin-bar');
   bar.max = Math.max(1, tickets);
   bar.value = admitted;
+}
+
+async function showCheckin() {
+  if (!$('checkin-panel')) return;
+  const r = await api('GET', `/api/sales/${saleId}/checkin`);
+  if (!r.ok) return;
+  const { tickets, admitted, conflicts } = r.data;
+  showCheckinCount(tickets, admitted);
   const list = $('checkin-conflicts');
   list.replaceChildren(
     ...conflicts.map((c) => {
@@ -373,7 +377,11 @@ async function onDashboard(m) {
     setText('dash-admitted', number(m.admitted));
     setText('dash-waiting', number(m.waiting));
   }
-  if (!before || before.commands_total !== m.commands_total) readCheckin();
+  if (m.tickets_admitted != null && $('checkin-panel')) {
+    // One ticket per unit or seat sold; the list of conflicts only when it grows.
+    showCheckinCount(m.sold, m.tickets_admitted);
+    if (before && before.ticket_conflicts !== m.ticket_conflicts) readCheckin();
+  }
   showCount(m.commands_total, m.at_us);
   setText('dash-updated', t('org.updated', { time: new Date().toLocaleTimeString(locale) }));
   if (m.status === 'closed' && resultsShownFor !== 'closed') {
