@@ -261,6 +261,13 @@ test('tickets (en and ko): one seat of a two-seat order given back shows its tic
   assert((await page.textContent('#ticket-place')).includes('좌석 Floor A-5'), 'the seat in Korean');
   await fitsPhone(page);
   await shot(page, 'ticket-page-revoked-ko');
+
+  // Signed out: log in first, and come back to the ticket.
+  const anonymous = await newContext(browser);
+  const visitor = await anonymous.newPage();
+  await visitor.goto(`${base}/tickets/${saleId}/${kept.ticket}`);
+  const at = new URL(visitor.url());
+  assert(at.pathname === '/login' && at.searchParams.get('next') === `/tickets/${saleId}/${kept.ticket}`, `signed out: ${visitor.url()}`);
   return context;
 });
 
