@@ -175,6 +175,12 @@ pub struct LiveView {
     /// live leaderboard shows. Ranks only ever append, so this is a copy of at
     /// most that many clicks per batch whatever the number of clicks.
     pub leaders: Option<Arc<[Click]>>,
+    /// Tickets let in so far, and offline admissions recorded as conflicts:
+    /// two counters the check-in book keeps, so the organizer's dashboard
+    /// follows the doors live at no cost (the tickets themselves are counted
+    /// by `view`: one per unit or seat sold).
+    pub tickets_admitted: u64,
+    pub ticket_conflicts: u64,
 }
 
 /// Clicks of a drop's leaderboard published live with every durable batch
@@ -192,15 +198,20 @@ impl LiveView {
             next_deadline_us: sale.next_deadline_us(),
             seats_taken: sale.seats().map(|b| Arc::from(b.taken_bits())),
             leaders: sale.drop_book().map(|b| Arc::from(&b.clicks()[..b.clicks().len().min(LEADERS_LIVE_LEN)])),
+            tickets_admitted: sale.tickets().admitted(),
+            ticket_conflicts: sale.tickets().conflicts().len() as u64,
         }
     }
 
     /// Whether readers could tell `self` from `other` (time alone does not
     /// count, but a moved deadline does: a reader waiting for a passed one
     /// must be woken). `leaders` needs no comparison of its own: it changes
-    /// only with the drop's click count, which is in `view`.
+    /// only with the drop's click count, which is in `view`. A scan at a
+    /// gate changes only the check-in counters, and the dashboard shows them.
     pub fn differs_from(&self, other: &LiveView) -> bool {
         self.view != other.view
+            || self.tickets_admitted != other.tickets_admitted
+            || self.ticket_conflicts != other.ticket_conflicts
             || self.seats_taken != other.seats_taken
             || self.schedule != other.schedule
             || self.archived != other.archived

@@ -46,7 +46,7 @@ use crate::problem::ApiError;
 use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
 use crate::routes::log as log_routes;
-use crate::routes::{accounts, friends, payments, queue, sales, seats, system, tickets, venues, wallet};
+use crate::routes::{accounts, friends, payments, queue, sales, seats, staff, system, tickets, venues, wallet};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -376,6 +376,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/gate-kit", get(tickets::gate_kit))
         .route("/api/sales/{id}/checkin", post(tickets::checkin).get(tickets::checkin_progress))
         .route("/api/sales/{id}/checkin/sync", post(tickets::checkin_sync))
+        .route("/api/sales/{id}/staff", get(staff::list).post(staff::add))
+        .route("/api/sales/{id}/staff/{user}", delete(staff::remove))
         .route("/api/sales/{id}/venue", get(seats::venue))
         .route("/api/sales/{id}/seats", get(seats::seat_map))
         .route("/api/sales/{id}/seats/ws", get(seats::watch))

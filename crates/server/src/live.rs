@@ -424,6 +424,8 @@ impl StreamBroadcaster {
             joined: v.queue.as_ref().map(|q| q.joined),
             admitted: v.queue.as_ref().map(|q| q.admitted),
             waiting: v.queue.as_ref().map(|q| q.waiting),
+            tickets_admitted: v.drop.is_none().then_some(live.tickets_admitted),
+            ticket_conflicts: v.drop.is_none().then_some(live.ticket_conflicts),
             commands_total: self.commands_shown,
             at_us: self.engine.now_us(),
         };
@@ -549,6 +551,11 @@ pub struct LiveDashboardOut {
     pub joined: Option<u32>,
     pub admitted: Option<u32>,
     pub waiting: Option<u32>,
+    /// Stock and seated sales: tickets let in at the gates (of `sold`, one
+    /// ticket per unit or seat), and offline admissions recorded as
+    /// conflicts (the list: `GET /api/sales/{id}/checkin`).
+    pub tickets_admitted: Option<u64>,
+    pub ticket_conflicts: Option<u64>,
     /// Commands posted to the sale since the server started; two messages
     /// give a rate. Refreshed every second while commands arrive.
     pub commands_total: u64,

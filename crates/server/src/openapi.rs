@@ -54,7 +54,7 @@ use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
 use crate::routes::wallet::wire::*;
-use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, tickets, venues, wallet};
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, staff, system, tickets, venues, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -138,6 +138,9 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         wallet::my_wallet,
         wallet::grant,
         wallet::pay,
+        staff::list,
+        staff::add,
+        staff::remove,
     ),
     components(schemas(
         Problem,
@@ -206,7 +209,10 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, t
         GrantOut,
         PayRequest,
         PayProvider,
-        PaymentOut
+        PaymentOut,
+        staff::StaffOut,
+        staff::StaffListOut,
+        staff::StaffIn
     ))
 )]
 pub struct ApiDoc;

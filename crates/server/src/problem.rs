@@ -545,6 +545,13 @@ impl From<StoreError> for ApiError {
                 format!("you have {max} venues, the most allowed; delete one first"),
             ),
             StoreError::UnknownVenue => ApiError::not_found("no such venue"),
+            StoreError::TooManyStaff { max } => ApiError::new(
+                S::CONFLICT,
+                "too-many-staff",
+                "Too many staff",
+                format!("this sale has {max} staff, the most allowed; remove one first"),
+            ),
+            StoreError::NotStaff => ApiError::not_found("that user is not staff of this sale"),
             other if other.is_disk_full() => {
                 tracing::error!(error = %other, "the account store's disk is full");
                 ApiError::storage_full()

@@ -53,6 +53,8 @@ mod restart;
 mod seams;
 #[path = "api/seats.rs"]
 mod seats;
+#[path = "api/staff.rs"]
+mod staff;
 #[path = "api/stock.rs"]
 mod stock;
 #[path = "api/system.rs"]

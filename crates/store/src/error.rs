@@ -104,6 +104,15 @@ pub enum StoreError {
     /// No venue has this id.
     #[error("no such venue")]
     UnknownVenue,
+    /// The sale already has the most staff allowed.
+    #[error("too many staff for this sale (at most {max}); remove one first")]
+    TooManyStaff {
+        /// The limit.
+        max: usize,
+    },
+    /// Removing someone from a sale's staff who is not on it.
+    #[error("not staff of this sale")]
+    NotStaff,
     /// The database file was written by a newer build.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew {

@@ -168,7 +168,7 @@ impl Store {
     /// Refuses unless every one of `ids` has an account. Memory only; users
     /// are never deleted, so the answer stays true for the transaction that
     /// follows.
-    fn require_users(&self, ids: &[UserId]) -> Result<(), StoreError> {
+    pub(crate) fn require_users(&self, ids: &[UserId]) -> Result<(), StoreError> {
         let index = self.inner.index.read();
         if ids.iter().all(|id| index.users.contains_key(id)) { Ok(()) } else { Err(StoreError::UnknownUser) }
     }

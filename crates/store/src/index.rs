@@ -1,6 +1,7 @@
 //! The in-memory index that authenticates a request with no database access:
 //! users by id, and SHA-256 digests of API tokens and session cookies; and
-//! the set of friendships, which group seat holds check on every request.
+//! the set of friendships, which group seat holds check on every request;
+//! and who is staff of which sale, which every scan at a gate checks.
 //!
 //! It is a cache of SQLite: it is loaded in full when the store opens, and
 //! every write goes to SQLite first and then here, while the connection mutex
@@ -50,6 +51,9 @@ pub(crate) struct Index {
     /// [`crate::friends::pair`]): one hash lookup per "are these two
     /// friends?", with no SQLite and no connection lock on the hold path.
     pub(crate) friend_pairs: HashSet<(UserId, UserId)>,
+    /// Every `(sale, user)` staff pair ([`crate::staff`]): one hash lookup
+    /// per scan at a gate, with no SQLite on the check-in path.
+    pub(crate) staff: HashSet<(u64, UserId)>,
 }
 
 impl Index {

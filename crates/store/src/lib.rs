@@ -3,7 +3,8 @@
 //! tokens, API bearer tokens, and an in-memory index that authenticates a
 //! request in O(1) without touching the database; and friends (MISSION A5):
 //! requests, friendships, and an O(1) in-memory "are these two friends?";
-//! and organizers' venue library (issue #4): venues stored as JSON for reuse.
+//! organizers' venue library (issue #4): venues stored as JSON for reuse;
+//! and the staff an organizer names to run a sale's gates (issue #13).
 //!
 //! Storage is one SQLite file (WAL, schema versioned with
 //! `PRAGMA user_version`). Tokens and session cookies are stored only as
@@ -23,6 +24,7 @@ mod friends;
 mod index;
 mod model;
 mod schema;
+mod staff;
 mod store;
 mod validate;
 mod venues;
@@ -34,6 +36,7 @@ pub use friends::{
     MAX_OUTGOING_REQUESTS_PER_USER, PendingRequests, Person,
 };
 pub use model::{AuthUser, IssuedToken, NewSession, Role, TokenId, TokenInfo, User, UserId};
+pub use staff::{MAX_STAFF_PER_SALE, StaffMember};
 pub use store::{
     MAX_BULK, MAX_SESSIONS_PER_USER, MAX_TOKENS_PER_USER, SESSION_TTL_US, Store, TOKEN_TTL_US_MAX, TOKEN_TTL_US_MIN,
 };

@@ -87,6 +87,18 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE tokens ADD COLUMN expires_us INTEGER;
     ",
+    // 4 -> 5: staff of a sale, who may run its gates (issue #13). `sale` is
+    // the engine's sale number (sales live in the log, not here);
+    // `added_by` has no foreign key for the same reason as `venues.owner_id`.
+    "
+    CREATE TABLE staff (
+        sale     INTEGER NOT NULL,
+        user_id  INTEGER NOT NULL REFERENCES users (id),
+        added_by INTEGER NOT NULL,
+        since_us INTEGER NOT NULL,
+        PRIMARY KEY (sale, user_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

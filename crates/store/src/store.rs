@@ -583,5 +583,6 @@ fn load_index(conn: &Connection, now_us: i64) -> Result<Index, StoreError> {
     }
 
     crate::friends::load_pairs(conn, &mut index)?;
+    crate::staff::load_staff(conn, &mut index)?;
     Ok(index)
 }

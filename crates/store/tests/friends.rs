@@ -282,7 +282,7 @@ fn version_1_database_gains_the_friend_tables() -> TestResult {
     {
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
-            "DROP TABLE venues; DROP TABLE friends; DROP TABLE friend_requests;
+            "DROP TABLE staff; DROP TABLE venues; DROP TABLE friends; DROP TABLE friend_requests;
              ALTER TABLE tokens DROP COLUMN expires_us; PRAGMA user_version = 1;",
         )?;
     }
@@ -295,6 +295,6 @@ fn version_1_database_gains_the_friend_tables() -> TestResult {
     drop(store);
     let conn = rusqlite::Connection::open(&path)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     Ok(())
 }

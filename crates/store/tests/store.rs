@@ -518,7 +518,7 @@ fn newer_schema_is_refused() -> TestResult {
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     assert_eq!(mode, "wal");
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     conn.pragma_update(None, "user_version", 99)?;
     drop(conn);
     assert!(matches!(Store::open(&path), Err(StoreError::SchemaTooNew { found: 99, .. })));

@@ -141,7 +141,9 @@ fn venues_survive_a_reopen_and_a_version_2_file_gains_the_table() -> TestResult 
     // Turn the file back into what a version-2 build wrote.
     {
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute_batch("DROP TABLE venues; ALTER TABLE tokens DROP COLUMN expires_us; PRAGMA user_version = 2;")?;
+        conn.execute_batch(
+            "DROP TABLE staff; DROP TABLE venues; ALTER TABLE tokens DROP COLUMN expires_us; PRAGMA user_version = 2;",
+        )?;
     }
     let store = Store::open(&path)?;
     assert_eq!(store.bearer(&token).map(|a| a.id), Some(user.id), "accounts are kept");
@@ -150,6 +152,6 @@ fn venues_survive_a_reopen_and_a_version_2_file_gains_the_table() -> TestResult 
     drop(store);
     let conn = rusqlite::Connection::open(&path)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     Ok(())
 }

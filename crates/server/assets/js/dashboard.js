@@ -8,9 +8,12 @@
 // when clicks move; once the sale is closed, the results table with the
 // buyers' or winners' contact data; and editing (PATCH /api/sales/{id}: the
 // fields that are fixed since opening are disabled, and only changed ones are
-// sent) and deleting (DELETE /api/sales/{id}) the sale.
+// sent) and deleting (DELETE /api/sales/{id}) the sale. For sales with
+// tickets, check-in progress (pushed too: tickets let in of those sold) and
+// the conflicts of offline gates (GET /api/sales/{id}/checkin, read on load
+// and again only when the pushed conflict count moves).
 
-import { api, command, t, tn, locale, money, number, duration, problemMessage, showMessage } from './app.js';
+import { api, command, t, tn, locale, money, number, duration, dateTime, isoToMs, problemMessage, showMessage } from './app.js';
 import { subscribe, isLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
@@ -25,6 +28,7 @@ const SVG = histogram?.namespaceURI;
 /** At most how often the results-based revenue and the histogram are read when they move. */
 const REVENUE_MS = 5000;
 const HISTOGRAM_MS = 2000;
+const CHECKIN_MS = 2000;
 const BUCKETS = 20;
 
 let status = root.dataset.status;
@@ -86,6 +90,7 @@ async function refresh() {
     setText('dash-waiting', number(sale.waiting_room.waiting));
   }
   await showRate();
+  await showCheckin();
   setText('dash-updated', t('org.updated', { time: new Date().toLocaleTimeString(locale) }));
   if (sale.status === 'closed' && resultsShownFor !== 'closed') {
     resultsShownFor = 'closed';
@@ -313,6 +318,44 @@ const readRevenue = throttled(async () => {
 }, REVENUE_MS);
 const readHistogram = throttled(drawHistogram, HISTOGRAM_MS);
 
+/** What an offline gate's conflict was, in words (the gate page's texts). */
+function conflictReason(code) {
+  if (code === 'already-admitted') return t('gate.reason.already_admitted');
+  if (code === 'ticket-revoked') return t('gate.reason.revoked');
+  if (code === 'ticket-superseded') return t('gate.reason.superseded');
+  return t('gate.reason.other', { code });
+}
+
+function showCheckinCount(tickets, admitted) {
+  setText('checkin-admitted', number(admitted));
+  setText('checkin-tickets', number(tickets));
+  const bar = $('checkin-bar');
+  bar.max = Math.max(1, tickets);
+  bar.value = admitted;
+}
+
+async function showCheckin() {
+  if (!$('checkin-panel')) return;
+  const r = await api('GET', `/api/sales/${saleId}/checkin`);
+  if (!r.ok) return;
+  const { tickets, admitted, conflicts } = r.data;
+  showCheckinCount(tickets, admitted);
+  const list = $('checkin-conflicts');
+  list.replaceChildren(
+    ...conflicts.map((c) => {
+      const li = document.createElement('li');
+      li.className = 'row';
+      li.dataset.ticket = String(c.ticket);
+      li.textContent = t('staff.conflict_line', {
+        ticket: c.ticket, holder: c.holder, gate: c.gate, time: dateTime(isoToMs(c.scanned_at)), reason: conflictReason(c.reason),
+      });
+      return li;
+    }),
+  );
+  $('checkin-no-conflicts').hidden = conflicts.length > 0;
+}
+const readCheckin = throttled(showCheckin, CHECKIN_MS);
+
 let lastPushed = null;
 
 /** A `dashboard` message: the numbers as of the sale's newest durable batch. */
@@ -333,6 +376,11 @@ async function onDashboard(m) {
     setText('dash-joined', number(m.joined));
     setText('dash-admitted', number(m.admitted));
     setText('dash-waiting', number(m.waiting));
+  }
+  if (m.tickets_admitted != null && $('checkin-panel')) {
+    // One ticket per unit or seat sold; the list of conflicts only when it grows.
+    showCheckinCount(m.sold, m.tickets_admitted);
+    if (before && before.ticket_conflicts !== m.ticket_conflicts) readCheckin();
   }
   showCount(m.commands_total, m.at_us);
   setText('dash-updated', t('org.updated', { time: new Date().toLocaleTimeString(locale) }));

@@ -203,6 +203,16 @@ function remember(ticket, atMs) {
   save(key('admitted'), admitted);
 }
 
+/**
+ * The server answers the number of the gate that let a ticket in (it keeps
+ * no gate names): this gate by its own name, another by the default name
+ * that gate would have had.
+ */
+function gateName(id) {
+  if (id === null || id === undefined) return undefined;
+  return id === device.id ? device.name : t('gate.default_name', { id: String(id).slice(-4) });
+}
+
 async function checkOnline(qr) {
   const r = await api('POST', `/api/sales/${saleId}/checkin`, { body: { qr, gate: device.id, gate_name: device.name } });
   if (r.ok) {
@@ -217,7 +227,7 @@ async function checkOnline(qr) {
       place: d.place,
       holder: d.holder,
       at_ms: atMs,
-      gate: d.admitted_gate,
+      gate: gateName(d.admitted_gate),
     };
   }
   // Unreachable or a gateway error: the page decides itself.
@@ -319,7 +329,8 @@ async function sync() {
   try {
     while (queue.length) {
       const batch = queue.slice(0, SYNC_SCANS_MAX);
-      const scans = batch.map(({ nonce, scanned_at, qr }) => ({ nonce, scanned_at, qr }));
+      // The queue keeps an ISO time (readable in storage); the API takes microseconds.
+      const scans = batch.map(({ nonce, scanned_at, qr }) => ({ nonce, scanned_at_us: Date.parse(scanned_at) * 1000, qr }));
       const r = await api('POST', `/api/sales/${saleId}/checkin/sync`, { body: { gate: device.id, gate_name: device.name, scans } });
       if (!r.ok) {
         if (r.status !== 0) showMessage($('gate-message'), problemMessage(r.problem), 'error');

@@ -9,6 +9,7 @@ pub mod payments;
 pub mod queue;
 pub mod sales;
 pub mod seats;
+pub mod staff;
 pub mod system;
 pub mod tickets;
 pub mod venues;

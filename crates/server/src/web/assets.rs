@@ -35,6 +35,8 @@ pub const ORGANIZER_JS: &str = include_str!("../../assets/js/organizer.js");
 pub const DASHBOARD_JS: &str = include_str!("../../assets/js/dashboard.js");
 pub const LIVE_JS: &str = include_str!("../../assets/js/live.js");
 pub const TICKET_JS: &str = include_str!("../../assets/js/ticket.js");
+pub const TICKET_PAGE_JS: &str = include_str!("../../assets/js/ticket_page.js");
+pub const STAFF_JS: &str = include_str!("../../assets/js/staff.js");
 pub const GATE_JS: &str = include_str!("../../assets/js/gate.js");
 pub const GATE_CSS: &str = include_str!("../../assets/gate.css");
 /// jsQR 1.4.0 (npm `jsqr`, Apache-2.0), the gate page's QR decoder: its
@@ -74,7 +76,7 @@ fn hash_hex(parts: &[&[u8]]) -> String {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    let modules: [(&str, &'static str); 13] = [
+    let modules: [(&str, &'static str); 15] = [
         ("js/app.js", APP_JS),
         ("js/clock.js", CLOCK_JS),
         ("js/auth.js", AUTH_JS),
@@ -87,6 +89,8 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/dashboard.js", DASHBOARD_JS),
         ("js/live.js", LIVE_JS),
         ("js/ticket.js", TICKET_JS),
+        ("js/ticket_page.js", TICKET_PAGE_JS),
+        ("js/staff.js", STAFF_JS),
         ("js/gate.js", GATE_JS),
     ];
     let module_parts: Vec<&[u8]> = modules.iter().flat_map(|(p, b)| [p.as_bytes(), b.as_bytes()]).collect();

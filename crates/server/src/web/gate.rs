@@ -32,7 +32,7 @@ pub async fn gate(State(state): State<AppState>, headers: HeaderMap, uri: Uri, P
     let Some(handle) = parse_id(&id, "sale").ok().and_then(|id| state.engine.sale(id)) else {
         return not_found_page(c);
     };
-    if user.role != "admin" && handle.config.owner.0 != user.id {
+    if !crate::routes::tickets::may_run_gates(&state, &user.auth, &handle) {
         let page = MessagePage {
             title: c.t("gate.forbidden_title").to_owned(),
             body: c.t("gate.forbidden_body").to_owned(),

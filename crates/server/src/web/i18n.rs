@@ -245,6 +245,8 @@ mod tests {
             ("organizer_new.html", include_str!("../../templates/organizer_new.html")),
             ("organizer_sale.html", include_str!("../../templates/organizer_sale.html")),
             ("gate.html", include_str!("../../templates/gate.html")),
+            ("ticket.html", include_str!("../../templates/ticket.html")),
+            ("me_tickets.html", include_str!("../../templates/me_tickets.html")),
             ("app.js", super::super::assets::APP_JS),
             ("auth.js", super::super::assets::AUTH_JS),
             ("stock.js", super::super::assets::STOCK_JS),
@@ -255,6 +257,8 @@ mod tests {
             ("organizer.js", super::super::assets::ORGANIZER_JS),
             ("dashboard.js", super::super::assets::DASHBOARD_JS),
             ("gate.js", super::super::assets::GATE_JS),
+            ("ticket_page.js", super::super::assets::TICKET_PAGE_JS),
+            ("staff.js", super::super::assets::STAFF_JS),
         ];
         let mut used = Vec::new();
         for (file, src) in sources {

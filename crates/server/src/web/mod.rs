@@ -12,7 +12,7 @@
 //! own content, so a repeat visit costs the HTML alone.
 //!
 //! Routes: `/`, `/login`, `/signup`, `/logout` (GET asks, POST signs out),
-//! `/me`, `/sales/{id}`, `/sales/{id}/gate`, `/organizer`, `/organizer/new`, `/organizer/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`, `/api/time/ws`,
+//! `/me`, `/sales/{id}`, `/sales/{id}/gate`, `/tickets/{sale}/{ticket}`, `/organizer`, `/organizer/new`, `/organizer/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`, `/api/time/ws`,
 //! and a catch-all that answers browsers a human 404 page outside `/api/`.
 
 pub mod assets;
@@ -20,6 +20,7 @@ pub mod gate;
 pub mod i18n;
 pub mod pages;
 pub mod qr;
+pub mod tickets;
 
 use axum::Router;
 use axum::extract::State;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(pages::me))
         .route("/sales/{id}", get(pages::sale))
         .route("/sales/{id}/gate", get(gate::gate))
+        .route("/tickets/{sale}/{ticket}", get(tickets::ticket_page))
         .route("/organizer", get(pages::organizer))
         .route("/organizer/new", get(pages::organizer_new))
         .route("/organizer/sales/{id}", get(pages::organizer_sale))

@@ -616,6 +616,8 @@ pub struct MePage {
     pub orders: Vec<OrderRow>,
     pub seats: Vec<SeatRow>,
     pub wallet: WalletView,
+    /// "My tickets" (`me_tickets.html`, from [`super::tickets`]).
+    pub tickets: Vec<super::tickets::TicketView>,
 }
 
 /// `GET /me`: my holds (with their timers), orders and seats; signed-out
@@ -634,9 +636,10 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         let orders = crate::routes::sales::my_orders(State(state.clone()), user.auth).await?.0.orders;
         let seats = crate::routes::seats::my_seats(State(state.clone()), user.auth).await?.0.seats;
         let wallet = crate::routes::wallet::my_wallet(State(state.clone()), user.auth).await?.0;
-        Ok::<_, crate::problem::ApiError>((holds, orders, seats, wallet))
+        let tickets = super::tickets::my_ticket_views(&state, lang, user.id).await?;
+        Ok::<_, crate::problem::ApiError>((holds, orders, seats, wallet, tickets))
     };
-    let (holds, orders, seats, wallet) = match read.await {
+    let (holds, orders, seats, wallet, tickets) = match read.await {
         Ok(v) => v,
         Err(e) => return error_page(c, &e),
     };
@@ -727,6 +730,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         orders,
         seats,
         wallet: WalletView::of(lang, &wallet),
+        tickets,
         c,
     };
     render(StatusCode::OK, &page)
@@ -756,7 +760,7 @@ pub fn not_found_page(c: Chrome) -> Response {
 }
 
 /// A failure reading what the page shows (overload, an unwritable log).
-fn error_page(c: Chrome, e: &crate::problem::ApiError) -> Response {
+pub(super) fn error_page(c: Chrome, e: &crate::problem::ApiError) -> Response {
     let status = e.status;
     let page = MessagePage {
         title: c.t("error.title").to_owned(),
