@@ -28,7 +28,7 @@
 //! with a revoked generation, and either the generation now valid (every
 //! one below is revoked) or that it was refunded (every one is).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -197,6 +197,33 @@ pub enum CheckinOutcome {
     Synced(Vec<ScanVerdict>),
 }
 
+/// A change to the book for everybody but the caller: projections (a
+/// buyer's tickets, the organizer's check-in progress and conflicts) fold these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TicketEvent {
+    /// Generation 1 of a ticket of a paid order.
+    Issued {
+        order: u64,
+        ticket: TicketPayload,
+        at_us: i64,
+    },
+    /// A new generation for a new holder; the one before is revoked.
+    Transferred {
+        from: UserId,
+        ticket: TicketPayload,
+        at_us: i64,
+    },
+    /// Revoked for good: its place was refunded.
+    Revoked {
+        ticket: TicketId,
+        generation: u32,
+        at_us: i64,
+    },
+    Admitted(Admission),
+    /// An offline gate let someone in who should not have been.
+    Conflict(Conflict),
+}
+
 /// One ticket as the book keeps it: only its latest generation's holder,
 /// since every earlier generation is revoked by definition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,7 +235,9 @@ pub struct TicketRecord {
     /// When the latest generation was issued.
     pub issued_at_us: i64,
     pub refunded_at_us: Option<i64>,
-    pub admission: Option<Admission>,
+    /// Boxed: most tickets are never scanned while the sale runs, and an
+    /// admission is half again the size of the rest of the record.
+    pub admission: Option<Box<Admission>>,
 }
 
 impl TicketRecord {
@@ -239,6 +268,10 @@ pub struct CheckinBook {
     offline_scans: BTreeMap<(GateId, u64), RememberedScan>,
     conflicts: Vec<Conflict>,
     admitted: u64,
+    /// Each order's tickets, valid or not, in issue order: what a refund
+    /// revokes. A set of pairs rather than a list per order, so an order
+    /// costs no allocation of its own (one-unit orders are the common case).
+    orders: BTreeSet<(u64, TicketId)>,
 }
 
 impl CheckinBook {
@@ -252,6 +285,7 @@ impl CheckinBook {
             offline_scans: BTreeMap::new(),
             conflicts: Vec::new(),
             admitted: 0,
+            orders: BTreeSet::new(),
         }
     }
 
@@ -260,14 +294,34 @@ impl CheckinBook {
     }
 
     pub fn apply(&mut self, input: &CheckinInput) -> CheckinOutcome {
+        self.apply_with_events(input).0
+    }
+
+    /// [`CheckinBook::apply`], with the events for everybody else.
+    pub fn apply_with_events(&mut self, input: &CheckinInput) -> (CheckinOutcome, Vec<TicketEvent>) {
+        let mut events = Vec::new();
         let result = match input {
             CheckinInput::Issue { at_us, order, place, holder } => self.issue(*at_us, *order, *place, *holder),
             CheckinInput::Refund { at_us, ticket } => self.refund(*at_us, *ticket),
             CheckinInput::Transfer { at_us, ticket, by, to } => self.transfer(*at_us, *ticket, *by, *to),
             CheckinInput::Scan { at_us, gate, ticket } => self.scan(*at_us, *gate, ticket),
-            CheckinInput::Sync { at_us, gate, scans } => self.sync(*at_us, *gate, scans),
+            CheckinInput::Sync { at_us, gate, scans } => self.sync(*at_us, *gate, scans, &mut events),
         };
-        result.unwrap_or_else(CheckinOutcome::Refused)
+        let outcome = result.unwrap_or_else(CheckinOutcome::Refused);
+        match (&outcome, input) {
+            (CheckinOutcome::Transferred { ticket, .. }, CheckinInput::Transfer { at_us, by, .. }) => {
+                events.push(TicketEvent::Transferred { from: *by, ticket: *ticket, at_us: *at_us });
+            }
+            (CheckinOutcome::Admitted(a), _) => events.push(TicketEvent::Admitted(*a)),
+            (CheckinOutcome::Issued(ticket), CheckinInput::Issue { at_us, order, .. }) => {
+                events.push(TicketEvent::Issued { order: *order, ticket: *ticket, at_us: *at_us });
+            }
+            (CheckinOutcome::Refunded { ticket, generation }, _) => {
+                events.push(TicketEvent::Revoked { ticket: *ticket, generation: *generation, at_us: input.at_us() });
+            }
+            _ => {}
+        }
+        (outcome, events)
     }
 
     fn issue(
@@ -287,6 +341,7 @@ impl CheckinBook {
             }
             self.seats.insert(seat, ticket);
         }
+        self.orders.insert((order, ticket));
         self.tickets.push(TicketRecord {
             order,
             place,
@@ -388,7 +443,7 @@ impl CheckinBook {
             offline,
         };
         if let Some(rec) = index(payload.ticket).and_then(|i| self.tickets.get_mut(i)) {
-            rec.admission = Some(admission);
+            rec.admission = Some(Box::new(admission));
             self.admitted += 1;
         }
         admission
@@ -399,7 +454,13 @@ impl CheckinBook {
         Ok(CheckinOutcome::Admitted(self.admit(payload, gate, at_us, None)))
     }
 
-    fn sync(&mut self, at_us: i64, gate: GateId, scans: &[OfflineScan]) -> Result<CheckinOutcome, CheckinRefusal> {
+    fn sync(
+        &mut self,
+        at_us: i64,
+        gate: GateId,
+        scans: &[OfflineScan],
+        events: &mut Vec<TicketEvent>,
+    ) -> Result<CheckinOutcome, CheckinRefusal> {
         if scans.len() > SYNC_SCANS_MAX || self.offline_scans.len() + scans.len() > OFFLINE_SCANS_MAX {
             return Err(CheckinRefusal::TooManyScans);
         }
@@ -411,18 +472,21 @@ impl CheckinBook {
                 None => {
                     let verdict = match self.check(&scan.ticket) {
                         Ok(_) => {
-                            self.admit(&scan.ticket, gate, scan.scanned_at_us, Some((scan.nonce, at_us)));
+                            let a = self.admit(&scan.ticket, gate, scan.scanned_at_us, Some((scan.nonce, at_us)));
+                            events.push(TicketEvent::Admitted(a));
                             ScanVerdict::Admitted
                         }
                         Err(reason) => {
-                            self.conflicts.push(Conflict {
+                            let conflict = Conflict {
                                 gate,
                                 nonce: scan.nonce,
                                 scanned_at_us: scan.scanned_at_us,
                                 synced_at_us: at_us,
                                 ticket: scan.ticket,
                                 reason,
-                            });
+                            };
+                            self.conflicts.push(conflict);
+                            events.push(TicketEvent::Conflict(conflict));
                             ScanVerdict::Conflict(reason)
                         }
                     };
@@ -433,6 +497,57 @@ impl CheckinBook {
             verdicts.push(verdict);
         }
         Ok(CheckinOutcome::Synced(verdicts))
+    }
+
+    /// Makes an order's valid tickets match `places`, the units or seats it
+    /// has paid for now, each with who sits there: revokes the tickets of
+    /// places no longer in it (refunded, or a seat released or swapped away)
+    /// and issues one for each place without one. An admitted ticket is
+    /// never revoked (the sale refuses to give back what was used first);
+    /// an issue the book refuses for lack of room issues nothing.
+    pub fn follow_order(&mut self, at_us: i64, order: u64, places: &[(TicketPlace, UserId)]) -> Vec<TicketEvent> {
+        let mut events = Vec::new();
+        let mut covered = Vec::new();
+        for (_, ticket) in self.orders.range((order, TicketId(0))..=(order, TicketId(u64::MAX))) {
+            let ticket = *ticket;
+            let Some(rec) = self.ticket(ticket) else { continue };
+            if !rec.is_valid() {
+                continue;
+            }
+            if places.iter().any(|(place, _)| *place == rec.place) {
+                covered.push(rec.place);
+            } else if rec.admission.is_none() {
+                events.push((ticket, rec.generation));
+            }
+        }
+        let mut out: Vec<TicketEvent> = Vec::new();
+        for (ticket, generation) in events {
+            if self.refund(at_us, ticket).is_ok() {
+                out.push(TicketEvent::Revoked { ticket, generation, at_us });
+            }
+        }
+        for &(place, holder) in places {
+            if covered.contains(&place) {
+                continue;
+            }
+            if let Ok(CheckinOutcome::Issued(ticket)) = self.issue(at_us, order, place, holder) {
+                out.push(TicketEvent::Issued { order, ticket, at_us });
+            }
+        }
+        out
+    }
+
+    /// Whether any ticket of `order` (of its seat `seat`, when given) has
+    /// been let in: what was used cannot be given back.
+    pub fn used(&self, order: u64, seat: Option<SeatId>) -> bool {
+        self.order_tickets(order)
+            .any(|(_, rec)| rec.admission.is_some() && seat.is_none_or(|s| rec.place == TicketPlace::Seat(s)))
+    }
+
+    /// The tickets of one order, in issue order.
+    pub fn order_tickets(&self, order: u64) -> impl Iterator<Item = (TicketId, &TicketRecord)> {
+        let ids = self.orders.range((order, TicketId(0))..=(order, TicketId(u64::MAX)));
+        ids.filter_map(|(_, id)| Some((*id, self.ticket(*id)?)))
     }
 
     pub fn ticket(&self, ticket: TicketId) -> Option<&TicketRecord> {
@@ -498,6 +613,10 @@ impl CheckinBook {
                     revocations.insert(id, Revocation::Superseded { generation });
                 }
             }
+        }
+        let orders: BTreeSet<(u64, TicketId)> = self.tickets().map(|(id, rec)| (rec.order, id)).collect();
+        if orders != self.orders {
+            return Err("the order index is not the tickets' orders".into());
         }
         if seats != self.seats {
             return Err("the seat index is not the valid seat tickets".into());

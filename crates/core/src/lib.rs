@@ -34,7 +34,7 @@ mod venue;
 pub use checkin::{
     Admission, CheckinBook, CheckinInput, CheckinOutcome, CheckinRefusal, Conflict, GateId, OFFLINE_SCANS_MAX,
     OfflineRefusal, OfflineScan, REVOCATION_LIST_DOMAIN, REVOCATION_LIST_VERSION, Revocation, RevocationList,
-    RevocationListError, SYNC_SCANS_MAX, ScanVerdict, TICKET_GENERATION_MAX, TICKETS_MAX, TicketRecord,
+    RevocationListError, SYNC_SCANS_MAX, ScanVerdict, TICKET_GENERATION_MAX, TICKETS_MAX, TicketEvent, TicketRecord,
 };
 pub use holds::{HoldId, HoldLedger, HoldStatus, Holding};
 pub use idempotency::{
@@ -66,7 +66,7 @@ pub use queue::{
 pub use reference::OrderRef;
 pub use sale::{
     Action, Applied, Command, EditField, Event, HoldChange, HoldFact, Input, Outcome, Rejection, SNAPSHOT_FORMAT, Sale,
-    SaleConfig, SaleEdit, SaleText, SaleView,
+    SaleConfig, SaleEdit, SaleText, SaleView, TicketAction,
 };
 pub use schedule::{SaleStatus, Schedule};
 pub use terms::{ADMISSIONS_MAX, PER_PERSON_MAX, PLACES_PER_ADDRESS_MAX, STOCK_MAX, TermsProblem, WINNERS_MAX};

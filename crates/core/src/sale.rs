@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::UserId;
-use crate::holds::HoldId;
+use crate::checkin::{CheckinBook, CheckinInput, CheckinOutcome, GateId, OfflineScan, TicketEvent};
+use crate::holds::{HoldId, HoldStatus};
 use crate::idempotency::{FirstAnswer, IdempotencyKey, IdempotencyTable, Recall};
 use crate::kinds::drop::{Click, DropAction, DropBook, DropOutcome, DropView};
 use crate::kinds::seated::{SeatBook, SeatHold, SeatedAction, SeatedOutcome, SeatedView};
@@ -14,12 +15,13 @@ use crate::kinds::stock::{Hold, StockAction, StockBook, StockOutcome, StockView}
 use crate::kinds::{Book, Gate, KindConfig, TermsEdit};
 use crate::queue::{PassState, QueueConfig, QueueEntry, QueueView, WaitingRoom};
 use crate::schedule::{SaleStatus, Schedule};
+use crate::ticket::{TicketId, TicketPayload, TicketPlace};
 use crate::venue::SeatId;
 
 /// Version of the snapshot encoding of [`Sale`]. Bump it whenever a state
 /// struct changes shape: older snapshots are then ignored and the sale is
 /// rebuilt from its log, which is always possible.
-pub const SNAPSHOT_FORMAT: u32 = 8;
+pub const SNAPSHOT_FORMAT: u32 = 9;
 
 /// Everything needed to start a sale; the first entry of its log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +124,21 @@ pub enum Action {
     Stock(StockAction),
     Drop(DropAction),
     Seated(SeatedAction),
+    /// Tickets of paid orders: letting them in, handing them on.
+    Ticket(TicketAction),
+}
+
+/// What gates and holders do with the tickets a sale issued for its paid
+/// orders (the sale issues and revokes them itself, as orders are paid and
+/// refunded; [`crate::checkin`] keeps them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TicketAction {
+    /// A gate online lets this ticket in; the server checked its signature.
+    Admit { gate: GateId, ticket: TicketPayload },
+    /// A gate back online reports what it let in while offline.
+    Sync { gate: GateId, scans: Vec<OfflineScan> },
+    /// The holder hands the ticket to `to`: a new generation, the old one revoked.
+    Transfer { ticket: TicketId, to: UserId },
 }
 
 /// An action with its author, its idempotency key and the time the sale's
@@ -217,6 +234,9 @@ pub enum Rejection {
     BadTerms {
         field: String,
     },
+    /// A ticket of this order (or seat) was let in at the gate: what was
+    /// used is not given back.
+    TicketUsed,
 }
 
 impl Rejection {
@@ -261,6 +281,7 @@ impl Rejection {
             Rejection::SaleArchived => "sale-archived",
             Rejection::SaleHasOrders => "sale-has-orders",
             Rejection::BadTerms { .. } => "bad-terms",
+            Rejection::TicketUsed => "ticket-used",
         }
     }
 }
@@ -282,6 +303,7 @@ pub enum Outcome {
     Stock(StockOutcome),
     Drop(DropOutcome),
     Seated(SeatedOutcome),
+    Ticket(CheckinOutcome),
 }
 
 impl Outcome {
@@ -373,6 +395,7 @@ pub enum Event {
     Edited,
     /// The organizer took the sale off the lists.
     Archived,
+    Ticket(TicketEvent),
 }
 
 /// The result of applying one input.
@@ -408,6 +431,8 @@ pub struct Sale {
     revision: u32,
     /// Inputs must arrive in time order; a late input is treated as arriving now.
     last_at_us: i64,
+    /// The tickets of paid orders, and who has been let in on them.
+    tickets: CheckinBook,
 }
 
 impl Sale {
@@ -420,7 +445,13 @@ impl Sale {
         }
     }
 
+    /// A sale whose id is not known (tests, tools): its tickets name sale 0.
     pub fn new(config: SaleConfig) -> Self {
+        Sale::with_id(config, 0)
+    }
+
+    /// A sale that is stream `id` of the log: its tickets name it.
+    pub fn with_id(config: SaleConfig, id: u64) -> Self {
         let book = Book::new(&config.kind);
         Sale {
             schedule: Schedule::new(config.opens_at_us, config.closes_at_us),
@@ -431,7 +462,13 @@ impl Sale {
             archived: false,
             revision: 0,
             last_at_us: i64::MIN,
+            tickets: CheckinBook::new(id),
         }
+    }
+
+    /// The tickets of this sale's paid orders.
+    pub fn tickets(&self) -> &CheckinBook {
+        &self.tickets
     }
 
     /// The sale's configuration as edited so far: its `create` record with
@@ -529,8 +566,10 @@ impl Sale {
             Recall::Repeat(first) => first,
             Recall::Conflict => Outcome::Rejected(Rejection::IdempotencyKeyReused),
             Recall::New => {
+                let mark = events.len();
                 let outcome = self.act(cmd.by, &cmd.action, now, &mut events);
                 events.extend(outcome.event());
+                self.follow_orders(now, mark, &mut events);
                 let answer = self.first_answer(&cmd.action, &outcome);
                 self.idempotency.remember(cmd.by, &cmd.key, answer, now);
                 outcome
@@ -551,6 +590,33 @@ impl Sale {
             return FirstAnswer::Held(hold.id);
         }
         FirstAnswer::Whole(Box::new((action.clone(), outcome.clone())))
+    }
+
+    /// Issues and revokes tickets as `events[mark..]` paid, refunded or
+    /// changed orders: an order's valid tickets are always its paid units
+    /// or seats.
+    fn follow_orders(&mut self, now: i64, mark: usize, events: &mut Vec<Event>) {
+        let mut orders = Vec::new();
+        for event in &events[mark..] {
+            let Event::Hold { change, hold } = event else { continue };
+            if matches!(change, HoldChange::Held | HoldChange::Cancelled | HoldChange::Expired) {
+                continue;
+            }
+            let places: Vec<(TicketPlace, UserId)> = match hold {
+                HoldFact::Stock(h) if h.status == HoldStatus::Confirmed => {
+                    (1..=h.quantity).map(|n| (TicketPlace::Unit(n), h.by)).collect()
+                }
+                HoldFact::Seats(h) if h.status == HoldStatus::Confirmed => {
+                    h.seats.iter().map(|s| (TicketPlace::Seat(s.seat), s.holder)).collect()
+                }
+                _ => Vec::new(),
+            };
+            orders.push((hold.id().0, places));
+        }
+        for (order, places) in orders {
+            let changes = self.tickets.follow_order(now, order, &places);
+            events.extend(changes.into_iter().map(Event::Ticket));
+        }
     }
 
     fn advance(&mut self, now: i64, events: &mut Vec<Event>) -> bool {
@@ -633,6 +699,9 @@ impl Sale {
                     Outcome::Closed
                 }
             },
+            Action::Seated(
+                SeatedAction::ReleaseSeat { order, seat } | SeatedAction::SwapSeat { order, from: seat, .. },
+            ) if self.tickets.used(order.0, Some(*seat)) => Outcome::Rejected(Rejection::TicketUsed),
             Action::Stock(_) | Action::Drop(_) | Action::Seated(_) => {
                 let (book, mut gate) = self.gate(now);
                 book.act(by, action, &mut gate, events)
@@ -642,7 +711,24 @@ impl Sale {
                 book.confirm(by, *hold, &mut gate, events)
             }
             Action::Cancel { hold } => self.book.cancel(by, *hold, events),
+            Action::Refund { order } if self.tickets.used(order.0, None) => Outcome::Rejected(Rejection::TicketUsed),
             Action::Refund { order } => self.book.refund(by, *order, events),
+            Action::Ticket(action) => {
+                let input = match action {
+                    TicketAction::Admit { gate, ticket } => {
+                        CheckinInput::Scan { at_us: now, gate: *gate, ticket: *ticket }
+                    }
+                    TicketAction::Sync { gate, scans } => {
+                        CheckinInput::Sync { at_us: now, gate: *gate, scans: scans.clone() }
+                    }
+                    TicketAction::Transfer { ticket, to } => {
+                        CheckinInput::Transfer { at_us: now, ticket: *ticket, by, to: *to }
+                    }
+                };
+                let (outcome, changes) = self.tickets.apply_with_events(&input);
+                events.extend(changes.into_iter().map(Event::Ticket));
+                Outcome::Ticket(outcome)
+            }
             Action::Join { nonce, address } => {
                 let closed = status == SaleStatus::Closed;
                 match &mut self.queue {
@@ -751,6 +837,7 @@ impl Sale {
     /// Recounts the books; Err names the first broken invariant.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.book.check_invariants()?;
+        self.tickets.check_invariants()?;
         let Some(q) = &self.queue else { return Ok(()) };
         q.check_invariants()?;
         // A pass that bought up to the limit has ended and frees its slot.

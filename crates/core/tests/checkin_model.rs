@@ -449,7 +449,7 @@ impl Run {
             prop_assert_eq!(rec.holder, t.holders[t.holders.len() - 1]);
             prop_assert_eq!(rec.issued_at_us, t.issued_at_us);
             prop_assert_eq!(rec.refunded_at_us, t.refunded_at_us);
-            prop_assert_eq!(rec.admission.as_ref(), m.admission(id));
+            prop_assert_eq!(rec.admission.as_deref(), m.admission(id));
 
             // Valid iff issued, the latest generation and not revoked (and
             // not used yet); the offline list agrees but for admissions.

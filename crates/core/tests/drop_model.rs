@@ -219,7 +219,9 @@ impl Model {
             | Action::Seated(SeatedAction::ReleaseSeat { .. })
             | Action::Seated(SeatedAction::SwapSeat { .. }) => Outcome::Rejected(Rejection::WrongSaleKind),
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
-            Action::Edit(_) | Action::Archive => panic!("model: the drop runs do not edit or archive"),
+            Action::Edit(_) | Action::Archive | Action::Ticket(_) => {
+                panic!("model: the drop runs do not edit, archive or scan")
+            }
         }
     }
 }

@@ -707,7 +707,9 @@ impl Model {
             | Action::Seated(SeatedAction::ReleaseSeat { .. })
             | Action::Seated(SeatedAction::SwapSeat { .. }) => reject(Rejection::WrongSaleKind),
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
-            Action::Edit(_) | Action::Archive => panic!("model: the waiting-room runs do not edit or archive"),
+            Action::Edit(_) | Action::Archive | Action::Ticket(_) => {
+                panic!("model: the waiting-room runs do not edit, archive or scan tickets")
+            }
             Action::Drop(DropAction::Click) => {
                 let KindSetup::Drop { winners } = self.setup.kind else {
                     return reject(Rejection::WrongSaleKind);

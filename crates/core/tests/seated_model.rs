@@ -558,7 +558,9 @@ impl Model {
             }
             Action::Join { .. } | Action::SetPowBits { .. } => reject(Rejection::NoWaitingRoom),
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
-            Action::Edit(_) | Action::Archive => panic!("model: the seated runs do not edit or archive"),
+            Action::Edit(_) | Action::Archive | Action::Ticket(_) => {
+                panic!("model: the seated runs do not edit, archive or scan")
+            }
             Action::Seated(SeatedAction::HoldSeats { seats, holders }) => {
                 if let Err(r) = self.open_for_taking() {
                     return reject(r);

@@ -330,7 +330,9 @@ impl Model {
                 }
             }
             // Editing and archiving have their own model (edit_model.rs); these runs never send them.
-            Action::Edit(_) | Action::Archive => panic!("model: the stock runs do not edit or archive"),
+            Action::Edit(_) | Action::Archive | Action::Ticket(_) => {
+                panic!("model: the stock runs do not edit, archive or scan")
+            }
         }
     }
 }

@@ -165,7 +165,7 @@ impl Replayer {
             let persons = self.seal.as_ref().map_or(Persons::AsWritten, Persons::Unseal);
             let config = record.config(persons).map_err(record_err)?.ok_or(ReplayError::Empty { sale: id })?;
             config.check().map_err(|problem| ReplayError::BadTerms { sale: id, seq, problem })?;
-            self.sale = Some(Sale::new(config));
+            self.sale = Some(Sale::with_id(config, id));
             self.replayed += 1;
             return Ok(events);
         }

@@ -41,7 +41,7 @@ pub fn create(id: SaleId, config: SaleConfig, at_us: i64) -> (Sale, ChainTip, En
 pub fn create_sealed(id: SaleId, config: SaleConfig, at_us: i64, seal: Option<&SaleSeal>) -> (Sale, ChainTip, Entry) {
     let mut tip = ChainTip::genesis(id);
     let entry = tip.append(at_us, Record::create_sealed(&config, seal).encode());
-    (Sale::new(config), tip, entry)
+    (Sale::with_id(config, id), tip, entry)
 }
 
 /// Applies `input` to a sale made by [`create`] and, unless it is a tick

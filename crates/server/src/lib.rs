@@ -46,7 +46,7 @@ use crate::problem::ApiError;
 use crate::routes::common::seated::VENUE_BODY_LEN_MAX;
 use crate::routes::live as live_routes;
 use crate::routes::log as log_routes;
-use crate::routes::{accounts, friends, queue, sales, seats, system, venues, wallet};
+use crate::routes::{accounts, friends, queue, sales, seats, system, tickets, venues, wallet};
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LEN_MAX: usize = 16 * 1024;
@@ -363,6 +363,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sales/{id}/holds/{hold}/pay", post(wallet::pay))
         .route("/api/sales/{id}/orders/{order}/refund", post(sales::refund))
         .route("/api/sales/{id}/clicks", post(sales::click))
+        .route("/api/me/tickets", get(tickets::my_tickets))
+        .route("/api/sales/{id}/tickets/{ticket}", get(tickets::ticket))
+        .route("/api/sales/{id}/tickets/{ticket}/transfer", post(tickets::transfer))
+        .route("/api/sales/{id}/gate-kit", get(tickets::gate_kit))
+        .route("/api/sales/{id}/checkin", post(tickets::checkin).get(tickets::checkin_progress))
+        .route("/api/sales/{id}/checkin/sync", post(tickets::checkin_sync))
         .route("/api/sales/{id}/venue", get(seats::venue))
         .route("/api/sales/{id}/seats", get(seats::seat_map))
         .route("/api/sales/{id}/seats/ws", get(seats::watch))

@@ -54,7 +54,7 @@ use crate::routes::seats::wire::*;
 use crate::routes::system::wire::*;
 use crate::routes::venues::wire::*;
 use crate::routes::wallet::wire::*;
-use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, venues, wallet};
+use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, tickets, venues, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -131,6 +131,13 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         wallet::my_wallet,
         wallet::grant,
         wallet::pay,
+        tickets::my_tickets,
+        tickets::ticket,
+        tickets::transfer,
+        tickets::gate_kit,
+        tickets::checkin,
+        tickets::checkin_sync,
+        tickets::checkin_progress,
     ),
     components(schemas(
         Problem,
@@ -184,7 +191,20 @@ use crate::routes::{accounts, friends, live, log, queue, sales, seats, system, v
         GrantRequest,
         GrantOut,
         PayRequest,
-        PaymentOut
+        PaymentOut,
+        tickets::TicketOut,
+        tickets::TicketsOut,
+        tickets::PlaceOut,
+        tickets::TransferIn,
+        tickets::GateKitOut,
+        tickets::CheckinIn,
+        tickets::CheckinOut,
+        tickets::ScanIn,
+        tickets::SyncIn,
+        tickets::SyncOut,
+        tickets::VerdictOut,
+        tickets::CheckinProgressOut,
+        tickets::ConflictOut
     ))
 )]
 pub struct ApiDoc;

@@ -58,6 +58,8 @@ pub struct PassKeys {
     verifying: VerifyingKey,
     address_key: [u8; 32],
     persons: PersonKey,
+    /// Each sale's ticket key is derived from this and the sale's id.
+    ticket_seed: [u8; 32],
 }
 
 impl std::fmt::Debug for PassKeys {
@@ -109,6 +111,7 @@ impl PassKeys {
             verifying: signing.verifying_key(),
             address_key: blake3::derive_key("stampede address tag v1", secret),
             persons: PersonKey::from_secret(secret),
+            ticket_seed: blake3::derive_key("stampede ticket keys v1", secret),
             signing,
         }
     }
@@ -116,6 +119,13 @@ impl PassKeys {
     /// base64url of the 32-byte ed25519 public key.
     pub fn public_key(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.verifying.to_bytes())
+    }
+
+    /// The key that signs a sale's tickets and revocation lists: one per
+    /// sale, so a gate given one sale's public key accepts no other sale's
+    /// tickets, and derived, so nothing more is stored.
+    pub fn ticket_key(&self, sale: u64) -> SigningKey {
+        SigningKey::from_bytes(blake3::keyed_hash(&self.ticket_seed, &sale.to_le_bytes()).as_bytes())
     }
 
     /// The key each sale's pseudonyms are derived from.

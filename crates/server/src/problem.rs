@@ -425,6 +425,11 @@ impl From<Rejection> for ApiError {
                 "Impossible terms",
                 format!("{field} is outside what a sale can run on"),
             ),
+            Rejection::TicketUsed => conflict(
+                "ticket-used",
+                "Ticket already used",
+                "a ticket of this order was let in at the gate; what was used cannot be given back".into(),
+            ),
         }
     }
 }

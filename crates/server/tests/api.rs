@@ -55,6 +55,8 @@ mod seats;
 mod stock;
 #[path = "api/system.rs"]
 mod system;
+#[path = "api/tickets.rs"]
+mod tickets;
 #[path = "api/venues.rs"]
 mod venues;
 #[path = "api/wallet.rs"]

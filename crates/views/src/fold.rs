@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use stampede_core::{Event, HoldChange, HoldFact, HoldStatus, Money, SaleStatus};
+use stampede_core::{Event, HoldChange, HoldFact, HoldStatus, Money, SaleStatus, TicketEvent, TicketPlace};
 use stampede_engine::events::EntryEvents;
 use stampede_log::SaleId;
 
@@ -94,19 +94,153 @@ pub struct ClickRow {
     pub after_open_us: i64,
 }
 
+/// Where a ticket stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TicketState {
+    /// Its latest generation may go in.
+    Valid,
+    /// Let in at the gate.
+    Admitted,
+    /// Refunded: revoked for good.
+    Revoked,
+}
+
+impl TicketState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Valid => "valid",
+            TicketState::Admitted => "admitted",
+            TicketState::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TicketState> {
+        match s {
+            "valid" => Some(TicketState::Valid),
+            "admitted" => Some(TicketState::Admitted),
+            "revoked" => Some(TicketState::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// One ticket of a paid order, at its latest generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketRow {
+    pub sale: SaleId,
+    pub ticket: u64,
+    /// The order (hold number) that paid for it.
+    pub order: u64,
+    pub place: TicketPlace,
+    pub holder: u64,
+    pub generation: u32,
+    pub state: TicketState,
+    pub issued_at_us: i64,
+    /// When it was last transferred, revoked or admitted.
+    pub changed_at_us: i64,
+    /// The gate that let it in, and whether it was offline then.
+    pub gate: Option<u64>,
+    pub offline: bool,
+}
+
+/// An offline admission the sale would have refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictRow {
+    pub sale: SaleId,
+    pub gate: u64,
+    pub nonce: u64,
+    pub ticket: u64,
+    pub generation: u32,
+    pub holder: u64,
+    pub reason: String,
+    pub scanned_at_us: i64,
+    pub synced_at_us: i64,
+}
+
 /// What one event does to the tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     /// Insert or replace the hold. `new`: this entry made it, so there is no
     /// earlier row whose share of the statistics to take back (the tables
     /// skip looking one up; the model looks anyway, so a wrong `new` shows).
-    Hold { row: HoldRow, new: bool },
+    Hold {
+        row: HoldRow,
+        new: bool,
+    },
     /// Replace the seats of a seat hold.
-    HoldSeats { sale: SaleId, hold: u64, seats: Vec<SeatRow> },
+    HoldSeats {
+        sale: SaleId,
+        hold: u64,
+        seats: Vec<SeatRow>,
+    },
     /// A click (ranks only ever grow; each is added once).
     Click(ClickRow),
     /// The sale's status, as of `at_us`.
-    Status { sale: SaleId, status: SaleStatus, at_us: i64 },
+    Status {
+        sale: SaleId,
+        status: SaleStatus,
+        at_us: i64,
+    },
+    /// A new ticket.
+    TicketIssued(TicketRow),
+    /// A ticket's new generation and holder.
+    TicketTransferred {
+        ticket: u64,
+        holder: u64,
+        generation: u32,
+        at_us: i64,
+    },
+    TicketRevoked {
+        ticket: u64,
+        at_us: i64,
+    },
+    TicketAdmitted {
+        ticket: u64,
+        gate: u64,
+        offline: bool,
+        at_us: i64,
+    },
+    TicketConflict(ConflictRow),
+}
+
+/// The row changes of one ticket event of `sale`.
+fn ticket_change(sale: SaleId, event: &TicketEvent) -> Change {
+    match event {
+        TicketEvent::Issued { order, ticket, at_us } => Change::TicketIssued(TicketRow {
+            sale,
+            ticket: ticket.ticket.0,
+            order: *order,
+            place: ticket.place,
+            holder: ticket.holder.0,
+            generation: ticket.generation,
+            state: TicketState::Valid,
+            issued_at_us: *at_us,
+            changed_at_us: *at_us,
+            gate: None,
+            offline: false,
+        }),
+        TicketEvent::Transferred { ticket, at_us, .. } => Change::TicketTransferred {
+            ticket: ticket.ticket.0,
+            holder: ticket.holder.0,
+            generation: ticket.generation,
+            at_us: *at_us,
+        },
+        TicketEvent::Revoked { ticket, at_us, .. } => Change::TicketRevoked { ticket: ticket.0, at_us: *at_us },
+        TicketEvent::Admitted(a) => {
+            Change::TicketAdmitted { ticket: a.ticket.0, gate: a.gate.0, offline: a.offline.is_some(), at_us: a.at_us }
+        }
+        TicketEvent::Conflict(c) => Change::TicketConflict(ConflictRow {
+            sale,
+            gate: c.gate.0,
+            nonce: c.nonce,
+            ticket: c.ticket.ticket.0,
+            generation: c.ticket.generation,
+            holder: c.ticket.holder.0,
+            reason: c.reason.code().to_owned(),
+            scanned_at_us: c.scanned_at_us,
+            synced_at_us: c.synced_at_us,
+        }),
+    }
 }
 
 fn minor(amount: Option<Money>) -> u64 {
@@ -194,6 +328,7 @@ pub fn fold(sale: SaleId, entry: &EntryEvents) -> Vec<Change> {
             | Event::SeatsFreed { .. }
             | Event::Edited
             | Event::Archived => {}
+            Event::Ticket(t) => out.push(ticket_change(sale, t)),
         }
     }
     out
@@ -267,6 +402,8 @@ pub struct Model {
     pub stats: BTreeMap<SaleId, SaleStats>,
     pub status: BTreeMap<SaleId, (SaleStatus, i64)>,
     pub histogram: BTreeMap<(SaleId, u32), u64>,
+    pub tickets: BTreeMap<(SaleId, u64), TicketRow>,
+    pub conflicts: BTreeMap<(SaleId, u64, u64), ConflictRow>,
 }
 
 impl Model {
@@ -295,6 +432,28 @@ impl Model {
                 Change::Status { sale, status, at_us } => {
                     self.stats.entry(sale).or_default();
                     self.status.insert(sale, (status, at_us));
+                }
+                Change::TicketIssued(row) => {
+                    self.tickets.insert((sale, row.ticket), row);
+                }
+                Change::TicketTransferred { ticket, holder, generation, at_us } => {
+                    if let Some(t) = self.tickets.get_mut(&(sale, ticket)) {
+                        (t.holder, t.generation, t.changed_at_us) = (holder, generation, at_us);
+                    }
+                }
+                Change::TicketRevoked { ticket, at_us } => {
+                    if let Some(t) = self.tickets.get_mut(&(sale, ticket)) {
+                        (t.state, t.changed_at_us) = (TicketState::Revoked, at_us);
+                    }
+                }
+                Change::TicketAdmitted { ticket, gate, offline, at_us } => {
+                    if let Some(t) = self.tickets.get_mut(&(sale, ticket)) {
+                        (t.state, t.changed_at_us, t.gate, t.offline) =
+                            (TicketState::Admitted, at_us, Some(gate), offline);
+                    }
+                }
+                Change::TicketConflict(c) => {
+                    self.conflicts.insert((sale, c.gate, c.nonce), c);
                 }
             }
         }
@@ -381,6 +540,48 @@ impl Model {
         for ((sale, bucket), n) in &self.histogram {
             let _ = writeln!(out, "{}|{bucket}|{}", i(*sale), i(*n));
         }
+        let _ = writeln!(out, "# tickets");
+        for t in self.tickets.values() {
+            let (kind, place) = place_columns(t.place);
+            let gate = t.gate.map_or("NULL".to_owned(), |g| i(g).to_string());
+            let _ = writeln!(
+                out,
+                "{}|{}|{}|{kind:?}|{place}|{}|{}|{:?}|{}|{}|{gate}|{}",
+                i(t.sale),
+                i(t.ticket),
+                i(t.order),
+                i(t.holder),
+                t.generation,
+                t.state.as_str(),
+                t.issued_at_us,
+                t.changed_at_us,
+                u8::from(t.offline)
+            );
+        }
+        let _ = writeln!(out, "# ticket_conflicts");
+        for c in self.conflicts.values() {
+            let _ = writeln!(
+                out,
+                "{}|{}|{}|{}|{}|{}|{:?}|{}|{}",
+                i(c.sale),
+                i(c.gate),
+                i(c.nonce),
+                i(c.ticket),
+                c.generation,
+                i(c.holder),
+                c.reason,
+                c.scanned_at_us,
+                c.synced_at_us
+            );
+        }
         out
+    }
+}
+
+/// A ticket's place as the tables spell it: its kind (`unit`, `seat`) and number.
+pub fn place_columns(place: TicketPlace) -> (&'static str, u32) {
+    match place {
+        TicketPlace::Unit(n) => ("unit", n),
+        TicketPlace::Seat(s) => ("seat", s.0),
     }
 }

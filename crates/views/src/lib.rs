@@ -18,7 +18,7 @@ use stampede_engine::persons::PersonKey;
 use stampede_engine::replay;
 use stampede_log::{CommandLog, SaleId};
 
-pub use crate::fold::{ClickRow, HoldKind, HoldRow, Model, SaleStats, SeatRow};
+pub use crate::fold::{ClickRow, ConflictRow, HoldKind, HoldRow, Model, SaleStats, SeatRow, TicketRow, TicketState};
 pub use crate::projector::Projector;
 pub use crate::tables::{Views, ViewsError};
 

@@ -16,11 +16,15 @@ use stampede_core::{HoldStatus, SaleStatus};
 use stampede_engine::events::{EntryEvents, SaleEvents};
 use stampede_log::SaleId;
 
-use crate::fold::{Change, ClickRow, Contribution, HoldKind, HoldRow, SaleStats, SeatRow, fold, histogram_bucket};
+use crate::fold::{
+    Change, ClickRow, ConflictRow, Contribution, HoldKind, HoldRow, SaleStats, SeatRow, TicketRow, TicketState, fold,
+    histogram_bucket, place_columns,
+};
+use stampede_core::{SeatId, TicketPlace};
 
 /// Bumped when the tables change shape: older tables are then dropped and
 /// rebuilt from the log (they are caches of it).
-pub const VIEWS_SCHEMA_VERSION: i64 = 2;
+pub const VIEWS_SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewsError {
@@ -96,16 +100,47 @@ CREATE TABLE IF NOT EXISTS click_histogram (
     clicks INTEGER NOT NULL,
     PRIMARY KEY (sale, bucket)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tickets (
+    sale INTEGER NOT NULL,
+    ticket INTEGER NOT NULL,
+    order_id INTEGER NOT NULL,
+    place_kind TEXT NOT NULL,
+    place INTEGER NOT NULL,
+    holder INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    issued_at_us INTEGER NOT NULL,
+    changed_at_us INTEGER NOT NULL,
+    gate INTEGER,
+    offline INTEGER NOT NULL,
+    PRIMARY KEY (sale, ticket)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tickets_by_holder ON tickets (holder, sale, ticket);
+CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets (sale, order_id, ticket);
+CREATE TABLE IF NOT EXISTS ticket_conflicts (
+    sale INTEGER NOT NULL,
+    gate INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    ticket INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    holder INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    scanned_at_us INTEGER NOT NULL,
+    synced_at_us INTEGER NOT NULL,
+    PRIMARY KEY (sale, gate, nonce)
+) WITHOUT ROWID;
 ";
 
 /// Every table with its key order, for [`Views::dump`].
-const TABLES: [(&str, &str); 6] = [
+const TABLES: [(&str, &str); 8] = [
     ("cursors", "sale"),
     ("holds", "sale, id"),
     ("hold_seats", "sale, hold, released, position"),
     ("sale_stats", "sale"),
     ("clicks", "sale, rank"),
     ("click_histogram", "sale, bucket"),
+    ("tickets", "sale, ticket"),
+    ("ticket_conflicts", "sale, gate, nonce"),
 ];
 
 // Amounts and ids are u64; SQLite integers are i64. They are stored as the
@@ -165,7 +200,8 @@ impl Views {
         if version != VIEWS_SCHEMA_VERSION {
             conn.execute_batch(
                 "DROP TABLE IF EXISTS cursors; DROP TABLE IF EXISTS holds; DROP TABLE IF EXISTS hold_seats;
-                 DROP TABLE IF EXISTS sale_stats; DROP TABLE IF EXISTS clicks; DROP TABLE IF EXISTS click_histogram;",
+                 DROP TABLE IF EXISTS sale_stats; DROP TABLE IF EXISTS clicks; DROP TABLE IF EXISTS click_histogram;
+                 DROP TABLE IF EXISTS tickets; DROP TABLE IF EXISTS ticket_conflicts;",
             )?;
             conn.execute_batch(SCHEMA)?;
             conn.pragma_update(None, "user_version", VIEWS_SCHEMA_VERSION)?;
@@ -358,6 +394,120 @@ impl Views {
         }
     }
 
+    fn ticket_rows(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<TicketRow>, ViewsError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let raw = stmt
+            .query_map(args, |r| {
+                Ok((
+                    [r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?],
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                    [r.get::<_, i64>(8)?, r.get::<_, i64>(9)?],
+                    r.get::<_, Option<i64>>(10)?,
+                    r.get::<_, i64>(11)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        raw.into_iter()
+            .map(|([sale, ticket, order], kind, place, holder, generation, state, [issued, changed], gate, offline)| {
+                let place = u32::try_from(place).map_err(|_| ViewsError::Corrupt("ticket place".into()))?;
+                Ok(TicketRow {
+                    sale: back(sale),
+                    ticket: back(ticket),
+                    order: back(order),
+                    place: match kind.as_str() {
+                        "unit" => TicketPlace::Unit(place),
+                        "seat" => TicketPlace::Seat(SeatId(place)),
+                        other => return Err(ViewsError::Corrupt(format!("ticket place kind {other:?}"))),
+                    },
+                    holder: back(holder),
+                    generation: u32::try_from(generation).map_err(|_| ViewsError::Corrupt("generation".into()))?,
+                    state: TicketState::parse(&state)
+                        .ok_or_else(|| ViewsError::Corrupt(format!("ticket state {state:?}")))?,
+                    issued_at_us: issued,
+                    changed_at_us: changed,
+                    gate: gate.map(back),
+                    offline: offline != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// The tickets a person holds now (any state), newest sale first.
+    pub fn tickets_of(&self, holder: u64) -> Result<Vec<TicketRow>, ViewsError> {
+        self.ticket_rows(
+            &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE holder = ?1 ORDER BY sale DESC, ticket"),
+            &[&u(holder)],
+        )
+    }
+
+    /// One ticket by its sale and number.
+    pub fn ticket(&self, sale: SaleId, ticket: u64) -> Result<Option<TicketRow>, ViewsError> {
+        let mut rows = self.ticket_rows(
+            &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE sale = ?1 AND ticket = ?2"),
+            &[&u(sale), &u(ticket)],
+        )?;
+        Ok(rows.pop())
+    }
+
+    /// A sale's tickets with a revoked generation (refunded, or transferred),
+    /// in number order: its revocation list.
+    pub fn revoked_tickets(&self, sale: SaleId) -> Result<Vec<TicketRow>, ViewsError> {
+        self.ticket_rows(
+            &format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE sale = ?1 AND (state = 'revoked' OR generation > 1)
+                 ORDER BY ticket"
+            ),
+            &[&u(sale)],
+        )
+    }
+
+    /// The tickets of one order, in number order.
+    pub fn tickets_of_order(&self, sale: SaleId, order: u64) -> Result<Vec<TicketRow>, ViewsError> {
+        self.ticket_rows(
+            &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE sale = ?1 AND order_id = ?2 ORDER BY ticket"),
+            &[&u(sale), &u(order)],
+        )
+    }
+
+    /// A sale's check-in progress: tickets that may go in or went in, and those let in.
+    pub fn checkin_progress(&self, sale: SaleId) -> Result<(u64, u64), ViewsError> {
+        let (live, admitted): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE state != 'revoked'), COUNT(*) FILTER (WHERE state = 'admitted')
+             FROM tickets WHERE sale = ?1",
+            [u(sale)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((back(live), back(admitted)))
+    }
+
+    /// Offline admissions of a sale that should not have happened, in the order synced.
+    pub fn conflicts_of(&self, sale: SaleId) -> Result<Vec<ConflictRow>, ViewsError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT gate, nonce, ticket, generation, holder, reason, scanned_at_us, synced_at_us
+             FROM ticket_conflicts WHERE sale = ?1 ORDER BY synced_at_us, gate, nonce LIMIT 1000",
+        )?;
+        let rows = stmt
+            .query_map([u(sale)], |r| {
+                Ok(ConflictRow {
+                    sale,
+                    gate: back(r.get(0)?),
+                    nonce: back(r.get(1)?),
+                    ticket: back(r.get(2)?),
+                    generation: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
+                    holder: back(r.get(4)?),
+                    reason: r.get(5)?,
+                    scanned_at_us: r.get(6)?,
+                    synced_at_us: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn seats_of_hold(&self, sale: SaleId, hold: u64) -> Result<Vec<SeatRow>, ViewsError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT released, position, seat, holder, price FROM hold_seats WHERE sale = ?1 AND hold = ?2
@@ -445,6 +595,9 @@ impl Views {
         Ok(rows)
     }
 }
+
+const TICKET_COLUMNS: &str = "sale, ticket, order_id, place_kind, place, holder, generation, state, issued_at_us,
+     changed_at_us, gate, offline";
 
 const HOLD_COLUMNS: &str =
     "sale, id, kind, booker, status, quantity, unit_price, amount, created_at_us, expires_at_us, updated_at_us";
@@ -631,6 +784,65 @@ fn apply_change(
                     u(s.price)
                 ])?;
             }
+        }
+        Change::TicketIssued(t) => {
+            let (kind, place) = place_columns(t.place);
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO tickets (sale, ticket, order_id, place_kind, place, holder, generation, state,
+                     issued_at_us, changed_at_us, gate, offline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                u(sale),
+                u(t.ticket),
+                u(t.order),
+                kind,
+                i64::from(place),
+                u(t.holder),
+                i64::from(t.generation),
+                t.state.as_str(),
+                t.issued_at_us,
+                t.changed_at_us,
+                t.gate.map(u),
+                i64::from(t.offline)
+            ])?;
+        }
+        Change::TicketTransferred { ticket, holder, generation, at_us } => {
+            tx.prepare_cached(
+                "UPDATE tickets SET holder = ?3, generation = ?4, changed_at_us = ?5 WHERE sale = ?1 AND ticket = ?2",
+            )?
+            .execute(params![u(sale), u(ticket), u(holder), i64::from(generation), at_us])?;
+        }
+        Change::TicketRevoked { ticket, at_us } => {
+            tx.prepare_cached(
+                "UPDATE tickets SET state = 'revoked', changed_at_us = ?3 WHERE sale = ?1 AND ticket = ?2",
+            )?
+            .execute(params![u(sale), u(ticket), at_us])?;
+        }
+        Change::TicketAdmitted { ticket, gate, offline, at_us } => {
+            tx.prepare_cached(
+                "UPDATE tickets SET state = 'admitted', changed_at_us = ?3, gate = ?4, offline = ?5
+                 WHERE sale = ?1 AND ticket = ?2",
+            )?
+            .execute(params![u(sale), u(ticket), at_us, u(gate), i64::from(offline)])?;
+        }
+        Change::TicketConflict(c) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO ticket_conflicts (sale, gate, nonce, ticket, generation, holder, reason,
+                     scanned_at_us, synced_at_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                u(sale),
+                u(c.gate),
+                u(c.nonce),
+                u(c.ticket),
+                i64::from(c.generation),
+                u(c.holder),
+                c.reason,
+                c.scanned_at_us,
+                c.synced_at_us
+            ])?;
         }
         Change::Click(c) => {
             stats.get(tx, sale)?.add_click(c.won);

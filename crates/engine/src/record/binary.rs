@@ -45,7 +45,8 @@ const KEY_HEX128: u8 = 1;
 const KEY_UUID: u8 = 2;
 
 /// Action tags. 0 carries the action's version-1 JSON: rare actions (an
-/// organizer's edit) need no frame of their own.
+/// organizer's edit, a gate's scan: one per ticket, not per click) need no
+/// frame of their own.
 const ACTION_JSON: u8 = 0;
 const ACTION_RESERVE: u8 = 1;
 const ACTION_CONFIRM: u8 = 2;
@@ -258,9 +259,9 @@ fn put_action(out: &mut Vec<u8>, sealed: bool, action: &ActionV1) {
             put_varint(out, u64::from(*from));
             put_varint(out, u64::from(*to));
         }
-        edit @ ActionV1::Frame(FrameActionV1::Edit { .. }) => {
+        rare @ (ActionV1::Frame(FrameActionV1::Edit { .. }) | ActionV1::Tickets(_)) => {
             out.push(ACTION_JSON);
-            put_json(out, edit);
+            put_json(out, rare);
         }
     }
 }
@@ -432,7 +433,7 @@ impl<'a> Reader<'a> {
             ACTION_JSON => {
                 let json = self.bytes()?;
                 let action: ActionV1 = serde_json::from_slice(json)?;
-                if !matches!(action, ActionV1::Frame(FrameActionV1::Edit { .. })) {
+                if !matches!(action, ActionV1::Frame(FrameActionV1::Edit { .. }) | ActionV1::Tickets(_)) {
                     // Each other action has one spelling only: its frame.
                     return Err(RecordError::Invalid("action spelled as JSON"));
                 }
@@ -528,6 +529,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::v1::tickets::{ScanV1, TicketActionV1, TicketV1};
 
     fn cmd(v: u16, by: u64, key: &str, action: ActionV1, out: OutcomeV1) -> Record {
         Record::Cmd { v, by, key: key.into(), action, out }
@@ -637,6 +639,19 @@ mod tests {
             ActionV1::Seated(SeatedActionV1::HoldBest { area: AreaV1::Tier("R".into()), count: 1, holders: vec![] }),
             ActionV1::Seated(SeatedActionV1::ReleaseSeat { order: 4, seat: 9 }),
             ActionV1::Seated(SeatedActionV1::SwapSeat { order: 4, from: 9, to: 10 }),
+            ActionV1::Tickets(TicketActionV1::TransferTicket { ticket: 3, to: u64::MAX }),
+            ActionV1::Tickets(TicketActionV1::Admit {
+                gate: 1 << 52,
+                ticket: TicketV1 { sale: 1, ticket: 3, unit: None, seat: Some(17), holder: u64::MAX, generation: 2 },
+            }),
+            ActionV1::Tickets(TicketActionV1::SyncScans {
+                gate: 7,
+                scans: vec![ScanV1 {
+                    nonce: 9,
+                    scanned_at_us: -5,
+                    ticket: TicketV1 { sale: 1, ticket: 4, unit: Some(2), seat: None, holder: 8, generation: 1 },
+                }],
+            }),
         ];
         let out = OutcomeV1 { hold: Some(1), seats: Some(vec![9, 10]), ..OutcomeV1::named("seat_swapped") };
         for v in [3, 4] {

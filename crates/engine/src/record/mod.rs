@@ -25,7 +25,10 @@ pub mod ledger;
 pub mod v1;
 
 use serde::{Deserialize, Serialize};
-use stampede_core::{Action, Command, IdempotencyKey, Input, Outcome, SaleConfig, SeatedAction, UserId};
+use stampede_core::{
+    Action, Command, IdempotencyKey, Input, OfflineScan, Outcome, SaleConfig, SeatedAction, TicketAction,
+    TicketPayload, UserId,
+};
 
 use crate::persons::{SaleSeal, Unsealer};
 
@@ -112,6 +115,20 @@ fn map_people(action: &Action, person: &dyn Fn(UserId) -> UserId, address: &dyn 
         }
         Action::Seated(SeatedAction::HoldBest { area, count, holders: h }) => {
             Action::Seated(SeatedAction::HoldBest { area: area.clone(), count: *count, holders: holders(h) })
+        }
+        Action::Ticket(TicketAction::Admit { gate, ticket }) => Action::Ticket(TicketAction::Admit {
+            gate: *gate,
+            ticket: TicketPayload { holder: person(ticket.holder), ..*ticket },
+        }),
+        Action::Ticket(TicketAction::Sync { gate, scans }) => Action::Ticket(TicketAction::Sync {
+            gate: *gate,
+            scans: scans
+                .iter()
+                .map(|s| OfflineScan { ticket: TicketPayload { holder: person(s.ticket.holder), ..s.ticket }, ..*s })
+                .collect(),
+        }),
+        Action::Ticket(TicketAction::Transfer { ticket, to }) => {
+            Action::Ticket(TicketAction::Transfer { ticket: *ticket, to: person(*to) })
         }
         other => other.clone(),
     }

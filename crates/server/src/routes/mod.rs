@@ -9,5 +9,6 @@ pub mod queue;
 pub mod sales;
 pub mod seats;
 pub mod system;
+pub mod tickets;
 pub mod venues;
 pub mod wallet;

@@ -1,6 +1,7 @@
 //! The static files of the web app, embedded in the binary and served under
-//! `/assets/`: one stylesheet, the ES modules, and each language's catalogue
-//! as a small classic script for the modules to read.
+//! `/assets/`: the stylesheets, the ES modules, each language's catalogue
+//! as a small classic script for the modules to read, and vendored scripts
+//! (jsQR under `vendor/`, with its licence beside it).
 //!
 //! Pages name every file by a content-hashed URL, `/assets/{version}/{path}`,
 //! answered `immutable` for a year: a repeat visit fetches only the page's
@@ -33,6 +34,15 @@ pub const QUEUE_JS: &str = include_str!("../../assets/js/queue.js");
 pub const ORGANIZER_JS: &str = include_str!("../../assets/js/organizer.js");
 pub const DASHBOARD_JS: &str = include_str!("../../assets/js/dashboard.js");
 pub const LIVE_JS: &str = include_str!("../../assets/js/live.js");
+pub const TICKET_JS: &str = include_str!("../../assets/js/ticket.js");
+pub const GATE_JS: &str = include_str!("../../assets/js/gate.js");
+pub const GATE_CSS: &str = include_str!("../../assets/gate.css");
+/// jsQR 1.4.0 (npm `jsqr`, Apache-2.0), the gate page's QR decoder: its
+/// `dist/jsQR.js` byte for byte, a classic script that sets `globalThis.jsQR`.
+/// Kept as published so its hash can be checked against the package; the
+/// licence travels beside it and is served too.
+pub const JSQR_JS: &str = include_str!("../../assets/vendor/jsQR.js");
+pub const JSQR_LICENSE: &str = include_str!("../../assets/vendor/jsQR.LICENSE.txt");
 
 /// How long a browser keeps a versioned file: a year, the most RFC 9111 caches honour.
 const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -64,7 +74,7 @@ fn hash_hex(parts: &[&[u8]]) -> String {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    let modules: [(&str, &'static str); 11] = [
+    let modules: [(&str, &'static str); 13] = [
         ("js/app.js", APP_JS),
         ("js/clock.js", CLOCK_JS),
         ("js/auth.js", AUTH_JS),
@@ -76,15 +86,25 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/organizer.js", ORGANIZER_JS),
         ("js/dashboard.js", DASHBOARD_JS),
         ("js/live.js", LIVE_JS),
+        ("js/ticket.js", TICKET_JS),
+        ("js/gate.js", GATE_JS),
     ];
     let module_parts: Vec<&[u8]> = modules.iter().flat_map(|(p, b)| [p.as_bytes(), b.as_bytes()]).collect();
     let modules_version = hash_hex(&module_parts)[..VERSION_LEN].to_owned();
 
     let mut files: Vec<(String, Bytes, &'static str, Option<String>)> =
         vec![("app.css".to_owned(), Bytes::from_static(APP_CSS.as_bytes()), "text/css; charset=utf-8", None)];
+    files.push(("gate.css".to_owned(), Bytes::from_static(GATE_CSS.as_bytes()), "text/css; charset=utf-8", None));
     for lang in Lang::ALL {
         files.push((format!("i18n/{}.js", lang.code()), Bytes::from(lang.catalogue_script()), JS, None));
     }
+    files.push(("vendor/jsQR.js".to_owned(), Bytes::from_static(JSQR_JS.as_bytes()), JS, None));
+    files.push((
+        "vendor/jsQR.LICENSE.txt".to_owned(),
+        Bytes::from_static(JSQR_LICENSE.as_bytes()),
+        "text/plain; charset=utf-8",
+        None,
+    ));
     for (path, body) in modules {
         files.push((path.to_owned(), Bytes::from_static(body.as_bytes()), JS, Some(modules_version.clone())));
     }
@@ -153,11 +173,26 @@ mod tests {
     }
 
     /// Every script says what it owns in a comment at the top, and nothing
-    /// reaches for another origin.
+    /// reaches for another origin. Vendored files are kept as published
+    /// (their comments and licence name their authors' sites), so they are
+    /// pinned by hash instead, and must not fetch anything either.
     #[test]
     fn scripts_are_documented_and_local() {
+        use sha2::Digest;
+        let vendored = [
+            ("vendor/jsQR.js", "bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859"),
+            ("vendor/jsQR.LICENSE.txt", "c6596eb7be8581c18be736c846fb9173b69eccf6ef94c5135893ec56bd92ba08"),
+        ];
         for a in ASSETS.iter() {
             let body = text(a);
+            if let Some((_, pinned)) = vendored.iter().find(|(p, _)| *p == a.path) {
+                let hash: String = sha2::Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(&hash, pinned, "{} is not the published file", a.path);
+                for reach in ["fetch(", "XMLHttpRequest", "import(", "WebSocket"] {
+                    assert!(!body.contains(reach), "{} calls {reach}", a.path);
+                }
+                continue;
+            }
             assert!(!body.contains("http://") && !body.contains("https://"), "{} names a URL", a.path);
             if a.path.ends_with(".js") {
                 assert!(body.starts_with("//"), "{} must start with a comment saying what it owns", a.path);

@@ -244,6 +244,7 @@ mod tests {
             ("organizer.html", include_str!("../../templates/organizer.html")),
             ("organizer_new.html", include_str!("../../templates/organizer_new.html")),
             ("organizer_sale.html", include_str!("../../templates/organizer_sale.html")),
+            ("gate.html", include_str!("../../templates/gate.html")),
             ("app.js", super::super::assets::APP_JS),
             ("auth.js", super::super::assets::AUTH_JS),
             ("stock.js", super::super::assets::STOCK_JS),
@@ -253,6 +254,7 @@ mod tests {
             ("queue.js", super::super::assets::QUEUE_JS),
             ("organizer.js", super::super::assets::ORGANIZER_JS),
             ("dashboard.js", super::super::assets::DASHBOARD_JS),
+            ("gate.js", super::super::assets::GATE_JS),
         ];
         let mut used = Vec::new();
         for (file, src) in sources {

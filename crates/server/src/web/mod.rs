@@ -12,12 +12,14 @@
 //! own content, so a repeat visit costs the HTML alone.
 //!
 //! Routes: `/`, `/login`, `/signup`, `/logout` (GET asks, POST signs out),
-//! `/me`, `/sales/{id}`, `/organizer`, `/organizer/new`, `/organizer/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`, `/api/time/ws`,
+//! `/me`, `/sales/{id}`, `/sales/{id}/gate`, `/organizer`, `/organizer/new`, `/organizer/sales/{id}`, `/lang/{code}?next=PATH`, `/assets/...`, `/api/time`, `/api/time/ws`,
 //! and a catch-all that answers browsers a human 404 page outside `/api/`.
 
 pub mod assets;
+pub mod gate;
 pub mod i18n;
 pub mod pages;
+pub mod qr;
 
 use axum::Router;
 use axum::extract::State;
@@ -44,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", get(pages::logout_page).post(pages::logout))
         .route("/me", get(pages::me))
         .route("/sales/{id}", get(pages::sale))
+        .route("/sales/{id}/gate", get(gate::gate))
         .route("/organizer", get(pages::organizer))
         .route("/organizer/new", get(pages::organizer_new))
         .route("/organizer/sales/{id}", get(pages::organizer_sale))
@@ -374,6 +377,7 @@ mod tests {
             include_str!("../../templates/sale.html"),
             include_str!("../../templates/organizer_new.html"),
             include_str!("../../templates/organizer_sale.html"),
+            include_str!("../../templates/gate.html"),
         ];
         let mut linked = 0;
         for src in templates {

@@ -16,6 +16,7 @@ use super::frame::FrameActionV1;
 use super::holds::HoldActionV1;
 use super::seated::SeatedActionV1;
 use super::stock::StockActionV1;
+use super::tickets::TicketActionV1;
 
 impl<'de> Deserialize<'de> for ActionV1 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -40,6 +41,9 @@ const ALL: &[&str] = &[
     "set_pow_bits",
     "edit",
     "archive",
+    "admit",
+    "sync_scans",
+    "transfer_ticket",
 ];
 
 /// Reads the action named `name` with the part that owns the name.
@@ -54,6 +58,8 @@ fn part<'de, D: Deserializer<'de>>(name: &str, d: D) -> Result<ActionV1, D::Erro
         SeatedActionV1::deserialize(d).map(ActionV1::Seated)
     } else if FrameActionV1::NAMES.contains(&name) {
         FrameActionV1::deserialize(d).map(ActionV1::Frame)
+    } else if TicketActionV1::NAMES.contains(&name) {
+        TicketActionV1::deserialize(d).map(ActionV1::Tickets)
     } else {
         Err(de::Error::unknown_variant(name, ALL))
     }
@@ -196,6 +202,7 @@ mod tests {
             DropActionV1::NAMES,
             SeatedActionV1::NAMES,
             FrameActionV1::NAMES,
+            TicketActionV1::NAMES,
         ];
         let mut names: Vec<&str> = parts.concat();
         let count = names.len();
@@ -225,6 +232,9 @@ mod tests {
             r#"{"release_seat":{"order":1,"seat":2}}"#,
             r#"{"swap_seat":{"order":1,"from":2,"to":3}}"#,
             r#"{"edit":{"title":"t","opens_at_us":"by_hand","terms":{"kind":"drop","winners":3}}}"#,
+            r#"{"admit":{"gate":4,"ticket":{"sale":1,"ticket":3,"seat":17,"holder":9,"generation":1}}}"#,
+            r#"{"sync_scans":{"gate":4,"scans":[{"nonce":8,"scanned_at_us":5,"ticket":{"sale":1,"ticket":3,"unit":2,"holder":9,"generation":2}}]}}"#,
+            r#"{"transfer_ticket":{"ticket":3,"to":12}}"#,
         ];
         for text in written {
             let action: ActionV1 = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));

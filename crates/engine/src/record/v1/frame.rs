@@ -186,6 +186,6 @@ pub fn summary(o: &Outcome) -> Option<OutcomeV1> {
         Outcome::Joined(e) => OutcomeV1 { ticket: Some(e.ticket), ..OutcomeV1::named("joined") },
         Outcome::PowSet { bits } => OutcomeV1 { quantity: Some(u32::from(*bits)), ..OutcomeV1::named("pow_set") },
         Outcome::Rejected(r) => OutcomeV1 { reason: Some(r.code().to_owned()), ..OutcomeV1::named("rejected") },
-        Outcome::Stock(_) | Outcome::Drop(_) | Outcome::Seated(_) => return None,
+        Outcome::Stock(_) | Outcome::Drop(_) | Outcome::Seated(_) | Outcome::Ticket(_) => return None,
     })
 }

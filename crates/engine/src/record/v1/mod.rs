@@ -10,6 +10,7 @@ pub mod frame;
 pub mod holds;
 pub mod seated;
 pub mod stock;
+pub mod tickets;
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{Action, KindConfig, Outcome, SaleConfig, TermsEdit, UserId};
@@ -20,6 +21,7 @@ use frame::{FrameActionV1, QueueV1, TextV1};
 use holds::HoldActionV1;
 use seated::{SeatedActionV1, SeatedConfigV1, SeatedTermsV1};
 use stock::{StockActionV1, StockConfigV1};
+use tickets::TicketActionV1;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigV1 {
@@ -69,6 +71,7 @@ pub enum ActionV1 {
     Drop(DropActionV1),
     Seated(SeatedActionV1),
     Frame(FrameActionV1),
+    Tickets(TicketActionV1),
 }
 
 /// What the command's answer was, in enough detail to check a replay and a
@@ -112,6 +115,7 @@ impl From<&Outcome> for OutcomeV1 {
             Outcome::Stock(o) => stock::summary(o),
             Outcome::Drop(o) => drop::summary(o),
             Outcome::Seated(o) => seated::summary(o),
+            Outcome::Ticket(o) => tickets::summary(o),
             frame => frame::summary(frame).unwrap_or_else(|| OutcomeV1::named("unknown")),
         }
     }
@@ -123,6 +127,7 @@ impl From<&Action> for ActionV1 {
             Action::Stock(a) => ActionV1::Stock(a.into()),
             Action::Drop(a) => ActionV1::Drop(a.into()),
             Action::Seated(a) => ActionV1::Seated(a.into()),
+            Action::Ticket(a) => ActionV1::Tickets(a.into()),
             Action::Confirm { hold } => ActionV1::Holds(HoldActionV1::Confirm { hold: hold.0 }),
             Action::Cancel { hold } => ActionV1::Holds(HoldActionV1::Cancel { hold: hold.0 }),
             Action::Refund { order } => ActionV1::Holds(HoldActionV1::Refund { order: order.0 }),
@@ -146,6 +151,7 @@ impl From<ActionV1> for Action {
             ActionV1::Seated(a) => Action::Seated(a.into()),
             ActionV1::Holds(a) => a.into(),
             ActionV1::Frame(a) => a.into(),
+            ActionV1::Tickets(a) => Action::Ticket(a.into()),
         }
     }
 }
