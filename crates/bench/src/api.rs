@@ -155,6 +155,40 @@ pub(crate) struct HoldRow {
     pub status: String,
 }
 
+/// `GET /api/me/wallet`, in won.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct WalletState {
+    pub balance: u64,
+    /// Reserved by payments in progress: none once every payment ended.
+    pub pending: u64,
+}
+
+#[derive(Deserialize)]
+struct TicketList {
+    tickets: Vec<TicketRow>,
+}
+
+/// One of `GET /api/me/tickets` (place, holder and QR are not read).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct TicketRow {
+    pub sale_id: u64,
+    pub ticket: u64,
+    /// The order (hold number) that paid for it.
+    pub order: u64,
+    /// `valid`, `admitted` or `revoked`.
+    pub state: String,
+}
+
+/// The part of `GET /api/sales/{id}/stats` the bench reads.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct SaleStats {
+    pub held: u64,
+    pub sold: u64,
+    /// Confirmed orders' total, refunds excluded, in the minor unit.
+    pub revenue: u64,
+    pub refunds: u64,
+}
+
 #[derive(Deserialize)]
 struct BulkUsers {
     users: Vec<BulkUser>,
@@ -230,6 +264,19 @@ impl Api {
         who: As,
         body: Option<Bytes>,
     ) -> Result<Bytes, BenchError> {
+        self.call_keyed(method, api_path, who, None, body).await
+    }
+
+    /// [`Api::call`] with an `idempotency-key`: every attempt carries it, so
+    /// a command whose answer was lost may be sent again.
+    async fn call_keyed(
+        &mut self,
+        method: Method,
+        api_path: &str,
+        who: As,
+        key: Option<HeaderValue>,
+        body: Option<Bytes>,
+    ) -> Result<Bytes, BenchError> {
         let target = self.link.shared_target();
         let target = &*target;
         let uri = target.uri(api_path)?;
@@ -241,8 +288,8 @@ impl Api {
         };
         let retry = Retry::until(Instant::now() + RETRY_BUDGET)
             .answer_by(AnswerBy::Within(ATTEMPT_LIMIT))
-            .repeat(if method == Method::GET { Repeat::Idempotent } else { Repeat::NotIdempotent });
-        let make = || http::request(target, method.clone(), uri.clone(), auth.as_ref(), None, body.clone());
+            .repeat(if method == Method::GET || key.is_some() { Repeat::Idempotent } else { Repeat::NotIdempotent });
+        let make = || http::request(target, method.clone(), uri.clone(), auth.as_ref(), key.clone(), body.clone());
         let sent =
             retry::send(&mut Via::Uncounted(&mut self.link), retry, make, |_, _| Judged::new(Class::Ok, ())).await?;
         let refused = |status: hyper::StatusCode, body: &[u8]| BenchError::Api {
@@ -319,6 +366,32 @@ impl Api {
     /// `POST /api/sales/{id}/open` (admin).
     pub async fn open_sale(&mut self, id: u64) -> Result<Sale, BenchError> {
         self.json(Method::POST, &format!("/api/sales/{id}/open"), As::Admin, None).await
+    }
+
+    /// `POST /api/admin/wallets/{user}/grant` (admin): puts `amount` won on
+    /// the user's wallet, once per `key`.
+    pub async fn grant(&mut self, user: u64, amount: u64, key: &str) -> Result<(), BenchError> {
+        let key = HeaderValue::from_str(key)
+            .map_err(|_| BenchError::Internal(format!("idempotency key {key:?} is not a header value")))?;
+        let body = Bytes::from(serde_json::json!({"amount": amount, "note": "stampede bench"}).to_string());
+        let path = format!("/api/admin/wallets/{user}/grant");
+        self.call_keyed(Method::POST, &path, As::Admin, Some(key), Some(body)).await.map(drop)
+    }
+
+    /// `GET /api/me/wallet` as a user (its statement is not read).
+    pub async fn wallet(&mut self, auth: &HeaderValue) -> Result<WalletState, BenchError> {
+        self.json(Method::GET, "/api/me/wallet", As::User(auth.clone()), None).await
+    }
+
+    /// `GET /api/me/tickets` as a user: their tickets in every sale, newest sale first.
+    pub async fn tickets(&mut self, auth: &HeaderValue) -> Result<Vec<TicketRow>, BenchError> {
+        let list: TicketList = self.json(Method::GET, "/api/me/tickets", As::User(auth.clone()), None).await?;
+        Ok(list.tickets)
+    }
+
+    /// `GET /api/sales/{id}/stats` (admin).
+    pub async fn sale_stats(&mut self, id: u64) -> Result<SaleStats, BenchError> {
+        self.json(Method::GET, &format!("/api/sales/{id}/stats"), As::Admin, None).await
     }
 
     /// `GET /api/sales/{id}/queue`.

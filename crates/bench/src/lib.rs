@@ -1,6 +1,6 @@
 //! `stampede bench`: the built-in load generator and correctness checker.
 //!
-//! Four scenarios drive a running server over its HTTP API (docs/API.md):
+//! The scenarios drive a running server over its HTTP API (docs/API.md):
 //!
 //! - **ping**: `GET /api/ping` in a closed loop, the raw request rate.
 //! - **stock**: bulk-created users hammer `POST /holds` on a fresh stock sale
@@ -23,6 +23,15 @@
 //!   takes to reach the viewers; checked: seats acknowledged twice, the
 //!   server's counts and map against the acknowledged holds, and every
 //!   viewer's map against the server's.
+//! - **checkout**: bulk-created buyers, each granted enough wallet money for
+//!   the sale's per-person limit, check out on a priced stock sale back to
+//!   back: a hold, then paying it from the wallet (`POST .../pay`), counted
+//!   complete only when the payment answers `paid`. Measured: checkouts per
+//!   second and the latency of a whole checkout and of each step; checked
+//!   afterwards: the sale's sold units and revenue against what was paid,
+//!   every buyer's wallet (grant less what they paid, nothing left
+//!   reserved), the money out of the wallets against the sale's revenue,
+//!   and one valid ticket per paid unit.
 //! - **overload**: `--connections` clients holding on a stock sale, then ten
 //!   times as many (`--overload-factor`), then the first number again: every
 //!   answer must be a hold, a correct refusal, or `429`/`503` with
@@ -100,15 +109,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub users: u32,
 
-    /// Units in the stock sale
+    /// Units in the stock sale (stock, overload, checkout)
     #[arg(long, default_value_t = 100_000_000)]
     pub stock: u64,
 
-    /// Per-person limit of the stock sale
+    /// Per-person limit of the stock sale (checkout: at most 500, what a
+    /// buyer's ticket listing shows)
     #[arg(long, default_value_t = 1_000_000)]
     pub limit: u32,
 
-    /// Units per hold (stock)
+    /// Units per hold (stock, checkout)
     #[arg(long, default_value_t = 1)]
     pub quantity: u32,
 
@@ -238,13 +248,16 @@ pub enum Scenario {
     Queue,
     /// Reserved seats: holds of adjacent seats watched live on the seat map
     Seats,
+    /// Wallet checkouts on a priced stock sale (hold, pay), checked against
+    /// the wallets, the sale's revenue and the tickets issued
+    Checkout,
     /// Ten times the connections that saturate the server: shed answers with
     /// Retry-After, bounded latency and memory, recovery within seconds
     Overload,
 }
 
 impl Scenario {
-    /// The command-line name: `ping`, `stock`, `drop`, `queue`, `seats` or `overload`.
+    /// The command-line name: `ping`, `stock`, `drop`, `queue`, `seats`, `checkout` or `overload`.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Ping => "ping",
@@ -252,6 +265,7 @@ impl Scenario {
             Scenario::Drop => "drop",
             Scenario::Queue => "queue",
             Scenario::Seats => "seats",
+            Scenario::Checkout => "checkout",
             Scenario::Overload => "overload",
         }
     }
@@ -397,5 +411,8 @@ mod tests {
         assert_eq!((cli.bench.viewers, cli.bench.confirm_percent, cli.bench.hot_percent), (10, 100, 0));
         assert_eq!(cli.bench.users, 0, "the scenario's default");
         assert_eq!(Scenario::Seats.to_string(), "seats");
+        let cli = Cli::try_parse_from(["stampede", "--scenario", "checkout", "--quantity", "2"]).unwrap();
+        assert_eq!((cli.bench.scenario, cli.bench.quantity), (Scenario::Checkout, 2));
+        assert_eq!(Scenario::Checkout.to_string(), "checkout");
     }
 }

@@ -2,6 +2,7 @@
 //! merge of their statistics. Each scenario lives in its own module and only
 //! supplies the per-connection loop and the checks after the run.
 
+mod checkout;
 mod drop;
 mod overload;
 mod ping;
@@ -47,6 +48,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
         Scenario::Queue => queue::run(args, target).await,
         Scenario::Seats => seats::run(args, target).await,
         Scenario::Overload => overload::run(args, target).await,
+        Scenario::Checkout => checkout::run(args, target).await,
     }
 }
 
@@ -79,7 +81,7 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
     if args.scenario == Scenario::Overload && !(1..=100).contains(&args.overload_factor) {
         return bad("--overload-factor must be 1..=100".into());
     }
-    if matches!(args.scenario, Scenario::Stock | Scenario::Overload) {
+    if matches!(args.scenario, Scenario::Stock | Scenario::Overload | Scenario::Checkout) {
         if !(1..=100_000_000).contains(&args.stock) {
             return bad("--stock must be 1..=100000000".into());
         }
@@ -99,12 +101,16 @@ fn validate(args: &BenchArgs) -> Result<(), BenchError> {
     if args.scenario == Scenario::Seats {
         seats::validate(args)?;
     }
+    if args.scenario == Scenario::Checkout {
+        checkout::validate(args)?;
+    }
     if args.admin_token.as_deref().is_none_or(str::is_empty) {
         return Err(BenchError::MissingAdminToken(match args.scenario {
             Scenario::Stock => "stock scenario",
             Scenario::Queue => "queue scenario",
             Scenario::Seats => "seats scenario",
             Scenario::Overload => "overload scenario",
+            Scenario::Checkout => "checkout scenario",
             _ => "drop scenario",
         }));
     }
@@ -308,6 +314,14 @@ mod tests {
         assert!(validate(&BenchArgs { confirm_percent: 101, ..seats.clone() }).is_err());
         assert!(validate(&BenchArgs { hot_percent: 101, ..seats.clone() }).is_err());
         assert!(validate(&BenchArgs { viewers: 100_001, ..seats.clone() }).is_err());
-        assert!(validate(&BenchArgs { viewers: 0, ..seats }).is_ok());
+        assert!(validate(&BenchArgs { viewers: 0, ..seats.clone() }).is_ok());
+        let checkout = BenchArgs { scenario: Scenario::Checkout, ..seats };
+        assert!(validate(&checkout).is_ok(), "a limit above 500 is lowered, not refused");
+        assert!(matches!(
+            validate(&BenchArgs { admin_token: None, ..checkout.clone() }),
+            Err(BenchError::MissingAdminToken("checkout scenario"))
+        ));
+        assert!(validate(&BenchArgs { quantity: 501, ..checkout.clone() }).is_err());
+        assert!(validate(&BenchArgs { quantity: 4, limit: 3, ..checkout }).is_err());
     }
 }
