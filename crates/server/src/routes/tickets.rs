@@ -319,6 +319,7 @@ pub struct CheckinIn {
     /// The QR code's text as read (lower case is read as upper case).
     pub qr: String,
     /// The gate's own number (any integer it chose, up to 2^53).
+    #[schema(maximum = 9_007_199_254_740_991_u64)]
     pub gate: u64,
     #[serde(default)]
     pub gate_name: Option<String>,
@@ -436,8 +437,10 @@ pub async fn checkin(
 #[serde(deny_unknown_fields)]
 pub struct ScanIn {
     /// Chosen by the gate, unique among its scans (up to 2^53).
+    #[schema(maximum = 9_007_199_254_740_991_u64)]
     pub nonce: u64,
     /// The gate's clock when it let the person in, microseconds since the epoch.
+    #[schema(minimum = 0)]
     pub scanned_at_us: i64,
     pub qr: String,
 }
@@ -445,6 +448,7 @@ pub struct ScanIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncIn {
+    #[schema(maximum = 9_007_199_254_740_991_u64)]
     pub gate: u64,
     #[serde(default)]
     pub gate_name: Option<String>,
@@ -494,6 +498,9 @@ pub async fn checkin_sync(
     for scan in &body.scans {
         if scan.nonce > JS_SAFE_MAX {
             return Err(ApiError::out_of_range("nonce", 0, JS_SAFE_MAX as i64));
+        }
+        if scan.scanned_at_us < 0 {
+            return Err(ApiError::out_of_range("scanned_at_us", 0, i64::MAX));
         }
         match open_qr(&state, sale.id, &scan.qr) {
             Ok(ticket) => {
