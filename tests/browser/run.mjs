@@ -163,8 +163,14 @@ test('seat map: whole venue, zoom into a section, select two adjacent seats, hol
   await page.click('#seatmap g.section[data-section="0"]');
   await page.waitForSelector(`#seatmap circle[data-seat="${a}"][data-state="free"]`);
   assert((await page.locator('#seatmap circle').count()) === 40, 'only the zoomed section\'s seats are drawn');
-  const box = await page.locator(`#seatmap circle[data-seat="${a}"]`).boundingBox();
-  assert(box.width >= 20, `seats are tappable when zoomed: ${box.width}px`);
+  // Measured inside the page in one step: the map may redraw a seat between a
+  // lookup and a measurement (a live update), leaving a detached element.
+  const width = await page.waitForFunction((sel) => {
+    const el = document.querySelector(sel);
+    const w = el ? el.getBoundingClientRect().width : 0;
+    return w > 0 ? w : null;
+  }, `#seatmap circle[data-seat="${a}"]`).then((h) => h.jsonValue());
+  assert(width >= 20, `seats are tappable when zoomed: ${width}px`);
   assert(await page.isVisible('#seat-legend'), 'the price legend stays while choosing');
   await page.click(`#seatmap circle[data-seat="${a}"]`);
   await page.click(`#seatmap circle[data-seat="${b}"]`);

@@ -267,11 +267,16 @@ async fn my_page_needs_a_session_and_lists_holds_and_orders() {
             .json(&json!({"quantity": quantity}))
     };
     let first = server.send(hold(2)).await.ok(201);
-    let confirm = server
-        .request(Method::POST, &format!("/api/sales/{id}/holds/{}/confirm", first["id"]))
+    // A priced hold is paid for (a plain confirm answers 402): from a granted wallet.
+    let me = server.send(server.request(Method::GET, "/api/me").header("cookie", &cookie)).await.ok(200);
+    let me_id = me["id"].as_u64().or_else(|| me["user"]["id"].as_u64()).expect("my id");
+    server.post(&format!("/api/admin/wallets/{me_id}/grant"), Some(ADMIN), json!({"amount": 10000})).await.ok(201);
+    let pay = server
+        .request(Method::POST, &format!("/api/sales/{id}/holds/{}/pay", first["id"]))
         .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf);
-    server.send(confirm).await.ok(200);
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"provider": "wallet"}));
+    server.send(pay).await.ok(200);
     server.send(hold(1)).await.ok(201);
 
     let r = page(&server, "/me", Some(&format!("{cookie}; lang=en")), None).await;
@@ -284,7 +289,7 @@ async fn my_page_needs_a_session_and_lists_holds_and_orders() {
         body.contains(&format!("<strong class=\"reference\">{reference}</strong>")),
         "the order shows its reference"
     );
-    assert!(body.contains("₩2,000") && body.contains("Confirmed"));
+    assert!(body.contains("₩2,000") && body.contains(">Paid<"), "the paid order shows as paid");
     assert_eq!(r.header("cache-control"), "no-store");
 }
 
