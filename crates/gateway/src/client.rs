@@ -56,6 +56,58 @@ impl IdempotencyKey {
     }
 }
 
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `url` with `pairs` appended to its query, each value percent-encoded.
+pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = url.to_owned();
+    let mut sep = if url.contains('?') { '&' } else { '?' };
+    for (name, value) in pairs {
+        out.push(sep);
+        out.push_str(name);
+        out.push('=');
+        out.push_str(&encode(value));
+        sep = '&';
+    }
+    out
+}
+
+/// The hosted checkout page a buyer is sent to for `order_id` (Toss
+/// Payments' redirect flow): approving there redirects to `success_url` with
+/// `paymentKey`, `orderId` and `amount`, declining to `fail_url`.
+pub fn checkout_url(
+    base_url: &str,
+    order_id: &str,
+    amount: u64,
+    order_name: &str,
+    success_url: &str,
+    fail_url: &str,
+) -> String {
+    let base = format!("{}/checkout", base_url.trim_end_matches('/'));
+    let amount = amount.to_string();
+    with_query(
+        &base,
+        &[
+            ("orderId", order_id),
+            ("amount", &amount),
+            ("orderName", order_name),
+            ("successUrl", success_url),
+            ("failUrl", fail_url),
+        ],
+    )
+}
+
 /// Where the gateway is and how to talk to it.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {

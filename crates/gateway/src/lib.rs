@@ -23,7 +23,7 @@ mod payment;
 pub mod sandbox;
 pub mod webhook;
 
-pub use client::{Gateway, GatewayConfig, IdempotencyKey};
+pub use client::{Gateway, GatewayConfig, IdempotencyKey, checkout_url};
 pub use error::{ErrorKind, GatewayError};
 pub use payment::{Cancel, ErrorBody, Failure, Payment, PaymentStatus};
 pub use webhook::{Freshness, WebhookError, WebhookEvent, WebhookVerifier};

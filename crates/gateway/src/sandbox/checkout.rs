@@ -50,31 +50,7 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
-    let mut out = url.to_owned();
-    let mut sep = if url.contains('?') { '&' } else { '?' };
-    for (name, value) in pairs {
-        out.push(sep);
-        out.push_str(name);
-        out.push('=');
-        out.push_str(&encode(value));
-        sep = '&';
-    }
-    out
-}
+use crate::client::with_query;
 
 fn see_other(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_owned())]).into_response()

@@ -38,7 +38,7 @@ use stampede_core::{
 use stampede_engine::ledger::TransferState;
 use stampede_gateway::{ErrorKind, Gateway, GatewayError, IdempotencyKey, PaymentStatus, WebhookVerifier};
 
-use super::pay::{hold_facts, parse_saga_id};
+use super::pay::{hold_facts, ledger_refused, parse_saga_id, suffixed, transfer_id, void};
 use crate::AppState;
 use crate::problem::ApiError;
 
@@ -112,10 +112,6 @@ fn link(state: &AppState) -> Result<&GatewayLink, ApiError> {
     })
 }
 
-fn transfer_id(raw: String) -> Result<TransferId, ApiError> {
-    TransferId::parse(&raw).map_err(|e| ApiError::internal(&e))
-}
-
 /// The pending transfer of attempt `n` (from 1) of `hold`'s gateway payment.
 pub fn attempt_id(sale: u64, hold: u64, n: u32) -> Result<TransferId, ApiError> {
     transfer_id(if n <= 1 { format!("{GW_PREFIX}{sale}:{hold}") } else { format!("{GW_PREFIX}{sale}:{hold}:{n}") })
@@ -134,10 +130,6 @@ pub fn parse_order_id(text: &str) -> Option<(u64, u64, u32)> {
     Some((r.sale, r.order, n))
 }
 
-fn suffixed(id: &TransferId, suffix: &str) -> Result<TransferId, ApiError> {
-    transfer_id(format!("{}:{suffix}", id.as_str()))
-}
-
 fn gateway_failed(e: &GatewayError) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
@@ -145,14 +137,6 @@ fn gateway_failed(e: &GatewayError) -> ApiError {
         "Payment gateway unavailable",
         format!("the payment gateway did not answer ({e}); the payment is checked again shortly"),
     )
-}
-
-fn ledger_refused(r: &LedgerRejection) -> ApiError {
-    if r.is_lack_of_room() {
-        ApiError::overloaded("the ledger is full for now; retry shortly")
-    } else {
-        ApiError::internal(&format!("the ledger refused a gateway saga transfer: {}", r.code()))
-    }
 }
 
 /// Where the gateway attempts of one hold stand.
@@ -228,29 +212,15 @@ pub async fn start_checkout(state: &AppState, buyer: UserId, sale: u64, hold: u6
     };
     let order = order_id(sale, hold, n);
     let title = state.engine.sale(sale).map(|s| s.config.title.clone()).unwrap_or_default();
-    let url = format!(
-        "{}/checkout?orderId={}&amount={}&orderName={}&successUrl={}&failUrl={}",
-        link.base_url,
-        encode(&order),
+    let url = stampede_gateway::checkout_url(
+        &link.base_url,
+        &order,
         facts.amount.minor(),
-        encode(&title),
-        encode(&format!("{}/payments/gateway/success", link.public_url)),
-        encode(&format!("{}/payments/gateway/fail", link.public_url)),
+        &title,
+        &format!("{}/payments/gateway/success", link.public_url),
+        &format!("{}/payments/gateway/fail", link.public_url),
     );
     Ok(Checkout { url, order_id: order, amount: facts.amount })
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// How a completion ended.
@@ -401,18 +371,6 @@ pub async fn fail(state: &AppState, order_id: &str) -> Result<Option<(u64, u64)>
         void(state, &id).await?;
     }
     Ok(Some((sale, hold)))
-}
-
-async fn void(state: &AppState, id: &TransferId) -> Result<(), ApiError> {
-    let body = TransferBody::Void { pending: id.clone() };
-    match state.engine.ledger_command(Transfer { id: suffixed(id, "void")?, body }).await?.outcome {
-        LedgerOutcome::Voided { .. }
-        | LedgerOutcome::Rejected(
-            LedgerRejection::AlreadyVoided | LedgerRejection::PendingExpired | LedgerRejection::AlreadyPosted,
-        ) => Ok(()),
-        LedgerOutcome::Rejected(r) => Err(ledger_refused(&r)),
-        other => Err(ApiError::internal(&format!("unexpected ledger outcome {other:?}"))),
-    }
 }
 
 /// Prefix of the transfer that gives a card-paid order (or one seat of it) back.

@@ -67,7 +67,7 @@ pub fn wallet_of(user: UserId) -> AccountId {
     AccountId::Wallet(user)
 }
 
-fn transfer_id(raw: String) -> Result<TransferId, ApiError> {
+pub(super) fn transfer_id(raw: String) -> Result<TransferId, ApiError> {
     TransferId::parse(&raw).map_err(|e| ApiError::internal(&e))
 }
 
@@ -89,7 +89,7 @@ pub fn refund_id(sale: u64, order: u64, seat: Option<u32>) -> Result<TransferId,
     }
 }
 
-fn suffixed(id: &TransferId, suffix: &str) -> Result<TransferId, ApiError> {
+pub(super) fn suffixed(id: &TransferId, suffix: &str) -> Result<TransferId, ApiError> {
     transfer_id(format!("{}:{suffix}", id.as_str()))
 }
 
@@ -162,11 +162,11 @@ fn hold_changed() -> ApiError {
     )
 }
 
-fn ledger_refused(r: &LedgerRejection) -> ApiError {
+pub(super) fn ledger_refused(r: &LedgerRejection) -> ApiError {
     if r.is_lack_of_room() {
         ApiError::overloaded("the ledger is full for now; retry shortly")
     } else {
-        ApiError::internal(&format!("the ledger refused a saga transfer: {}", r.code()))
+        ApiError::internal(&format!("the ledger refused a payment saga transfer: {}", r.code()))
     }
 }
 
@@ -408,7 +408,7 @@ fn hold_of(id: &TransferId) -> Result<HoldId, ApiError> {
 }
 
 /// Voids the pending transfer `id`; one that already ended is left as it is.
-async fn void(state: &AppState, id: &TransferId) -> Result<(), ApiError> {
+pub(super) async fn void(state: &AppState, id: &TransferId) -> Result<(), ApiError> {
     let body = TransferBody::Void { pending: id.clone() };
     let outcome = state.engine.ledger_command(Transfer { id: suffixed(id, "void")?, body }).await?.outcome;
     match outcome {
